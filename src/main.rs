@@ -1,1 +1,82 @@
-fn main() {}
+//! `wasmgate`: decide whether a WebAssembly module or component may be trusted.
+//!
+//! The binary is thin: each subcommand lives in `cmd/` with its options and `run()`.
+
+mod cmd;
+mod input;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit status shared by every command.
+pub mod exit {
+    /// Pass / no difference.
+    pub const OK: u8 = 0;
+    /// Violation / difference found / undecided (fail closed).
+    pub const VIOLATION: u8 = 1;
+    /// Usage, input or policy error.
+    pub const ERROR: u8 = 2;
+}
+
+const AFTER_HELP: &str = "\
+Analysis model:
+  Entry points are exported functions, the start function and (as one `<escaped>` entry)
+  function references the host can obtain. Results per entry point assume a host import
+  does not re-enter the module during the call; any re-entry comes through an export or an
+  escaped reference, which are entry points themselves, so the union over entry points is
+  sound even with callbacks.
+
+Exit status:
+  0  pass / no difference
+  1  violation / difference found
+  2  usage, input or policy error (malformed Wasm reports its byte offset)";
+
+#[derive(Parser, Debug)]
+#[command(name = "wasmgate", version, about, after_long_help = AFTER_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    Inspect(cmd::inspect::Opts),
+    Graph(cmd::graph::Opts),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { exit::ERROR } else { exit::OK };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        Command::Inspect(opts) => cmd::inspect::run(opts),
+        Command::Graph(opts) => cmd::graph::run(opts),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) if output::is_broken_pipe(&e) => ExitCode::from(exit::OK),
+        Err(e) => {
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::from(exit::ERROR)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

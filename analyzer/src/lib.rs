@@ -1,1 +1,228 @@
-//! x
+//! wasmgate's analyzer: turns the bytes of a WebAssembly core module or component into one
+//! serialisable [`Analysis`]: structure, a sound call graph, and for every entry point the
+//! capabilities it can reach, each with a shortest witness call path.
+//!
+//! ```
+//! let wasm = wat::parse_str(r#"(module
+//!     (import "wasi_snapshot_preview1" "random_get" (func $rand (param i32 i32) (result i32)))
+//!     (func (export "roll") (drop (call $rand (i32.const 0) (i32.const 4)))))"#).unwrap();
+//! let analysis = wasmgate_analyzer::analyze(&wasm).unwrap();
+//! assert_eq!(analysis.entry_points[0].reaches[0].capability, "random");
+//! ```
+
+mod capabilities;
+mod component;
+mod core;
+mod error;
+mod graph;
+mod model;
+
+use sha2::{Digest, Sha256};
+use wasmparser::{Encoding, Parser, Payload, TypeRef, ValidPayload, Validator, WasmFeatures};
+
+pub use capabilities::{CapabilityTable, Classification, Narrow, UNKNOWN_HOST, glob_match, strip_version};
+pub use error::Error;
+pub use graph::UNKNOWN_HOST_NODE;
+pub use model::*;
+
+use crate::component::ComponentBuilder;
+use crate::core::{ModuleBuilder, ModuleFacts};
+
+/// Analyses a core module or component.
+pub fn analyze(bytes: &[u8]) -> Result<Analysis, Error> {
+    let table = CapabilityTable::builtin()?;
+    let sha256 = hex(&Sha256::digest(bytes));
+    let mut validator = Validator::new_with_features(WasmFeatures::all());
+    let mut stack: Vec<Frame<'_>> = Vec::new();
+    let mut result: Option<Analysis> = None;
+    let mut embedded: Vec<EmbeddedModule> = Vec::new();
+    let mut nested: Vec<EmbeddedComponent> = Vec::new();
+    let mut warnings = Vec::new();
+
+    for payload in Parser::new(0).parse_all(bytes) {
+        let payload = payload?;
+        let valid = validator.payload(&payload)?;
+        match &payload {
+            Payload::Version { encoding, range, .. } => {
+                let path = match stack.last_mut() {
+                    None => String::new(),
+                    Some(Frame::Component(c)) => c.child_path(*encoding),
+                    Some(Frame::Module(..)) => {
+                        return Err(Error::Invalid {
+                            offset: range.start,
+                            message: "a core module cannot nest another binary".into(),
+                        });
+                    }
+                };
+                stack.push(match encoding {
+                    Encoding::Module => Frame::Module(ModuleBuilder::new(range.start), path),
+                    Encoding::Component => {
+                        Frame::Component(ComponentBuilder::new(range.start, path))
+                    }
+                });
+            }
+            Payload::CodeSectionEntry(body) => {
+                if let Some(Frame::Module(m, _)) = stack.last_mut() {
+                    m.body_range(body.range().start, body.range().end);
+                    if let ValidPayload::Func(func, body) = valid {
+                        m.body(func, body);
+                    }
+                }
+            }
+            Payload::End(end) => {
+                let ValidPayload::End(types) = valid else {
+                    return Err(Error::Invalid { offset: *end as u64, message: "unexpected end".into() });
+                };
+                match stack.pop() {
+                    Some(Frame::Module(m, path)) => {
+                        let facts = m.finish(*end as u64, &types)?;
+                        let (module, imports, exports, entry_points) =
+                            finish_module(&facts, &types, table);
+                        if stack.is_empty() {
+                            result = Some(Analysis {
+                                schema_version: SCHEMA_VERSION,
+                                kind: BinaryKind::Module,
+                                sha256: sha256.clone(),
+                                size: bytes.len() as u64,
+                                capabilities_version: table.version().to_string(),
+                                imports,
+                                exports,
+                                entry_points,
+                                module: Some(module),
+                                component: None,
+                                warnings: Vec::new(),
+                            });
+                        } else {
+                            embedded.push(EmbeddedModule { path, imports, exports, entry_points, module });
+                        }
+                    }
+                    Some(Frame::Component(c)) => {
+                        let done = c.finish(*end as u64, &types, table, &mut warnings);
+                        if stack.is_empty() {
+                            let mut component = Component { modules: std::mem::take(&mut embedded), components: std::mem::take(&mut nested) };
+                            component.components.sort_by_key(|c| c.offset);
+                            result = Some(Analysis {
+                                schema_version: SCHEMA_VERSION,
+                                kind: BinaryKind::Component,
+                                sha256: sha256.clone(),
+                                size: bytes.len() as u64,
+                                capabilities_version: table.version().to_string(),
+                                imports: done.imports,
+                                exports: done.exports,
+                                entry_points: done.entry_points,
+                                module: None,
+                                component: Some(component),
+                                warnings: std::mem::take(&mut warnings),
+                            });
+                        } else {
+                            nested.push(EmbeddedComponent {
+                                path: done.path,
+                                offset: done.offset,
+                                size: done.size,
+                                imports: done.imports,
+                                exports: done.exports,
+                            });
+                        }
+                    }
+                    None => {}
+                }
+            }
+            _ => match stack.last_mut() {
+                Some(Frame::Module(m, _)) => m.payload(&payload)?,
+                Some(Frame::Component(c)) => c.payload(&payload)?,
+                None => {}
+            },
+        }
+    }
+    result.ok_or(Error::Invalid { offset: bytes.len() as u64, message: "unexpected end of input".into() })
+}
+
+enum Frame<'a> {
+    Module(ModuleBuilder<'a>, String),
+    Component(ComponentBuilder),
+}
+
+/// Turns module facts into the public model: imports, exports, graph and entry points.
+fn finish_module(
+    facts: &ModuleFacts,
+    types: &wasmparser::types::Types,
+    table: &CapabilityTable,
+) -> (CoreModule, Vec<Import>, Vec<Export>, Vec<EntryPoint>) {
+    let classes: Vec<Option<Classification>> = facts
+        .imports
+        .iter()
+        .map(|i| match i.ty {
+            TypeRef::Func(_) | TypeRef::FuncExact(_) => Some(table.classify(&i.module, &i.name)),
+            _ => None,
+        })
+        .collect();
+    let imports: Vec<Import> = facts
+        .imports
+        .iter()
+        .zip(&classes)
+        .map(|(i, c)| Import {
+            id: format!("{}#{}", i.module, i.name),
+            module: i.module.clone(),
+            name: i.name.clone(),
+            kind: core::type_ref_kind(&i.ty),
+            capabilities: c.as_ref().map(|c| c.capabilities.clone()).unwrap_or_default(),
+            offset: i.offset,
+        })
+        .collect();
+    let mut exports: Vec<Export> = facts
+        .exports
+        .iter()
+        .map(|(name, kind, index)| Export { name: name.clone(), kind: core::extern_kind(*kind), index: *index })
+        .collect();
+    exports.sort_by(|a, b| a.name.cmp(&b.name));
+
+    let graph = graph::build(facts, types, table, &classes);
+    let entry_points = graph.entry_points();
+
+    let tr = types.as_ref();
+    let types_out = (0..tr.core_type_count_in_module())
+        .map(|i| TypeInfo { index: i, text: tr[tr.core_type_at_in_module(i)].to_string() })
+        .collect();
+    let functions = (0..facts.func_types.len() as u32)
+        .map(|i| {
+            let defined = i.checked_sub(facts.num_imported_funcs);
+            let range = defined.and_then(|d| facts.body_ranges.get(d as usize));
+            Function {
+                index: i,
+                name: graph::function_name(facts, i),
+                type_index: facts.func_types[i as usize],
+                import: (defined.is_none()).then(|| graph::function_name(facts, i)),
+                body_offset: range.map(|r| r.0),
+                body_size: range.map(|r| r.1),
+            }
+        })
+        .collect();
+    let mut producers = facts.producers.clone();
+    producers.sort();
+    let module = CoreModule {
+        offset: facts.offset,
+        size: facts.size,
+        types: types_out,
+        functions,
+        tables: facts.tables.clone(),
+        memories: facts.memories.clone(),
+        globals: facts.globals.clone(),
+        elements: facts.elements.clone(),
+        data: facts.data.clone(),
+        start: facts.start,
+        custom_sections: facts.custom_sections.clone(),
+        producers,
+        features: facts.features.iter().cloned().collect(),
+        call_graph: graph.call_graph(),
+    };
+    (module, imports, exports, entry_points)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}

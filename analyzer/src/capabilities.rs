@@ -1,0 +1,311 @@
+//! Classifies imports into capabilities using the data table under `rules/capabilities/`.
+//!
+//! The table is data, not code, so that reviewers can audit it and users can read it; this
+//! module only loads it (embedded at build time) and applies the matching precedence:
+//! exact `[[import]]` > wasm-bindgen `[[js]]` > most specific glob `[[import]]` > `unknown-host`.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+
+use crate::error::Error;
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/capability_files.rs"));
+}
+
+/// Capability given to imports the table does not classify.
+pub const UNKNOWN_HOST: &str = "unknown-host";
+
+/// A call-site narrowing rule: constant arguments that settle which capabilities are used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Narrow {
+    /// First argument is a WASI p1 file descriptor: 0, 1 and 2 are stdio.
+    #[serde(rename = "p1-fd-arg0")]
+    P1FdArg0,
+    /// `path_open`: constant oflags and rights settle read / write / create.
+    #[serde(rename = "p1-path-open")]
+    P1PathOpen,
+    /// `clock_time_get` / `clock_res_get`: constant clock id settles wall vs monotonic.
+    #[serde(rename = "p1-clock-id")]
+    P1ClockId,
+}
+
+/// How one import is classified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Classification {
+    /// Sorted, deduplicated capability names.
+    pub capabilities: Vec<String>,
+    pub narrow: Option<Narrow>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VocabularyFile {
+    version: String,
+    capability: Vec<VocabularyEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VocabularyEntry {
+    name: String,
+    doc: String,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FamilyFile {
+    #[serde(default)]
+    import: Vec<ImportEntry>,
+    #[serde(default)]
+    js: Vec<JsEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportEntry {
+    module: OneOrMany,
+    name: String,
+    capabilities: Vec<String>,
+    narrow: Option<Narrow>,
+    #[allow(dead_code)]
+    doc: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsEntry {
+    js_name: String,
+    capabilities: Vec<String>,
+    #[allow(dead_code)]
+    doc: Option<String>,
+}
+
+struct GlobRule {
+    module: String,
+    name: String,
+    specificity: usize,
+    class: Classification,
+}
+
+/// The loaded capability table.
+#[derive(Default)]
+pub struct CapabilityTable {
+    version: String,
+    vocabulary: BTreeMap<String, String>,
+    exact: HashMap<(String, String), Classification>,
+    js: HashMap<String, Classification>,
+    globs: Vec<GlobRule>,
+}
+
+impl std::fmt::Debug for CapabilityTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CapabilityTable")
+            .field("version", &self.version)
+            .field("exact", &self.exact.len())
+            .field("js", &self.js.len())
+            .field("globs", &self.globs.len())
+            .finish()
+    }
+}
+
+impl CapabilityTable {
+    /// The table embedded in this build, loaded once.
+    pub fn builtin() -> Result<&'static CapabilityTable, Error> {
+        static TABLE: OnceLock<Result<CapabilityTable, String>> = OnceLock::new();
+        TABLE
+            .get_or_init(|| CapabilityTable::from_files(embedded::FILES).map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(|message| Error::CapabilityTable { message: message.clone() })
+    }
+
+    /// Loads a table from `(file name, TOML text)` pairs; `vocabulary.toml` must be among them.
+    pub fn from_files(files: &[(&str, &str)]) -> Result<CapabilityTable, Error> {
+        let err = |file: &str, message: String| Error::CapabilityTable {
+            message: format!("{file}: {message}"),
+        };
+        let mut table = CapabilityTable::default();
+        let vocab = files
+            .iter()
+            .find(|(n, _)| *n == "vocabulary.toml")
+            .ok_or_else(|| err("rules/capabilities", "vocabulary.toml is missing".into()))?;
+        let v: VocabularyFile = toml::from_str(vocab.1).map_err(|e| err(vocab.0, e.to_string()))?;
+        table.version = v.version;
+        for c in v.capability {
+            table.vocabulary.insert(c.name, c.doc);
+        }
+        table.vocabulary.entry(UNKNOWN_HOST.into()).or_insert_with(|| {
+            "A host function the capability table does not classify: assume it can do anything."
+                .into()
+        });
+
+        for (file, text) in files.iter().filter(|(n, _)| *n != "vocabulary.toml") {
+            let fam: FamilyFile = toml::from_str(text).map_err(|e| err(file, e.to_string()))?;
+            let class_of = |caps: Vec<String>, narrow| -> Result<Classification, Error> {
+                for c in &caps {
+                    if !table.vocabulary.contains_key(c) {
+                        return Err(err(file, format!("unknown capability `{c}`")));
+                    }
+                }
+                let caps: BTreeSet<String> = caps.into_iter().collect();
+                Ok(Classification { capabilities: caps.into_iter().collect(), narrow })
+            };
+            let mut new_exact = Vec::new();
+            let mut new_globs = Vec::new();
+            let mut new_js = Vec::new();
+            for entry in fam.import {
+                let modules = match entry.module {
+                    OneOrMany::One(m) => vec![m],
+                    OneOrMany::Many(ms) => ms,
+                };
+                let class = class_of(entry.capabilities, entry.narrow)?;
+                for module in modules {
+                    if module.contains('*') || entry.name.contains('*') {
+                        let specificity = module.len() + entry.name.len()
+                            - module.matches('*').count()
+                            - entry.name.matches('*').count();
+                        new_globs.push(GlobRule {
+                            module,
+                            name: entry.name.clone(),
+                            specificity,
+                            class: class.clone(),
+                        });
+                    } else {
+                        new_exact.push(((module, entry.name.clone()), class.clone()));
+                    }
+                }
+            }
+            for entry in fam.js {
+                new_js.push((entry.js_name, class_of(entry.capabilities, None)?));
+            }
+            for (key, class) in new_exact {
+                if table.exact.insert(key.clone(), class).is_some() {
+                    return Err(err(file, format!("duplicate entry for `{}#{}`", key.0, key.1)));
+                }
+            }
+            for (name, class) in new_js {
+                if table.js.insert(name.clone(), class).is_some() {
+                    return Err(err(file, format!("duplicate js entry `{name}`")));
+                }
+            }
+            table.globs.extend(new_globs);
+        }
+        // Most specific first; ties keep file order, which is sorted and therefore stable.
+        table.globs.sort_by(|a, b| b.specificity.cmp(&a.specificity));
+        Ok(table)
+    }
+
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// Capability names with their one-line docs.
+    pub fn vocabulary(&self) -> &BTreeMap<String, String> {
+        &self.vocabulary
+    }
+
+    /// Classifies a function import.
+    pub fn classify(&self, module: &str, name: &str) -> Classification {
+        let module = strip_version(module);
+        if let Some(c) = self.exact.get(&(module.to_string(), name.to_string())) {
+            return c.clone();
+        }
+        if let Some(js) = wasm_bindgen_js_name(name)
+            && let Some(c) = self.js.get(js)
+        {
+            return c.clone();
+        }
+        for g in &self.globs {
+            if glob_match(&g.module, module) && glob_match(&g.name, name) {
+                return g.class.clone();
+            }
+        }
+        Classification { capabilities: vec![UNKNOWN_HOST.to_string()], narrow: None }
+    }
+}
+
+/// `wasi:filesystem/types@0.2.0` -> `wasi:filesystem/types`; names without a version are kept.
+pub fn strip_version(module: &str) -> &str {
+    match module.rfind('@') {
+        Some(i) if module[i + 1..].starts_with(|c: char| c.is_ascii_digit()) => &module[..i],
+        _ => module,
+    }
+}
+
+/// `__wbg_fetch_1b2c3d4e5f6a7b8c` -> `fetch`; `None` for names that are not wasm-bindgen imports.
+fn wasm_bindgen_js_name(name: &str) -> Option<&str> {
+    let rest = name.strip_prefix("__wbg_")?;
+    match rest.rfind('_') {
+        Some(i)
+            if rest.len() - i - 1 >= 8
+                && rest[i + 1..].bytes().all(|b| b.is_ascii_hexdigit()) =>
+        {
+            Some(&rest[..i])
+        }
+        _ => Some(rest),
+    }
+}
+
+/// Matches `text` against a pattern where `*` stands for any run of characters.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let (p, t) = (pattern.as_bytes(), text.as_bytes());
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && p[pi] == b'*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if pi < p.len() && p[pi] == t[ti] {
+            pi += 1;
+            ti += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&b| b == b'*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("invoke_*", "invoke_vii"));
+        assert!(glob_match("*", ""));
+        assert!(glob_match("a*b*c", "aXXbYc"));
+        assert!(!glob_match("a*b", "ab c"));
+        assert!(!glob_match("invoke_*", "invok"));
+    }
+
+    #[test]
+    fn versions_and_js_names() {
+        assert_eq!(strip_version("wasi:io/streams@0.2.10"), "wasi:io/streams");
+        assert_eq!(strip_version("@scope/pkg"), "@scope/pkg");
+        assert_eq!(wasm_bindgen_js_name("__wbg_fetch_1b2c3d4e5f6a7b8c"), Some("fetch"));
+        assert_eq!(wasm_bindgen_js_name("__wbg_set_onmessage"), Some("set_onmessage"));
+        assert_eq!(wasm_bindgen_js_name("fd_write"), None);
+    }
+
+    #[test]
+    fn builtin_table_loads_and_classifies_wasi() {
+        let t = CapabilityTable::builtin().unwrap();
+        let c = t.classify("wasi_snapshot_preview1", "fd_write");
+        assert!(c.capabilities.contains(&"stdio".to_string()));
+        assert_eq!(c.narrow, Some(Narrow::P1FdArg0));
+        assert_eq!(t.classify("env", "no_such_import_xyz").capabilities, vec![UNKNOWN_HOST]);
+    }
+}

@@ -1,0 +1,601 @@
+//! Collects the facts of one core module from its payloads: sections while streaming, then
+//! every function body validated and scanned in parallel.
+//!
+//! The scan records only what the call graph needs (calls, indirect calls, function
+//! references, table writes, constant arguments at import call sites) in one pass over
+//! each body, without allocating per instruction.
+
+use std::collections::{BTreeSet, HashMap};
+
+use rayon::prelude::*;
+use wasmparser::{
+    ConstExpr, DataKind, ElementItems, ElementKind, ExternalKind, FuncToValidate,
+    FuncValidatorAllocations, FunctionBody, HeapType, KnownCustom, Name, Operator, Payload,
+    RefType, TypeRef, ValType, ValidatorResources, types::Types,
+};
+
+use crate::error::Error;
+use crate::model::{
+    CustomSection, DataSegment, ElementSegment, ExternKind, Global, Memory, Producer, Table,
+};
+
+/// Facts about one import of a core module.
+#[derive(Debug, Clone)]
+pub(crate) struct RawImport {
+    pub module: String,
+    pub name: String,
+    pub ty: TypeRef,
+    pub offset: u64,
+}
+
+/// A direct call site whose callee is an import, with the constant arguments seen.
+#[derive(Debug, Clone)]
+pub(crate) struct ImportCall {
+    pub callee: u32,
+    pub offset: u64,
+    /// The last pushes before the call, oldest first (`None`: pushed but not a constant).
+    /// Only pushes from a straight run of `*.const`/`local.get`/`global.get` are kept, so the
+    /// last `n` of them are exactly the call's last `n` arguments.
+    pub tail: Vec<Option<i64>>,
+}
+
+/// What the call graph needs from one function body.
+#[derive(Debug, Default)]
+pub(crate) struct BodyFacts {
+    /// Direct callees (`call`, `return_call`) with the offset of the first site.
+    pub calls: Vec<(u32, u64)>,
+    pub import_calls: Vec<ImportCall>,
+    /// `(table, type index, offset)` of `call_indirect` / `return_call_indirect`.
+    pub indirect: Vec<(u32, u32, u64)>,
+    /// `(type index, offset)` of `call_ref` / `return_call_ref`.
+    pub call_refs: Vec<(u32, u64)>,
+    /// Offsets of stack-switching instructions that run a continuation (any escaped function).
+    pub resumes: Vec<u64>,
+    pub ref_funcs: Vec<u32>,
+    /// Tables this body writes function references into.
+    pub table_writes: Vec<u32>,
+    /// Uses `any.convert_extern` / `extern.convert_any` (GC values can cross the extern boundary).
+    pub converts_extern: bool,
+    pub proposals: u32,
+}
+
+/// All facts of a core module, ready for the call graph.
+#[derive(Debug, Default)]
+pub(crate) struct ModuleFacts {
+    pub offset: u64,
+    pub size: u64,
+    pub imports: Vec<RawImport>,
+    pub exports: Vec<(String, ExternalKind, u32)>,
+    /// Type index of every function, imports first.
+    pub func_types: Vec<u32>,
+    pub num_imported_funcs: u32,
+    pub tables: Vec<Table>,
+    pub table_elem_types: Vec<RefType>,
+    pub memories: Vec<Memory>,
+    pub globals: Vec<Global>,
+    pub global_types: Vec<ValType>,
+    pub num_imported_globals: u32,
+    pub tags: Vec<u32>,
+    pub num_imported_tags: u32,
+    pub elements: Vec<ElementSegment>,
+    /// Element segments whose items read a global (`global.get`), by table when active.
+    pub elem_global_reads: Vec<Option<u32>>,
+    pub data: Vec<DataSegment>,
+    pub start: Option<u32>,
+    pub names: HashMap<u32, String>,
+    pub custom_sections: Vec<CustomSection>,
+    pub producers: Vec<Producer>,
+    /// `ref.func` in global initialisers.
+    pub global_ref_funcs: Vec<u32>,
+    pub bodies: Vec<BodyFacts>,
+    pub body_ranges: Vec<(u64, u64)>,
+    pub features: BTreeSet<String>,
+}
+
+/// Streams the payloads of one core module.
+pub(crate) struct ModuleBuilder<'a> {
+    facts: ModuleFacts,
+    pending: Vec<(FuncToValidate<ValidatorResources>, FunctionBody<'a>)>,
+}
+
+impl std::fmt::Debug for ModuleBuilder<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ModuleBuilder").field("offset", &self.facts.offset).finish()
+    }
+}
+
+fn kind_of(k: ExternalKind) -> ExternKind {
+    match k {
+        ExternalKind::Func | ExternalKind::FuncExact => ExternKind::Func,
+        ExternalKind::Table => ExternKind::Table,
+        ExternalKind::Memory => ExternKind::Memory,
+        ExternalKind::Global => ExternKind::Global,
+        ExternalKind::Tag => ExternKind::Tag,
+    }
+}
+
+pub(crate) fn extern_kind(k: ExternalKind) -> ExternKind {
+    kind_of(k)
+}
+
+pub(crate) fn type_ref_kind(t: &TypeRef) -> ExternKind {
+    match t {
+        TypeRef::Func(_) | TypeRef::FuncExact(_) => ExternKind::Func,
+        TypeRef::Table(_) => ExternKind::Table,
+        TypeRef::Memory(_) => ExternKind::Memory,
+        TypeRef::Global(_) => ExternKind::Global,
+        TypeRef::Tag(_) => ExternKind::Tag,
+    }
+}
+
+/// Evaluates a constant expression that is a single `i32.const` / `i64.const`.
+fn const_offset(expr: &ConstExpr<'_>) -> Option<u64> {
+    let mut reader = expr.get_operators_reader();
+    let first = reader.read().ok()?;
+    let value = match first {
+        Operator::I32Const { value } => value as u32 as u64,
+        Operator::I64Const { value } => value as u64,
+        _ => return None,
+    };
+    matches!(reader.read().ok()?, Operator::End).then_some(value)
+}
+
+/// Function references and global reads in a constant expression.
+fn const_refs(expr: &ConstExpr<'_>, funcs: &mut Vec<u32>, reads_global: &mut bool) {
+    let mut reader = expr.get_operators_reader();
+    while let Ok(op) = reader.read() {
+        match op {
+            Operator::RefFunc { function_index } => funcs.push(function_index),
+            Operator::GlobalGet { .. } => *reads_global = true,
+            Operator::End => break,
+            _ => {}
+        }
+    }
+}
+
+impl<'a> ModuleBuilder<'a> {
+    pub fn new(offset: u64) -> Self {
+        ModuleBuilder {
+            facts: ModuleFacts { offset, ..Default::default() },
+            pending: Vec::new(),
+        }
+    }
+
+    /// Takes a function body the validator handed out.
+    pub fn body(&mut self, func: FuncToValidate<ValidatorResources>, body: FunctionBody<'a>) {
+        self.pending.push((func, body));
+    }
+
+    /// Records a section. The validator has already accepted it.
+    pub fn payload(&mut self, payload: &Payload<'a>) -> Result<(), Error> {
+        let f = &mut self.facts;
+        match payload {
+            Payload::ImportSection(reader) => {
+                for import in reader.clone().into_imports_with_offsets() {
+                    let (offset, import) = import?;
+                    match import.ty {
+                        TypeRef::Func(t) | TypeRef::FuncExact(t) => {
+                            f.func_types.push(t);
+                            f.num_imported_funcs += 1;
+                        }
+                        TypeRef::Table(t) => {
+                            f.tables.push(table_of(f.tables.len() as u32, &t, true));
+                            f.table_elem_types.push(t.element_type);
+                        }
+                        TypeRef::Memory(m) => {
+                            f.memories.push(memory_of(f.memories.len() as u32, &m, true));
+                        }
+                        TypeRef::Global(g) => {
+                            f.globals.push(Global {
+                                index: f.globals.len() as u32,
+                                value_type: g.content_type.to_string(),
+                                mutable: g.mutable,
+                                imported: true,
+                                exported: false,
+                            });
+                            f.global_types.push(g.content_type);
+                            f.num_imported_globals += 1;
+                        }
+                        TypeRef::Tag(t) => {
+                            f.tags.push(t.func_type_idx);
+                            f.num_imported_tags += 1;
+                        }
+                    }
+                    f.imports.push(RawImport {
+                        module: import.module.to_string(),
+                        name: import.name.to_string(),
+                        ty: import.ty,
+                        offset,
+                    });
+                }
+            }
+            Payload::FunctionSection(reader) => {
+                for t in reader.clone() {
+                    f.func_types.push(t?);
+                }
+            }
+            Payload::TableSection(reader) => {
+                for t in reader.clone() {
+                    let t = t?;
+                    f.tables.push(table_of(f.tables.len() as u32, &t.ty, false));
+                    f.table_elem_types.push(t.ty.element_type);
+                }
+            }
+            Payload::MemorySection(reader) => {
+                for m in reader.clone() {
+                    f.memories.push(memory_of(f.memories.len() as u32, &m?, false));
+                }
+            }
+            Payload::TagSection(reader) => {
+                for t in reader.clone() {
+                    f.tags.push(t?.func_type_idx);
+                }
+            }
+            Payload::GlobalSection(reader) => {
+                for g in reader.clone() {
+                    let g = g?;
+                    let mut reads = false;
+                    const_refs(&g.init_expr, &mut f.global_ref_funcs, &mut reads);
+                    f.globals.push(Global {
+                        index: f.globals.len() as u32,
+                        value_type: g.ty.content_type.to_string(),
+                        mutable: g.ty.mutable,
+                        imported: false,
+                        exported: false,
+                    });
+                    f.global_types.push(g.ty.content_type);
+                }
+            }
+            Payload::ExportSection(reader) => {
+                for e in reader.clone() {
+                    let e = e?;
+                    match e.kind {
+                        ExternalKind::Table => {
+                            if let Some(t) = f.tables.get_mut(e.index as usize) {
+                                t.exported = true;
+                            }
+                        }
+                        ExternalKind::Memory => {
+                            if let Some(m) = f.memories.get_mut(e.index as usize) {
+                                m.exported = true;
+                            }
+                        }
+                        ExternalKind::Global => {
+                            if let Some(g) = f.globals.get_mut(e.index as usize) {
+                                g.exported = true;
+                            }
+                        }
+                        _ => {}
+                    }
+                    f.exports.push((e.name.to_string(), e.kind, e.index));
+                }
+            }
+            Payload::StartSection { func, .. } => f.start = Some(*func),
+            Payload::ElementSection(reader) => {
+                for (i, e) in reader.clone().into_iter_with_offsets().enumerate() {
+                    let (offset, e) = e?;
+                    let mut functions = Vec::new();
+                    let mut reads_global = false;
+                    let count = match &e.items {
+                        ElementItems::Functions(r) => {
+                            for idx in r.clone() {
+                                functions.push(idx?);
+                            }
+                            r.count()
+                        }
+                        ElementItems::Expressions(_, r) => {
+                            for expr in r.clone() {
+                                const_refs(&expr?, &mut functions, &mut reads_global);
+                            }
+                            r.count()
+                        }
+                    };
+                    let (mode, table, table_offset) = match &e.kind {
+                        ElementKind::Active { table_index, offset_expr } => {
+                            ("active", Some(table_index.unwrap_or(0)), const_offset(offset_expr))
+                        }
+                        ElementKind::Passive => ("passive", None, None),
+                        ElementKind::Declared => ("declared", None, None),
+                    };
+                    if reads_global {
+                        f.elem_global_reads.push(table);
+                    }
+                    f.elements.push(ElementSegment {
+                        index: (f.elements.len() + i - i) as u32,
+                        mode: mode.into(),
+                        table,
+                        table_offset,
+                        functions,
+                        count,
+                        offset,
+                    });
+                }
+            }
+            Payload::DataSection(reader) => {
+                for d in reader.clone() {
+                    let d = d?;
+                    let (mode, memory, memory_offset) = match &d.kind {
+                        DataKind::Active { memory_index, offset_expr } => {
+                            ("active", Some(*memory_index), const_offset(offset_expr))
+                        }
+                        DataKind::Passive => ("passive", None, None),
+                    };
+                    f.data.push(DataSegment {
+                        index: f.data.len() as u32,
+                        mode: mode.into(),
+                        memory,
+                        memory_offset,
+                        size: d.data.len() as u64,
+                        offset: d.range.start,
+                    });
+                }
+            }
+            Payload::CustomSection(reader) => {
+                f.custom_sections.push(CustomSection {
+                    name: reader.name().to_string(),
+                    size: reader.data().len() as u64,
+                    offset: reader.data_offset() as u64,
+                });
+                // Custom sections are not validated; a malformed one is ignored, not fatal.
+                match reader.as_known() {
+                    KnownCustom::Name(names) => {
+                        for sub in names.into_iter().flatten() {
+                            if let Name::Function(map) = sub {
+                                for naming in map.into_iter().flatten() {
+                                    f.names.insert(naming.index, naming.name.to_string());
+                                }
+                            }
+                        }
+                    }
+                    KnownCustom::Producers(p) => {
+                        for field in p.into_iter().flatten() {
+                            for v in field.values.into_iter().flatten() {
+                                f.producers.push(Producer {
+                                    field: field.name.to_string(),
+                                    name: v.name.to_string(),
+                                    version: v.version.to_string(),
+                                });
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Validates and scans every body (in parallel) and returns the facts.
+    pub fn finish(mut self, end_offset: u64, types: &Types) -> Result<ModuleFacts, Error> {
+        let f = &mut self.facts;
+        f.size = end_offset.saturating_sub(f.offset);
+        let scanned: Vec<Result<BodyFacts, Error>> = self
+            .pending
+            .into_par_iter()
+            .map(|(func, body)| {
+                let mut validator = func.into_validator(FuncValidatorAllocations::default());
+                validator.validate(&body)?;
+                scan_body(&body)
+            })
+            .collect();
+        let mut bodies = Vec::with_capacity(scanned.len());
+        for r in scanned {
+            bodies.push(r?);
+        }
+        f.bodies = bodies;
+        f.features = module_features(f, types);
+        Ok(self.facts)
+    }
+
+    /// Records the byte range of each body (the validator hands bodies out in order).
+    pub fn body_range(&mut self, start: u64, end: u64) {
+        self.facts.body_ranges.push((start, end - start));
+    }
+}
+
+fn table_of(index: u32, t: &wasmparser::TableType, imported: bool) -> Table {
+    Table {
+        index,
+        element_type: t.element_type.to_string(),
+        initial: t.initial,
+        maximum: t.maximum,
+        imported,
+        exported: false,
+    }
+}
+
+fn memory_of(index: u32, m: &wasmparser::MemoryType, imported: bool) -> Memory {
+    Memory {
+        index,
+        initial: m.initial,
+        maximum: m.maximum,
+        memory64: m.memory64,
+        shared: m.shared,
+        page_size_log2: m.page_size_log2,
+        imported,
+        exported: false,
+    }
+}
+
+/// Bit per Wasm proposal, from wasmparser's own operator table.
+macro_rules! define_proposal_bits {
+    ($( @$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident ($($ann:tt)*))*) => {
+        fn proposal_bit(op: &Operator<'_>) -> u32 {
+            match op {
+                $( Operator::$op { .. } => 1u32 << (PROPOSALS.iter().position(|p| *p == stringify!($proposal)).unwrap_or(31)), )*
+                _ => 1u32 << 31,
+            }
+        }
+    };
+}
+wasmparser::for_each_operator!(define_proposal_bits);
+
+/// Proposal names as wasmparser spells them; index = bit.
+const PROPOSALS: &[&str] = &[
+    "mvp",
+    "exceptions",
+    "tail_call",
+    "reference_types",
+    "sign_extension",
+    "saturating_float_to_int",
+    "bulk_memory",
+    "simd",
+    "relaxed_simd",
+    "threads",
+    "gc",
+    "stack_switching",
+    "wide_arithmetic",
+    "legacy_exceptions",
+    "function_references",
+    "memory_control",
+    "shared_everything_threads",
+    "custom_descriptors",
+    "acquire_release_atomics",
+    "compact_imports",
+    "custom_page_sizes",
+];
+
+fn scan_body(body: &FunctionBody<'_>) -> Result<BodyFacts, Error> {
+    let mut facts = BodyFacts::default();
+    let mut reader = body.get_operators_reader()?;
+    // Pushes of the current straight run of simple ops; cleared by anything else.
+    let mut run: Vec<Option<i64>> = Vec::with_capacity(16);
+    let mut seen_calls: HashMap<u32, ()> = HashMap::new();
+    const RUN_KEEP: usize = 12;
+    while !reader.eof() {
+        let (op, offset) = reader.read_with_offset()?;
+        facts.proposals |= proposal_bit(&op);
+        let pushed = match op {
+            Operator::I32Const { value } => Some(Some(value as i64)),
+            Operator::I64Const { value } => Some(Some(value)),
+            Operator::LocalGet { .. } | Operator::GlobalGet { .. } => Some(None),
+            _ => None,
+        };
+        if let Some(p) = pushed {
+            if run.len() == RUN_KEEP {
+                run.remove(0);
+            }
+            run.push(p);
+            continue;
+        }
+        match op {
+            Operator::Call { function_index } | Operator::ReturnCall { function_index } => {
+                if seen_calls.insert(function_index, ()).is_none() {
+                    facts.calls.push((function_index, offset));
+                }
+                // The callee may be an import: keep the site with its constant tail.
+                facts.import_calls.push(ImportCall {
+                    callee: function_index,
+                    offset,
+                    tail: std::mem::take(&mut run),
+                });
+            }
+            Operator::CallIndirect { type_index, table_index }
+            | Operator::ReturnCallIndirect { type_index, table_index } => {
+                facts.indirect.push((table_index, type_index, offset));
+            }
+            Operator::CallRef { type_index } | Operator::ReturnCallRef { type_index } => {
+                facts.call_refs.push((type_index, offset));
+            }
+            Operator::Resume { .. }
+            | Operator::ResumeThrow { .. }
+            | Operator::ResumeThrowRef { .. }
+            | Operator::Switch { .. } => facts.resumes.push(offset),
+            Operator::RefFunc { function_index } => facts.ref_funcs.push(function_index),
+            Operator::TableSet { table }
+            | Operator::TableFill { table }
+            | Operator::TableGrow { table }
+            | Operator::TableAtomicSet { table_index: table, .. }
+            | Operator::TableAtomicRmwXchg { table_index: table, .. }
+            | Operator::TableAtomicRmwCmpxchg { table_index: table, .. }
+            | Operator::TableInit { table, .. }
+            | Operator::TableCopy { dst_table: table, .. } => facts.table_writes.push(table),
+            Operator::AnyConvertExtern | Operator::ExternConvertAny => {
+                facts.converts_extern = true
+            }
+            _ => {}
+        }
+        run.clear();
+    }
+    facts.import_calls.retain(|c| !c.tail.is_empty() || true);
+    facts.table_writes.sort_unstable();
+    facts.table_writes.dedup();
+    facts.ref_funcs.sort_unstable();
+    facts.ref_funcs.dedup();
+    Ok(facts)
+}
+
+fn module_features(f: &ModuleFacts, types: &Types) -> BTreeSet<String> {
+    let types = types.as_ref();
+    let mut bits = 0u32;
+    for b in &f.bodies {
+        bits |= b.proposals;
+    }
+    let mut out: BTreeSet<String> = PROPOSALS
+        .iter()
+        .enumerate()
+        .filter(|(i, p)| bits & (1 << i) != 0 && **p != "mvp")
+        .map(|(_, p)| p.replace('_', "-"))
+        .collect();
+    let mut add = |s: &str| {
+        out.insert(s.to_string());
+    };
+    if f.memories.len() > 1 {
+        add("multi-memory");
+    }
+    if f.memories.iter().any(|m| m.memory64) {
+        add("memory64");
+    }
+    if f.memories.iter().any(|m| m.shared) {
+        add("threads");
+    }
+    if f.memories.iter().any(|m| m.page_size_log2.is_some()) {
+        add("custom-page-sizes");
+    }
+    if f.tables.len() > 1 || f.table_elem_types.iter().any(|t| *t != RefType::FUNCREF) {
+        add("reference-types");
+    }
+    if !f.tags.is_empty() {
+        add("exceptions");
+    }
+    if f.imports.iter().any(|i| matches!(i.ty, TypeRef::Global(g) if g.mutable))
+        || f.exports.iter().any(|(_, k, i)| {
+            *k == ExternalKind::Global && f.globals.get(*i as usize).is_some_and(|g| g.mutable)
+        })
+    {
+        add("mutable-global");
+    }
+    for i in 0..types.core_type_count_in_module() {
+        let id = types.core_type_at_in_module(i);
+        let sub = &types[id];
+        match &sub.composite_type.inner {
+            wasmparser::CompositeInnerType::Func(ft) => {
+                if ft.results().len() > 1 {
+                    add("multi-value");
+                }
+            }
+            _ => add("gc"),
+        }
+        if !sub.supertype_idxs.is_empty() || !sub.is_final {
+            add("gc");
+        }
+    }
+    out
+}
+
+/// Whether a value of this type could carry a function reference across the host boundary.
+pub(crate) fn may_carry_funcref(ty: &ValType, extern_converts: bool) -> bool {
+    let ValType::Ref(r) = ty else { return false };
+    match r.heap_type() {
+        HeapType::Abstract { ty, .. } => {
+            use wasmparser::AbstractHeapType as A;
+            match ty {
+                A::Extern | A::NoExtern => extern_converts,
+                _ => true,
+            }
+        }
+        // Concrete types are functions, structs, arrays or continuations: all may hold or be one.
+        _ => true,
+    }
+}

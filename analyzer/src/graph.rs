@@ -1,0 +1,630 @@
+//! The call graph of a core module and capability reachability over it.
+//!
+//! Soundness is by construction: every way control can move from one function to another
+//! is an edge, and where the target is not known precisely the edge goes to a dispatch node
+//! whose targets over-approximate it (see the README, "Analysis model").
+//!
+//! * `call f` / `return_call f`: `g -> f`.
+//! * `call_indirect (type N)` on table T: `g -> table[T]:type[N]`, which points at every
+//!   function that can be in T with type N or a declared subtype of N (canonical equality).
+//! * `call_ref (type N)`: `g -> ref:type[N]`: every escaped function of that type.
+//! * Tables and references the host can see or write also hold host functions:
+//!   `<unknown-host>`.
+//! * Emscripten `invoke_*` and wasi-threads `thread-spawn` call back into the module.
+
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+
+use rayon::prelude::*;
+use wasmparser::types::{CoreTypeId, Types, TypesRef};
+use wasmparser::{CompositeInnerType, ExternalKind, FuncType, TypeRef};
+
+use crate::capabilities::{CapabilityTable, Classification, Narrow, UNKNOWN_HOST};
+use crate::core::{ModuleFacts, may_carry_funcref};
+use crate::model::{CallGraph, EntryKind, EntryPoint, Node, NodeKind, Reach};
+
+/// Name of the node standing for every host function reachable through a host-visible ref.
+pub const UNKNOWN_HOST_NODE: &str = "<unknown-host>";
+
+/// One call of an import from a function, with the capabilities that call site may use.
+#[derive(Debug, Clone)]
+struct Site {
+    import: u32,
+    caps: Vec<u16>,
+    offset: u64,
+}
+
+/// The built graph, with what reachability needs.
+#[derive(Debug)]
+pub(crate) struct Graph {
+    pub nodes: Vec<Node>,
+    /// Edges for display: every call edge, including direct calls to imports.
+    pub edges: Vec<(u32, u32)>,
+    /// Edges followed by reachability, with the offset of the instruction that makes the edge.
+    /// Direct calls to plain imports are not here: they are `sites`, so that narrowing holds.
+    succ: Vec<Vec<(u32, u64)>>,
+    sites: Vec<Vec<Site>>,
+    /// Capabilities reached by arriving at a node itself (imports via indirect calls, host).
+    node_caps: Vec<Vec<u16>>,
+    cap_names: Vec<String>,
+    pub entries: Vec<(String, EntryKind, Vec<u32>)>,
+}
+
+struct Builder<'t> {
+    facts: &'t ModuleFacts,
+    types: TypesRef<'t>,
+    nodes: Vec<Node>,
+    edges: HashSet<(u32, u32)>,
+    succ: Vec<Vec<(u32, u64)>>,
+    dispatch: HashMap<String, u32>,
+    unknown_host: Option<u32>,
+    /// Canonical type id of each module type index.
+    canon: Vec<CoreTypeId>,
+}
+
+impl Builder<'_> {
+    fn node(&mut self, kind: NodeKind, name: String, function: Option<u32>) -> u32 {
+        let id = self.nodes.len() as u32;
+        self.nodes.push(Node { id, kind, name, function });
+        self.succ.push(Vec::new());
+        id
+    }
+
+    fn edge(&mut self, from: u32, to: u32, offset: u64, follow: bool) {
+        self.edges.insert((from, to));
+        if follow {
+            // Duplicates are harmless: the search marks nodes visited.
+            self.succ[from as usize].push((to, offset));
+        }
+    }
+
+    fn unknown_host(&mut self) -> u32 {
+        if let Some(id) = self.unknown_host {
+            return id;
+        }
+        let id = self.node(NodeKind::UnknownHost, UNKNOWN_HOST_NODE.into(), None);
+        self.unknown_host = Some(id);
+        id
+    }
+
+    /// Whether a function of type index `f` may be called through type index `want`.
+    fn type_matches(&self, f: u32, want: u32) -> bool {
+        let (Some(&f), Some(&want)) = (self.canon.get(f as usize), self.canon.get(want as usize))
+        else {
+            return false;
+        };
+        let mut cur = Some(f);
+        while let Some(id) = cur {
+            if id == want {
+                return true;
+            }
+            cur = self.types.supertype_of(id);
+        }
+        false
+    }
+
+    fn func_type(&self, type_index: u32) -> Option<&FuncType> {
+        let id = *self.canon.get(type_index as usize)?;
+        match &self.types[id].composite_type.inner {
+            CompositeInnerType::Func(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// A dispatch node, created on first use, with edges to `targets` (and the host if open).
+    fn dispatch(&mut self, name: String, targets: impl FnOnce(&Self) -> Vec<u32>, host: bool) -> u32 {
+        if let Some(&id) = self.dispatch.get(&name) {
+            return id;
+        }
+        let id = self.node(NodeKind::Dispatch, name.clone(), None);
+        self.dispatch.insert(name, id);
+        for t in targets(self) {
+            self.edge(id, t, 0, true);
+        }
+        if host {
+            let h = self.unknown_host();
+            self.edge(id, h, 0, true);
+        }
+        id
+    }
+}
+
+/// Which references can cross the host boundary, and in which direction.
+struct Boundary {
+    /// The host can hand the module function references (its own or the module's).
+    refs_in: bool,
+    /// The host can obtain the module's function references.
+    refs_out: bool,
+}
+
+fn boundary(facts: &ModuleFacts, types: &Types) -> Boundary {
+    let types = types.as_ref();
+    let conv = facts.bodies.iter().any(|b| b.converts_extern);
+    let carries = |t: &wasmparser::ValType| may_carry_funcref(t, conv);
+    let func_sig = |type_index: u32| -> Option<&FuncType> {
+        let id = types.core_type_at_in_module(type_index);
+        match &types[id].composite_type.inner {
+            CompositeInnerType::Func(f) => Some(f),
+            _ => None,
+        }
+    };
+    let mut b = Boundary { refs_in: false, refs_out: false };
+    let tag_carries = |type_index: u32| func_sig(type_index).is_some_and(|f| f.params().iter().any(carries));
+    for imp in &facts.imports {
+        match imp.ty {
+            TypeRef::Func(t) | TypeRef::FuncExact(t) => {
+                if let Some(f) = func_sig(t) {
+                    b.refs_out |= f.params().iter().any(carries);
+                    b.refs_in |= f.results().iter().any(carries);
+                }
+            }
+            TypeRef::Table(t) => {
+                let c = carries(&wasmparser::ValType::Ref(t.element_type));
+                b.refs_in |= c;
+                b.refs_out |= c;
+            }
+            TypeRef::Global(g) => {
+                let c = carries(&g.content_type);
+                b.refs_in |= c;
+                b.refs_out |= c && g.mutable;
+            }
+            TypeRef::Tag(t) => {
+                let c = tag_carries(t.func_type_idx);
+                b.refs_in |= c;
+                b.refs_out |= c;
+            }
+            TypeRef::Memory(_) => {}
+        }
+    }
+    for (_, kind, index) in &facts.exports {
+        let i = *index as usize;
+        match kind {
+            ExternalKind::Func | ExternalKind::FuncExact => {
+                if let Some(f) = facts.func_types.get(i).and_then(|t| func_sig(*t)) {
+                    b.refs_in |= f.params().iter().any(carries);
+                    b.refs_out |= f.results().iter().any(carries);
+                }
+            }
+            ExternalKind::Table => {
+                if let Some(t) = facts.table_elem_types.get(i) {
+                    let c = carries(&wasmparser::ValType::Ref(*t));
+                    b.refs_in |= c;
+                    b.refs_out |= c;
+                }
+            }
+            ExternalKind::Global => {
+                if let (Some(t), Some(g)) = (facts.global_types.get(i), facts.globals.get(i)) {
+                    let c = carries(t);
+                    b.refs_out |= c;
+                    b.refs_in |= c && g.mutable;
+                }
+            }
+            ExternalKind::Tag => {
+                if facts.tags.get(i).is_some_and(|t| tag_carries(*t)) {
+                    b.refs_in = true;
+                    b.refs_out = true;
+                }
+            }
+            ExternalKind::Memory => {}
+        }
+    }
+    b
+}
+
+/// Computes the capabilities of one call site, applying a narrowing rule when constant
+/// arguments settle it.
+fn site_caps(class: &Classification, tail: &[Option<i64>], params: usize) -> Vec<String> {
+    let full = || class.capabilities.clone();
+    let arg = |i: usize| -> Option<i64> {
+        // The last `tail.len()` pushes are the last arguments of the call.
+        let first_known = params.checked_sub(tail.len()).unwrap_or(0);
+        let skip = tail.len().saturating_sub(params);
+        if i < first_known || i >= params {
+            None
+        } else {
+            tail[skip + i - first_known]
+        }
+    };
+    let keep = |wanted: &[&str]| -> Vec<String> {
+        class.capabilities.iter().filter(|c| wanted.contains(&c.as_str())).cloned().collect()
+    };
+    match class.narrow {
+        None => full(),
+        Some(Narrow::P1FdArg0) => match arg(0) {
+            Some(0..=2) => keep(&["stdio"]),
+            _ => full(),
+        },
+        Some(Narrow::P1ClockId) => match arg(0) {
+            Some(0) => keep(&["clock.wall"]),
+            Some(1..=3) => keep(&["clock.monotonic"]),
+            _ => full(),
+        },
+        Some(Narrow::P1PathOpen) => {
+            const CREAT: i64 = 1;
+            const TRUNC: i64 = 8;
+            const READ_RIGHTS: i64 = (1 << 1) | (1 << 14);
+            const WRITE_RIGHTS: i64 =
+                (1 << 0) | (1 << 4) | (1 << 6) | (1 << 8) | (1 << 22) | (1 << 23);
+            const CREATE_RIGHTS: i64 = (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12) | (1 << 24);
+            match (arg(4), arg(5), arg(6)) {
+                (Some(oflags), Some(base), Some(inheriting)) => {
+                    let rights = base | inheriting;
+                    let mut w = vec!["fs.metadata"];
+                    if rights & READ_RIGHTS != 0 {
+                        w.push("fs.read");
+                    }
+                    if rights & WRITE_RIGHTS != 0 || oflags & TRUNC != 0 {
+                        w.push("fs.write");
+                    }
+                    if oflags & CREAT != 0 || rights & CREATE_RIGHTS != 0 {
+                        w.push("fs.create");
+                    }
+                    keep(&w)
+                }
+                _ => full(),
+            }
+        }
+    }
+}
+
+/// The display name of function `index`.
+pub(crate) fn function_name(facts: &ModuleFacts, index: u32) -> String {
+    if index < facts.num_imported_funcs {
+        let mut seen = 0;
+        for imp in &facts.imports {
+            if matches!(imp.ty, TypeRef::Func(_) | TypeRef::FuncExact(_)) {
+                if seen == index {
+                    return format!("{}#{}", imp.module, imp.name);
+                }
+                seen += 1;
+            }
+        }
+    }
+    match facts.names.get(&index) {
+        Some(n) => n.clone(),
+        None => format!("func[{index}]"),
+    }
+}
+
+pub(crate) fn build(
+    facts: &ModuleFacts,
+    types: &Types,
+    table: &CapabilityTable,
+    import_classes: &[Option<Classification>],
+) -> Graph {
+    let nfuncs = facts.func_types.len() as u32;
+    let bnd = boundary(facts, types);
+    let types = types.as_ref();
+    let canon = (0..types.core_type_count_in_module())
+        .map(|i| types.core_type_at_in_module(i))
+        .collect();
+    let mut b = Builder {
+        facts,
+        types,
+        nodes: Vec::with_capacity(nfuncs as usize + 16),
+        edges: HashSet::new(),
+        succ: Vec::new(),
+        dispatch: HashMap::new(),
+        unknown_host: None,
+        canon,
+    };
+
+    // Function import index -> classification.
+    let mut func_imports: Vec<(String, Classification)> = Vec::new();
+    for (imp, class) in facts.imports.iter().zip(import_classes) {
+        if let Some(c) = class {
+            func_imports.push((format!("{}#{}", imp.module, imp.name), c.clone()));
+        }
+    }
+    for i in 0..nfuncs {
+        let kind = if i < facts.num_imported_funcs { NodeKind::Import } else { NodeKind::Function };
+        b.node(kind, function_name(facts, i), Some(i));
+    }
+
+    // Escaped functions: any whose reference can be taken.
+    let mut escaped: BTreeSet<u32> = BTreeSet::new();
+    for body in &facts.bodies {
+        escaped.extend(body.ref_funcs.iter().copied());
+    }
+    for seg in &facts.elements {
+        escaped.extend(seg.functions.iter().copied());
+    }
+    escaped.extend(facts.global_ref_funcs.iter().copied());
+    let exported_funcs: BTreeSet<u32> = facts
+        .exports
+        .iter()
+        .filter(|(_, k, _)| matches!(k, ExternalKind::Func | ExternalKind::FuncExact))
+        .map(|(_, _, i)| *i)
+        .collect();
+    escaped.extend(exported_funcs.iter().copied());
+    escaped.retain(|f| *f < nfuncs);
+
+    // Table contents.
+    let ntables = facts.tables.len();
+    let mut written = vec![false; ntables];
+    for body in &facts.bodies {
+        for &t in &body.table_writes {
+            if let Some(w) = written.get_mut(t as usize) {
+                *w = true;
+            }
+        }
+    }
+    for t in facts.elem_global_reads.iter().flatten() {
+        if let Some(w) = written.get_mut(*t as usize) {
+            *w = true;
+        }
+    }
+    let mut contents: Vec<BTreeSet<u32>> = vec![BTreeSet::new(); ntables];
+    let mut host_table = vec![false; ntables];
+    for (t, info) in facts.tables.iter().enumerate() {
+        let visible = info.imported || info.exported;
+        if visible || written[t] {
+            contents[t].extend(escaped.iter().copied());
+        }
+        host_table[t] = visible || (written[t] && bnd.refs_in);
+    }
+    for seg in &facts.elements {
+        if seg.mode == "active"
+            && let Some(c) = seg.table.and_then(|t| contents.get_mut(t as usize))
+        {
+            c.extend(seg.functions.iter().copied().filter(|f| *f < nfuncs));
+        }
+    }
+
+    // Function bodies.
+    for (i, body) in facts.bodies.iter().enumerate() {
+        let from = facts.num_imported_funcs + i as u32;
+        for &(callee, offset) in &body.calls {
+            let is_plain_import = callee < facts.num_imported_funcs;
+            b.edge(from, callee, offset, !is_plain_import);
+        }
+        for &(tbl, ty, offset) in &body.indirect {
+            let name = format!("table[{tbl}]:type[{ty}]");
+            let host = host_table.get(tbl as usize).copied().unwrap_or(true);
+            let c = contents.get(tbl as usize).cloned().unwrap_or_default();
+            let d = b.dispatch(
+                name,
+                |b| c.iter().copied().filter(|f| b.type_matches(facts.func_types[*f as usize], ty)).collect(),
+                host,
+            );
+            b.edge(from, d, offset, true);
+        }
+        for &(ty, offset) in &body.call_refs {
+            let name = format!("ref:type[{ty}]");
+            let d = b.dispatch(
+                name,
+                |b| escaped.iter().copied().filter(|f| b.type_matches(facts.func_types[*f as usize], ty)).collect(),
+                bnd.refs_in,
+            );
+            b.edge(from, d, offset, true);
+        }
+        for &offset in &body.resumes {
+            let d = b.dispatch("ref:any".into(), |_| escaped.iter().copied().collect(), bnd.refs_in);
+            b.edge(from, d, offset, true);
+        }
+    }
+
+    // Host-side callers the ABI makes known.
+    let indirect_table = facts
+        .exports
+        .iter()
+        .find(|(n, k, _)| *k == ExternalKind::Table && n == "__indirect_function_table")
+        .map(|(_, _, i)| *i)
+        .or(if ntables > 0 { Some(0) } else { None });
+    let thread_start = facts
+        .exports
+        .iter()
+        .find(|(n, k, _)| *k == ExternalKind::Func && n == "wasi_thread_start")
+        .map(|(_, _, i)| *i);
+    let mut reentrant_imports: HashSet<u32> = HashSet::new();
+    let mut fi = 0u32;
+    for imp in &facts.imports {
+        let (TypeRef::Func(ty) | TypeRef::FuncExact(ty)) = imp.ty else { continue };
+        let idx = fi;
+        fi += 1;
+        if imp.name.starts_with("invoke_")
+            && let Some(tbl) = indirect_table
+            && let Some(sig) = b.func_type(ty).cloned()
+            && !sig.params().is_empty()
+        {
+            let want_params = sig.params()[1..].to_vec();
+            let want_results = sig.results().to_vec();
+            let c = contents.get(tbl as usize).cloned().unwrap_or_default();
+            let host = host_table.get(tbl as usize).copied().unwrap_or(true);
+            let d = b.dispatch(
+                format!("table[{tbl}]:{}", imp.name),
+                |b| {
+                    c.iter()
+                        .copied()
+                        .filter(|f| {
+                            b.func_type(facts.func_types[*f as usize]).is_some_and(|ft| {
+                                ft.params() == want_params.as_slice()
+                                    && ft.results() == want_results.as_slice()
+                            })
+                        })
+                        .collect()
+                },
+                host,
+            );
+            b.edge(idx, d, 0, true);
+            reentrant_imports.insert(idx);
+        }
+        if imp.module == "wasi"
+            && imp.name == "thread-spawn"
+            && let Some(start) = thread_start
+        {
+            b.edge(idx, start, 0, true);
+            reentrant_imports.insert(idx);
+        }
+    }
+    // Calls to imports that call back in must be followed, not only recorded as sites.
+    for (i, body) in facts.bodies.iter().enumerate() {
+        let from = facts.num_imported_funcs + i as u32;
+        for &(callee, offset) in &body.calls {
+            if reentrant_imports.contains(&callee) {
+                b.edge(from, callee, offset, true);
+            }
+        }
+    }
+
+    // Capabilities: interned names, per-site narrowed sets, per-node sets.
+    let mut cap_names: Vec<String> = Vec::new();
+    let mut cap_ids: HashMap<String, u16> = HashMap::new();
+    let mut intern = |c: &str| -> u16 {
+        if let Some(&id) = cap_ids.get(c) {
+            return id;
+        }
+        let id = cap_names.len() as u16;
+        cap_names.push(c.to_string());
+        cap_ids.insert(c.to_string(), id);
+        id
+    };
+    let nnodes = b.nodes.len();
+    let mut node_caps: Vec<Vec<u16>> = vec![Vec::new(); nnodes];
+    for (i, (_, class)) in func_imports.iter().enumerate() {
+        node_caps[i] = class.capabilities.iter().map(|c| intern(c)).collect();
+    }
+    if let Some(h) = b.unknown_host {
+        node_caps[h as usize] = vec![intern(UNKNOWN_HOST)];
+    }
+    let mut sites: Vec<Vec<Site>> = vec![Vec::new(); nnodes];
+    for (i, body) in facts.bodies.iter().enumerate() {
+        let from = facts.num_imported_funcs + i as u32;
+        let mut seen: HashSet<(u32, Vec<u16>)> = HashSet::new();
+        for call in &body.import_calls {
+            if call.callee >= facts.num_imported_funcs || reentrant_imports.contains(&call.callee) {
+                continue;
+            }
+            let (_, class) = &func_imports[call.callee as usize];
+            let params =
+                b.func_type(facts.func_types[call.callee as usize]).map_or(0, |f| f.params().len());
+            let caps: Vec<u16> =
+                site_caps(class, &call.tail, params).iter().map(|c| intern(c)).collect();
+            if seen.insert((call.callee, caps.clone())) {
+                sites[from as usize].push(Site { import: call.callee, caps, offset: call.offset });
+            }
+        }
+    }
+    let _ = table;
+
+    // Entry points.
+    let mut entries: Vec<(String, EntryKind, Vec<u32>)> = Vec::new();
+    for (name, kind, index) in &facts.exports {
+        if matches!(kind, ExternalKind::Func | ExternalKind::FuncExact) && *index < nfuncs {
+            entries.push((name.clone(), EntryKind::Export, vec![*index]));
+        }
+    }
+    if let Some(s) = facts.start
+        && s < nfuncs
+    {
+        entries.push(("<start>".into(), EntryKind::Start, vec![s]));
+    }
+    if bnd.refs_out {
+        let roots: Vec<u32> = escaped
+            .iter()
+            .copied()
+            .filter(|f| *f >= facts.num_imported_funcs && !exported_funcs.contains(f))
+            .collect();
+        if !roots.is_empty() {
+            entries.push(("<escaped>".into(), EntryKind::Escaped, roots));
+        }
+    }
+
+    let mut edges: Vec<(u32, u32)> = b.edges.into_iter().collect();
+    edges.sort_unstable();
+    Graph {
+        nodes: b.nodes,
+        edges,
+        succ: b.succ,
+        sites,
+        node_caps,
+        cap_names,
+        entries,
+    }
+}
+
+impl Graph {
+    pub fn call_graph(&self) -> CallGraph {
+        CallGraph { nodes: self.nodes.clone(), edges: self.edges.clone() }
+    }
+
+    /// Every entry point with its reachable (capability, import) pairs and shortest witnesses.
+    pub fn entry_points(&self) -> Vec<EntryPoint> {
+        let mut out: Vec<EntryPoint> = self
+            .entries
+            .par_iter()
+            .map(|(name, kind, roots)| EntryPoint {
+                name: name.clone(),
+                kind: *kind,
+                reaches: self.reach_from(roots),
+                unresolved: false,
+            })
+            .collect();
+        out.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+        out
+    }
+
+    /// Breadth-first search from `roots`: the first time a (capability, import) pair shows up
+    /// it is at the smallest call depth, so its path is a shortest witness.
+    fn reach_from(&self, roots: &[u32]) -> Vec<Reach> {
+        const NONE: u32 = u32::MAX;
+        let n = self.nodes.len();
+        let mut parent = vec![NONE; n];
+        // Offset of the instruction that made the edge into each node.
+        let mut via = vec![0u64; n];
+        let mut visited = vec![false; n];
+        let mut queue = VecDeque::new();
+        for &r in roots {
+            if !visited[r as usize] {
+                visited[r as usize] = true;
+                queue.push_back(r);
+            }
+        }
+        let mut found: HashMap<(u16, u32), Reach> = HashMap::new();
+        let path_to = |node: u32, parent: &[u32]| -> Vec<String> {
+            let mut p = vec![self.nodes[node as usize].name.clone()];
+            let mut cur = node;
+            while parent[cur as usize] != NONE {
+                cur = parent[cur as usize];
+                p.push(self.nodes[cur as usize].name.clone());
+            }
+            p.reverse();
+            p
+        };
+        while let Some(node) = queue.pop_front() {
+            let ni = node as usize;
+            for &cap in &self.node_caps[ni] {
+                found.entry((cap, node)).or_insert_with(|| Reach {
+                    capability: self.cap_names[cap as usize].clone(),
+                    import: self.nodes[ni].name.clone(),
+                    path: path_to(node, &parent),
+                    offset: (parent[ni] != NONE).then_some(via[ni]),
+                });
+            }
+            for site in &self.sites[ni] {
+                for &cap in &site.caps {
+                    found.entry((cap, site.import)).or_insert_with(|| {
+                        let mut path = path_to(node, &parent);
+                        path.push(self.nodes[site.import as usize].name.clone());
+                        Reach {
+                            capability: self.cap_names[cap as usize].clone(),
+                            import: self.nodes[site.import as usize].name.clone(),
+                            path,
+                            offset: Some(site.offset),
+                        }
+                    });
+                }
+            }
+            for &(next, offset) in &self.succ[ni] {
+                if !visited[next as usize] {
+                    visited[next as usize] = true;
+                    parent[next as usize] = node;
+                    via[next as usize] = if offset == 0 { via[ni] } else { offset };
+                    queue.push_back(next);
+                }
+            }
+        }
+        let mut reaches: Vec<Reach> = found.into_values().collect();
+        reaches.sort();
+        reaches
+    }
+}

@@ -1,0 +1,303 @@
+//! The serialisable description of a binary that every other part of wasmgate reads.
+//!
+//! `Analysis` is the JSON contract of `wasmgate inspect --format json`: fields are only added,
+//! never renamed, and `SCHEMA_VERSION` is bumped when that promise has to be broken.
+//! Every array is sorted so that two runs over the same input produce identical bytes.
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the JSON shape of [`Analysis`].
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Whether the binary is a core module or a component.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum BinaryKind {
+    Module,
+    Component,
+}
+
+/// Everything wasmgate knows about one binary.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct Analysis {
+    pub schema_version: u32,
+    pub kind: BinaryKind,
+    pub sha256: String,
+    pub size: u64,
+    /// Version of the capability table (`rules/capabilities/vocabulary.toml`) used.
+    pub capabilities_version: String,
+    /// The binary's own imports (for a component: its component-level imports, one per function).
+    pub imports: Vec<Import>,
+    /// The binary's own exports.
+    pub exports: Vec<Export>,
+    /// Every way the host can start executing code, with what each can reach.
+    pub entry_points: Vec<EntryPoint>,
+    /// Details of the core module, when `kind` is `module`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub module: Option<CoreModule>,
+    /// Structure of the component, when `kind` is `component`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub component: Option<Component>,
+    /// Things that did not stop the analysis but that a reader should know.
+    pub warnings: Vec<String>,
+}
+
+/// External kind of an import or export.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExternKind {
+    Func,
+    Table,
+    Memory,
+    Global,
+    Tag,
+    Module,
+    Component,
+    Instance,
+    Type,
+    Value,
+}
+
+/// One imported item. `id` is the `<module>#<name>` form used everywhere in wasmgate.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Import {
+    pub id: String,
+    pub module: String,
+    pub name: String,
+    pub kind: ExternKind,
+    /// Capabilities this import may exercise (empty for non-functions and inert helpers).
+    pub capabilities: Vec<String>,
+    /// Byte offset of the import entry in the binary.
+    pub offset: u64,
+}
+
+/// One exported item.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Export {
+    pub name: String,
+    pub kind: ExternKind,
+    /// Index in the index space of `kind`.
+    pub index: u32,
+}
+
+/// How the host can enter the code.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum EntryKind {
+    /// An exported function.
+    Export,
+    /// The start function, run at instantiation.
+    Start,
+    /// Function references the host can obtain (host-visible tables, globals, refs passed out).
+    Escaped,
+}
+
+/// An entry point and what it can reach.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct EntryPoint {
+    /// Export name, `<start>`, or `<escaped>`.
+    pub name: String,
+    pub kind: EntryKind,
+    /// One element per (capability, import) pair reachable from this entry point.
+    pub reaches: Vec<Reach>,
+    /// True when the reach set is a conservative over-approximation that did not trace code
+    /// (component entry points whose lifts/lowers are not traced yet).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unresolved: bool,
+}
+
+/// A capability reached through one import, with a shortest witness call path.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Reach {
+    pub capability: String,
+    /// Import id `<module>#<name>`, or `<unknown-host>` for host functions reached via a
+    /// host-visible reference.
+    pub import: String,
+    /// Node names from the entry function to the import, inclusive.
+    pub path: Vec<String>,
+    /// Byte offset of the call instruction at the end of `path`, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+}
+
+/// Structural facts about a core module.
+#[derive(Serialize, Deserialize, Debug, Clone, Default)]
+pub struct CoreModule {
+    /// Byte offset of the module's header within the analysed file.
+    pub offset: u64,
+    pub size: u64,
+    pub types: Vec<TypeInfo>,
+    pub functions: Vec<Function>,
+    pub tables: Vec<Table>,
+    pub memories: Vec<Memory>,
+    pub globals: Vec<Global>,
+    pub elements: Vec<ElementSegment>,
+    pub data: Vec<DataSegment>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start: Option<u32>,
+    pub custom_sections: Vec<CustomSection>,
+    pub producers: Vec<Producer>,
+    /// Wasm proposals the module uses (by its types, sections and instructions).
+    pub features: Vec<String>,
+    pub call_graph: CallGraph,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct TypeInfo {
+    pub index: u32,
+    /// Text form, e.g. `(func (param i32) (result i32))`.
+    pub text: String,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct Function {
+    pub index: u32,
+    /// Name used in graphs and witness paths: name section, else export, else `func[N]`.
+    pub name: String,
+    pub type_index: u32,
+    /// Import id when the function is imported.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub import: Option<String>,
+    /// Byte offset and length of the body for defined functions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_offset: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_size: Option<u64>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct Table {
+    pub index: u32,
+    pub element_type: String,
+    pub initial: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maximum: Option<u64>,
+    pub imported: bool,
+    pub exported: bool,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct Memory {
+    pub index: u32,
+    pub initial: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maximum: Option<u64>,
+    pub memory64: bool,
+    pub shared: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page_size_log2: Option<u32>,
+    pub imported: bool,
+    pub exported: bool,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct Global {
+    pub index: u32,
+    pub value_type: String,
+    pub mutable: bool,
+    pub imported: bool,
+    pub exported: bool,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct ElementSegment {
+    pub index: u32,
+    /// `active`, `passive` or `declared`.
+    pub mode: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub table: Option<u32>,
+    /// Constant offset of an active segment, when it is a plain constant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub table_offset: Option<u64>,
+    /// Function indices the segment holds (`null` entries and non-function refs omitted).
+    pub functions: Vec<u32>,
+    pub count: u32,
+    pub offset: u64,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct DataSegment {
+    pub index: u32,
+    /// `active` or `passive`.
+    pub mode: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_offset: Option<u64>,
+    pub size: u64,
+    pub offset: u64,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct CustomSection {
+    pub name: String,
+    pub size: u64,
+    pub offset: u64,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Producer {
+    /// `language`, `processed-by` or `sdk`.
+    pub field: String,
+    pub name: String,
+    pub version: String,
+}
+
+/// The call graph: functions, imports, indirect-dispatch nodes and the unknown host.
+#[derive(Serialize, Deserialize, Debug, Clone, Default)]
+pub struct CallGraph {
+    pub nodes: Vec<Node>,
+    /// `(from, to)` node ids, sorted and deduplicated.
+    pub edges: Vec<(u32, u32)>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum NodeKind {
+    Function,
+    Import,
+    /// `call_indirect` on one (table, type), `call_ref` on one type, or an `invoke_*` trampoline.
+    Dispatch,
+    /// Any host function reachable through a host-visible function reference.
+    UnknownHost,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct Node {
+    pub id: u32,
+    pub kind: NodeKind,
+    pub name: String,
+    /// Function index for `function` and `import` nodes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub function: Option<u32>,
+}
+
+/// Component structure: nested core modules and components, each analysed.
+#[derive(Serialize, Deserialize, Debug, Clone, Default)]
+pub struct Component {
+    /// Core modules embedded anywhere in the component, in binary order.
+    pub modules: Vec<EmbeddedModule>,
+    /// Nested components, in binary order (their own modules are listed in `modules`).
+    pub components: Vec<EmbeddedComponent>,
+}
+
+/// A core module found inside a component.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct EmbeddedModule {
+    /// Position in the component tree, e.g. `module[0]` or `component[1]/module[0]`.
+    pub path: String,
+    pub imports: Vec<Import>,
+    pub exports: Vec<Export>,
+    pub entry_points: Vec<EntryPoint>,
+    pub module: CoreModule,
+}
+
+/// A component nested in another.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct EmbeddedComponent {
+    pub path: String,
+    pub offset: u64,
+    pub size: u64,
+    pub imports: Vec<Import>,
+    pub exports: Vec<Export>,
+}

@@ -1,0 +1,122 @@
+//! `wasmgate inspect`: what a binary is, what it imports, and what each entry point can reach.
+
+use std::fmt::Write;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Args, ValueEnum};
+use wasmgate_analyzer::{Analysis, BinaryKind, EntryPoint};
+
+use crate::{exit, input, output};
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+/// Show a binary's structure, imports with capabilities, and what each entry point reaches.
+#[derive(Args, Debug)]
+#[command(after_long_help = "\
+Examples:
+  wasmgate inspect corpus/c/copy.wasm
+  wasmgate inspect --format json app.wasm | jq '.entry_points[].reaches[].capability'
+  cat app.wasm | wasmgate inspect -
+
+The JSON shape is versioned by `schema_version` and documented in the README.
+Each reach carries a shortest witness call path from the entry point to the import.
+
+Exit status:
+  0  analysed
+  2  usage or input error (malformed Wasm: the message gives the byte offset)")]
+pub struct Opts {
+    /// The .wasm file (core module or component); `-` reads standard input.
+    pub file: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+pub fn run(opts: Opts) -> Result<u8> {
+    let analysis = input::analyze(&opts.file)?;
+    let text = match opts.format {
+        Format::Json => output::json(&analysis)?,
+        Format::Human => human(&opts.file.display().to_string(), &analysis),
+    };
+    output::print(&text)?;
+    Ok(exit::OK)
+}
+
+/// The human report. Kept deterministic so it can be snapshotted.
+pub fn human(file: &str, a: &Analysis) -> String {
+    let mut s = String::new();
+    let kind = match a.kind {
+        BinaryKind::Module => "core module",
+        BinaryKind::Component => "component",
+    };
+    let _ = writeln!(s, "{file}: {kind}, {} bytes, sha256 {}", a.size, a.sha256);
+    if let Some(m) = &a.module {
+        if !m.producers.is_empty() {
+            let p: Vec<String> =
+                m.producers.iter().map(|p| format!("{} {} {}", p.field, p.name, p.version).trim_end().to_string()).collect();
+            let _ = writeln!(s, "producers: {}", p.join("; "));
+        }
+        let _ = writeln!(
+            s,
+            "functions: {} ({} imported), tables: {}, memories: {}, globals: {}",
+            m.functions.len(),
+            m.functions.iter().filter(|f| f.import.is_some()).count(),
+            m.tables.len(),
+            m.memories.len(),
+            m.globals.len()
+        );
+        if !m.features.is_empty() {
+            let _ = writeln!(s, "features: {}", m.features.join(", "));
+        }
+    }
+    if let Some(c) = &a.component {
+        let _ = writeln!(s, "embedded core modules: {}, nested components: {}", c.modules.len(), c.components.len());
+        for m in &c.modules {
+            let _ = writeln!(
+                s,
+                "  {}: {} bytes at offset {}, {} imports, {} exports",
+                m.path, m.module.size, m.module.offset, m.imports.len(), m.exports.len()
+            );
+        }
+    }
+    for w in &a.warnings {
+        let _ = writeln!(s, "warning: {w}");
+    }
+    let _ = writeln!(s, "\nimports ({}):", a.imports.len());
+    for i in &a.imports {
+        let caps = if i.capabilities.is_empty() { "-".to_string() } else { i.capabilities.join(", ") };
+        let _ = writeln!(s, "  {:<56} {:<6} {caps}", i.id, format!("{:?}", i.kind).to_lowercase());
+    }
+    let _ = writeln!(s, "\nexports ({}):", a.exports.len());
+    for e in &a.exports {
+        let _ = writeln!(s, "  {:<56} {}", e.name, format!("{:?}", e.kind).to_lowercase());
+    }
+    let _ = writeln!(s, "\nentry points ({}):", a.entry_points.len());
+    for e in &a.entry_points {
+        entry(&mut s, e);
+    }
+    s
+}
+
+fn entry(s: &mut String, e: &EntryPoint) {
+    let kind = format!("{:?}", e.kind).to_lowercase();
+    let note = if e.unresolved { ", unresolved: assumes every import is reachable" } else { "" };
+    let mut caps: Vec<&str> = e.reaches.iter().map(|r| r.capability.as_str()).collect();
+    caps.dedup();
+    let summary = if caps.is_empty() { "no capabilities".to_string() } else { caps.join(", ") };
+    let _ = writeln!(s, "  {} ({kind}{note}): {summary}", e.name);
+    let mut last = "";
+    for r in &e.reaches {
+        // One witness per capability in the human view; JSON has one per (capability, import).
+        if r.capability == last {
+            continue;
+        }
+        last = &r.capability;
+        let _ = writeln!(s, "    {:<16} {}", r.capability, r.path.join(" -> "));
+    }
+}

@@ -1,0 +1,44 @@
+//! The CLI's contract: exit codes, error messages with byte offsets, stdin input.
+
+use crate::common::run;
+
+#[test]
+fn malformed_inputs_exit_2_with_an_offset() {
+    let copy = std::fs::read(crate::common::root().join("corpus/c/copy.wasm")).unwrap();
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("truncated", copy[..copy.len() / 2].to_vec()),
+        ("random bytes", (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect()),
+        ("text file", b"(module)\nthis is not a binary\n".to_vec()),
+        ("empty", Vec::new()),
+    ];
+    for (what, bytes) in cases {
+        let (code, stdout, stderr) = run(&["inspect", "-"], Some(&bytes));
+        assert_eq!(code, 2, "{what}: exit code (stderr: {stderr})");
+        assert!(stdout.is_empty(), "{what}: nothing on stdout");
+        assert!(stderr.starts_with("error: "), "{what}: {stderr}");
+        assert!(stderr.contains("byte offset"), "{what}: message names the offset: {stderr}");
+    }
+}
+
+#[test]
+fn missing_file_and_bad_usage_exit_2() {
+    let (code, _, stderr) = run(&["inspect", "no/such/file.wasm"], None);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("no/such/file.wasm"), "{stderr}");
+    let (code, _, _) = run(&["inspect", "--format", "yaml", "x.wasm"], None);
+    assert_eq!(code, 2);
+    let (code, _, _) = run(&["no-such-command"], None);
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn help_documents_exit_codes_and_model() {
+    let (code, stdout, _) = run(&["--help"], None);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("Exit status:") && stdout.contains("re-enter"), "{stdout}");
+    for sub in ["inspect", "graph"] {
+        let (code, stdout, _) = run(&[sub, "--help"], None);
+        assert_eq!(code, 0);
+        assert!(stdout.contains("Examples:") && stdout.contains("Exit status:"), "{sub}: {stdout}");
+    }
+}
