@@ -14,6 +14,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
+
 use rayon::prelude::*;
 use wasmparser::types::{CoreTypeId, Types, TypesRef};
 use wasmparser::{CompositeInnerType, ExternalKind, FuncType, TypeRef};
@@ -41,7 +42,8 @@ pub(crate) struct Graph {
     pub edges: Vec<(u32, u32)>,
     /// Edges followed by reachability, with the offset of the instruction that makes the edge.
     /// Direct calls to plain imports are not here: they are `sites`, so that narrowing holds.
-    succ: Vec<Vec<(u32, u64)>>,
+    /// Reverse of the followed edges.
+    pred: Vec<Vec<(u32, u64)>>,
     sites: Vec<Vec<Site>>,
     /// Capabilities reached by arriving at a node itself (imports via indirect calls, host).
     node_caps: Vec<Vec<u16>>,
@@ -50,7 +52,6 @@ pub(crate) struct Graph {
 }
 
 struct Builder<'t> {
-    facts: &'t ModuleFacts,
     types: TypesRef<'t>,
     nodes: Vec<Node>,
     edges: HashSet<(u32, u32)>,
@@ -212,7 +213,12 @@ fn boundary(facts: &ModuleFacts, types: &Types) -> Boundary {
 
 /// Computes the capabilities of one call site, applying a narrowing rule when constant
 /// arguments settle it.
-fn site_caps(class: &Classification, tail: &[Option<i64>], params: usize) -> Vec<String> {
+fn site_caps(
+    class: &Classification,
+    tail: &[Option<i64>],
+    params: usize,
+    fds_renumbered: bool,
+) -> Vec<String> {
     let full = || class.capabilities.clone();
     let arg = |i: usize| -> Option<i64> {
         // The last `tail.len()` pushes are the last arguments of the call.
@@ -229,6 +235,8 @@ fn site_caps(class: &Classification, tail: &[Option<i64>], params: usize) -> Vec
     };
     match class.narrow {
         None => full(),
+        // `fd_renumber` can point descriptors 0-2 at files: then they prove nothing.
+        Some(Narrow::P1FdArg0) if fds_renumbered => full(),
         Some(Narrow::P1FdArg0) => match arg(0) {
             Some(0..=2) => keep(&["stdio"]),
             _ => full(),
@@ -298,7 +306,6 @@ pub(crate) fn build(
         .map(|i| types.core_type_at_in_module(i))
         .collect();
     let mut b = Builder {
-        facts,
         types,
         nodes: Vec::with_capacity(nfuncs as usize + 16),
         edges: HashSet::new(),
@@ -371,6 +378,7 @@ pub(crate) fn build(
     }
 
     // Function bodies.
+    let empty = BTreeSet::new();
     for (i, body) in facts.bodies.iter().enumerate() {
         let from = facts.num_imported_funcs + i as u32;
         for &(callee, offset) in &body.calls {
@@ -380,7 +388,7 @@ pub(crate) fn build(
         for &(tbl, ty, offset) in &body.indirect {
             let name = format!("table[{tbl}]:type[{ty}]");
             let host = host_table.get(tbl as usize).copied().unwrap_or(true);
-            let c = contents.get(tbl as usize).cloned().unwrap_or_default();
+            let c = contents.get(tbl as usize).unwrap_or(&empty);
             let d = b.dispatch(
                 name,
                 |b| c.iter().copied().filter(|f| b.type_matches(facts.func_types[*f as usize], ty)).collect(),
@@ -428,7 +436,7 @@ pub(crate) fn build(
         {
             let want_params = sig.params()[1..].to_vec();
             let want_results = sig.results().to_vec();
-            let c = contents.get(tbl as usize).cloned().unwrap_or_default();
+            let c = contents.get(tbl as usize).unwrap_or(&empty);
             let host = host_table.get(tbl as usize).copied().unwrap_or(true);
             let d = b.dispatch(
                 format!("table[{tbl}]:{}", imp.name),
@@ -486,6 +494,9 @@ pub(crate) fn build(
     if let Some(h) = b.unknown_host {
         node_caps[h as usize] = vec![intern(UNKNOWN_HOST)];
     }
+    let fds_renumbered = facts.imports.iter().any(|i| {
+        i.name == "fd_renumber" && matches!(i.ty, TypeRef::Func(_) | TypeRef::FuncExact(_))
+    });
     let mut sites: Vec<Vec<Site>> = vec![Vec::new(); nnodes];
     for (i, body) in facts.bodies.iter().enumerate() {
         let from = facts.num_imported_funcs + i as u32;
@@ -498,7 +509,7 @@ pub(crate) fn build(
             let params =
                 b.func_type(facts.func_types[call.callee as usize]).map_or(0, |f| f.params().len());
             let caps: Vec<u16> =
-                site_caps(class, &call.tail, params).iter().map(|c| intern(c)).collect();
+                site_caps(class, &call.tail, params, fds_renumbered).iter().map(|c| intern(c)).collect();
             if seen.insert((call.callee, caps.clone())) {
                 sites[from as usize].push(Site { import: call.callee, caps, offset: call.offset });
             }
@@ -531,10 +542,16 @@ pub(crate) fn build(
 
     let mut edges: Vec<(u32, u32)> = b.edges.into_iter().collect();
     edges.sort_unstable();
+    let mut pred: Vec<Vec<(u32, u64)>> = vec![Vec::new(); b.nodes.len()];
+    for (from, succ) in b.succ.iter().enumerate() {
+        for &(to, offset) in succ {
+            pred[to as usize].push((from as u32, offset));
+        }
+    }
     Graph {
         nodes: b.nodes,
         edges,
-        succ: b.succ,
+        pred,
         sites,
         node_caps,
         cap_names,
@@ -547,84 +564,102 @@ impl Graph {
         CallGraph { nodes: self.nodes.clone(), edges: self.edges.clone() }
     }
 
-    /// Every entry point with its reachable (capability, import) pairs and shortest witnesses.
+    /// Every entry point with, per reachable capability, one shortest witness path.
     pub fn entry_points(&self) -> Vec<EntryPoint> {
+        let fields: Vec<CapField> =
+            (0..self.cap_names.len() as u16).into_par_iter().map(|c| self.cap_field(c)).collect();
         let mut out: Vec<EntryPoint> = self
             .entries
             .par_iter()
             .map(|(name, kind, roots)| EntryPoint {
                 name: name.clone(),
                 kind: *kind,
-                reaches: self.reach_from(roots),
+                reaches: fields.iter().enumerate().filter_map(|(c, f)| self.witness(c, f, roots)).collect(),
                 unresolved: false,
+            })
+            .map(|mut e| {
+                e.reaches.sort();
+                e
             })
             .collect();
         out.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
         out
     }
 
-    /// Breadth-first search from `roots`: the first time a (capability, import) pair shows up
-    /// it is at the smallest call depth, so its path is a shortest witness.
-    fn reach_from(&self, roots: &[u32]) -> Vec<Reach> {
-        const NONE: u32 = u32::MAX;
+    /// Reverse breadth-first search from everything that grants capability `c`: afterwards
+    /// each node knows its distance to the nearest grant and the next hop towards it.
+    /// One search per capability serves every entry point, however many there are.
+    fn cap_field(&self, c: u16) -> CapField {
         let n = self.nodes.len();
-        let mut parent = vec![NONE; n];
-        // Offset of the instruction that made the edge into each node.
-        let mut via = vec![0u64; n];
-        let mut visited = vec![false; n];
+        let mut f = CapField { dist: vec![INF; n], next: vec![NONE; n], site: vec![NONE; n], site_offset: vec![0; n], edge_offset: vec![0; n] };
         let mut queue = VecDeque::new();
-        for &r in roots {
-            if !visited[r as usize] {
-                visited[r as usize] = true;
-                queue.push_back(r);
+        // Arriving at the node itself grants it (an import reached indirectly, the host).
+        for (node, caps) in self.node_caps.iter().enumerate() {
+            if caps.contains(&c) {
+                f.dist[node] = 0;
+                queue.push_back(node as u32);
             }
         }
-        let mut found: HashMap<(u16, u32), Reach> = HashMap::new();
-        let path_to = |node: u32, parent: &[u32]| -> Vec<String> {
-            let mut p = vec![self.nodes[node as usize].name.clone()];
-            let mut cur = node;
-            while parent[cur as usize] != NONE {
-                cur = parent[cur as usize];
-                p.push(self.nodes[cur as usize].name.clone());
+        // A call site one hop further grants it.
+        for (node, sites) in self.sites.iter().enumerate() {
+            if f.dist[node] != INF {
+                continue;
             }
-            p.reverse();
-            p
-        };
-        while let Some(node) = queue.pop_front() {
-            let ni = node as usize;
-            for &cap in &self.node_caps[ni] {
-                found.entry((cap, node)).or_insert_with(|| Reach {
-                    capability: self.cap_names[cap as usize].clone(),
-                    import: self.nodes[ni].name.clone(),
-                    path: path_to(node, &parent),
-                    offset: (parent[ni] != NONE).then_some(via[ni]),
-                });
+            if let Some(s) = sites.iter().find(|s| s.caps.contains(&c)) {
+                f.dist[node] = 1;
+                f.site[node] = s.import;
+                f.site_offset[node] = s.offset;
+                queue.push_back(node as u32);
             }
-            for site in &self.sites[ni] {
-                for &cap in &site.caps {
-                    found.entry((cap, site.import)).or_insert_with(|| {
-                        let mut path = path_to(node, &parent);
-                        path.push(self.nodes[site.import as usize].name.clone());
-                        Reach {
-                            capability: self.cap_names[cap as usize].clone(),
-                            import: self.nodes[site.import as usize].name.clone(),
-                            path,
-                            offset: Some(site.offset),
-                        }
-                    });
-                }
-            }
-            for &(next, offset) in &self.succ[ni] {
-                if !visited[next as usize] {
-                    visited[next as usize] = true;
-                    parent[next as usize] = node;
-                    via[next as usize] = if offset == 0 { via[ni] } else { offset };
-                    queue.push_back(next);
+        }
+        while let Some(u) = queue.pop_front() {
+            for &(p, offset) in &self.pred[u as usize] {
+                let pi = p as usize;
+                if f.dist[pi] == INF {
+                    f.dist[pi] = f.dist[u as usize] + 1;
+                    f.next[pi] = u;
+                    f.edge_offset[pi] = offset;
+                    queue.push_back(p);
                 }
             }
         }
-        let mut reaches: Vec<Reach> = found.into_values().collect();
-        reaches.sort();
-        reaches
+        f
     }
+
+    fn witness(&self, c: usize, f: &CapField, roots: &[u32]) -> Option<Reach> {
+        let start = roots.iter().copied().filter(|r| f.dist[*r as usize] != INF).min_by_key(|r| f.dist[*r as usize])?;
+        let mut path = Vec::with_capacity(f.dist[start as usize] as usize + 1);
+        let mut offset = None;
+        let mut cur = start;
+        loop {
+            let ci = cur as usize;
+            path.push(self.nodes[ci].name.clone());
+            if f.dist[ci] == 0 {
+                return Some(Reach { capability: self.cap_names[c].clone(), import: self.nodes[ci].name.clone(), path, offset });
+            }
+            if f.next[ci] == NONE {
+                let import = self.nodes[f.site[ci] as usize].name.clone();
+                path.push(import.clone());
+                return Some(Reach { capability: self.cap_names[c].clone(), import, path, offset: Some(f.site_offset[ci]) });
+            }
+            if f.edge_offset[ci] != 0 {
+                offset = Some(f.edge_offset[ci]);
+            }
+            cur = f.next[ci];
+        }
+    }
+}
+
+const INF: u32 = u32::MAX;
+const NONE: u32 = u32::MAX;
+
+/// Distances and next hops towards one capability, for every node.
+struct CapField {
+    dist: Vec<u32>,
+    next: Vec<u32>,
+    /// For nodes at distance 1 through a call site: the import called and the call's offset.
+    site: Vec<u32>,
+    site_offset: Vec<u64>,
+    /// Offset of the instruction making the edge `node -> next[node]` (0 when not a call).
+    edge_offset: Vec<u64>,
 }
