@@ -322,9 +322,23 @@ pub(crate) fn build(
             func_imports.push((format!("{}#{}", imp.module, imp.name), c.clone()));
         }
     }
-    for i in 0..nfuncs {
+    let mut names: Vec<String> = (0..nfuncs).map(|i| function_name(facts, i)).collect();
+    // Witness paths are lists of names, so names must be unique: name sections may repeat
+    // a name (Go does) or use an import's id. Colliding defined functions get their index.
+    let mut count: HashMap<&str, u32> = HashMap::new();
+    for n in &names {
+        *count.entry(n.as_str()).or_default() += 1;
+    }
+    let dup: HashSet<u32> = (facts.num_imported_funcs..nfuncs)
+        .filter(|&i| count[names[i as usize].as_str()] > 1)
+        .collect();
+    for &i in &dup {
+        names[i as usize] = format!("func[{i}]:{}", names[i as usize]);
+    }
+    for (i, name) in names.into_iter().enumerate() {
+        let i = i as u32;
         let kind = if i < facts.num_imported_funcs { NodeKind::Import } else { NodeKind::Function };
-        b.node(kind, function_name(facts, i), Some(i));
+        b.node(kind, name, Some(i));
     }
 
     // Escaped functions: any whose reference can be taken.

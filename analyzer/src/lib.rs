@@ -189,7 +189,7 @@ fn finish_module(
             let range = defined.and_then(|d| facts.body_ranges.get(d as usize));
             Function {
                 index: i,
-                name: graph::function_name(facts, i),
+                name: graph.nodes[i as usize].name.clone(),
                 type_index: facts.func_types[i as usize],
                 import: (defined.is_none()).then(|| graph::function_name(facts, i)),
                 body_offset: range.map(|r| r.0),

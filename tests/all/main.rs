@@ -1,5 +1,7 @@
 //! Integration tests, compiled into one binary (see CONVENTIONS.md).
 
+mod c_programs;
 mod callgraph_fixtures;
 mod cli;
 mod common;
+mod corpus;

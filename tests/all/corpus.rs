@@ -1,0 +1,225 @@
+//! Real third-party binaries (`corpus/third-party/manifest.toml`), fetched by
+//! `corpus/third-party/fetch.sh`. Each is analysed once per test run; the tests share the
+//! summaries. Every binary must analyse without panicking, or fail as its `expect` says.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+use wasmgate_analyzer::{Analysis, BinaryKind};
+
+use crate::common::root;
+
+#[derive(Deserialize, Debug, Clone)]
+struct Manifest {
+    binary: Vec<Entry>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[allow(dead_code)]
+struct Entry {
+    id: String,
+    kind: String,
+    flavour: String,
+    sha256: String,
+    size: u64,
+    expect: String,
+}
+
+/// What the tests keep of one analysis (the full analyses of 30 MB binaries are large).
+#[derive(Debug)]
+struct Summary {
+    entry: Entry,
+    outcome: Result<Analysed, String>,
+}
+
+#[derive(Debug)]
+struct Analysed {
+    kind: BinaryKind,
+    sha256: String,
+    snapshot: serde_json::Value,
+    /// Problems found while the full analysis was still in memory.
+    defects: Vec<String>,
+    components_unresolved_ok: bool,
+}
+
+fn corpus_dir() -> PathBuf {
+    match std::env::var_os("WASMGATE_CORPUS_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/wasmgate/corpus"),
+    }
+}
+
+fn summaries() -> &'static [Summary] {
+    static ALL: OnceLock<Vec<Summary>> = OnceLock::new();
+    ALL.get_or_init(|| {
+        let text = std::fs::read_to_string(root().join("corpus/third-party/manifest.toml")).unwrap();
+        let manifest: Manifest = toml::from_str(&text).unwrap();
+        let dir = corpus_dir();
+        let missing: Vec<&str> = manifest
+            .binary
+            .iter()
+            .filter(|e| !dir.join(format!("{}.wasm", e.id)).exists())
+            .map(|e| e.id.as_str())
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "{} corpus binaries are missing from {} ({}...). Fetch them with \
+             `corpus/third-party/fetch.sh` (or set WASMGATE_CORPUS_DIR).",
+            missing.len(),
+            dir.display(),
+            missing.iter().take(3).copied().collect::<Vec<_>>().join(", ")
+        );
+        manifest
+            .binary
+            .into_iter()
+            .map(|entry| {
+                let bytes = std::fs::read(dir.join(format!("{}.wasm", entry.id))).unwrap();
+                let outcome = match std::panic::catch_unwind(|| wasmgate_analyzer::analyze(&bytes)) {
+                    Err(_) => Err("PANIC".to_string()),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Ok(Ok(a)) => Ok(summarise(&a)),
+                };
+                Summary { entry, outcome }
+            })
+            .collect()
+    })
+}
+
+/// Capability summary for the snapshot, and invariant checks on the full analysis.
+fn summarise(a: &Analysis) -> Analysed {
+    let mut defects = Vec::new();
+    let mut graphs = Vec::new();
+    if let Some(m) = &a.module {
+        graphs.push(("", &m.call_graph, &a.entry_points));
+    }
+    if let Some(c) = &a.component {
+        for m in &c.modules {
+            graphs.push((m.path.as_str(), &m.module.call_graph, &m.entry_points));
+        }
+    }
+    for (path, g, entries) in &graphs {
+        // A module may import the same `<module>#<name>` twice (Go does): names map to id sets.
+        let mut ids: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+        for n in &g.nodes {
+            ids.entry(n.name.as_str()).or_default().push(n.id);
+        }
+        let none = Vec::new();
+        for e in entries.iter() {
+            for r in &e.reaches {
+                if r.path.last() != Some(&r.import) {
+                    defects.push(format!("{path} {}: witness for {} does not end at {}", e.name, r.capability, r.import));
+                }
+                for w in r.path.windows(2) {
+                    let (xs, ys) = (ids.get(w[0].as_str()).unwrap_or(&none), ids.get(w[1].as_str()).unwrap_or(&none));
+                    let ok = xs.iter().any(|x| ys.iter().any(|y| g.edges.binary_search(&(*x, *y)).is_ok()));
+                    if !ok {
+                        defects.push(format!("{path} {}: witness hop {} -> {} is not an edge", e.name, w[0], w[1]));
+                    }
+                }
+            }
+        }
+    }
+    let caps_of = |e: &wasmgate_analyzer::EntryPoint| -> Vec<String> {
+        e.reaches.iter().map(|r| r.capability.clone()).collect::<BTreeSet<_>>().into_iter().collect()
+    };
+    // Group entry points by capability set so 75,000-export modules stay readable.
+    let mut groups: BTreeMap<Vec<String>, Vec<String>> = BTreeMap::new();
+    for e in &a.entry_points {
+        groups.entry(caps_of(e)).or_default().push(e.name.clone());
+    }
+    let groups: Vec<serde_json::Value> = groups
+        .into_iter()
+        .map(|(caps, names)| {
+            let sample: Vec<&String> = names.iter().take(5).collect();
+            serde_json::json!({"capabilities": caps, "entry_points": names.len(), "examples": sample})
+        })
+        .collect();
+    let union: BTreeSet<String> = a.entry_points.iter().flat_map(caps_of).collect();
+    let mut by_cap: BTreeMap<&str, usize> = BTreeMap::new();
+    for i in &a.imports {
+        for c in &i.capabilities {
+            *by_cap.entry(c).or_default() += 1;
+        }
+    }
+    let components_unresolved_ok = a.kind == BinaryKind::Module
+        || a.entry_points.iter().all(|e| e.unresolved && (a.imports.iter().all(|i| i.capabilities.is_empty()) || !e.reaches.is_empty()));
+    Analysed {
+        kind: a.kind,
+        sha256: a.sha256.clone(),
+        snapshot: serde_json::json!({
+            "kind": a.kind,
+            "imports": a.imports.len(),
+            "imports_by_capability": by_cap,
+            "exports": a.exports.len(),
+            "embedded_modules": a.component.as_ref().map(|c| c.modules.len()),
+            "reachable_capabilities": union,
+            "entry_point_groups": groups,
+        }),
+        defects,
+        components_unresolved_ok,
+    }
+}
+
+#[test]
+fn corpus_manifest_is_broad() {
+    let text = std::fs::read_to_string(root().join("corpus/third-party/manifest.toml")).unwrap();
+    let m: Manifest = toml::from_str(&text).unwrap();
+    assert!(m.binary.len() >= 40, "corpus has {} binaries", m.binary.len());
+    assert!(m.binary.iter().filter(|e| e.size > 10 << 20).count() >= 3, "several binaries over 10 MB");
+    assert!(m.binary.iter().filter(|e| e.kind == "component").count() >= 9);
+    let ids: BTreeSet<&str> = m.binary.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids.len(), m.binary.len(), "ids are unique");
+}
+
+#[test]
+fn every_corpus_binary_analyses_or_fails_as_expected() {
+    let mut problems = Vec::new();
+    for s in summaries() {
+        match (&s.outcome, s.entry.expect.as_str()) {
+            (Ok(a), "ok") => {
+                if a.sha256 != s.entry.sha256 {
+                    problems.push(format!("{}: sha256 {} differs from the manifest", s.entry.id, a.sha256));
+                }
+                let want = if s.entry.kind == "component" { BinaryKind::Component } else { BinaryKind::Module };
+                if a.kind != want {
+                    problems.push(format!("{}: analysed as {:?}, manifest says {}", s.entry.id, a.kind, s.entry.kind));
+                }
+            }
+            (Err(e), "invalid") if e != "PANIC" => {
+                assert!(e.contains("byte offset"), "{}: error names no offset: {e}", s.entry.id);
+            }
+            (outcome, expect) => problems.push(format!("{}: expected {expect}, got {:?}", s.entry.id, outcome.as_ref().map(|_| "analysis"))),
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn corpus_witness_paths_are_real_paths() {
+    let defects: Vec<String> = summaries()
+        .iter()
+        .filter_map(|s| s.outcome.as_ref().ok().map(|a| (s, a)))
+        .flat_map(|(s, a)| a.defects.iter().take(3).map(move |d| format!("{}: {d}", s.entry.id)))
+        .collect();
+    assert!(defects.is_empty(), "{}", defects.join("\n"));
+}
+
+#[test]
+fn corpus_components_never_report_an_empty_guess() {
+    for s in summaries() {
+        if let Ok(a) = &s.outcome {
+            assert!(a.components_unresolved_ok, "{}: component entry points must be unresolved and non-empty", s.entry.id);
+        }
+    }
+}
+
+#[test]
+fn corpus_capability_summaries() {
+    for s in summaries() {
+        if let Ok(a) = &s.outcome {
+            insta::assert_json_snapshot!(format!("corpus-{}", s.entry.id), a.snapshot);
+        }
+    }
+}
