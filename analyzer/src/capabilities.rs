@@ -125,7 +125,9 @@ impl CapabilityTable {
         TABLE
             .get_or_init(|| CapabilityTable::from_files(embedded::FILES).map_err(|e| e.to_string()))
             .as_ref()
-            .map_err(|message| Error::CapabilityTable { message: message.clone() })
+            .map_err(|message| Error::CapabilityTable {
+                message: message.clone(),
+            })
     }
 
     /// Loads a table from `(file name, TOML text)` pairs; `vocabulary.toml` must be among them.
@@ -143,10 +145,13 @@ impl CapabilityTable {
         for c in v.capability {
             table.vocabulary.insert(c.name, c.doc);
         }
-        table.vocabulary.entry(UNKNOWN_HOST.into()).or_insert_with(|| {
-            "A host function the capability table does not classify: assume it can do anything."
-                .into()
-        });
+        table
+            .vocabulary
+            .entry(UNKNOWN_HOST.into())
+            .or_insert_with(|| {
+                "A host function the capability table does not classify: assume it can do anything."
+                    .into()
+            });
 
         for (file, text) in files.iter().filter(|(n, _)| *n != "vocabulary.toml") {
             let fam: FamilyFile = toml::from_str(text).map_err(|e| err(file, e.to_string()))?;
@@ -157,7 +162,10 @@ impl CapabilityTable {
                     }
                 }
                 let caps: BTreeSet<String> = caps.into_iter().collect();
-                Ok(Classification { capabilities: caps.into_iter().collect(), narrow })
+                Ok(Classification {
+                    capabilities: caps.into_iter().collect(),
+                    narrow,
+                })
             };
             let mut new_exact = Vec::new();
             let mut new_globs = Vec::new();
@@ -189,7 +197,10 @@ impl CapabilityTable {
             }
             for (key, class) in new_exact {
                 if table.exact.insert(key.clone(), class).is_some() {
-                    return Err(err(file, format!("duplicate entry for `{}#{}`", key.0, key.1)));
+                    return Err(err(
+                        file,
+                        format!("duplicate entry for `{}#{}`", key.0, key.1),
+                    ));
                 }
             }
             for (name, class) in new_js {
@@ -200,7 +211,9 @@ impl CapabilityTable {
             table.globs.extend(new_globs);
         }
         // Most specific first; ties keep file order, which is sorted and therefore stable.
-        table.globs.sort_by(|a, b| b.specificity.cmp(&a.specificity));
+        table
+            .globs
+            .sort_by_key(|g| std::cmp::Reverse(g.specificity));
         Ok(table)
     }
 
@@ -229,7 +242,10 @@ impl CapabilityTable {
                 return g.class.clone();
             }
         }
-        Classification { capabilities: vec![UNKNOWN_HOST.to_string()], narrow: None }
+        Classification {
+            capabilities: vec![UNKNOWN_HOST.to_string()],
+            narrow: None,
+        }
     }
 }
 
@@ -245,10 +261,7 @@ pub fn strip_version(module: &str) -> &str {
 fn wasm_bindgen_js_name(name: &str) -> Option<&str> {
     let rest = name.strip_prefix("__wbg_")?;
     match rest.rfind('_') {
-        Some(i)
-            if rest.len() - i - 1 >= 8
-                && rest[i + 1..].bytes().all(|b| b.is_ascii_hexdigit()) =>
-        {
+        Some(i) if rest.len() - i > 8 && rest[i + 1..].bytes().all(|b| b.is_ascii_hexdigit()) => {
             Some(&rest[..i])
         }
         _ => Some(rest),
@@ -295,8 +308,14 @@ mod tests {
     fn versions_and_js_names() {
         assert_eq!(strip_version("wasi:io/streams@0.2.10"), "wasi:io/streams");
         assert_eq!(strip_version("@scope/pkg"), "@scope/pkg");
-        assert_eq!(wasm_bindgen_js_name("__wbg_fetch_1b2c3d4e5f6a7b8c"), Some("fetch"));
-        assert_eq!(wasm_bindgen_js_name("__wbg_set_onmessage"), Some("set_onmessage"));
+        assert_eq!(
+            wasm_bindgen_js_name("__wbg_fetch_1b2c3d4e5f6a7b8c"),
+            Some("fetch")
+        );
+        assert_eq!(
+            wasm_bindgen_js_name("__wbg_set_onmessage"),
+            Some("set_onmessage")
+        );
         assert_eq!(wasm_bindgen_js_name("fd_write"), None);
     }
 
@@ -306,6 +325,9 @@ mod tests {
         let c = t.classify("wasi_snapshot_preview1", "fd_write");
         assert!(c.capabilities.contains(&"stdio".to_string()));
         assert_eq!(c.narrow, Some(Narrow::P1FdArg0));
-        assert_eq!(t.classify("env", "no_such_import_xyz").capabilities, vec![UNKNOWN_HOST]);
+        assert_eq!(
+            t.classify("env", "no_such_import_xyz").capabilities,
+            vec![UNKNOWN_HOST]
+        );
     }
 }

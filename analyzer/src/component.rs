@@ -49,12 +49,23 @@ fn kind_of(k: ComponentExternalKind) -> ExternKind {
 
 impl ComponentBuilder {
     pub fn new(offset: u64, path: String) -> Self {
-        ComponentBuilder { offset, path, modules: 0, components: 0, imports: Vec::new(), exports: Vec::new() }
+        ComponentBuilder {
+            offset,
+            path,
+            modules: 0,
+            components: 0,
+            imports: Vec::new(),
+            exports: Vec::new(),
+        }
     }
 
     /// Path of the next nested module or component.
     pub fn child_path(&mut self, encoding: Encoding) -> String {
-        let prefix = if self.path.is_empty() { String::new() } else { format!("{}/", self.path) };
+        let prefix = if self.path.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", self.path)
+        };
         match encoding {
             Encoding::Module => {
                 self.modules += 1;
@@ -74,14 +85,15 @@ impl ComponentBuilder {
                     let (offset, import) = item?;
                     // Type imports carry no code; only things that can be called or instantiated.
                     if !matches!(import.ty, ComponentTypeRef::Type(_)) {
-                        self.imports.push((import.name.name.to_string(), offset as u64));
+                        self.imports.push((import.name.name.to_string(), offset));
                     }
                 }
             }
             Payload::ComponentExportSection(reader) => {
                 for e in reader.clone() {
                     let e = e?;
-                    self.exports.push((e.name.name.to_string(), e.kind, e.index));
+                    self.exports
+                        .push((e.name.name.to_string(), e.kind, e.index));
                 }
             }
             _ => {}
@@ -99,7 +111,9 @@ impl ComponentBuilder {
         let mut imports = Vec::new();
         for (name, offset) in &self.imports {
             let Some(item) = types.component_item_for_import(name) else {
-                warnings.push(format!("component import `{name}` has no type; treated as unknown-host"));
+                warnings.push(format!(
+                    "component import `{name}` has no type; treated as unknown-host"
+                ));
                 continue;
             };
             let mut push = |module: &str, func: &str, kind: ExternKind, caps: Vec<String>| {
@@ -141,7 +155,11 @@ impl ComponentBuilder {
         let mut exports: Vec<Export> = self
             .exports
             .iter()
-            .map(|(name, kind, index)| Export { name: name.clone(), kind: kind_of(*kind), index: *index })
+            .map(|(name, kind, index)| Export {
+                name: name.clone(),
+                kind: kind_of(*kind),
+                index: *index,
+            })
             .collect();
         exports.sort_by(|a, b| a.name.cmp(&b.name));
 
@@ -186,7 +204,12 @@ impl ComponentBuilder {
                         r
                     })
                     .collect::<Vec<_>>();
-                EntryPoint { name, kind: EntryKind::Export, reaches, unresolved: true }
+                EntryPoint {
+                    name,
+                    kind: EntryKind::Export,
+                    reaches,
+                    unresolved: true,
+                }
             })
             .collect();
         for e in &mut entry_points {

@@ -100,7 +100,9 @@ pub(crate) struct ModuleBuilder<'a> {
 
 impl std::fmt::Debug for ModuleBuilder<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ModuleBuilder").field("offset", &self.facts.offset).finish()
+        f.debug_struct("ModuleBuilder")
+            .field("offset", &self.facts.offset)
+            .finish()
     }
 }
 
@@ -156,7 +158,10 @@ fn const_refs(expr: &ConstExpr<'_>, funcs: &mut Vec<u32>, reads_global: &mut boo
 impl<'a> ModuleBuilder<'a> {
     pub fn new(offset: u64) -> Self {
         ModuleBuilder {
-            facts: ModuleFacts { offset, ..Default::default() },
+            facts: ModuleFacts {
+                offset,
+                ..Default::default()
+            },
             pending: Vec::new(),
         }
     }
@@ -183,7 +188,8 @@ impl<'a> ModuleBuilder<'a> {
                             f.table_elem_types.push(t.element_type);
                         }
                         TypeRef::Memory(m) => {
-                            f.memories.push(memory_of(f.memories.len() as u32, &m, true));
+                            f.memories
+                                .push(memory_of(f.memories.len() as u32, &m, true));
                         }
                         TypeRef::Global(g) => {
                             f.globals.push(Global {
@@ -223,7 +229,8 @@ impl<'a> ModuleBuilder<'a> {
             }
             Payload::MemorySection(reader) => {
                 for m in reader.clone() {
-                    f.memories.push(memory_of(f.memories.len() as u32, &m?, false));
+                    f.memories
+                        .push(memory_of(f.memories.len() as u32, &m?, false));
                 }
             }
             Payload::TagSection(reader) => {
@@ -272,7 +279,7 @@ impl<'a> ModuleBuilder<'a> {
             }
             Payload::StartSection { func, .. } => f.start = Some(*func),
             Payload::ElementSection(reader) => {
-                for (i, e) in reader.clone().into_iter_with_offsets().enumerate() {
+                for e in reader.clone().into_iter_with_offsets() {
                     let (offset, e) = e?;
                     let mut functions = Vec::new();
                     let mut reads_global = false;
@@ -291,9 +298,14 @@ impl<'a> ModuleBuilder<'a> {
                         }
                     };
                     let (mode, table, table_offset) = match &e.kind {
-                        ElementKind::Active { table_index, offset_expr } => {
-                            ("active", Some(table_index.unwrap_or(0)), const_offset(offset_expr))
-                        }
+                        ElementKind::Active {
+                            table_index,
+                            offset_expr,
+                        } => (
+                            "active",
+                            Some(table_index.unwrap_or(0)),
+                            const_offset(offset_expr),
+                        ),
                         ElementKind::Passive => ("passive", None, None),
                         ElementKind::Declared => ("declared", None, None),
                     };
@@ -301,7 +313,7 @@ impl<'a> ModuleBuilder<'a> {
                         f.elem_global_reads.push(table);
                     }
                     f.elements.push(ElementSegment {
-                        index: (f.elements.len() + i - i) as u32,
+                        index: f.elements.len() as u32,
                         mode: mode.into(),
                         table,
                         table_offset,
@@ -315,9 +327,10 @@ impl<'a> ModuleBuilder<'a> {
                 for d in reader.clone() {
                     let d = d?;
                     let (mode, memory, memory_offset) = match &d.kind {
-                        DataKind::Active { memory_index, offset_expr } => {
-                            ("active", Some(*memory_index), const_offset(offset_expr))
-                        }
+                        DataKind::Active {
+                            memory_index,
+                            offset_expr,
+                        } => ("active", Some(*memory_index), const_offset(offset_expr)),
                         DataKind::Passive => ("passive", None, None),
                     };
                     f.data.push(DataSegment {
@@ -334,7 +347,7 @@ impl<'a> ModuleBuilder<'a> {
                 f.custom_sections.push(CustomSection {
                     name: reader.name().to_string(),
                     size: reader.data().len() as u64,
-                    offset: reader.data_offset() as u64,
+                    offset: reader.data_offset(),
                 });
                 // Custom sections are not validated; a malformed one is ignored, not fatal.
                 match reader.as_known() {
@@ -491,8 +504,14 @@ fn scan_body(body: &FunctionBody<'_>) -> Result<BodyFacts, Error> {
                     tail: std::mem::take(&mut run),
                 });
             }
-            Operator::CallIndirect { type_index, table_index }
-            | Operator::ReturnCallIndirect { type_index, table_index } => {
+            Operator::CallIndirect {
+                type_index,
+                table_index,
+            }
+            | Operator::ReturnCallIndirect {
+                type_index,
+                table_index,
+            } => {
                 facts.indirect.push((table_index, type_index, offset));
             }
             Operator::CallRef { type_index } | Operator::ReturnCallRef { type_index } => {
@@ -506,19 +525,24 @@ fn scan_body(body: &FunctionBody<'_>) -> Result<BodyFacts, Error> {
             Operator::TableSet { table }
             | Operator::TableFill { table }
             | Operator::TableGrow { table }
-            | Operator::TableAtomicSet { table_index: table, .. }
-            | Operator::TableAtomicRmwXchg { table_index: table, .. }
-            | Operator::TableAtomicRmwCmpxchg { table_index: table, .. }
-            | Operator::TableInit { table, .. }
-            | Operator::TableCopy { dst_table: table, .. } => facts.table_writes.push(table),
-            Operator::AnyConvertExtern | Operator::ExternConvertAny => {
-                facts.converts_extern = true
+            | Operator::TableAtomicSet {
+                table_index: table, ..
             }
+            | Operator::TableAtomicRmwXchg {
+                table_index: table, ..
+            }
+            | Operator::TableAtomicRmwCmpxchg {
+                table_index: table, ..
+            }
+            | Operator::TableInit { table, .. }
+            | Operator::TableCopy {
+                dst_table: table, ..
+            } => facts.table_writes.push(table),
+            Operator::AnyConvertExtern | Operator::ExternConvertAny => facts.converts_extern = true,
             _ => {}
         }
         run.clear();
     }
-    facts.import_calls.retain(|c| !c.tail.is_empty() || true);
     facts.table_writes.sort_unstable();
     facts.table_writes.dedup();
     facts.ref_funcs.sort_unstable();
@@ -559,7 +583,9 @@ fn module_features(f: &ModuleFacts, types: &Types) -> BTreeSet<String> {
     if !f.tags.is_empty() {
         add("exceptions");
     }
-    if f.imports.iter().any(|i| matches!(i.ty, TypeRef::Global(g) if g.mutable))
+    if f.imports
+        .iter()
+        .any(|i| matches!(i.ty, TypeRef::Global(g) if g.mutable))
         || f.exports.iter().any(|(_, k, i)| {
             *k == ExternalKind::Global && f.globals.get(*i as usize).is_some_and(|g| g.mutable)
         })

@@ -26,7 +26,10 @@ impl Error {
     }
 
     pub(crate) fn from_wasm(e: wasmparser::BinaryReaderError) -> Error {
-        Error::Invalid { offset: e.offset() as u64, message: e.message().to_string() }
+        Error::Invalid {
+            offset: e.offset(),
+            message: e.message().to_string(),
+        }
     }
 }
 

@@ -14,7 +14,6 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
-
 use rayon::prelude::*;
 use wasmparser::types::{CoreTypeId, Types, TypesRef};
 use wasmparser::{CompositeInnerType, ExternalKind, FuncType, TypeRef};
@@ -65,7 +64,12 @@ struct Builder<'t> {
 impl Builder<'_> {
     fn node(&mut self, kind: NodeKind, name: String, function: Option<u32>) -> u32 {
         let id = self.nodes.len() as u32;
-        self.nodes.push(Node { id, kind, name, function });
+        self.nodes.push(Node {
+            id,
+            kind,
+            name,
+            function,
+        });
         self.succ.push(Vec::new());
         id
     }
@@ -112,7 +116,12 @@ impl Builder<'_> {
     }
 
     /// A dispatch node, created on first use, with edges to `targets` (and the host if open).
-    fn dispatch(&mut self, name: String, targets: impl FnOnce(&Self) -> Vec<u32>, host: bool) -> u32 {
+    fn dispatch(
+        &mut self,
+        name: String,
+        targets: impl FnOnce(&Self) -> Vec<u32>,
+        host: bool,
+    ) -> u32 {
         if let Some(&id) = self.dispatch.get(&name) {
             return id;
         }
@@ -148,8 +157,12 @@ fn boundary(facts: &ModuleFacts, types: &Types) -> Boundary {
             _ => None,
         }
     };
-    let mut b = Boundary { refs_in: false, refs_out: false };
-    let tag_carries = |type_index: u32| func_sig(type_index).is_some_and(|f| f.params().iter().any(carries));
+    let mut b = Boundary {
+        refs_in: false,
+        refs_out: false,
+    };
+    let tag_carries =
+        |type_index: u32| func_sig(type_index).is_some_and(|f| f.params().iter().any(carries));
     for imp in &facts.imports {
         match imp.ty {
             TypeRef::Func(t) | TypeRef::FuncExact(t) => {
@@ -222,7 +235,7 @@ fn site_caps(
     let full = || class.capabilities.clone();
     let arg = |i: usize| -> Option<i64> {
         // The last `tail.len()` pushes are the last arguments of the call.
-        let first_known = params.checked_sub(tail.len()).unwrap_or(0);
+        let first_known = params.saturating_sub(tail.len());
         let skip = tail.len().saturating_sub(params);
         if i < first_known || i >= params {
             None
@@ -231,7 +244,12 @@ fn site_caps(
         }
     };
     let keep = |wanted: &[&str]| -> Vec<String> {
-        class.capabilities.iter().filter(|c| wanted.contains(&c.as_str())).cloned().collect()
+        class
+            .capabilities
+            .iter()
+            .filter(|c| wanted.contains(&c.as_str()))
+            .cloned()
+            .collect()
     };
     match class.narrow {
         None => full(),
@@ -337,7 +355,11 @@ pub(crate) fn build(
     }
     for (i, name) in names.into_iter().enumerate() {
         let i = i as u32;
-        let kind = if i < facts.num_imported_funcs { NodeKind::Import } else { NodeKind::Function };
+        let kind = if i < facts.num_imported_funcs {
+            NodeKind::Import
+        } else {
+            NodeKind::Function
+        };
         b.node(kind, name, Some(i));
     }
 
@@ -405,7 +427,12 @@ pub(crate) fn build(
             let c = contents.get(tbl as usize).unwrap_or(&empty);
             let d = b.dispatch(
                 name,
-                |b| c.iter().copied().filter(|f| b.type_matches(facts.func_types[*f as usize], ty)).collect(),
+                |b| {
+                    c.iter()
+                        .copied()
+                        .filter(|f| b.type_matches(facts.func_types[*f as usize], ty))
+                        .collect()
+                },
                 host,
             );
             b.edge(from, d, offset, true);
@@ -414,13 +441,23 @@ pub(crate) fn build(
             let name = format!("ref:type[{ty}]");
             let d = b.dispatch(
                 name,
-                |b| escaped.iter().copied().filter(|f| b.type_matches(facts.func_types[*f as usize], ty)).collect(),
+                |b| {
+                    escaped
+                        .iter()
+                        .copied()
+                        .filter(|f| b.type_matches(facts.func_types[*f as usize], ty))
+                        .collect()
+                },
                 bnd.refs_in,
             );
             b.edge(from, d, offset, true);
         }
         for &offset in &body.resumes {
-            let d = b.dispatch("ref:any".into(), |_| escaped.iter().copied().collect(), bnd.refs_in);
+            let d = b.dispatch(
+                "ref:any".into(),
+                |_| escaped.iter().copied().collect(),
+                bnd.refs_in,
+            );
             b.edge(from, d, offset, true);
         }
     }
@@ -440,7 +477,9 @@ pub(crate) fn build(
     let mut reentrant_imports: HashSet<u32> = HashSet::new();
     let mut fi = 0u32;
     for imp in &facts.imports {
-        let (TypeRef::Func(ty) | TypeRef::FuncExact(ty)) = imp.ty else { continue };
+        let (TypeRef::Func(ty) | TypeRef::FuncExact(ty)) = imp.ty else {
+            continue;
+        };
         let idx = fi;
         fi += 1;
         if imp.name.starts_with("invoke_")
@@ -458,10 +497,11 @@ pub(crate) fn build(
                     c.iter()
                         .copied()
                         .filter(|f| {
-                            b.func_type(facts.func_types[*f as usize]).is_some_and(|ft| {
-                                ft.params() == want_params.as_slice()
-                                    && ft.results() == want_results.as_slice()
-                            })
+                            b.func_type(facts.func_types[*f as usize])
+                                .is_some_and(|ft| {
+                                    ft.params() == want_params.as_slice()
+                                        && ft.results() == want_results.as_slice()
+                                })
                         })
                         .collect()
                 },
@@ -520,12 +560,19 @@ pub(crate) fn build(
                 continue;
             }
             let (_, class) = &func_imports[call.callee as usize];
-            let params =
-                b.func_type(facts.func_types[call.callee as usize]).map_or(0, |f| f.params().len());
-            let caps: Vec<u16> =
-                site_caps(class, &call.tail, params, fds_renumbered).iter().map(|c| intern(c)).collect();
+            let params = b
+                .func_type(facts.func_types[call.callee as usize])
+                .map_or(0, |f| f.params().len());
+            let caps: Vec<u16> = site_caps(class, &call.tail, params, fds_renumbered)
+                .iter()
+                .map(|c| intern(c))
+                .collect();
             if seen.insert((call.callee, caps.clone())) {
-                sites[from as usize].push(Site { import: call.callee, caps, offset: call.offset });
+                sites[from as usize].push(Site {
+                    import: call.callee,
+                    caps,
+                    offset: call.offset,
+                });
             }
         }
     }
@@ -575,20 +622,29 @@ pub(crate) fn build(
 
 impl Graph {
     pub fn call_graph(&self) -> CallGraph {
-        CallGraph { nodes: self.nodes.clone(), edges: self.edges.clone() }
+        CallGraph {
+            nodes: self.nodes.clone(),
+            edges: self.edges.clone(),
+        }
     }
 
     /// Every entry point with, per reachable capability, one shortest witness path.
     pub fn entry_points(&self) -> Vec<EntryPoint> {
-        let fields: Vec<CapField> =
-            (0..self.cap_names.len() as u16).into_par_iter().map(|c| self.cap_field(c)).collect();
+        let fields: Vec<CapField> = (0..self.cap_names.len() as u16)
+            .into_par_iter()
+            .map(|c| self.cap_field(c))
+            .collect();
         let mut out: Vec<EntryPoint> = self
             .entries
             .par_iter()
             .map(|(name, kind, roots)| EntryPoint {
                 name: name.clone(),
                 kind: *kind,
-                reaches: fields.iter().enumerate().filter_map(|(c, f)| self.witness(c, f, roots)).collect(),
+                reaches: fields
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(c, f)| self.witness(c, f, roots))
+                    .collect(),
                 unresolved: false,
             })
             .map(|mut e| {
@@ -605,7 +661,13 @@ impl Graph {
     /// One search per capability serves every entry point, however many there are.
     fn cap_field(&self, c: u16) -> CapField {
         let n = self.nodes.len();
-        let mut f = CapField { dist: vec![INF; n], next: vec![NONE; n], site: vec![NONE; n], site_offset: vec![0; n], edge_offset: vec![0; n] };
+        let mut f = CapField {
+            dist: vec![INF; n],
+            next: vec![NONE; n],
+            site: vec![NONE; n],
+            site_offset: vec![0; n],
+            edge_offset: vec![0; n],
+        };
         let mut queue = VecDeque::new();
         // Arriving at the node itself grants it (an import reached indirectly, the host).
         for (node, caps) in self.node_caps.iter().enumerate() {
@@ -641,7 +703,11 @@ impl Graph {
     }
 
     fn witness(&self, c: usize, f: &CapField, roots: &[u32]) -> Option<Reach> {
-        let start = roots.iter().copied().filter(|r| f.dist[*r as usize] != INF).min_by_key(|r| f.dist[*r as usize])?;
+        let start = roots
+            .iter()
+            .copied()
+            .filter(|r| f.dist[*r as usize] != INF)
+            .min_by_key(|r| f.dist[*r as usize])?;
         let mut path = Vec::with_capacity(f.dist[start as usize] as usize + 1);
         let mut offset = None;
         let mut cur = start;
@@ -649,12 +715,22 @@ impl Graph {
             let ci = cur as usize;
             path.push(self.nodes[ci].name.clone());
             if f.dist[ci] == 0 {
-                return Some(Reach { capability: self.cap_names[c].clone(), import: self.nodes[ci].name.clone(), path, offset });
+                return Some(Reach {
+                    capability: self.cap_names[c].clone(),
+                    import: self.nodes[ci].name.clone(),
+                    path,
+                    offset,
+                });
             }
             if f.next[ci] == NONE {
                 let import = self.nodes[f.site[ci] as usize].name.clone();
                 path.push(import.clone());
-                return Some(Reach { capability: self.cap_names[c].clone(), import, path, offset: Some(f.site_offset[ci]) });
+                return Some(Reach {
+                    capability: self.cap_names[c].clone(),
+                    import,
+                    path,
+                    offset: Some(f.site_offset[ci]),
+                });
             }
             if f.edge_offset[ci] != 0 {
                 offset = Some(f.edge_offset[ci]);

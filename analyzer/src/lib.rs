@@ -20,7 +20,9 @@ mod model;
 use sha2::{Digest, Sha256};
 use wasmparser::{Encoding, Parser, Payload, TypeRef, ValidPayload, Validator, WasmFeatures};
 
-pub use capabilities::{CapabilityTable, Classification, Narrow, UNKNOWN_HOST, glob_match, strip_version};
+pub use capabilities::{
+    CapabilityTable, Classification, Narrow, UNKNOWN_HOST, glob_match, strip_version,
+};
 pub use error::Error;
 pub use graph::UNKNOWN_HOST_NODE;
 pub use model::*;
@@ -43,7 +45,9 @@ pub fn analyze(bytes: &[u8]) -> Result<Analysis, Error> {
         let payload = payload?;
         let valid = validator.payload(&payload)?;
         match &payload {
-            Payload::Version { encoding, range, .. } => {
+            Payload::Version {
+                encoding, range, ..
+            } => {
                 let path = match stack.last_mut() {
                     None => String::new(),
                     Some(Frame::Component(c)) => c.child_path(*encoding),
@@ -55,7 +59,9 @@ pub fn analyze(bytes: &[u8]) -> Result<Analysis, Error> {
                     }
                 };
                 stack.push(match encoding {
-                    Encoding::Module => Frame::Module(ModuleBuilder::new(range.start), path),
+                    Encoding::Module => {
+                        Frame::Module(Box::new(ModuleBuilder::new(range.start)), path)
+                    }
                     Encoding::Component => {
                         Frame::Component(ComponentBuilder::new(range.start, path))
                     }
@@ -71,11 +77,14 @@ pub fn analyze(bytes: &[u8]) -> Result<Analysis, Error> {
             }
             Payload::End(end) => {
                 let ValidPayload::End(types) = valid else {
-                    return Err(Error::Invalid { offset: *end as u64, message: "unexpected end".into() });
+                    return Err(Error::Invalid {
+                        offset: *end,
+                        message: "unexpected end".into(),
+                    });
                 };
                 match stack.pop() {
                     Some(Frame::Module(m, path)) => {
-                        let facts = m.finish(*end as u64, &types)?;
+                        let facts = m.finish(*end, &types)?;
                         let (module, imports, exports, entry_points) =
                             finish_module(&facts, &types, table);
                         if stack.is_empty() {
@@ -93,13 +102,22 @@ pub fn analyze(bytes: &[u8]) -> Result<Analysis, Error> {
                                 warnings: Vec::new(),
                             });
                         } else {
-                            embedded.push(EmbeddedModule { path, imports, exports, entry_points, module });
+                            embedded.push(EmbeddedModule {
+                                path,
+                                imports,
+                                exports,
+                                entry_points,
+                                module,
+                            });
                         }
                     }
                     Some(Frame::Component(c)) => {
-                        let done = c.finish(*end as u64, &types, table, &mut warnings);
+                        let done = c.finish(*end, &types, table, &mut warnings);
                         if stack.is_empty() {
-                            let mut component = Component { modules: std::mem::take(&mut embedded), components: std::mem::take(&mut nested) };
+                            let mut component = Component {
+                                modules: std::mem::take(&mut embedded),
+                                components: std::mem::take(&mut nested),
+                            };
                             component.components.sort_by_key(|c| c.offset);
                             result = Some(Analysis {
                                 schema_version: SCHEMA_VERSION,
@@ -134,11 +152,14 @@ pub fn analyze(bytes: &[u8]) -> Result<Analysis, Error> {
             },
         }
     }
-    result.ok_or(Error::Invalid { offset: bytes.len() as u64, message: "unexpected end of input".into() })
+    result.ok_or(Error::Invalid {
+        offset: bytes.len() as u64,
+        message: "unexpected end of input".into(),
+    })
 }
 
 enum Frame<'a> {
-    Module(ModuleBuilder<'a>, String),
+    Module(Box<ModuleBuilder<'a>>, String),
     Component(ComponentBuilder),
 }
 
@@ -165,14 +186,21 @@ fn finish_module(
             module: i.module.clone(),
             name: i.name.clone(),
             kind: core::type_ref_kind(&i.ty),
-            capabilities: c.as_ref().map(|c| c.capabilities.clone()).unwrap_or_default(),
+            capabilities: c
+                .as_ref()
+                .map(|c| c.capabilities.clone())
+                .unwrap_or_default(),
             offset: i.offset,
         })
         .collect();
     let mut exports: Vec<Export> = facts
         .exports
         .iter()
-        .map(|(name, kind, index)| Export { name: name.clone(), kind: core::extern_kind(*kind), index: *index })
+        .map(|(name, kind, index)| Export {
+            name: name.clone(),
+            kind: core::extern_kind(*kind),
+            index: *index,
+        })
         .collect();
     exports.sort_by(|a, b| a.name.cmp(&b.name));
 
@@ -181,7 +209,10 @@ fn finish_module(
 
     let tr = types.as_ref();
     let types_out = (0..tr.core_type_count_in_module())
-        .map(|i| TypeInfo { index: i, text: tr[tr.core_type_at_in_module(i)].to_string() })
+        .map(|i| TypeInfo {
+            index: i,
+            text: tr[tr.core_type_at_in_module(i)].to_string(),
+        })
         .collect();
     let functions = (0..facts.func_types.len() as u32)
         .map(|i| {

@@ -77,7 +77,10 @@ pub fn run(opts: Opts) -> Result<u8> {
         let g = &module.call_graph;
         let keep = match &opts.export {
             Some(name) => {
-                let Some(e) = exports.iter().find(|e| &e.name == name && e.kind == ExternKind::Func) else {
+                let Some(e) = exports
+                    .iter()
+                    .find(|e| &e.name == name && e.kind == ExternKind::Func)
+                else {
                     if opts.module.is_none() && modules.len() > 1 {
                         continue;
                     }
@@ -87,20 +90,34 @@ pub fn run(opts: Opts) -> Result<u8> {
             }
             None => None,
         };
-        let nodes: Vec<&Node> = g.nodes.iter().filter(|n| keep.as_ref().is_none_or(|k| k.contains(&n.id))).collect();
+        let nodes: Vec<&Node> = g
+            .nodes
+            .iter()
+            .filter(|n| keep.as_ref().is_none_or(|k| k.contains(&n.id)))
+            .collect();
         let edges = g
             .edges
             .iter()
             .copied()
             .filter(|(a, b)| keep.as_ref().is_none_or(|k| k.contains(a) && k.contains(b)))
             .collect();
-        graphs.push(GraphOut { module: path.clone(), nodes, edges });
+        graphs.push(GraphOut {
+            module: path.clone(),
+            nodes,
+            edges,
+        });
     }
     if opts.export.is_some() && graphs.is_empty() {
-        bail!("no exported function `{}` in any module", opts.export.unwrap_or_default());
+        bail!(
+            "no exported function `{}` in any module",
+            opts.export.unwrap_or_default()
+        );
     }
     let text = match opts.format {
-        Format::Json => output::json(&Out { schema_version: wasmgate_analyzer::SCHEMA_VERSION, graphs })?,
+        Format::Json => output::json(&Out {
+            schema_version: wasmgate_analyzer::SCHEMA_VERSION,
+            graphs,
+        })?,
         Format::Dot => dot(&graphs),
     };
     output::print(&text)?;
@@ -114,7 +131,11 @@ fn modules(a: &Analysis) -> Vec<(String, &CoreModule, &[Export])> {
     }
     a.component
         .iter()
-        .flat_map(|c| c.modules.iter().map(|m| (m.path.clone(), &m.module, m.exports.as_slice())))
+        .flat_map(|c| {
+            c.modules
+                .iter()
+                .map(|m| (m.path.clone(), &m.module, m.exports.as_slice()))
+        })
         .collect()
 }
 
@@ -136,7 +157,8 @@ fn reachable(g: &CallGraph, root: u32) -> BTreeSet<u32> {
 }
 
 fn dot(graphs: &[GraphOut<'_>]) -> String {
-    let mut s = String::from("digraph wasmgate {\n  rankdir=LR;\n  node [fontname=\"monospace\"];\n");
+    let mut s =
+        String::from("digraph wasmgate {\n  rankdir=LR;\n  node [fontname=\"monospace\"];\n");
     for (gi, g) in graphs.iter().enumerate() {
         let indent = if graphs.len() > 1 { "    " } else { "  " };
         if graphs.len() > 1 {
@@ -149,7 +171,11 @@ fn dot(graphs: &[GraphOut<'_>]) -> String {
                 wasmgate_analyzer::NodeKind::Dispatch => "diamond",
                 wasmgate_analyzer::NodeKind::UnknownHost => "octagon",
             };
-            let _ = writeln!(s, "{indent}n{gi}_{} [label={:?}, shape={shape}];", n.id, n.name);
+            let _ = writeln!(
+                s,
+                "{indent}n{gi}_{} [label={:?}, shape={shape}];",
+                n.id, n.name
+            );
         }
         for (a, b) in &g.edges {
             let _ = writeln!(s, "{indent}n{gi}_{a} -> n{gi}_{b};");

@@ -57,8 +57,15 @@ pub fn human(file: &str, a: &Analysis) -> String {
     let _ = writeln!(s, "{file}: {kind}, {} bytes, sha256 {}", a.size, a.sha256);
     if let Some(m) = &a.module {
         if !m.producers.is_empty() {
-            let p: Vec<String> =
-                m.producers.iter().map(|p| format!("{} {} {}", p.field, p.name, p.version).trim_end().to_string()).collect();
+            let p: Vec<String> = m
+                .producers
+                .iter()
+                .map(|p| {
+                    format!("{} {} {}", p.field, p.name, p.version)
+                        .trim_end()
+                        .to_string()
+                })
+                .collect();
             let _ = writeln!(s, "producers: {}", p.join("; "));
         }
         let _ = writeln!(
@@ -75,12 +82,21 @@ pub fn human(file: &str, a: &Analysis) -> String {
         }
     }
     if let Some(c) = &a.component {
-        let _ = writeln!(s, "embedded core modules: {}, nested components: {}", c.modules.len(), c.components.len());
+        let _ = writeln!(
+            s,
+            "embedded core modules: {}, nested components: {}",
+            c.modules.len(),
+            c.components.len()
+        );
         for m in &c.modules {
             let _ = writeln!(
                 s,
                 "  {}: {} bytes at offset {}, {} imports, {} exports",
-                m.path, m.module.size, m.module.offset, m.imports.len(), m.exports.len()
+                m.path,
+                m.module.size,
+                m.module.offset,
+                m.imports.len(),
+                m.exports.len()
             );
         }
     }
@@ -89,12 +105,26 @@ pub fn human(file: &str, a: &Analysis) -> String {
     }
     let _ = writeln!(s, "\nimports ({}):", a.imports.len());
     for i in &a.imports {
-        let caps = if i.capabilities.is_empty() { "-".to_string() } else { i.capabilities.join(", ") };
-        let _ = writeln!(s, "  {:<56} {:<6} {caps}", i.id, format!("{:?}", i.kind).to_lowercase());
+        let caps = if i.capabilities.is_empty() {
+            "-".to_string()
+        } else {
+            i.capabilities.join(", ")
+        };
+        let _ = writeln!(
+            s,
+            "  {:<56} {:<6} {caps}",
+            i.id,
+            format!("{:?}", i.kind).to_lowercase()
+        );
     }
     let _ = writeln!(s, "\nexports ({}):", a.exports.len());
     for e in &a.exports {
-        let _ = writeln!(s, "  {:<56} {}", e.name, format!("{:?}", e.kind).to_lowercase());
+        let _ = writeln!(
+            s,
+            "  {:<56} {}",
+            e.name,
+            format!("{:?}", e.kind).to_lowercase()
+        );
     }
     let _ = writeln!(s, "\nentry points ({}):", a.entry_points.len());
     for e in &a.entry_points {
@@ -105,10 +135,18 @@ pub fn human(file: &str, a: &Analysis) -> String {
 
 fn entry(s: &mut String, e: &EntryPoint) {
     let kind = format!("{:?}", e.kind).to_lowercase();
-    let note = if e.unresolved { ", unresolved: assumes every import is reachable" } else { "" };
+    let note = if e.unresolved {
+        ", unresolved: assumes every import is reachable"
+    } else {
+        ""
+    };
     let mut caps: Vec<&str> = e.reaches.iter().map(|r| r.capability.as_str()).collect();
     caps.dedup();
-    let summary = if caps.is_empty() { "no capabilities".to_string() } else { caps.join(", ") };
+    let summary = if caps.is_empty() {
+        "no capabilities".to_string()
+    } else {
+        caps.join(", ")
+    };
     let _ = writeln!(s, "  {} ({kind}{note}): {summary}", e.name);
     let mut last = "";
     for r in &e.reaches {

@@ -11,16 +11,26 @@ struct Expected {
 }
 
 fn expected(text: &str) -> Expected {
-    let mut e = Expected { edges: BTreeSet::new(), caps: BTreeMap::new() };
+    let mut e = Expected {
+        edges: BTreeSet::new(),
+        caps: BTreeMap::new(),
+    };
     for line in text.lines() {
-        let Some(rest) = line.trim().strip_prefix(";;") else { continue };
+        let Some(rest) = line.trim().strip_prefix(";;") else {
+            continue;
+        };
         let rest = rest.trim();
         if let Some(edge) = rest.strip_prefix("expect-edge:") {
             let (a, b) = edge.split_once("->").expect("expect-edge: A -> B");
             e.edges.insert((a.trim().to_string(), b.trim().to_string()));
         } else if let Some(caps) = rest.strip_prefix("expect-caps:") {
             let (entry, list) = caps.split_once('=').expect("expect-caps: ENTRY = caps");
-            let set = list.split(',').map(str::trim).filter(|c| !c.is_empty()).map(String::from).collect();
+            let set = list
+                .split(',')
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(String::from)
+                .collect();
             e.caps.insert(entry.trim().to_string(), set);
         }
     }
@@ -31,52 +41,91 @@ fn expected(text: &str) -> Expected {
 fn callgraph_fixtures_match_ground_truth() {
     let dir = root().join("corpus/fixtures/callgraph");
     let files = files_with_ext(&dir, "wat");
-    assert!(files.len() >= 12, "expected the call-graph fixtures in {}", dir.display());
+    assert!(
+        files.len() >= 12,
+        "expected the call-graph fixtures in {}",
+        dir.display()
+    );
     let mut failures = Vec::new();
     let mut snapshots = Vec::new();
     for file in files {
         let name = file.file_stem().unwrap().to_string_lossy().into_owned();
         let text = std::fs::read_to_string(&file).unwrap();
         let want = expected(&text);
-        assert!(!want.edges.is_empty() || !want.caps.is_empty(), "{name}: header states no ground truth");
+        assert!(
+            !want.edges.is_empty() || !want.caps.is_empty(),
+            "{name}: header states no ground truth"
+        );
         let wasm = wat::parse_file(&file).unwrap_or_else(|e| panic!("{name}: {e}"));
         let a = wasmgate_analyzer::analyze(&wasm).unwrap_or_else(|e| panic!("{name}: {e}"));
         let g = &a.module.as_ref().unwrap().call_graph;
         let got_edges: BTreeSet<(String, String)> = g
             .edges
             .iter()
-            .map(|(x, y)| (g.nodes[*x as usize].name.clone(), g.nodes[*y as usize].name.clone()))
+            .map(|(x, y)| {
+                (
+                    g.nodes[*x as usize].name.clone(),
+                    g.nodes[*y as usize].name.clone(),
+                )
+            })
             .collect();
         let got_caps: BTreeMap<String, BTreeSet<String>> = a
             .entry_points
             .iter()
-            .map(|e| (e.name.clone(), e.reaches.iter().map(|r| r.capability.clone()).collect()))
+            .map(|e| {
+                (
+                    e.name.clone(),
+                    e.reaches.iter().map(|r| r.capability.clone()).collect(),
+                )
+            })
             .collect();
         if got_edges != want.edges {
             let missing: Vec<_> = want.edges.difference(&got_edges).collect();
             let extra: Vec<_> = got_edges.difference(&want.edges).collect();
-            failures.push(format!("{name}: edges differ\n  missing: {missing:?}\n  extra: {extra:?}"));
+            failures.push(format!(
+                "{name}: edges differ\n  missing: {missing:?}\n  extra: {extra:?}"
+            ));
         }
         if got_caps != want.caps {
-            failures.push(format!("{name}: entry capabilities differ\n  want: {:?}\n  got:  {got_caps:?}", want.caps));
+            failures.push(format!(
+                "{name}: entry capabilities differ\n  want: {:?}\n  got:  {got_caps:?}",
+                want.caps
+            ));
         }
         // Every witness path is a real path in the graph, ending at the import it names.
         let names: BTreeMap<&str, u32> = g.nodes.iter().map(|n| (n.name.as_str(), n.id)).collect();
         for e in &a.entry_points {
             for r in &e.reaches {
-                assert_eq!(r.path.last(), Some(&r.import), "{name}: witness ends at its import");
+                assert_eq!(
+                    r.path.last(),
+                    Some(&r.import),
+                    "{name}: witness ends at its import"
+                );
                 for w in r.path.windows(2) {
                     let (x, y) = (names[w[0].as_str()], names[w[1].as_str()]);
-                    assert!(g.edges.binary_search(&(x, y)).is_ok(), "{name}: witness hop {} -> {} is no edge", w[0], w[1]);
+                    assert!(
+                        g.edges.binary_search(&(x, y)).is_ok(),
+                        "{name}: witness hop {} -> {} is no edge",
+                        w[0],
+                        w[1]
+                    );
                 }
             }
         }
-        snapshots.push((name, serde_json::json!({
-            "edges": got_edges.iter().map(|(a, b)| format!("{a} -> {b}")).collect::<Vec<_>>(),
-            "entry_points": a.entry_points,
-        })));
+        snapshots.push((
+            name,
+            serde_json::json!({
+                "edges": got_edges.iter().map(|(a, b)| format!("{a} -> {b}")).collect::<Vec<_>>(),
+                "entry_points": a.entry_points,
+            }),
+        ));
     }
-    assert!(failures.is_empty(), "{} fixture(s) disagree with their ground truth:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} fixture(s) disagree with their ground truth:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     for (name, snapshot) in snapshots {
         insta::assert_json_snapshot!(format!("callgraph-{name}"), snapshot);
     }

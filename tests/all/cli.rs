@@ -7,7 +7,12 @@ fn malformed_inputs_exit_2_with_an_offset() {
     let copy = std::fs::read(crate::common::root().join("corpus/c/copy.wasm")).unwrap();
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("truncated", copy[..copy.len() / 2].to_vec()),
-        ("random bytes", (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect()),
+        (
+            "random bytes",
+            (0..4096u32)
+                .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+                .collect(),
+        ),
         ("text file", b"(module)\nthis is not a binary\n".to_vec()),
         ("empty", Vec::new()),
     ];
@@ -16,7 +21,10 @@ fn malformed_inputs_exit_2_with_an_offset() {
         assert_eq!(code, 2, "{what}: exit code (stderr: {stderr})");
         assert!(stdout.is_empty(), "{what}: nothing on stdout");
         assert!(stderr.starts_with("error: "), "{what}: {stderr}");
-        assert!(stderr.contains("byte offset"), "{what}: message names the offset: {stderr}");
+        assert!(
+            stderr.contains("byte offset"),
+            "{what}: message names the offset: {stderr}"
+        );
     }
 }
 
@@ -35,10 +43,16 @@ fn missing_file_and_bad_usage_exit_2() {
 fn help_documents_exit_codes_and_model() {
     let (code, stdout, _) = run(&["--help"], None);
     assert_eq!(code, 0);
-    assert!(stdout.contains("Exit status:") && stdout.contains("re-enter"), "{stdout}");
+    assert!(
+        stdout.contains("Exit status:") && stdout.contains("re-enter"),
+        "{stdout}"
+    );
     for sub in ["inspect", "graph"] {
         let (code, stdout, _) = run(&[sub, "--help"], None);
         assert_eq!(code, 0);
-        assert!(stdout.contains("Examples:") && stdout.contains("Exit status:"), "{sub}: {stdout}");
+        assert!(
+            stdout.contains("Examples:") && stdout.contains("Exit status:"),
+            "{sub}: {stdout}"
+        );
     }
 }

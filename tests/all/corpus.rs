@@ -47,14 +47,17 @@ struct Analysed {
 fn corpus_dir() -> PathBuf {
     match std::env::var_os("WASMGATE_CORPUS_DIR") {
         Some(d) => PathBuf::from(d),
-        None => PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/wasmgate/corpus"),
+        None => {
+            PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/wasmgate/corpus")
+        }
     }
 }
 
 fn summaries() -> &'static [Summary] {
     static ALL: OnceLock<Vec<Summary>> = OnceLock::new();
     ALL.get_or_init(|| {
-        let text = std::fs::read_to_string(root().join("corpus/third-party/manifest.toml")).unwrap();
+        let text =
+            std::fs::read_to_string(root().join("corpus/third-party/manifest.toml")).unwrap();
         let manifest: Manifest = toml::from_str(&text).unwrap();
         let dir = corpus_dir();
         let missing: Vec<&str> = manifest
@@ -69,14 +72,20 @@ fn summaries() -> &'static [Summary] {
              `corpus/third-party/fetch.sh` (or set WASMGATE_CORPUS_DIR).",
             missing.len(),
             dir.display(),
-            missing.iter().take(3).copied().collect::<Vec<_>>().join(", ")
+            missing
+                .iter()
+                .take(3)
+                .copied()
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         manifest
             .binary
             .into_iter()
             .map(|entry| {
                 let bytes = std::fs::read(dir.join(format!("{}.wasm", entry.id))).unwrap();
-                let outcome = match std::panic::catch_unwind(|| wasmgate_analyzer::analyze(&bytes)) {
+                let outcome = match std::panic::catch_unwind(|| wasmgate_analyzer::analyze(&bytes))
+                {
                     Err(_) => Err("PANIC".to_string()),
                     Ok(Err(e)) => Err(e.to_string()),
                     Ok(Ok(a)) => Ok(summarise(&a)),
@@ -109,20 +118,36 @@ fn summarise(a: &Analysis) -> Analysed {
         for e in entries.iter() {
             for r in &e.reaches {
                 if r.path.last() != Some(&r.import) {
-                    defects.push(format!("{path} {}: witness for {} does not end at {}", e.name, r.capability, r.import));
+                    defects.push(format!(
+                        "{path} {}: witness for {} does not end at {}",
+                        e.name, r.capability, r.import
+                    ));
                 }
                 for w in r.path.windows(2) {
-                    let (xs, ys) = (ids.get(w[0].as_str()).unwrap_or(&none), ids.get(w[1].as_str()).unwrap_or(&none));
-                    let ok = xs.iter().any(|x| ys.iter().any(|y| g.edges.binary_search(&(*x, *y)).is_ok()));
+                    let (xs, ys) = (
+                        ids.get(w[0].as_str()).unwrap_or(&none),
+                        ids.get(w[1].as_str()).unwrap_or(&none),
+                    );
+                    let ok = xs
+                        .iter()
+                        .any(|x| ys.iter().any(|y| g.edges.binary_search(&(*x, *y)).is_ok()));
                     if !ok {
-                        defects.push(format!("{path} {}: witness hop {} -> {} is not an edge", e.name, w[0], w[1]));
+                        defects.push(format!(
+                            "{path} {}: witness hop {} -> {} is not an edge",
+                            e.name, w[0], w[1]
+                        ));
                     }
                 }
             }
         }
     }
     let caps_of = |e: &wasmgate_analyzer::EntryPoint| -> Vec<String> {
-        e.reaches.iter().map(|r| r.capability.clone()).collect::<BTreeSet<_>>().into_iter().collect()
+        e.reaches
+            .iter()
+            .map(|r| r.capability.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
     };
     // Group entry points by capability set so 75,000-export modules stay readable.
     let mut groups: BTreeMap<Vec<String>, Vec<String>> = BTreeMap::new();
@@ -144,7 +169,10 @@ fn summarise(a: &Analysis) -> Analysed {
         }
     }
     let components_unresolved_ok = a.kind == BinaryKind::Module
-        || a.entry_points.iter().all(|e| e.unresolved && (a.imports.iter().all(|i| i.capabilities.is_empty()) || !e.reaches.is_empty()));
+        || a.entry_points.iter().all(|e| {
+            e.unresolved
+                && (a.imports.iter().all(|i| i.capabilities.is_empty()) || !e.reaches.is_empty())
+        });
     Analysed {
         kind: a.kind,
         sha256: a.sha256.clone(),
@@ -166,8 +194,15 @@ fn summarise(a: &Analysis) -> Analysed {
 fn corpus_manifest_is_broad() {
     let text = std::fs::read_to_string(root().join("corpus/third-party/manifest.toml")).unwrap();
     let m: Manifest = toml::from_str(&text).unwrap();
-    assert!(m.binary.len() >= 40, "corpus has {} binaries", m.binary.len());
-    assert!(m.binary.iter().filter(|e| e.size > 10 << 20).count() >= 3, "several binaries over 10 MB");
+    assert!(
+        m.binary.len() >= 40,
+        "corpus has {} binaries",
+        m.binary.len()
+    );
+    assert!(
+        m.binary.iter().filter(|e| e.size > 10 << 20).count() >= 3,
+        "several binaries over 10 MB"
+    );
     assert!(m.binary.iter().filter(|e| e.kind == "component").count() >= 9);
     let ids: BTreeSet<&str> = m.binary.iter().map(|e| e.id.as_str()).collect();
     assert_eq!(ids.len(), m.binary.len(), "ids are unique");
@@ -180,17 +215,35 @@ fn every_corpus_binary_analyses_or_fails_as_expected() {
         match (&s.outcome, s.entry.expect.as_str()) {
             (Ok(a), "ok") => {
                 if a.sha256 != s.entry.sha256 {
-                    problems.push(format!("{}: sha256 {} differs from the manifest", s.entry.id, a.sha256));
+                    problems.push(format!(
+                        "{}: sha256 {} differs from the manifest",
+                        s.entry.id, a.sha256
+                    ));
                 }
-                let want = if s.entry.kind == "component" { BinaryKind::Component } else { BinaryKind::Module };
+                let want = if s.entry.kind == "component" {
+                    BinaryKind::Component
+                } else {
+                    BinaryKind::Module
+                };
                 if a.kind != want {
-                    problems.push(format!("{}: analysed as {:?}, manifest says {}", s.entry.id, a.kind, s.entry.kind));
+                    problems.push(format!(
+                        "{}: analysed as {:?}, manifest says {}",
+                        s.entry.id, a.kind, s.entry.kind
+                    ));
                 }
             }
             (Err(e), "invalid") if e != "PANIC" => {
-                assert!(e.contains("byte offset"), "{}: error names no offset: {e}", s.entry.id);
+                assert!(
+                    e.contains("byte offset"),
+                    "{}: error names no offset: {e}",
+                    s.entry.id
+                );
             }
-            (outcome, expect) => problems.push(format!("{}: expected {expect}, got {:?}", s.entry.id, outcome.as_ref().map(|_| "analysis"))),
+            (outcome, expect) => problems.push(format!(
+                "{}: expected {expect}, got {:?}",
+                s.entry.id,
+                outcome.as_ref().map(|_| "analysis")
+            )),
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
@@ -201,7 +254,12 @@ fn corpus_witness_paths_are_real_paths() {
     let defects: Vec<String> = summaries()
         .iter()
         .filter_map(|s| s.outcome.as_ref().ok().map(|a| (s, a)))
-        .flat_map(|(s, a)| a.defects.iter().take(3).map(move |d| format!("{}: {d}", s.entry.id)))
+        .flat_map(|(s, a)| {
+            a.defects
+                .iter()
+                .take(3)
+                .map(move |d| format!("{}: {d}", s.entry.id))
+        })
         .collect();
     assert!(defects.is_empty(), "{}", defects.join("\n"));
 }
@@ -210,7 +268,11 @@ fn corpus_witness_paths_are_real_paths() {
 fn corpus_components_never_report_an_empty_guess() {
     for s in summaries() {
         if let Ok(a) = &s.outcome {
-            assert!(a.components_unresolved_ok, "{}: component entry points must be unresolved and non-empty", s.entry.id);
+            assert!(
+                a.components_unresolved_ok,
+                "{}: component entry points must be unresolved and non-empty",
+                s.entry.id
+            );
         }
     }
 }
