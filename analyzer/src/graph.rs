@@ -41,6 +41,7 @@ pub(crate) struct Graph {
     pub edges: Vec<(u32, u32)>,
     /// Edges followed by reachability, with the offset of the instruction that makes the edge.
     /// Direct calls to plain imports are not here: they are `sites`, so that narrowing holds.
+    succ: Vec<Vec<(u32, u64)>>,
     /// Reverse of the followed edges.
     pred: Vec<Vec<(u32, u64)>>,
     sites: Vec<Vec<Site>>,
@@ -612,6 +613,7 @@ pub(crate) fn build(
     Graph {
         nodes: b.nodes,
         edges,
+        succ: b.succ,
         pred,
         sites,
         node_caps,
@@ -626,6 +628,46 @@ impl Graph {
             nodes: self.nodes.clone(),
             edges: self.edges.clone(),
         }
+    }
+
+    /// Import ids no entry point can call: declared authority the code never uses.
+    pub fn unreachable_imports(&self) -> Vec<String> {
+        let n = self.nodes.len();
+        let mut seen = vec![false; n];
+        let mut queue: VecDeque<u32> = VecDeque::new();
+        for (_, _, roots) in &self.entries {
+            for &r in roots {
+                if !std::mem::replace(&mut seen[r as usize], true) {
+                    queue.push_back(r);
+                }
+            }
+        }
+        let mut called = vec![false; n];
+        while let Some(u) = queue.pop_front() {
+            for site in &self.sites[u as usize] {
+                called[site.import as usize] = true;
+            }
+            for &(v, _) in &self.succ[u as usize] {
+                if !std::mem::replace(&mut seen[v as usize], true) {
+                    queue.push_back(v);
+                }
+            }
+        }
+        let mut out: BTreeSet<String> = BTreeSet::new();
+        let mut reached: BTreeSet<&str> = BTreeSet::new();
+        for node in &self.nodes {
+            if node.kind == NodeKind::Import {
+                let i = node.id as usize;
+                if seen[i] || called[i] {
+                    reached.insert(&node.name);
+                } else {
+                    out.insert(node.name.clone());
+                }
+            }
+        }
+        // The same id imported twice is reachable if either copy is.
+        out.retain(|id| !reached.contains(id.as_str()));
+        out.into_iter().collect()
     }
 
     /// Every entry point with, per reachable capability, one shortest witness path.

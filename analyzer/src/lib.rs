@@ -85,8 +85,13 @@ pub fn analyze(bytes: &[u8]) -> Result<Analysis, Error> {
                 match stack.pop() {
                     Some(Frame::Module(m, path)) => {
                         let facts = m.finish(*end, &types)?;
-                        let (module, imports, exports, entry_points) =
-                            finish_module(&facts, &types, table);
+                        let ModuleParts {
+                            module,
+                            imports,
+                            exports,
+                            entry_points,
+                            unreachable_imports,
+                        } = finish_module(&facts, &types, table);
                         if stack.is_empty() {
                             result = Some(Analysis {
                                 schema_version: SCHEMA_VERSION,
@@ -97,6 +102,7 @@ pub fn analyze(bytes: &[u8]) -> Result<Analysis, Error> {
                                 imports,
                                 exports,
                                 entry_points,
+                                unreachable_imports,
                                 module: Some(module),
                                 component: None,
                                 warnings: Vec::new(),
@@ -107,6 +113,7 @@ pub fn analyze(bytes: &[u8]) -> Result<Analysis, Error> {
                                 imports,
                                 exports,
                                 entry_points,
+                                unreachable_imports,
                                 module,
                             });
                         }
@@ -128,6 +135,8 @@ pub fn analyze(bytes: &[u8]) -> Result<Analysis, Error> {
                                 imports: done.imports,
                                 exports: done.exports,
                                 entry_points: done.entry_points,
+                                // Until lifts and lowers are traced every import counts as reachable.
+                                unreachable_imports: Vec::new(),
                                 module: None,
                                 component: Some(component),
                                 warnings: std::mem::take(&mut warnings),
@@ -168,7 +177,7 @@ fn finish_module(
     facts: &ModuleFacts,
     types: &wasmparser::types::Types,
     table: &CapabilityTable,
-) -> (CoreModule, Vec<Import>, Vec<Export>, Vec<EntryPoint>) {
+) -> ModuleParts {
     let classes: Vec<Option<Classification>> = facts
         .imports
         .iter()
@@ -246,7 +255,22 @@ fn finish_module(
         features: facts.features.iter().cloned().collect(),
         call_graph: graph.call_graph(),
     };
-    (module, imports, exports, entry_points)
+    ModuleParts {
+        module,
+        imports,
+        exports,
+        entry_points,
+        unreachable_imports: graph.unreachable_imports(),
+    }
+}
+
+/// The public pieces of one analysed core module.
+struct ModuleParts {
+    module: CoreModule,
+    imports: Vec<Import>,
+    exports: Vec<Export>,
+    entry_points: Vec<EntryPoint>,
+    unreachable_imports: Vec<String>,
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -32,6 +32,8 @@ pub struct Analysis {
     pub exports: Vec<Export>,
     /// Every way the host can start executing code, with what each can reach.
     pub entry_points: Vec<EntryPoint>,
+    /// Function imports (ids) that no entry point can reach: declared but unused authority.
+    pub unreachable_imports: Vec<String>,
     /// Details of the core module, when `kind` is `module`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub module: Option<CoreModule>,
@@ -289,6 +291,7 @@ pub struct EmbeddedModule {
     pub imports: Vec<Import>,
     pub exports: Vec<Export>,
     pub entry_points: Vec<EntryPoint>,
+    pub unreachable_imports: Vec<String>,
     pub module: CoreModule,
 }
 

@@ -126,6 +126,16 @@ pub fn human(file: &str, a: &Analysis) -> String {
             format!("{:?}", e.kind).to_lowercase()
         );
     }
+    if !a.unreachable_imports.is_empty() {
+        let _ = writeln!(
+            s,
+            "\ndeclared but unreachable imports ({}):",
+            a.unreachable_imports.len()
+        );
+        for id in &a.unreachable_imports {
+            let _ = writeln!(s, "  {id}");
+        }
+    }
     let _ = writeln!(s, "\nentry points ({}):", a.entry_points.len());
     for e in &a.entry_points {
         entry(&mut s, e);
