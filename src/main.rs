@@ -44,6 +44,9 @@ struct Cli {
 enum Command {
     Inspect(cmd::inspect::Opts),
     Graph(cmd::graph::Opts),
+    Check(cmd::check::Opts),
+    Explain(cmd::explain::Opts),
+    Policy(cmd::policy::Opts),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +65,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Inspect(opts) => cmd::inspect::run(opts),
         Command::Graph(opts) => cmd::graph::run(opts),
+        Command::Check(opts) => cmd::check::run(opts),
+        Command::Explain(opts) => cmd::explain::run(opts),
+        Command::Policy(opts) => cmd::policy::run(opts),
     };
     match result {
         Ok(code) => ExitCode::from(code),

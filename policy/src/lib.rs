@@ -1,5 +1,28 @@
 //! Zero-trust policies for wasmgate.
 //!
-//! This crate will hold the TOML policy language (default deny, `extends`, waivers), its
-//! span-keeping loader and the checks that turn an `Analysis` into `Finding`s. The Z3-backed
-//! bounds and containment checker also lands here. It is empty until the policy issue.
+//! A policy (TOML) says what a binary may do; [`load`] reads one in two phases (shape with
+//! spans, then values and `extends`) reporting every problem with line, column and caret;
+//! [`check`] turns an `Analysis` and a [`ValidPolicy`] into [`Finding`]s; [`report`] renders
+//! findings as text, JSON or SARIF 2.1.0; [`init`] writes the least-privilege policy of a
+//! binary; [`project`] maps the binaries of a repository to policies (`wasmgate.toml`).
+//!
+//! Precedence, used by every command: **deny beats allow**, and what is not allowed is denied.
+
+mod check;
+mod date;
+pub mod diag;
+mod finding;
+pub mod init;
+mod policy;
+pub mod project;
+pub mod report;
+pub mod rules;
+
+pub use check::{check, counts, policy_ref};
+pub use date::Date;
+pub use finding::{Finding, Kind, Level, Location, PolicyRef, Suppression, fingerprint};
+pub use policy::{
+    ACCEPTED_KEYS, Access, AllowDeny, At, CallConstraint, DEFAULT_FEATURES, FEATURES, LevelSetting,
+    Limits, LoadError, Origin, Preopen, Restriction, SandboxGrants, ValidPolicy, Waiver,
+    import_matches, load, load_str, split_import_id,
+};

@@ -1,4 +1,7 @@
 //! One module per subcommand.
 
+pub mod check;
+pub mod explain;
 pub mod graph;
 pub mod inspect;
+pub mod policy;

@@ -1,0 +1,97 @@
+//! Calendar dates for waiver expiry, without a time-zone library: UTC days only.
+
+use std::fmt;
+
+/// A proleptic Gregorian date (UTC).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Date {
+    pub year: i32,
+    pub month: u8,
+    pub day: u8,
+}
+
+impl Date {
+    /// Parses `YYYY-MM-DD`.
+    pub fn parse(s: &str) -> Option<Date> {
+        let b = s.as_bytes();
+        if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+            return None;
+        }
+        let num = |r: std::ops::Range<usize>| -> Option<u32> {
+            s.get(r)
+                .filter(|t| t.bytes().all(|c| c.is_ascii_digit()))?
+                .parse()
+                .ok()
+        };
+        let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+        let days_in_month = match month {
+            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+            4 | 6 | 9 | 11 => 30,
+            2 if leap => 29,
+            2 => 28,
+            _ => return None,
+        };
+        if day == 0 || day > days_in_month {
+            return None;
+        }
+        Some(Date {
+            year: year as i32,
+            month: month as u8,
+            day: day as u8,
+        })
+    }
+
+    /// The UTC date of a Unix timestamp (Howard Hinnant's `civil_from_days`).
+    pub fn from_unix(secs: i64) -> Date {
+        let z = secs.div_euclid(86_400) + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
+        let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
+        Date { year, month, day }
+    }
+
+    /// Today: `SOURCE_DATE_EPOCH` when set (reproducible builds and tests), else the clock.
+    pub fn today() -> Result<Date, String> {
+        if let Ok(v) = std::env::var("SOURCE_DATE_EPOCH") {
+            let secs: i64 = v
+                .trim()
+                .parse()
+                .map_err(|_| format!("SOURCE_DATE_EPOCH is not a Unix timestamp: {v:?}"))?;
+            return Ok(Date::from_unix(secs));
+        }
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        Ok(Date::from_unix(secs))
+    }
+}
+
+impl fmt::Display for Date {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Date;
+
+    #[test]
+    fn parses_and_converts() {
+        assert_eq!(Date::parse("2026-02-28").unwrap().to_string(), "2026-02-28");
+        assert!(Date::parse("2026-02-29").is_none());
+        assert!(Date::parse("2024-02-29").is_some());
+        assert!(Date::parse("2026-13-01").is_none());
+        assert!(Date::parse("26-01-01").is_none());
+        assert_eq!(Date::from_unix(0).to_string(), "1970-01-01");
+        assert_eq!(Date::from_unix(1_767_225_600).to_string(), "2026-01-01");
+        assert_eq!(Date::from_unix(951_782_400).to_string(), "2000-02-29");
+    }
+}

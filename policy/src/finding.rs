@@ -1,0 +1,118 @@
+//! `Finding`: the one shape every check produces and every output format renders.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// How serious a finding is. Ordered: `note < warning < error`.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Note,
+    Warning,
+    Error,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Note => "note",
+            Level::Warning => "warning",
+            Level::Error => "error",
+        }
+    }
+}
+
+/// Whether the finding is a violation or a proof that held (SARIF `kind`).
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    #[default]
+    Fail,
+    /// A property proven to hold (the SMT checker's results); never fails a build.
+    Pass,
+}
+
+/// Where in the binary a finding is.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+pub struct Location {
+    /// The binary, as given on the command line (relative to the working directory).
+    pub artifact: String,
+    /// Byte offset of the import entry, call instruction, export... when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub length: Option<u64>,
+    /// Function holding the offending instruction.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub function: Option<String>,
+    /// Entry point (export name, `<start>`, `<escaped>`) the finding is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry_point: Option<String>,
+    /// Embedded core module of a component (`module[0]`), when the finding is inside one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub module: Option<String>,
+}
+
+/// The policy entry that decided a finding.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+pub struct PolicyRef {
+    /// Policy file, as given (relative to the working directory when it was).
+    pub file: String,
+    pub line: u32,
+    pub column: u32,
+    pub end_line: u32,
+    pub end_column: u32,
+    /// The text of the deciding line, trimmed.
+    pub text: String,
+}
+
+/// Why a finding does not count against the build.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "lowercase", tag = "kind")]
+pub enum Suppression {
+    /// A policy waiver.
+    Waiver { reason: String, policy: PolicyRef },
+    /// Present in the `--baseline` SARIF.
+    Baseline,
+}
+
+/// One result of checking a binary against a policy.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// Rule id, `WG0001`.
+    pub rule: String,
+    /// Rule name, `capability-not-allowed`.
+    pub name: String,
+    pub level: Level,
+    #[serde(default)]
+    pub kind: Kind,
+    pub message: String,
+    /// What the finding is about and what a waiver's `target` matches: a capability, an
+    /// import id, an export name, a feature, `memory[0]`...
+    pub subject: String,
+    pub location: Location,
+    /// Shortest call path from the entry point to the import, when there is one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub witness: Vec<String>,
+    pub policy: PolicyRef,
+    /// A concrete input that breaks the property (SMT checker); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counterexample: Option<serde_json::Value>,
+    /// Stable across runs and rebuilds: rule, artifact, entry point and subject, no offsets.
+    pub fingerprint: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<Suppression>,
+}
+
+/// The fingerprint of a finding: what it is about, never where the bytes happen to be.
+pub fn fingerprint(rule: &str, artifact: &str, entry: Option<&str>, subject: &str) -> String {
+    let mut h = Sha256::new();
+    for part in [rule, artifact, entry.unwrap_or(""), subject] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    h.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

@@ -1,0 +1,135 @@
+//! `policy init`: the least-privilege policy of a binary, as commented TOML for review.
+//!
+//! It allows exactly what the entry points reach (capabilities and imports), restricts each
+//! export to its own capabilities, and pins the current limits and features, so checking the
+//! same binary against it passes and any new authority in a later build is a finding.
+
+use std::collections::BTreeSet;
+use std::fmt::Write;
+
+use wasmgate_analyzer::{Analysis, EntryKind, ExternKind};
+
+use crate::policy::DEFAULT_FEATURES;
+
+fn quoted(items: &BTreeSet<String>) -> String {
+    let v: Vec<String> = items.iter().map(|s| format!("{s:?}")).collect();
+    if v.iter().map(String::len).sum::<usize>() < 70 {
+        format!("[{}]", v.join(", "))
+    } else {
+        let mut s = String::from("[\n");
+        for i in v {
+            let _ = writeln!(s, "  {i},");
+        }
+        s.push(']');
+        s
+    }
+}
+
+fn key(name: &str) -> String {
+    if !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        name.to_string()
+    } else {
+        format!("{name:?}")
+    }
+}
+
+/// The policy text. `source` names the binary in the header comment.
+pub fn least_privilege(source: &str, a: &Analysis) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "# wasmgate policy for {source} (sha256 {}), written by `wasmgate policy init`.",
+        a.sha256
+    );
+    s.push_str(
+        "# Least privilege: it allows exactly what the binary's entry points can reach today.\n\
+         # Review every line: anything not allowed here is denied, and deny beats allow.\n\n",
+    );
+
+    let caps: BTreeSet<String> = a
+        .entry_points
+        .iter()
+        .flat_map(|e| e.reaches.iter().map(|r| r.capability.clone()))
+        .collect();
+    s.push_str("[capabilities]\n# Capabilities some entry point can reach (see `wasmgate inspect` for the paths).\n");
+    let _ = writeln!(s, "allow = {}\n", quoted(&caps));
+
+    let unreachable: BTreeSet<&str> = a.unreachable_imports.iter().map(String::as_str).collect();
+    let imports: BTreeSet<String> = a
+        .imports
+        .iter()
+        .filter(|i| i.kind == ExternKind::Func && !unreachable.contains(i.id.as_str()))
+        .map(|i| i.id.clone())
+        .collect();
+    s.push_str("[imports]\n# Function imports some entry point can reach.\n");
+    let _ = writeln!(s, "allow = {}\n", quoted(&imports));
+
+    let exports: BTreeSet<String> = a
+        .exports
+        .iter()
+        .filter(|x| x.kind == ExternKind::Func)
+        .map(|x| x.name.clone())
+        .collect();
+    s.push_str("[exports]\n# The interface the host relies on.\n");
+    let _ = writeln!(s, "required = {}\n", quoted(&exports));
+    let restricted: Vec<_> = a
+        .entry_points
+        .iter()
+        .filter(|e| e.kind == EntryKind::Export)
+        .collect();
+    if !restricted.is_empty() {
+        s.push_str("[exports.restrict]\n# Each export may reach only what it reaches today.\n");
+        for e in restricted {
+            let c: BTreeSet<String> = e.reaches.iter().map(|r| r.capability.clone()).collect();
+            let _ = writeln!(s, "{} = {}", key(&e.name), quoted(&c));
+        }
+        s.push('\n');
+    }
+
+    let mut modules: Vec<&wasmgate_analyzer::CoreModule> = a.module.iter().collect();
+    if let Some(c) = &a.component {
+        modules.extend(c.modules.iter().map(|m| &m.module));
+    }
+    let mems = modules.iter().flat_map(|m| &m.memories);
+    let max_pages = mems.clone().map(|m| m.maximum.unwrap_or(m.initial)).max();
+    let all_have_max = mems.clone().all(|m| m.maximum.is_some());
+    let max_elems = modules
+        .iter()
+        .flat_map(|m| &m.tables)
+        .map(|t| t.maximum.unwrap_or(t.initial))
+        .max();
+    s.push_str("[limits]\n");
+    if let Some(p) = max_pages {
+        let _ = writeln!(
+            s,
+            "# Largest declared memory (maximum, else initial), in 64 KiB pages.\nmax_memory_pages = {p}"
+        );
+    }
+    if let Some(e) = max_elems {
+        let _ = writeln!(
+            s,
+            "# Largest declared table (maximum, else initial).\nmax_table_elements = {e}"
+        );
+    }
+    if all_have_max {
+        s.push_str("require_memory_maximum = true\n\n");
+    } else {
+        s.push_str(
+            "# A memory declares no maximum; link with one (e.g. -Wl,--max-memory=...) and set this to true.\n\
+             require_memory_maximum = false\n\n",
+        );
+    }
+
+    let features: BTreeSet<String> = modules
+        .iter()
+        .flat_map(|m| m.features.iter().cloned())
+        .chain(DEFAULT_FEATURES.iter().map(|f| f.to_string()))
+        .collect();
+    s.push_str("[features]\n# The WebAssembly 2.0 features plus those the binary uses.\n");
+    let _ = writeln!(s, "allow = {}", quoted(&features));
+    s
+}

@@ -1,0 +1,110 @@
+//! `wasmgate.toml`: maps path globs to policies so `wasmgate check .` applies the right
+//! policy to each binary of a monorepo.
+//!
+//! ```toml
+//! default = "policies/base.toml"     # optional: binaries no entry matches
+//!
+//! [[policy]]
+//! paths = ["services/api/**"]        # relative to this file; `*` stays in one path
+//! policy = "policies/api.toml"       # component, `**` spans any number of them
+//! ```
+//! The first entry whose glob matches a binary decides; paths are relative to the file.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The project file name looked up in the working directory.
+pub const FILE_NAME: &str = "wasmgate.toml";
+
+/// A parsed `wasmgate.toml`.
+#[derive(Serialize, Deserialize, Debug, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Project {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+    #[serde(default)]
+    pub policy: Vec<Mapping>,
+}
+
+/// One `[[policy]]` entry.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Mapping {
+    pub paths: Vec<String>,
+    pub policy: String,
+}
+
+/// Why `wasmgate.toml` could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProjectError {
+    /// The file could not be read.
+    #[error("reading {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid (the message carries line and column).
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+impl Project {
+    pub fn load(path: &Path) -> Result<Project, ProjectError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ProjectError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ProjectError::Invalid {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
+
+    /// The policy (relative to the project directory) for a binary path relative to it.
+    pub fn policy_for(&self, rel: &str) -> Option<&str> {
+        let rel = rel.trim_start_matches("./");
+        self.policy
+            .iter()
+            .find(|m| {
+                m.paths
+                    .iter()
+                    .any(|g| path_glob(g.trim_start_matches("./"), rel))
+            })
+            .map(|m| m.policy.as_str())
+            .or(self.default.as_deref())
+    }
+}
+
+/// Matches a `/`-separated path against a glob: `*` within one component, `**` any number
+/// of components (including none).
+pub fn path_glob(pattern: &str, path: &str) -> bool {
+    let p: Vec<&str> = pattern.split('/').filter(|s| !s.is_empty()).collect();
+    let t: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    fn go(p: &[&str], t: &[&str]) -> bool {
+        match p.split_first() {
+            None => t.is_empty(),
+            Some((&"**", rest)) => (0..=t.len()).any(|i| go(rest, &t[i..])),
+            Some((seg, rest)) => {
+                !t.is_empty() && wasmgate_analyzer::glob_match(seg, t[0]) && go(rest, &t[1..])
+            }
+        }
+    }
+    go(&p, &t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_glob;
+
+    #[test]
+    fn path_globs() {
+        assert!(path_glob("services/api/**", "services/api/x.wasm"));
+        assert!(path_glob("services/api/**", "services/api/a/b/x.wasm"));
+        assert!(!path_glob("services/api/*", "services/api/a/x.wasm"));
+        assert!(path_glob("**/*.wasm", "x.wasm"));
+        assert!(!path_glob("services/web/**", "services/api/x.wasm"));
+    }
+}

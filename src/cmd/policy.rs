@@ -1,0 +1,56 @@
+//! `wasmgate policy`: policy file utilities (`init` writes a binary's least-privilege policy).
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+
+use crate::{exit, input, output};
+
+/// Work with policy files.
+#[derive(Args, Debug)]
+pub struct Opts {
+    #[command(subcommand)]
+    pub command: PolicyCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PolicyCommand {
+    Init(InitOpts),
+}
+
+/// Write the least-privilege policy of a binary: exactly what its entry points reach.
+#[derive(Args, Debug)]
+#[command(after_long_help = "\
+Examples:
+  wasmgate policy init app.wasm -o policy.toml
+  wasmgate check --policy policy.toml app.wasm      # passes
+
+The policy is commented for review: it allows the capabilities and imports the entry points
+reach today, restricts each export to its own capabilities and pins limits and features.
+
+Exit status:
+  0  written
+  2  usage or input error")]
+pub struct InitOpts {
+    /// The .wasm file; `-` reads standard input.
+    pub file: PathBuf,
+    /// Write the policy to this file (atomically) instead of standard output.
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+}
+
+pub fn run(opts: Opts) -> Result<u8> {
+    match opts.command {
+        PolicyCommand::Init(o) => {
+            let analysis = input::analyze(&o.file)?;
+            let text =
+                wasmgate_policy::init::least_privilege(&o.file.display().to_string(), &analysis);
+            match &o.output {
+                Some(p) => output::write_atomic(p, text.as_bytes())?,
+                None => output::print(&text)?,
+            }
+            Ok(exit::OK)
+        }
+    }
+}
