@@ -1,28 +1,120 @@
-//! Component-level facts: imports and exports with their full WIT names.
-//!
-//! Until lifts and lowers are traced, a component export is assumed to reach every
-//! component import (`unresolved`): an over-approximation, never an empty guess.
+//! Component-level facts: imports and exports with their full WIT names, and every index
+//! space item (core modules, core instances, core functions, tables, component functions,
+//! instances, nested components) in definition order, so that `link` can follow a component
+//! export through `lift`, core instances, `lower` and nested components to the imports.
 
 use wasmparser::{
-    ComponentExternalKind, ComponentTypeRef, Encoding, Payload,
-    component_types::ComponentEntityType, types::Types,
+    CanonicalFunction, CanonicalOption, ComponentAlias, ComponentExternalKind, ComponentInstance,
+    ComponentOuterAliasKind, ComponentType, ComponentTypeRef, Encoding, ExternalKind, Instance,
+    Payload, component_types::ComponentEntityType, types::Types,
 };
 
 use crate::capabilities::{CapabilityTable, UNKNOWN_HOST};
 use crate::error::Error;
-use crate::model::{EntryKind, EntryPoint, Export, ExternKind, Import, Reach};
+use crate::model::{Export, ExternKind, Import};
 
 /// Module name wit-component uses for functions imported at the root of a world.
 pub const ROOT_MODULE: &str = "$root";
 
+/// A core module in a component's module index space.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ModuleItem {
+    /// Index into the list of embedded modules (binary order).
+    Embedded(usize),
+    /// Imported or aliased from outside: its code is not known.
+    Unknown,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum CoreInstanceItem {
+    Instantiate {
+        module: u32,
+        args: Vec<(String, u32)>,
+    },
+    /// `(name, kind, index)` of a bag of core items.
+    Bag(Vec<(String, ExternalKind, u32)>),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum CoreFuncItem {
+    Alias {
+        instance: u32,
+        name: String,
+    },
+    /// A component function lowered into a core function; the host calls `realloc` back.
+    Lower {
+        func: u32,
+        realloc: Option<u32>,
+    },
+    /// A canonical builtin without authority of its own (`resource.drop`, `task.return`...).
+    Builtin(String),
+    /// A builtin that can call back into core code the analysis cannot pin down.
+    Opaque,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum CoreTableItem {
+    Alias { instance: u32, name: String },
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum FuncItem {
+    Import(String),
+    Alias { instance: u32, name: String },
+    Lift { core: u32, callbacks: Vec<u32> },
+    Unknown,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum InstanceItem {
+    Import(String),
+    Alias {
+        instance: u32,
+        name: String,
+    },
+    Instantiate {
+        component: u32,
+        args: Vec<(String, ComponentExternalKind, u32)>,
+    },
+    Bag(Vec<(String, ComponentExternalKind, u32)>),
+    Unknown,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ComponentItem {
+    /// Index into the list of component scopes.
+    Nested(usize),
+    Unknown,
+}
+
+/// Everything `link` needs about one component (the top level or a nested one).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Scope {
+    pub path: String,
+    pub modules: Vec<ModuleItem>,
+    pub core_instances: Vec<CoreInstanceItem>,
+    pub core_funcs: Vec<CoreFuncItem>,
+    pub core_tables: Vec<CoreTableItem>,
+    pub funcs: Vec<FuncItem>,
+    pub instances: Vec<InstanceItem>,
+    pub components: Vec<ComponentItem>,
+    /// `(name, kind, index)` in export order.
+    pub exports: Vec<(String, ComponentExternalKind, u32)>,
+    /// Resource destructors (core function indices): the host calls them on drop.
+    pub destructors: Vec<u32>,
+    /// Instance names per core instance index, from the `component-name` section.
+    pub core_instance_names: Vec<(u32, String)>,
+    /// Things the linker cannot follow; their presence makes results conservative.
+    pub opaque: Vec<String>,
+}
+
 #[derive(Debug)]
 pub(crate) struct ComponentBuilder {
     offset: u64,
-    path: String,
-    modules: u32,
-    components: u32,
+    scope: Scope,
+    nested_modules: u32,
+    nested_components: u32,
     imports: Vec<(String, u64)>,
-    exports: Vec<(String, ComponentExternalKind, u32)>,
 }
 
 /// A finished component.
@@ -33,7 +125,7 @@ pub(crate) struct Done {
     pub size: u64,
     pub imports: Vec<Import>,
     pub exports: Vec<Export>,
-    pub entry_points: Vec<EntryPoint>,
+    pub scope: Scope,
 }
 
 fn kind_of(k: ComponentExternalKind) -> ExternKind {
@@ -51,49 +143,277 @@ impl ComponentBuilder {
     pub fn new(offset: u64, path: String) -> Self {
         ComponentBuilder {
             offset,
-            path,
-            modules: 0,
-            components: 0,
+            scope: Scope {
+                path,
+                ..Default::default()
+            },
+            nested_modules: 0,
+            nested_components: 0,
             imports: Vec::new(),
-            exports: Vec::new(),
         }
     }
 
     /// Path of the next nested module or component.
     pub fn child_path(&mut self, encoding: Encoding) -> String {
-        let prefix = if self.path.is_empty() {
+        let p = &self.scope.path;
+        let prefix = if p.is_empty() {
             String::new()
         } else {
-            format!("{}/", self.path)
+            format!("{p}/")
         };
         match encoding {
             Encoding::Module => {
-                self.modules += 1;
-                format!("{prefix}module[{}]", self.modules - 1)
+                self.nested_modules += 1;
+                format!("{prefix}module[{}]", self.nested_modules - 1)
             }
             Encoding::Component => {
-                self.components += 1;
-                format!("{prefix}component[{}]", self.components - 1)
+                self.nested_components += 1;
+                format!("{prefix}component[{}]", self.nested_components - 1)
             }
         }
     }
 
+    /// A nested module finished: it takes the next core module index.
+    pub fn add_module(&mut self, embedded: usize) {
+        self.scope.modules.push(ModuleItem::Embedded(embedded));
+    }
+
+    /// A nested component finished: it takes the next component index.
+    pub fn add_component(&mut self, scope: usize) {
+        self.scope.components.push(ComponentItem::Nested(scope));
+    }
+
     pub fn payload(&mut self, payload: &Payload<'_>) -> Result<(), Error> {
+        let s = &mut self.scope;
         match payload {
             Payload::ComponentImportSection(reader) => {
                 for item in reader.clone().into_iter_with_offsets() {
                     let (offset, import) = item?;
-                    // Type imports carry no code; only things that can be called or instantiated.
-                    if !matches!(import.ty, ComponentTypeRef::Type(_)) {
-                        self.imports.push((import.name.name.to_string(), offset));
+                    let name = import.name.name.to_string();
+                    match import.ty {
+                        ComponentTypeRef::Module(_) => {
+                            s.modules.push(ModuleItem::Unknown);
+                            s.opaque.push(format!("imported core module `{name}`"));
+                        }
+                        ComponentTypeRef::Func(_) => s.funcs.push(FuncItem::Import(name.clone())),
+                        ComponentTypeRef::Instance(_) => {
+                            s.instances.push(InstanceItem::Import(name.clone()))
+                        }
+                        ComponentTypeRef::Component(_) => {
+                            s.components.push(ComponentItem::Unknown);
+                            s.opaque.push(format!("imported component `{name}`"));
+                        }
+                        ComponentTypeRef::Type(_) | ComponentTypeRef::Value(_) => continue,
                     }
+                    self.imports.push((name, offset));
                 }
             }
             Payload::ComponentExportSection(reader) => {
                 for e in reader.clone() {
                     let e = e?;
-                    self.exports
-                        .push((e.name.name.to_string(), e.kind, e.index));
+                    // An export also adds an item to its index space, equal to the exported one.
+                    match e.kind {
+                        ComponentExternalKind::Func => s.funcs.push(
+                            s.funcs
+                                .get(e.index as usize)
+                                .cloned()
+                                .unwrap_or(FuncItem::Unknown),
+                        ),
+                        ComponentExternalKind::Instance => s.instances.push(
+                            s.instances
+                                .get(e.index as usize)
+                                .cloned()
+                                .unwrap_or(InstanceItem::Unknown),
+                        ),
+                        ComponentExternalKind::Component => s.components.push(
+                            s.components
+                                .get(e.index as usize)
+                                .copied()
+                                .unwrap_or(ComponentItem::Unknown),
+                        ),
+                        ComponentExternalKind::Module => s.modules.push(
+                            s.modules
+                                .get(e.index as usize)
+                                .copied()
+                                .unwrap_or(ModuleItem::Unknown),
+                        ),
+                        _ => {}
+                    }
+                    s.exports.push((e.name.name.to_string(), e.kind, e.index));
+                }
+            }
+            Payload::ComponentAliasSection(reader) => {
+                for a in reader.clone() {
+                    match a? {
+                        ComponentAlias::InstanceExport {
+                            kind,
+                            instance_index,
+                            name,
+                        } => {
+                            let name = name.to_string();
+                            match kind {
+                                ComponentExternalKind::Func => s.funcs.push(FuncItem::Alias {
+                                    instance: instance_index,
+                                    name,
+                                }),
+                                ComponentExternalKind::Instance => {
+                                    s.instances.push(InstanceItem::Alias {
+                                        instance: instance_index,
+                                        name,
+                                    })
+                                }
+                                ComponentExternalKind::Component => {
+                                    s.components.push(ComponentItem::Unknown);
+                                    s.opaque.push(format!("aliased component `{name}`"));
+                                }
+                                ComponentExternalKind::Module => {
+                                    s.modules.push(ModuleItem::Unknown);
+                                    s.opaque.push(format!("aliased core module `{name}`"));
+                                }
+                                _ => {}
+                            }
+                        }
+                        ComponentAlias::CoreInstanceExport {
+                            kind,
+                            instance_index,
+                            name,
+                        } => {
+                            let name = name.to_string();
+                            match kind {
+                                ExternalKind::Func | ExternalKind::FuncExact => {
+                                    s.core_funcs.push(CoreFuncItem::Alias {
+                                        instance: instance_index,
+                                        name,
+                                    })
+                                }
+                                ExternalKind::Table => s.core_tables.push(CoreTableItem::Alias {
+                                    instance: instance_index,
+                                    name,
+                                }),
+                                _ => {}
+                            }
+                        }
+                        ComponentAlias::Outer { kind, .. } => match kind {
+                            ComponentOuterAliasKind::CoreModule => {
+                                s.modules.push(ModuleItem::Unknown);
+                                s.opaque.push("outer alias of a core module".into());
+                            }
+                            ComponentOuterAliasKind::Component => {
+                                s.components.push(ComponentItem::Unknown);
+                                s.opaque.push("outer alias of a component".into());
+                            }
+                            _ => {}
+                        },
+                    }
+                }
+            }
+            Payload::InstanceSection(reader) => {
+                for i in reader.clone() {
+                    s.core_instances.push(match i? {
+                        Instance::Instantiate { module_index, args } => {
+                            CoreInstanceItem::Instantiate {
+                                module: module_index,
+                                args: args.iter().map(|a| (a.name.to_string(), a.index)).collect(),
+                            }
+                        }
+                        Instance::FromExports(exports) => CoreInstanceItem::Bag(
+                            exports
+                                .iter()
+                                .map(|e| (e.name.to_string(), e.kind, e.index))
+                                .collect(),
+                        ),
+                    });
+                }
+            }
+            Payload::ComponentInstanceSection(reader) => {
+                for i in reader.clone() {
+                    s.instances.push(match i? {
+                        ComponentInstance::Instantiate {
+                            component_index,
+                            args,
+                        } => InstanceItem::Instantiate {
+                            component: component_index,
+                            args: args
+                                .iter()
+                                .map(|a| (a.name.to_string(), a.kind, a.index))
+                                .collect(),
+                        },
+                        ComponentInstance::FromExports(exports) => InstanceItem::Bag(
+                            exports
+                                .iter()
+                                .map(|e| (e.name.name.to_string(), e.kind, e.index))
+                                .collect(),
+                        ),
+                    });
+                }
+            }
+            Payload::ComponentCanonicalSection(reader) => {
+                for c in reader.clone() {
+                    match c? {
+                        CanonicalFunction::Lift {
+                            core_func_index,
+                            options,
+                            ..
+                        } => {
+                            let callbacks = options
+                                .iter()
+                                .filter_map(|o| match o {
+                                    CanonicalOption::Realloc(f)
+                                    | CanonicalOption::PostReturn(f)
+                                    | CanonicalOption::Callback(f) => Some(*f),
+                                    _ => None,
+                                })
+                                .collect();
+                            s.funcs.push(FuncItem::Lift {
+                                core: core_func_index,
+                                callbacks,
+                            });
+                        }
+                        CanonicalFunction::Lower {
+                            func_index,
+                            options,
+                        } => {
+                            let realloc = options.iter().find_map(|o| match o {
+                                CanonicalOption::Realloc(f) => Some(*f),
+                                _ => None,
+                            });
+                            s.core_funcs.push(CoreFuncItem::Lower {
+                                func: func_index,
+                                realloc,
+                            });
+                        }
+                        CanonicalFunction::ThreadSpawnRef { .. }
+                        | CanonicalFunction::ThreadSpawnIndirect { .. } => {
+                            s.core_funcs.push(CoreFuncItem::Opaque);
+                        }
+                        other => {
+                            let name = format!("{other:?}");
+                            let name = name.split([' ', '{', '(']).next().unwrap_or("builtin");
+                            s.core_funcs.push(CoreFuncItem::Builtin(name.to_string()));
+                        }
+                    }
+                }
+            }
+            Payload::ComponentTypeSection(reader) => {
+                for t in reader.clone() {
+                    if let ComponentType::Resource { dtor: Some(d), .. } = t? {
+                        s.destructors.push(d);
+                    }
+                }
+            }
+            Payload::ComponentStartSection { .. } => {
+                s.opaque.push("component start function".into());
+            }
+            Payload::CustomSection(c) => {
+                if let wasmparser::KnownCustom::ComponentName(names) = c.as_known() {
+                    for n in names.into_iter().flatten() {
+                        if let wasmparser::ComponentName::CoreInstances(map) = n {
+                            for naming in map.into_iter().flatten() {
+                                s.core_instance_names
+                                    .push((naming.index, naming.name.to_string()));
+                            }
+                        }
+                    }
                 }
             }
             _ => {}
@@ -108,12 +428,11 @@ impl ComponentBuilder {
         table: &CapabilityTable,
         warnings: &mut Vec<String>,
     ) -> Done {
+        let types = types.as_ref();
         let mut imports = Vec::new();
         for (name, offset) in &self.imports {
             let Some(item) = types.component_item_for_import(name) else {
-                warnings.push(format!(
-                    "component import `{name}` has no type; treated as unknown-host"
-                ));
+                warnings.push(format!("component import `{name}` has no type"));
                 continue;
             };
             let mut push = |module: &str, func: &str, kind: ExternKind, caps: Vec<String>| {
@@ -153,6 +472,7 @@ impl ComponentBuilder {
         imports.sort_by(|a, b| a.id.cmp(&b.id));
 
         let mut exports: Vec<Export> = self
+            .scope
             .exports
             .iter()
             .map(|(name, kind, index)| Export {
@@ -162,67 +482,29 @@ impl ComponentBuilder {
             })
             .collect();
         exports.sort_by(|a, b| a.name.cmp(&b.name));
-
-        // Entry points: exported functions, directly or inside exported instances.
-        let mut entry_names = Vec::new();
-        for (name, kind, _) in &self.exports {
-            match kind {
-                ComponentExternalKind::Func => entry_names.push(name.clone()),
-                ComponentExternalKind::Instance => {
-                    if let Some(item) = types.component_item_for_export(name)
-                        && let ComponentEntityType::Instance(id) = &item.ty
-                    {
-                        for (func, e) in &types[*id].exports {
-                            if let ComponentEntityType::Func(_) = e.ty {
-                                entry_names.push(format!("{name}#{func}"));
-                            }
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-        let mut reaches: Vec<Reach> = Vec::new();
-        for imp in &imports {
-            for cap in &imp.capabilities {
-                reaches.push(Reach {
-                    capability: cap.clone(),
-                    import: imp.id.clone(),
-                    path: vec![imp.id.clone()],
-                    offset: Some(imp.offset),
-                });
-            }
-        }
-        let mut entry_points: Vec<EntryPoint> = entry_names
-            .into_iter()
-            .map(|name| {
-                let reaches = reaches
-                    .iter()
-                    .map(|r| {
-                        let mut r = r.clone();
-                        r.path.insert(0, name.clone());
-                        r
-                    })
-                    .collect::<Vec<_>>();
-                EntryPoint {
-                    name,
-                    kind: EntryKind::Export,
-                    reaches,
-                    unresolved: true,
-                }
-            })
-            .collect();
-        for e in &mut entry_points {
-            e.reaches.sort();
-        }
-        entry_points.sort_by(|a, b| a.name.cmp(&b.name));
         Done {
-            path: self.path,
+            path: self.scope.path.clone(),
             offset: self.offset,
             size: end.saturating_sub(self.offset),
             imports,
             exports,
-            entry_points,
+            scope: self.scope,
         }
     }
+}
+
+/// Function names of an exported instance, from the component's types.
+pub(crate) fn exported_instance_funcs(types: &Types, export: &str) -> Vec<String> {
+    let types = types.as_ref();
+    let mut out = Vec::new();
+    if let Some(item) = types.component_item_for_export(export)
+        && let ComponentEntityType::Instance(id) = &item.ty
+    {
+        for (func, e) in &types[*id].exports {
+            if let ComponentEntityType::Func(_) = e.ty {
+                out.push(func.clone());
+            }
+        }
+    }
+    out
 }

@@ -45,8 +45,9 @@ pub(crate) struct BodyFacts {
     /// Direct callees (`call`, `return_call`) with the offset of the first site.
     pub calls: Vec<(u32, u64)>,
     pub import_calls: Vec<ImportCall>,
-    /// `(table, type index, offset)` of `call_indirect` / `return_call_indirect`.
-    pub indirect: Vec<(u32, u32, u64)>,
+    /// `(table, type index, offset, constant table slot)` of `call_indirect` /
+    /// `return_call_indirect`; the slot is known when a constant is pushed right before.
+    pub indirect: Vec<(u32, u32, u64, Option<i64>)>,
     /// `(type index, offset)` of `call_ref` / `return_call_ref`.
     pub call_refs: Vec<(u32, u64)>,
     /// Offsets of stack-switching instructions that run a continuation (any escaped function).
@@ -83,6 +84,8 @@ pub(crate) struct ModuleFacts {
     pub data: Vec<DataSegment>,
     pub start: Option<u32>,
     pub names: HashMap<u32, String>,
+    /// The module's own name from its `name` section.
+    pub module_name: Option<String>,
     pub custom_sections: Vec<CustomSection>,
     pub producers: Vec<Producer>,
     /// `ref.func` in global initialisers.
@@ -353,10 +356,14 @@ impl<'a> ModuleBuilder<'a> {
                 match reader.as_known() {
                     KnownCustom::Name(names) => {
                         for sub in names.into_iter().flatten() {
-                            if let Name::Function(map) = sub {
-                                for naming in map.into_iter().flatten() {
-                                    f.names.insert(naming.index, naming.name.to_string());
+                            match sub {
+                                Name::Function(map) => {
+                                    for naming in map.into_iter().flatten() {
+                                        f.names.insert(naming.index, naming.name.to_string());
+                                    }
                                 }
+                                Name::Module { name, .. } => f.module_name = Some(name.to_string()),
+                                _ => {}
                             }
                         }
                     }
@@ -512,7 +519,8 @@ fn scan_body(body: &FunctionBody<'_>) -> Result<BodyFacts, Error> {
                 type_index,
                 table_index,
             } => {
-                facts.indirect.push((table_index, type_index, offset));
+                let slot = run.last().copied().flatten();
+                facts.indirect.push((table_index, type_index, offset, slot));
             }
             Operator::CallRef { type_index } | Operator::ReturnCallRef { type_index } => {
                 facts.call_refs.push((type_index, offset));

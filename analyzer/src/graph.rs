@@ -422,7 +422,7 @@ pub(crate) fn build(
             let is_plain_import = callee < facts.num_imported_funcs;
             b.edge(from, callee, offset, !is_plain_import);
         }
-        for &(tbl, ty, offset) in &body.indirect {
+        for &(tbl, ty, offset, _) in &body.indirect {
             let name = format!("table[{tbl}]:type[{ty}]");
             let host = host_table.get(tbl as usize).copied().unwrap_or(true);
             let c = contents.get(tbl as usize).unwrap_or(&empty);
@@ -623,6 +623,69 @@ pub(crate) fn build(
 }
 
 impl Graph {
+    /// A graph whose capabilities sit on nodes only (the component linker's graph).
+    pub fn assemble(
+        nodes: Vec<Node>,
+        followed: Vec<(u32, u32, u64)>,
+        caps: &[(u32, Vec<String>)],
+        entries: Vec<(String, EntryKind, Vec<u32>)>,
+    ) -> Graph {
+        let n = nodes.len();
+        let mut succ = vec![Vec::new(); n];
+        let mut pred = vec![Vec::new(); n];
+        let mut edges: Vec<(u32, u32)> = Vec::with_capacity(followed.len());
+        for &(a, b, off) in &followed {
+            succ[a as usize].push((b, off));
+            pred[b as usize].push((a, off));
+            edges.push((a, b));
+        }
+        edges.sort_unstable();
+        edges.dedup();
+        let mut cap_names: Vec<String> = Vec::new();
+        let mut node_caps = vec![Vec::new(); n];
+        for (node, list) in caps {
+            for c in list {
+                let id = match cap_names.iter().position(|x| x == c) {
+                    Some(i) => i,
+                    None => {
+                        cap_names.push(c.clone());
+                        cap_names.len() - 1
+                    }
+                };
+                node_caps[*node as usize].push(id as u16);
+            }
+        }
+        Graph {
+            nodes,
+            edges,
+            succ,
+            pred,
+            sites: vec![Vec::new(); n],
+            node_caps,
+            cap_names,
+            entries,
+        }
+    }
+
+    /// Nodes reachable from `roots` (including them).
+    pub fn reachable(&self, roots: impl IntoIterator<Item = u32>) -> Vec<bool> {
+        let mut seen = vec![false; self.nodes.len()];
+        let mut queue: VecDeque<u32> = VecDeque::new();
+        for r in roots {
+            if !std::mem::replace(&mut seen[r as usize], true) {
+                queue.push_back(r);
+            }
+        }
+        while let Some(u) = queue.pop_front() {
+            for &(v, _) in &self.succ[u as usize] {
+                if !std::mem::replace(&mut seen[v as usize], true) {
+                    queue.push_back(v);
+                }
+            }
+        }
+        seen
+    }
+
     pub fn call_graph(&self) -> CallGraph {
         CallGraph {
             nodes: self.nodes.clone(),

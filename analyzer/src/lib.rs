@@ -15,6 +15,7 @@ mod component;
 mod core;
 mod error;
 mod graph;
+mod link;
 mod model;
 
 use sha2::{Digest, Sha256};
@@ -39,6 +40,9 @@ pub fn analyze(bytes: &[u8]) -> Result<Analysis, Error> {
     let mut result: Option<Analysis> = None;
     let mut embedded: Vec<EmbeddedModule> = Vec::new();
     let mut nested: Vec<EmbeddedComponent> = Vec::new();
+    // Facts kept for linking, parallel to `embedded`, and every component scope.
+    let mut linkable: Vec<(ModuleFacts, wasmparser::types::Types)> = Vec::new();
+    let mut scopes: Vec<component::Scope> = Vec::new();
     let mut warnings = Vec::new();
 
     for payload in Parser::new(0).parse_all(bytes) {
@@ -116,14 +120,35 @@ pub fn analyze(bytes: &[u8]) -> Result<Analysis, Error> {
                                 unreachable_imports,
                                 module,
                             });
+                            linkable.push((facts, types));
+                            if let Some(Frame::Component(parent)) = stack.last_mut() {
+                                parent.add_module(linkable.len() - 1);
+                            }
                         }
                     }
                     Some(Frame::Component(c)) => {
                         let done = c.finish(*end, &types, table, &mut warnings);
+                        scopes.push(done.scope);
+                        let scope = scopes.len() - 1;
                         if stack.is_empty() {
+                            let exports: Vec<_> = scopes[scope]
+                                .exports
+                                .iter()
+                                .map(|(name, kind, index)| {
+                                    (
+                                        name.clone(),
+                                        *kind,
+                                        *index,
+                                        component::exported_instance_funcs(&types, name),
+                                    )
+                                })
+                                .collect();
+                            let linked =
+                                link::link(&scopes, scope, &linkable, &done.imports, &exports);
                             let mut component = Component {
                                 modules: std::mem::take(&mut embedded),
                                 components: std::mem::take(&mut nested),
+                                call_graph: linked.call_graph,
                             };
                             component.components.sort_by_key(|c| c.offset);
                             result = Some(Analysis {
@@ -134,14 +159,16 @@ pub fn analyze(bytes: &[u8]) -> Result<Analysis, Error> {
                                 capabilities_version: table.version().to_string(),
                                 imports: done.imports,
                                 exports: done.exports,
-                                entry_points: done.entry_points,
-                                // Until lifts and lowers are traced every import counts as reachable.
-                                unreachable_imports: Vec::new(),
+                                entry_points: linked.entry_points,
+                                unreachable_imports: linked.unreachable_imports,
                                 module: None,
                                 component: Some(component),
                                 warnings: std::mem::take(&mut warnings),
                             });
                         } else {
+                            if let Some(Frame::Component(parent)) = stack.last_mut() {
+                                parent.add_component(scope);
+                            }
                             nested.push(EmbeddedComponent {
                                 path: done.path,
                                 offset: done.offset,

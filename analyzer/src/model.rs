@@ -281,6 +281,9 @@ pub struct Component {
     pub modules: Vec<EmbeddedModule>,
     /// Nested components, in binary order (their own modules are listed in `modules`).
     pub components: Vec<EmbeddedComponent>,
+    /// The linked graph: every core instance's functions (`LABEL:name`), lifts, lowers to
+    /// component imports, and `<unresolved>` for what could not be followed.
+    pub call_graph: CallGraph,
 }
 
 /// A core module found inside a component.

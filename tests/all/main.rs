@@ -3,5 +3,6 @@
 mod c_programs;
 mod callgraph_fixtures;
 mod cli;
+mod component_fixtures;
 mod common;
 mod corpus;

@@ -1,0 +1,95 @@
+//! Component fixtures (`corpus/fixtures/components/*.wat`): each header states every export's
+//! complete capability set and the declared-but-unreachable imports; the linked analysis
+//! must match exactly, and every witness path must be a path in the linked graph.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::common::{files_with_ext, root};
+
+#[test]
+fn component_fixtures_match_ground_truth() {
+    let files = files_with_ext(&root().join("corpus/fixtures/components"), "wat");
+    assert!(files.len() >= 3);
+    let mut failures = Vec::new();
+    let mut snapshots = Vec::new();
+    for file in files {
+        let name = file.file_stem().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&file).unwrap();
+        let mut want_caps: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut want_unreachable: BTreeSet<String> = BTreeSet::new();
+        for line in text
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix(";;"))
+            .map(str::trim)
+        {
+            if let Some(rest) = line.strip_prefix("expect-caps:") {
+                let (entry, caps) = rest.split_once('=').unwrap();
+                let caps = caps
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .map(String::from)
+                    .collect();
+                want_caps.insert(entry.trim().to_string(), caps);
+            } else if let Some(rest) = line.strip_prefix("expect-unreachable:") {
+                want_unreachable.insert(rest.trim().to_string());
+            }
+        }
+        let wasm = wat::parse_file(&file).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let a = wasmgate_analyzer::analyze(&wasm).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let got_caps: BTreeMap<String, BTreeSet<String>> = a
+            .entry_points
+            .iter()
+            .filter(|e| e.kind == wasmgate_analyzer::EntryKind::Export)
+            .map(|e| {
+                (
+                    e.name.clone(),
+                    e.reaches.iter().map(|r| r.capability.clone()).collect(),
+                )
+            })
+            .collect();
+        if got_caps != want_caps {
+            failures.push(format!(
+                "{name}: capabilities\n  want {want_caps:?}\n  got  {got_caps:?}"
+            ));
+        }
+        let got_unreachable: BTreeSet<String> = a.unreachable_imports.iter().cloned().collect();
+        if got_unreachable != want_unreachable {
+            failures.push(format!(
+                "{name}: unreachable\n  want {want_unreachable:?}\n  got  {got_unreachable:?}"
+            ));
+        }
+        for e in &a.entry_points {
+            assert!(!e.unresolved, "{name}: {} is fully traced", e.name);
+        }
+        let g = &a.component.as_ref().unwrap().call_graph;
+        let mut ids: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+        for n in &g.nodes {
+            ids.entry(n.name.as_str()).or_default().push(n.id);
+        }
+        for e in &a.entry_points {
+            for r in &e.reaches {
+                assert_eq!(r.path.last(), Some(&r.import), "{name}");
+                for w in r.path.windows(2) {
+                    let ok = ids[w[0].as_str()].iter().any(|x| {
+                        ids[w[1].as_str()]
+                            .iter()
+                            .any(|y| g.edges.binary_search(&(*x, *y)).is_ok())
+                    });
+                    assert!(ok, "{name}: hop {} -> {} is no edge", w[0], w[1]);
+                }
+            }
+        }
+        snapshots.push((
+            name,
+            serde_json::json!({
+                "entry_points": a.entry_points,
+                "unreachable_imports": a.unreachable_imports,
+            }),
+        ));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    for (name, s) in snapshots {
+        insta::assert_json_snapshot!(format!("component-{name}"), s);
+    }
+}
