@@ -17,6 +17,7 @@ mod error;
 mod graph;
 mod link;
 mod model;
+mod wit;
 
 use sha2::{Digest, Sha256};
 use wasmparser::{Encoding, Parser, Payload, TypeRef, ValidPayload, Validator, WasmFeatures};
@@ -145,7 +146,15 @@ pub fn analyze(bytes: &[u8]) -> Result<Analysis, Error> {
                                 .collect();
                             let linked =
                                 link::link(&scopes, scope, &linkable, &done.imports, &exports);
+                            let wit = match wit::world(bytes) {
+                                Ok(text) => Some(text),
+                                Err(e) => {
+                                    warnings.push(format!("WIT world not decoded: {e}"));
+                                    None
+                                }
+                            };
                             let mut component = Component {
+                                wit,
                                 modules: std::mem::take(&mut embedded),
                                 components: std::mem::take(&mut nested),
                                 call_graph: linked.call_graph,

@@ -277,6 +277,9 @@ pub struct Node {
 /// Component structure: nested core modules and components, each analysed.
 #[derive(Serialize, Deserialize, Debug, Clone, Default)]
 pub struct Component {
+    /// The component's WIT world (imports and exports with their types), when decodable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wit: Option<String>,
     /// Core modules embedded anywhere in the component, in binary order.
     pub modules: Vec<EmbeddedModule>,
     /// Nested components, in binary order (their own modules are listed in `modules`).

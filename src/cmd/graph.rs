@@ -23,6 +23,7 @@ pub enum Format {
 Examples:
   wasmgate graph corpus/c/copy.wasm --export _start | dot -Tsvg > copy.svg
   wasmgate graph --format json app.wasm
+  wasmgate graph component.wasm                  # linked graph across core instances
   wasmgate graph component.wasm --module module[0]
 
 Node kinds: `function`, `import` (`<module>#<name>`), `dispatch` (`table[T]:type[N]` for
@@ -38,7 +39,8 @@ pub struct Opts {
     /// Keep only what this exported function can reach.
     #[arg(long)]
     pub export: Option<String>,
-    /// For components: the embedded module to show (e.g. `module[0]`); default: all.
+    /// For components: show this embedded core module's own graph (e.g. `module[0]`)
+    /// instead of the linked component graph.
     #[arg(long)]
     pub module: Option<String>,
     #[arg(long, value_enum, default_value_t = Format::Dot)]
@@ -60,58 +62,58 @@ struct Out<'a> {
 
 pub fn run(opts: Opts) -> Result<u8> {
     let analysis = input::analyze(&opts.file)?;
-    let modules = modules(&analysis);
-    let selected: Vec<&(String, &CoreModule, &[Export])> = match &opts.module {
-        Some(want) => {
-            let m: Vec<_> = modules.iter().filter(|(p, _, _)| p == want).collect();
-            if m.is_empty() {
-                let known: Vec<&str> = modules.iter().map(|(p, _, _)| p.as_str()).collect();
-                bail!("no embedded module `{want}`; known: {}", known.join(", "));
-            }
-            m
-        }
-        None => modules.iter().collect(),
-    };
     let mut graphs = Vec::new();
-    for (path, module, exports) in selected {
-        let g = &module.call_graph;
-        let keep = match &opts.export {
-            Some(name) => {
-                let Some(e) = exports
-                    .iter()
-                    .find(|e| &e.name == name && e.kind == ExternKind::Func)
-                else {
-                    if opts.module.is_none() && modules.len() > 1 {
-                        continue;
-                    }
-                    bail!("no exported function `{name}`");
-                };
-                Some(reachable(g, e.index))
+    match (&analysis.component, &opts.module) {
+        // A component without `--module`: the linked graph across all its core instances.
+        (Some(c), None) => {
+            if opts.export.is_some() {
+                bail!("--export applies to core modules; for a component pick one with --module");
             }
-            None => None,
-        };
-        let nodes: Vec<&Node> = g
-            .nodes
-            .iter()
-            .filter(|n| keep.as_ref().is_none_or(|k| k.contains(&n.id)))
-            .collect();
-        let edges = g
-            .edges
-            .iter()
-            .copied()
-            .filter(|(a, b)| keep.as_ref().is_none_or(|k| k.contains(a) && k.contains(b)))
-            .collect();
-        graphs.push(GraphOut {
-            module: path.clone(),
-            nodes,
-            edges,
-        });
-    }
-    if opts.export.is_some() && graphs.is_empty() {
-        bail!(
-            "no exported function `{}` in any module",
-            opts.export.unwrap_or_default()
-        );
+            graphs.push(GraphOut {
+                module: "<linked>".into(),
+                nodes: c.call_graph.nodes.iter().collect(),
+                edges: c.call_graph.edges.clone(),
+            });
+        }
+        _ => {
+            let modules = modules(&analysis);
+            let (path, module, exports) = match &opts.module {
+                Some(want) => modules.iter().find(|(p, _, _)| p == want).ok_or_else(|| {
+                    let known: Vec<&str> = modules.iter().map(|(p, _, _)| p.as_str()).collect();
+                    anyhow::anyhow!("no embedded module `{want}`; known: {}", known.join(", "))
+                })?,
+                None => &modules[0],
+            };
+            let g = &module.call_graph;
+            let keep = match &opts.export {
+                Some(name) => {
+                    let Some(e) = exports
+                        .iter()
+                        .find(|e| &e.name == name && e.kind == ExternKind::Func)
+                    else {
+                        bail!("no exported function `{name}`");
+                    };
+                    Some(reachable(g, e.index))
+                }
+                None => None,
+            };
+            let nodes = g
+                .nodes
+                .iter()
+                .filter(|n| keep.as_ref().is_none_or(|k| k.contains(&n.id)))
+                .collect();
+            let edges = g
+                .edges
+                .iter()
+                .copied()
+                .filter(|(a, b)| keep.as_ref().is_none_or(|k| k.contains(a) && k.contains(b)))
+                .collect();
+            graphs.push(GraphOut {
+                module: path.clone(),
+                nodes,
+                edges,
+            });
+        }
     }
     let text = match opts.format {
         Format::Json => output::json(&Out {

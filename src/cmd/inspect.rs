@@ -100,6 +100,12 @@ pub fn human(file: &str, a: &Analysis) -> String {
             );
         }
     }
+    if let Some(wit) = a.component.as_ref().and_then(|c| c.wit.as_deref()) {
+        let _ = writeln!(s, "\nWIT world:");
+        for line in wit.lines() {
+            let _ = writeln!(s, "  {line}");
+        }
+    }
     for w in &a.warnings {
         let _ = writeln!(s, "warning: {w}");
     }
@@ -137,13 +143,26 @@ pub fn human(file: &str, a: &Analysis) -> String {
         }
     }
     let _ = writeln!(s, "\nentry points ({}):", a.entry_points.len());
+    // Dynamic-linking main modules export tens of thousands of functions: past a screenful,
+    // list capabilities only and leave witnesses to the JSON.
+    let witnesses = a.entry_points.len() <= MAX_WITNESSED_ENTRIES;
     for e in &a.entry_points {
-        entry(&mut s, e);
+        entry(&mut s, e, witnesses);
+    }
+    if !witnesses {
+        let _ = writeln!(
+            s,
+            "(witness paths omitted for {} entry points; see --format json)",
+            a.entry_points.len()
+        );
     }
     s
 }
 
-fn entry(s: &mut String, e: &EntryPoint) {
+/// Entry points beyond which the human report omits witness paths.
+const MAX_WITNESSED_ENTRIES: usize = 64;
+
+fn entry(s: &mut String, e: &EntryPoint, witnesses: bool) {
     let kind = format!("{:?}", e.kind).to_lowercase();
     let note = if e.unresolved {
         ", unresolved: assumes every import is reachable"
@@ -158,6 +177,9 @@ fn entry(s: &mut String, e: &EntryPoint) {
         caps.join(", ")
     };
     let _ = writeln!(s, "  {} ({kind}{note}): {summary}", e.name);
+    if !witnesses {
+        return;
+    }
     let mut last = "";
     for r in &e.reaches {
         // One witness per capability in the human view; JSON has one per (capability, import).
