@@ -6,3 +6,5 @@ mod cli;
 mod component_fixtures;
 mod common;
 mod corpus;
+mod policy_check;
+mod policy_rules;

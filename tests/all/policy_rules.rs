@@ -1,0 +1,89 @@
+//! Rule fixtures (`corpus/fixtures/rules/WGxxxx.toml`): each rule fires on its `[fires]` case
+//! and stays silent on its `[passes]` case; every rule of the catalogue has a fixture.
+
+use std::path::Path;
+
+use wasmgate_policy::{Date, rules};
+
+use crate::common::{files_with_ext, root};
+
+fn case(fixture: &Path, table: &toml::Value, which: &str) -> Vec<wasmgate_policy::Finding> {
+    let case = table
+        .get(which)
+        .unwrap_or_else(|| panic!("{}: no [{which}] case", fixture.display()));
+    let wat = case["wat"].as_str().expect("wat");
+    let policy = case["policy"].as_str().expect("policy");
+    let wasm = wat::parse_str(wat).unwrap_or_else(|e| panic!("{}: {e}", fixture.display()));
+    let analysis = wasmgate_analyzer::analyze(&wasm).unwrap();
+    let policy = wasmgate_policy::load_str(fixture, policy).unwrap_or_else(|e| match e {
+        wasmgate_policy::LoadError::Invalid { rendered, .. } => panic!("{rendered}"),
+        e => panic!("{e}"),
+    });
+    wasmgate_policy::check(
+        &policy,
+        &analysis,
+        "fixture.wasm",
+        Date::parse("2026-06-01").unwrap(),
+    )
+}
+
+#[test]
+fn every_rule_has_a_fixture_that_fires_and_one_that_does_not() {
+    let dir = root().join("corpus/fixtures/rules");
+    let fixtures = files_with_ext(&dir, "toml");
+    let mut ids: Vec<String> = Vec::new();
+    for rule in rules::catalogue() {
+        assert!(!ids.contains(&rule.id), "duplicate rule id {}", rule.id);
+        ids.push(rule.id.clone());
+        let fixture = dir.join(format!("{}.toml", rule.id));
+        assert!(
+            fixtures.contains(&fixture),
+            "{} ({}) has no fixture {}",
+            rule.id,
+            rule.name,
+            fixture.display()
+        );
+        let text = std::fs::read_to_string(&fixture).unwrap();
+        let table: toml::Value = toml::from_str(&text).unwrap();
+        let fired = case(&fixture, &table, "fires");
+        assert!(
+            fired.iter().any(|f| f.rule == rule.id),
+            "{}: [fires] produced no {} finding: {fired:#?}",
+            fixture.display(),
+            rule.id
+        );
+        let passed = case(&fixture, &table, "passes");
+        assert!(
+            !passed
+                .iter()
+                .any(|f| f.rule == rule.id && f.suppressed.is_none()),
+            "{}: [passes] produced a {} finding: {passed:#?}",
+            fixture.display(),
+            rule.id
+        );
+    }
+    for f in &fixtures {
+        let stem = f.file_stem().unwrap().to_string_lossy().into_owned();
+        assert!(ids.contains(&stem), "fixture {} names no rule", f.display());
+    }
+}
+
+#[test]
+fn a_waiver_suppresses_exactly_its_rule_and_target() {
+    let fixture = root().join("corpus/fixtures/rules/WG0012.toml");
+    let table: toml::Value = toml::from_str(&std::fs::read_to_string(&fixture).unwrap()).unwrap();
+    let passed = case(&fixture, &table, "passes");
+    let waived: Vec<_> = passed.iter().filter(|f| f.suppressed.is_some()).collect();
+    assert_eq!(waived.len(), 1, "{passed:#?}");
+    assert_eq!(
+        (waived[0].rule.as_str(), waived[0].subject.as_str()),
+        ("WG0001", "random")
+    );
+    // Expired: the finding is back and the waiver itself is reported.
+    let fired = case(&fixture, &table, "fires");
+    assert!(
+        fired
+            .iter()
+            .any(|f| f.rule == "WG0001" && f.suppressed.is_none())
+    );
+}
