@@ -5,4 +5,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 corpus/third-party/fetch.sh
+# The spec test (tests/all/spec.rs) reads the component-model .wast tests shipped in the
+# wasm-tools 1.263.0 package from the cargo registry: fetch that source if it is absent.
+if ! ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/wasm-tools-1.263.0/tests/cli/component-model >/dev/null 2>&1; then
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    mkdir "$tmp/src" && touch "$tmp/src/lib.rs"
+    printf '[package]\nname = "fetch-wasm-tools"\nversion = "0.0.0"\nedition = "2024"\n\n[dependencies]\nwasm-tools = { version = "=1.263.0", default-features = false }\n' >"$tmp/Cargo.toml"
+    cargo fetch --manifest-path "$tmp/Cargo.toml"
+fi
 cargo test --workspace --locked

@@ -3,8 +3,10 @@
 mod c_programs;
 mod callgraph_fixtures;
 mod cli;
-mod component_fixtures;
 mod common;
+mod component_fixtures;
 mod corpus;
 mod policy_check;
 mod policy_rules;
+mod robustness;
+mod spec;
