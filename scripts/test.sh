@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 corpus/third-party/fetch.sh
+# The SARIF validation test needs Microsoft's SARIF Multitool (npm package, cached).
+scripts/install-sarif-multitool.sh
 # The spec test (tests/all/spec.rs) reads the component-model .wast tests shipped in the
 # wasm-tools 1.263.0 package from the cargo registry: fetch that source if it is absent.
 if ! ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/wasm-tools-1.263.0/tests/cli/component-model >/dev/null 2>&1; then

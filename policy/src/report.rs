@@ -162,7 +162,8 @@ pub fn json(reports: &[FileReport]) -> Value {
 }
 
 /// SARIF 2.1.0: the whole rule catalogue as `reportingDescriptor`s, one result per finding.
-pub fn sarif(reports: &[FileReport], tool_version: &str) -> Value {
+/// With a baseline, each result carries `baselineState` (`new` or `unchanged`).
+pub fn sarif(reports: &[FileReport], tool_version: &str, with_baseline: bool) -> Value {
     let catalogue = rules::catalogue();
     let descriptors: Vec<Value> = catalogue
         .iter()
@@ -185,7 +186,11 @@ pub fn sarif(reports: &[FileReport], tool_version: &str) -> Value {
     let mut results = Vec::new();
     for report in reports {
         for f in &report.findings {
-            results.push(sarif_result(f, catalogue));
+            let mut r = sarif_result(f, catalogue);
+            if with_baseline && r.get("baselineState").is_none() {
+                r["baselineState"] = json!("new");
+            }
+            results.push(r);
         }
     }
     json!({
@@ -357,4 +362,59 @@ pub fn apply_baseline(reports: &mut [FileReport], baseline: &BTreeSet<String>) {
             f.suppressed = Some(Suppression::Baseline);
         }
     }
+}
+
+/// Fills `location.length` for findings on a core module: the length of the `call` /
+/// `return_call` instruction or of the function import entry at `offset`. The analyzer
+/// records offsets only; decoding one LEB128 (or two names) here is cheaper than widening its
+/// JSON contract. Anything that does not decode as expected keeps `length` unset.
+pub fn fill_lengths(findings: &mut [Finding], bytes: &[u8], is_component: bool) {
+    if is_component {
+        return;
+    }
+    for f in findings {
+        let Some(off) = f.location.offset.and_then(|o| usize::try_from(o).ok()) else {
+            continue;
+        };
+        let len = if f.location.function.is_some() {
+            call_length(bytes, off)
+        } else {
+            import_length(bytes, off)
+        };
+        f.location.length = len.map(|l| l as u64);
+    }
+}
+
+/// Length of an unsigned LEB128 at `at` (at most 5 bytes for a u32).
+fn leb_u32(bytes: &[u8], at: usize) -> Option<(u32, usize)> {
+    let mut v: u32 = 0;
+    for i in 0..5 {
+        let b = *bytes.get(at + i)?;
+        v |= u32::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return Some((v, i + 1));
+        }
+    }
+    None
+}
+
+fn call_length(bytes: &[u8], at: usize) -> Option<usize> {
+    match bytes.get(at)? {
+        0x10 | 0x12 => leb_u32(bytes, at + 1).map(|(_, n)| 1 + n),
+        _ => None,
+    }
+}
+
+fn import_length(bytes: &[u8], at: usize) -> Option<usize> {
+    let mut p = at;
+    for _ in 0..2 {
+        let (len, n) = leb_u32(bytes, p)?;
+        p = p.checked_add(n)?.checked_add(len as usize)?;
+    }
+    // Function imports: kind 0x00 then a type index.
+    if *bytes.get(p)? != 0x00 {
+        return None;
+    }
+    let (_, n) = leb_u32(bytes, p + 1)?;
+    Some(p + 1 + n - at)
 }

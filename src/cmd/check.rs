@@ -146,8 +146,15 @@ pub fn run(opts: Opts) -> Result<u8> {
             policies.insert(policy_path.clone(), policy);
         }
         let policy = &policies[&policy_path];
-        let analysis = input::analyze(bin)?;
-        let findings = wasmgate_policy::check(policy, &analysis, &artifact, today);
+        let bytes = input::read(bin)?;
+        let analysis = wasmgate_analyzer::analyze(&bytes)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", bin.display()))?;
+        let mut findings = wasmgate_policy::check(policy, &analysis, &artifact, today);
+        report::fill_lengths(
+            &mut findings,
+            &bytes,
+            analysis.kind == wasmgate_analyzer::BinaryKind::Component,
+        );
         reports.push(FileReport {
             artifact,
             policy: display(&policy_path),
@@ -160,7 +167,11 @@ pub fn run(opts: Opts) -> Result<u8> {
     let text = match opts.format {
         Format::Human => report::human(&reports),
         Format::Json => output::json(&report::json(&reports))?,
-        Format::Sarif => output::json(&report::sarif(&reports, env!("CARGO_PKG_VERSION")))?,
+        Format::Sarif => output::json(&report::sarif(
+            &reports,
+            env!("CARGO_PKG_VERSION"),
+            baseline.is_some(),
+        ))?,
     };
     match &opts.output {
         Some(path) => output::write_atomic(path, text.as_bytes())?,

@@ -170,6 +170,10 @@ fn assert_github_requirements(v: &Value) {
                 "call instruction offset: {r}"
             );
             assert!(
+                binary["region"]["byteLength"].is_u64(),
+                "call instruction length: {r}"
+            );
+            assert!(
                 r["codeFlows"][0]["threadFlows"][0]["locations"]
                     .as_array()
                     .unwrap()
@@ -355,6 +359,26 @@ fn rerunning_with_the_previous_sarif_as_baseline_reports_nothing_new() {
     assert_eq!(v["summary"]["errors"], 0);
     assert_eq!(v["summary"]["warnings"], 0);
     assert!(v["summary"]["suppressed"].as_u64().unwrap() >= 7);
+    let (code, sarif, _) = run(
+        &[
+            "check",
+            "--policy",
+            STDIO_ONLY,
+            COPY,
+            "--now",
+            NOW,
+            "--baseline",
+            old.to_str().unwrap(),
+            "--format",
+            "sarif",
+        ],
+        None,
+    );
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&sarif).unwrap();
+    for r in v["runs"][0]["results"].as_array().unwrap() {
+        assert_eq!(r["baselineState"], "unchanged", "{r}");
+    }
 }
 
 #[test]
