@@ -9,7 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use rayon::prelude::*;
 use wasmparser::{
-    ConstExpr, DataKind, ElementItems, ElementKind, ExternalKind, FuncToValidate,
+    ConstExpr, DataKind, ElementItems, ElementKind, ExternalKind, FuncToValidate, FuncValidator,
     FuncValidatorAllocations, FunctionBody, HeapType, KnownCustom, Name, Operator, Payload,
     RefType, TypeRef, ValType, ValidatorResources, types::Types,
 };
@@ -395,8 +395,7 @@ impl<'a> ModuleBuilder<'a> {
             .into_par_iter()
             .map(|(func, body)| {
                 let mut validator = func.into_validator(FuncValidatorAllocations::default());
-                validator.validate(&body)?;
-                scan_body(&body)
+                scan_body(&body, &mut validator)
             })
             .collect();
         let mut bodies = Vec::with_capacity(scanned.len());
@@ -443,13 +442,33 @@ macro_rules! define_proposal_bits {
     ($( @$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident ($($ann:tt)*))*) => {
         fn proposal_bit(op: &Operator<'_>) -> u32 {
             match op {
-                $( Operator::$op { .. } => 1u32 << (PROPOSALS.iter().position(|p| *p == stringify!($proposal)).unwrap_or(31)), )*
+                $( Operator::$op { .. } => const { 1u32 << proposal_index(stringify!($proposal)) }, )*
                 _ => 1u32 << 31,
             }
         }
     };
 }
 wasmparser::for_each_operator!(define_proposal_bits);
+
+/// Bit of a proposal name, computed at compile time (31 for names not in the list).
+const fn proposal_index(name: &str) -> u32 {
+    let mut i = 0;
+    while i < PROPOSALS.len() {
+        let p = PROPOSALS[i].as_bytes();
+        let n = name.as_bytes();
+        if p.len() == n.len() {
+            let mut j = 0;
+            while j < p.len() && p[j] == n[j] {
+                j += 1;
+            }
+            if j == p.len() {
+                return i as u32;
+            }
+        }
+        i += 1;
+    }
+    31
+}
 
 /// Proposal names as wasmparser spells them; index = bit.
 const PROPOSALS: &[&str] = &[
@@ -476,15 +495,23 @@ const PROPOSALS: &[&str] = &[
     "custom_page_sizes",
 ];
 
-fn scan_body(body: &FunctionBody<'_>) -> Result<BodyFacts, Error> {
+/// Validates a body and records its facts in the same single decode of its operators.
+fn scan_body(
+    body: &FunctionBody<'_>,
+    validator: &mut FuncValidator<ValidatorResources>,
+) -> Result<BodyFacts, Error> {
     let mut facts = BodyFacts::default();
-    let mut reader = body.get_operators_reader()?;
+    let mut binary = body.get_binary_reader();
+    validator.read_locals(&mut binary)?;
+    binary.set_features(*validator.features());
+    let mut reader = wasmparser::OperatorsReader::new(binary);
     // Pushes of the current straight run of simple ops; cleared by anything else.
     let mut run: Vec<Option<i64>> = Vec::with_capacity(16);
     let mut seen_calls: HashMap<u32, ()> = HashMap::new();
     const RUN_KEEP: usize = 12;
     while !reader.eof() {
         let (op, offset) = reader.read_with_offset()?;
+        validator.op(offset, &op)?;
         facts.proposals |= proposal_bit(&op);
         let pushed = match op {
             Operator::I32Const { value } => Some(Some(value as i64)),
@@ -551,6 +578,7 @@ fn scan_body(body: &FunctionBody<'_>) -> Result<BodyFacts, Error> {
         }
         run.clear();
     }
+    reader.finish()?;
     facts.table_writes.sort_unstable();
     facts.table_writes.dedup();
     facts.ref_funcs.sort_unstable();

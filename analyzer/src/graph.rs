@@ -772,6 +772,7 @@ impl Graph {
             site: vec![NONE; n],
             site_offset: vec![0; n],
             edge_offset: vec![0; n],
+            jump: vec![NONE; n],
         };
         let mut queue = VecDeque::new();
         // Arriving at the node itself grants it (an import reached indirectly, the host).
@@ -793,7 +794,9 @@ impl Graph {
                 queue.push_back(node as u32);
             }
         }
+        let mut order: Vec<u32> = Vec::new();
         while let Some(u) = queue.pop_front() {
+            order.push(u);
             for &(p, offset) in &self.pred[u as usize] {
                 let pi = p as usize;
                 if f.dist[pi] == INF {
@@ -804,6 +807,15 @@ impl Graph {
                 }
             }
         }
+        // Nodes come out in increasing distance, so each node's successor is settled first.
+        for &u in &order {
+            let ui = u as usize;
+            f.jump[ui] = match f.dist[ui].cmp(&WITNESS_TAIL) {
+                std::cmp::Ordering::Less => NONE,
+                std::cmp::Ordering::Equal => u,
+                std::cmp::Ordering::Greater => f.jump[f.next[ui] as usize],
+            };
+        }
         f
     }
 
@@ -813,11 +825,20 @@ impl Graph {
             .copied()
             .filter(|r| f.dist[*r as usize] != INF)
             .min_by_key(|r| f.dist[*r as usize])?;
-        let mut path = Vec::with_capacity(f.dist[start as usize] as usize + 1);
+        let mut path = Vec::with_capacity(
+            f.dist[start as usize].min(WITNESS_HEAD + WITNESS_TAIL) as usize + 2,
+        );
         let mut offset = None;
         let mut cur = start;
+        let mut elided = 0;
         loop {
             let ci = cur as usize;
+            if path.len() as u32 == WITNESS_HEAD && f.jump[ci] != NONE && f.jump[ci] != cur {
+                elided = f.dist[ci] - WITNESS_TAIL;
+                path.push(ELIDED.to_string());
+                cur = f.jump[ci];
+                continue;
+            }
             path.push(self.nodes[ci].name.clone());
             if f.dist[ci] == 0 {
                 return Some(Reach {
@@ -825,6 +846,7 @@ impl Graph {
                     import: self.nodes[ci].name.clone(),
                     path,
                     offset,
+                    elided,
                 });
             }
             if f.next[ci] == NONE {
@@ -835,6 +857,7 @@ impl Graph {
                     import,
                     path,
                     offset: Some(f.site_offset[ci]),
+                    elided,
                 });
             }
             if f.edge_offset[ci] != 0 {
@@ -857,4 +880,16 @@ struct CapField {
     site_offset: Vec<u64>,
     /// Offset of the instruction making the edge `node -> next[node]` (0 when not a call).
     edge_offset: Vec<u64>,
+    /// The node on this node's witness path at distance `WITNESS_TAIL`, when it is farther.
+    jump: Vec<u32>,
 }
+
+/// Witness paths longer than `WITNESS_HEAD + WITNESS_TAIL` nodes keep their first
+/// `WITNESS_HEAD` and last `WITNESS_TAIL` nodes around an elision marker, so that output
+/// stays linear in the input even for long exported call chains (each export's full path
+/// would make it quadratic).
+const WITNESS_HEAD: u32 = 30;
+const WITNESS_TAIL: u32 = 30;
+
+/// The path element standing for the elided middle of a long witness.
+pub const ELIDED: &str = "...";

@@ -26,7 +26,7 @@ pub use capabilities::{
     CapabilityTable, Classification, Narrow, UNKNOWN_HOST, glob_match, strip_version,
 };
 pub use error::Error;
-pub use graph::UNKNOWN_HOST_NODE;
+pub use graph::{ELIDED, UNKNOWN_HOST_NODE};
 pub use model::*;
 
 use crate::component::ComponentBuilder;

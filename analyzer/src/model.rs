@@ -120,6 +120,13 @@ pub struct Reach {
     /// Byte offset of the call instruction at the end of `path`, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub offset: Option<u64>,
+    /// Nodes left out of a very long path, where the element `...` stands (0: complete).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub elided: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Structural facts about a core module.

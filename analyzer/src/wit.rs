@@ -31,12 +31,16 @@ fn decode(bytes: &[u8]) -> Result<String, String> {
     let decoded = wit_parser::decoding::decode(bytes).map_err(|e| format!("{e:#}"))?;
     let (resolve, package) = match decoded {
         wit_parser::decoding::DecodedWasm::Component(resolve, world) => {
-            let package = resolve.worlds[world].package.ok_or("the world belongs to no package")?;
+            let package = resolve.worlds[world]
+                .package
+                .ok_or("the world belongs to no package")?;
             (resolve, package)
         }
         wit_parser::decoding::DecodedWasm::WitPackage(resolve, package) => (resolve, package),
     };
     let mut printer = wit_component::WitPrinter::default();
-    printer.print(&resolve, package, &[]).map_err(|e| format!("{e:#}"))?;
+    printer
+        .print(&resolve, package, &[])
+        .map_err(|e| format!("{e:#}"))?;
     Ok(printer.output.to_string())
 }

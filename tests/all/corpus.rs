@@ -124,7 +124,11 @@ fn summarise(a: &Analysis) -> Analysed {
                         e.name, r.capability, r.import
                     ));
                 }
-                for w in r.path.windows(2) {
+                for w in r
+                    .path
+                    .windows(2)
+                    .filter(|w| !w.iter().any(|n| n == wasmgate_analyzer::ELIDED))
+                {
                     let (xs, ys) = (
                         ids.get(w[0].as_str()).unwrap_or(&none),
                         ids.get(w[1].as_str()).unwrap_or(&none),
