@@ -21,8 +21,10 @@
 #   BENCH_NO_HYPERFINE=1 use the date loop even when hyperfine is installed.
 #
 # Timing uses hyperfine when installed (Debian: `apt-get install hyperfine`),
-# otherwise a loop around `date +%s%N`. Peak RSS and CPU% come from one extra
-# run of each command under GNU time (`/usr/bin/time -v`, Debian package `time`).
+# otherwise a loop around `date +%s%N`. Peak RSS, CPU% and CPU seconds come from one
+# extra run of each command under GNU time (`/usr/bin/time -v`, Debian package `time`).
+# The load average before and after is printed: on a shared machine CPU% well
+# under 100% means the commands were competing with other work for the cores.
 # Both tools check function bodies in parallel (rayon) and get all the cores.
 set -euo pipefail
 
@@ -123,15 +125,17 @@ time_cmd() {
     fi
 }
 
-# rss_cmd CMD...: prints "<peak RSS MB> <CPU%>" of one run of CMD, or "n/a n/a"
+# rss_cmd CMD...: prints "<peak RSS MB> <CPU%> <user+sys CPU s>" of one run of CMD, or n/a
 rss_cmd() {
-    if [[ -z "$GNU_TIME" ]]; then echo "n/a n/a"; return; fi
+    if [[ -z "$GNU_TIME" ]]; then echo "n/a n/a n/a"; return; fi
     "$GNU_TIME" -v -o "$TMP/time.txt" "$@" >/dev/null 2>&1 || true
     awk -F': ' '/Maximum resident set size/ {rss=$2} /Percent of CPU/ {cpu=$2}
-        END {printf "%.1f %s\n", rss/1024, cpu}' "$TMP/time.txt"
+        /User time \(seconds\)/ {u=$2} /System time \(seconds\)/ {sy=$2}
+        END {printf "%.1f %s %.2f\n", rss/1024, cpu, u+sy}' "$TMP/time.txt"
 }
 
 # --- 4. measure ----------------------------------------------------------------
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 ROWS=()
 NOTES=()
 LARGEST_SIZE=-1
@@ -155,12 +159,12 @@ for f in "${FILES[@]}"; do
 
     wg=$(time_cmd wasmgate "$WASMGATE" inspect --format json "$f")
     wt=$(time_cmd wasm-tools "$WASM_TOOLS" validate --features all "$f")
-    read -r wg_rss wg_cpu < <(rss_cmd "$WASMGATE" inspect --format json "$f")
-    read -r wt_rss wt_cpu < <(rss_cmd "$WASM_TOOLS" validate --features all "$f")
+    read -r wg_rss wg_cpu wg_cpus < <(rss_cmd "$WASMGATE" inspect --format json "$f")
+    read -r wt_rss wt_cpu wt_cpus < <(rss_cmd "$WASM_TOOLS" validate --features all "$f")
     ratio=$(awk -v a="$wg" -v b="$wt" 'BEGIN {if (b > 0) printf "%.2f", a/b; else print "n/a"}')
     [[ $wg_status == ok ]] || wg="$wg (failed)"
     [[ $wt_status == ok ]] || wt="$wt (invalid)"
-    row="| $name | $size_mb | $wg | $wt | $ratio | $wg_rss | $wt_rss | $wg_cpu / $wt_cpu |"
+    row="| $name | $size_mb | $wg | $wt | $ratio | $wg_rss | $wt_rss | $wg_cpu / $wt_cpu | $wg_cpus / $wt_cpus |"
     if [[ $HUMAN -eq 1 ]]; then
         wh=$(time_cmd wasmgate-human "$WASMGATE" inspect --format human "$f")
         row="$row $wh |"
@@ -173,12 +177,13 @@ for f in "${FILES[@]}"; do
 done
 
 # --- 5. report -----------------------------------------------------------------
-header="| file | size MB | wasmgate median s | wasm-tools median s | ratio wg/wt | wasmgate peak RSS MB | wasm-tools peak RSS MB | CPU% wg / wt |"
-sep="|---|---:|---:|---:|---:|---:|---:|---:|"
+header="| file | size MB | wasmgate median s | wasm-tools median s | ratio wg/wt | wasmgate peak RSS MB | wasm-tools peak RSS MB | CPU% wg / wt | CPU s (user+sys) wg / wt |"
+sep="|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 if [[ $HUMAN -eq 1 ]]; then header="$header wasmgate --format human median s |"; sep="$sep---:|"; fi
 echo
 echo "wasmgate inspect --format json FILE  vs  wasm-tools validate --features all FILE"
-echo "median of $RUNS runs after 1 warm-up, timer: $TIMER; $(nproc) cores; peak RSS and CPU% from one more run under ${GNU_TIME:-<no GNU time: n/a>}"
+echo "median of $RUNS runs after 1 warm-up, timer: $TIMER; $(nproc) cores; peak RSS, CPU% and CPU s from one more run under ${GNU_TIME:-<no GNU time: n/a>}"
+echo "load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "$header"
 echo "$sep"
