@@ -5,7 +5,7 @@
 //! references, table writes, constant arguments at import call sites) in one pass over
 //! each body, without allocating per instruction.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use rayon::prelude::*;
 use wasmparser::{
@@ -437,19 +437,6 @@ fn memory_of(index: u32, m: &wasmparser::MemoryType, imported: bool) -> Memory {
     }
 }
 
-/// Bit per Wasm proposal, from wasmparser's own operator table.
-macro_rules! define_proposal_bits {
-    ($( @$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident ($($ann:tt)*))*) => {
-        fn proposal_bit(op: &Operator<'_>) -> u32 {
-            match op {
-                $( Operator::$op { .. } => const { 1u32 << proposal_index(stringify!($proposal)) }, )*
-                _ => 1u32 << 31,
-            }
-        }
-    };
-}
-wasmparser::for_each_operator!(define_proposal_bits);
-
 /// Bit of a proposal name, computed at compile time (31 for names not in the list).
 const fn proposal_index(name: &str) -> u32 {
     let mut i = 0;
@@ -495,90 +482,213 @@ const PROPOSALS: &[&str] = &[
     "custom_page_sizes",
 ];
 
+/// Pushes kept of the current straight run of simple operators.
+const RUN_KEEP: usize = 12;
+
+/// Sits between the decoder and the function validator: every operator is validated, and the
+/// few the call graph needs are recorded, in one decode of the body with no `Operator` values.
+struct Tap<'v> {
+    validator: &'v mut FuncValidator<ValidatorResources>,
+    offset: u64,
+    facts: BodyFacts,
+    /// Pushes of the current straight run of `*.const`/`local.get`/`global.get`.
+    run: Vec<Option<i64>>,
+    seen_calls: HashSet<u32>,
+}
+
+impl Tap<'_> {
+    fn push(&mut self, value: Option<i64>) {
+        if self.run.len() == RUN_KEEP {
+            self.run.remove(0);
+        }
+        self.run.push(value);
+    }
+
+    fn call(&mut self, callee: u32) {
+        if self.seen_calls.insert(callee) {
+            self.facts.calls.push((callee, self.offset));
+        }
+        // The callee may be an import: keep the site with its constant tail.
+        let tail = std::mem::take(&mut self.run);
+        self.facts.import_calls.push(ImportCall {
+            callee,
+            offset: self.offset,
+            tail,
+        });
+    }
+
+    fn indirect(&mut self, table: u32, ty: u32) {
+        let slot = self.run.last().copied().flatten();
+        self.facts.indirect.push((table, ty, self.offset, slot));
+        self.run.clear();
+    }
+
+    fn table_write(&mut self, table: u32) {
+        self.facts.table_writes.push(table);
+        self.run.clear();
+    }
+}
+
+/// What the scan does for one operator, by name; anything unlisted ends a run of pushes.
+macro_rules! scan {
+    ($t:ident, I32Const, $v:ident) => {
+        $t.push(Some($v as i64))
+    };
+    ($t:ident, I64Const, $v:ident) => {
+        $t.push(Some($v))
+    };
+    ($t:ident, LocalGet, $($a:ident)*) => {
+        $t.push(None)
+    };
+    ($t:ident, GlobalGet, $($a:ident)*) => {
+        $t.push(None)
+    };
+    ($t:ident, Call, $f:ident) => {
+        $t.call($f)
+    };
+    ($t:ident, ReturnCall, $f:ident) => {
+        $t.call($f)
+    };
+    ($t:ident, CallIndirect, $ty:ident $tb:ident) => {
+        $t.indirect($tb, $ty)
+    };
+    ($t:ident, ReturnCallIndirect, $ty:ident $tb:ident) => {
+        $t.indirect($tb, $ty)
+    };
+    ($t:ident, CallRef, $ty:ident) => {{
+        $t.facts.call_refs.push(($ty, $t.offset));
+        $t.run.clear()
+    }};
+    ($t:ident, ReturnCallRef, $ty:ident) => {{
+        $t.facts.call_refs.push(($ty, $t.offset));
+        $t.run.clear()
+    }};
+    ($t:ident, Resume, $($a:ident)*) => {{
+        $t.facts.resumes.push($t.offset);
+        $t.run.clear()
+    }};
+    ($t:ident, ResumeThrow, $($a:ident)*) => {{
+        $t.facts.resumes.push($t.offset);
+        $t.run.clear()
+    }};
+    ($t:ident, ResumeThrowRef, $($a:ident)*) => {{
+        $t.facts.resumes.push($t.offset);
+        $t.run.clear()
+    }};
+    ($t:ident, Switch, $($a:ident)*) => {{
+        $t.facts.resumes.push($t.offset);
+        $t.run.clear()
+    }};
+    ($t:ident, RefFunc, $f:ident) => {{
+        $t.facts.ref_funcs.push($f);
+        $t.run.clear()
+    }};
+    ($t:ident, TableSet, $tb:ident) => {
+        $t.table_write($tb)
+    };
+    ($t:ident, TableFill, $tb:ident) => {
+        $t.table_write($tb)
+    };
+    ($t:ident, TableGrow, $tb:ident) => {
+        $t.table_write($tb)
+    };
+    ($t:ident, TableInit, $e:ident $tb:ident) => {
+        $t.table_write($tb)
+    };
+    ($t:ident, TableCopy, $dst:ident $src:ident) => {
+        $t.table_write($dst)
+    };
+    ($t:ident, TableAtomicSet, $o:ident $tb:ident) => {
+        $t.table_write($tb)
+    };
+    ($t:ident, TableAtomicRmwXchg, $o:ident $tb:ident) => {
+        $t.table_write($tb)
+    };
+    ($t:ident, TableAtomicRmwCmpxchg, $o:ident $tb:ident) => {
+        $t.table_write($tb)
+    };
+    ($t:ident, AnyConvertExtern, ) => {{
+        $t.facts.converts_extern = true;
+        $t.run.clear()
+    }};
+    ($t:ident, ExternConvertAny, ) => {{
+        $t.facts.converts_extern = true;
+        $t.run.clear()
+    }};
+    ($t:ident, $op:ident, $($a:ident)*) => {
+        $t.run.clear()
+    };
+}
+
+macro_rules! define_tap {
+    ($( @$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident ($($ann:tt)*))*) => {
+        $(
+            #[allow(unused_variables, clippy::redundant_clone)]
+            fn $visit(&mut self $($(, $arg: $argty)*)?) -> wasmparser::Result<()> {
+                self.facts.proposals |= const { 1u32 << proposal_index(stringify!($proposal)) };
+                scan!(self, $op, $($($arg)*)?);
+                self.validator.visitor(self.offset).$visit($($($arg),*)?)
+            }
+        )*
+    };
+}
+
+macro_rules! define_tap_simd {
+    ($( @$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident ($($ann:tt)*))*) => {
+        $(
+            fn $visit(&mut self $($(, $arg: $argty)*)?) -> wasmparser::Result<()> {
+                self.facts.proposals |= const { 1u32 << proposal_index(stringify!($proposal)) };
+                self.run.clear();
+                self.validator.simd_visitor(self.offset).$visit($($($arg),*)?)
+            }
+        )*
+    };
+}
+
+impl<'a> wasmparser::VisitOperator<'a> for Tap<'_> {
+    type Output = wasmparser::Result<()>;
+
+    fn simd_visitor(
+        &mut self,
+    ) -> Option<&mut dyn wasmparser::VisitSimdOperator<'a, Output = Self::Output>> {
+        Some(self)
+    }
+
+    wasmparser::for_each_visit_operator!(define_tap);
+}
+
+/// The decoder asks which block it is in (to parse `else`, `catch`...): the validator knows.
+impl wasmparser::FrameStack for Tap<'_> {
+    fn current_frame(&self) -> Option<wasmparser::FrameKind> {
+        self.validator.get_control_frame(0).map(|f| f.kind)
+    }
+}
+
+impl<'a> wasmparser::VisitSimdOperator<'a> for Tap<'_> {
+    wasmparser::for_each_visit_simd_operator!(define_tap_simd);
+}
+
 /// Validates a body and records its facts in the same single decode of its operators.
 fn scan_body(
     body: &FunctionBody<'_>,
     validator: &mut FuncValidator<ValidatorResources>,
 ) -> Result<BodyFacts, Error> {
-    let mut facts = BodyFacts::default();
-    let mut binary = body.get_binary_reader();
-    validator.read_locals(&mut binary)?;
-    binary.set_features(*validator.features());
-    let mut reader = wasmparser::OperatorsReader::new(binary);
-    // Pushes of the current straight run of simple ops; cleared by anything else.
-    let mut run: Vec<Option<i64>> = Vec::with_capacity(16);
-    let mut seen_calls: HashMap<u32, ()> = HashMap::new();
-    const RUN_KEEP: usize = 12;
+    let mut reader = body.get_binary_reader();
+    validator.read_locals(&mut reader)?;
+    reader.set_features(*validator.features());
+    let mut tap = Tap {
+        validator,
+        offset: 0,
+        facts: BodyFacts::default(),
+        run: Vec::with_capacity(RUN_KEEP),
+        seen_calls: HashSet::new(),
+    };
     while !reader.eof() {
-        let (op, offset) = reader.read_with_offset()?;
-        validator.op(offset, &op)?;
-        facts.proposals |= proposal_bit(&op);
-        let pushed = match op {
-            Operator::I32Const { value } => Some(Some(value as i64)),
-            Operator::I64Const { value } => Some(Some(value)),
-            Operator::LocalGet { .. } | Operator::GlobalGet { .. } => Some(None),
-            _ => None,
-        };
-        if let Some(p) = pushed {
-            if run.len() == RUN_KEEP {
-                run.remove(0);
-            }
-            run.push(p);
-            continue;
-        }
-        match op {
-            Operator::Call { function_index } | Operator::ReturnCall { function_index } => {
-                if seen_calls.insert(function_index, ()).is_none() {
-                    facts.calls.push((function_index, offset));
-                }
-                // The callee may be an import: keep the site with its constant tail.
-                facts.import_calls.push(ImportCall {
-                    callee: function_index,
-                    offset,
-                    tail: std::mem::take(&mut run),
-                });
-            }
-            Operator::CallIndirect {
-                type_index,
-                table_index,
-            }
-            | Operator::ReturnCallIndirect {
-                type_index,
-                table_index,
-            } => {
-                let slot = run.last().copied().flatten();
-                facts.indirect.push((table_index, type_index, offset, slot));
-            }
-            Operator::CallRef { type_index } | Operator::ReturnCallRef { type_index } => {
-                facts.call_refs.push((type_index, offset));
-            }
-            Operator::Resume { .. }
-            | Operator::ResumeThrow { .. }
-            | Operator::ResumeThrowRef { .. }
-            | Operator::Switch { .. } => facts.resumes.push(offset),
-            Operator::RefFunc { function_index } => facts.ref_funcs.push(function_index),
-            Operator::TableSet { table }
-            | Operator::TableFill { table }
-            | Operator::TableGrow { table }
-            | Operator::TableAtomicSet {
-                table_index: table, ..
-            }
-            | Operator::TableAtomicRmwXchg {
-                table_index: table, ..
-            }
-            | Operator::TableAtomicRmwCmpxchg {
-                table_index: table, ..
-            }
-            | Operator::TableInit { table, .. }
-            | Operator::TableCopy {
-                dst_table: table, ..
-            } => facts.table_writes.push(table),
-            Operator::AnyConvertExtern | Operator::ExternConvertAny => facts.converts_extern = true,
-            _ => {}
-        }
-        run.clear();
+        tap.offset = reader.original_position();
+        reader.visit_operator(&mut tap)??;
     }
-    reader.finish()?;
+    reader.finish_expression(&tap.validator.visitor(reader.original_position()))?;
+    let mut facts = tap.facts;
     facts.table_writes.sort_unstable();
     facts.table_writes.dedup();
     facts.ref_funcs.sort_unstable();

@@ -68,7 +68,7 @@ pub fn analyze(bytes: &[u8]) -> Result<Analysis, Error> {
                         Frame::Module(Box::new(ModuleBuilder::new(range.start)), path)
                     }
                     Encoding::Component => {
-                        Frame::Component(ComponentBuilder::new(range.start, path))
+                        Frame::Component(Box::new(ComponentBuilder::new(range.start, path)))
                     }
                 });
             }
@@ -203,9 +203,10 @@ pub fn analyze(bytes: &[u8]) -> Result<Analysis, Error> {
     })
 }
 
+/// What is being parsed at one nesting level. Both are boxed: frames move on and off a stack.
 enum Frame<'a> {
     Module(Box<ModuleBuilder<'a>>, String),
-    Component(ComponentBuilder),
+    Component(Box<ComponentBuilder>),
 }
 
 /// Turns module facts into the public model: imports, exports, graph and entry points.

@@ -42,10 +42,14 @@ struct Inst {
     ctx: usize,
 }
 
+/// Instantiation arguments: `(name, kind, index in the parent's index space)`.
+type Args = Vec<(String, ComponentExternalKind, u32)>;
+
 /// One instantiation of a component scope (the root, or a nested component instance).
 struct Ctx {
     scope: usize,
-    parent: Option<(usize, Vec<(String, ComponentExternalKind, u32)>)>,
+    /// The instantiating context and the arguments it passed.
+    parent: Option<(usize, Args)>,
     core: Vec<CoreRef>,
     children: HashMap<u32, Option<usize>>,
 }
@@ -104,11 +108,7 @@ impl Linker<'_> {
     }
 
     /// Creates the context of a scope instantiation and every core instance in it.
-    fn enter(
-        &mut self,
-        scope: usize,
-        parent: Option<(usize, Vec<(String, ComponentExternalKind, u32)>)>,
-    ) -> usize {
+    fn enter(&mut self, scope: usize, parent: Option<(usize, Args)>) -> usize {
         let c = self.ctxs.len();
         self.ctxs.push(Ctx {
             scope,
@@ -512,7 +512,7 @@ impl Linker<'_> {
         }
         let mut ref_any: Option<u32> = None;
         let mut dispatch: HashMap<(usize, u32, u32), u32> = HashMap::new();
-        for i in 0..self.insts.len() {
+        for (i, locals) in table_of_local.iter().enumerate() {
             let (m, base, label) = (
                 self.insts[i].module,
                 self.insts[i].base,
@@ -526,7 +526,7 @@ impl Linker<'_> {
                     self.edges.push((from, base + callee, offset));
                 }
                 for &(t, ty, offset, slot) in &body.indirect {
-                    let Some(Some(id)) = table_of_local[i].get(t as usize).copied() else {
+                    let Some(Some(id)) = locals.get(t as usize).copied() else {
                         let u = self.unresolved;
                         self.edges.push((from, u, offset));
                         continue;
