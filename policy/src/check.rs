@@ -3,7 +3,7 @@
 //! Every rule reads the analysis only (never the bytes). Rules apply to what the entry
 //! points can reach; deny beats allow; what the policy does not allow is denied.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use wasmgate_analyzer::{
     Analysis, CoreModule, EntryKind, EntryPoint, ExternKind, Reach, UNKNOWN_HOST, glob_match,
@@ -201,10 +201,27 @@ impl Cx<'_> {
     }
 
     fn restrictions(&mut self, a: &Analysis) {
+        // Exact names are looked up, so a policy restricting every one of 65k exports (as
+        // `policy init` writes for a large binary) stays linear.
+        let mut by_name: HashMap<&str, Vec<&EntryPoint>> = HashMap::new();
+        for e in a
+            .entry_points
+            .iter()
+            .filter(|e| e.kind == EntryKind::Export)
+        {
+            by_name.entry(e.name.as_str()).or_default().push(e);
+        }
         for restriction in &self.policy.restrict {
-            for e in a.entry_points.iter().filter(|e| {
-                e.kind == EntryKind::Export && glob_match(&restriction.export.value, &e.name)
-            }) {
+            let pattern = restriction.export.value.as_str();
+            let entries: Vec<&EntryPoint> = if pattern.contains('*') {
+                a.entry_points
+                    .iter()
+                    .filter(|e| e.kind == EntryKind::Export && glob_match(pattern, &e.name))
+                    .collect()
+            } else {
+                by_name.get(pattern).cloned().unwrap_or_default()
+            };
+            for e in entries {
                 for (cap, r) in by_capability(e) {
                     if restriction
                         .capabilities
@@ -439,8 +456,14 @@ impl Cx<'_> {
                 });
             }
         }
+        let names: HashSet<&str> = a.exports.iter().map(|x| x.name.as_str()).collect();
         for req in &self.policy.required_exports {
-            if !a.exports.iter().any(|x| glob_match(&req.value, &x.name)) {
+            let present = if req.value.contains('*') {
+                a.exports.iter().any(|x| glob_match(&req.value, &x.name))
+            } else {
+                names.contains(req.value.as_str())
+            };
+            if !present {
                 self.push(Draft {
                     rule: id::MISSING_REQUIRED_EXPORT,
                     message: format!("does not export `{}`, which the policy requires", req.value),
@@ -530,7 +553,12 @@ pub fn policy_ref(policy: &ValidPolicy, o: &Origin) -> PolicyRef {
         column,
         end_line,
         end_column,
-        text: src.line_text(o.span.start).to_string(),
+        // An empty span is a decision by omission (zero trust, or a rule's default).
+        text: if o.span.is_empty() {
+            "(policy default)".to_string()
+        } else {
+            src.line_text(o.span.start).to_string()
+        },
     }
 }
 
