@@ -660,3 +660,57 @@ fn every_rule_fixture_renders_valid_sarif_and_stable_reports() {
     assert_github_requirements(&v);
     multitool_validate(&sarif);
 }
+
+#[test]
+fn a_child_policy_narrows_its_parent_and_waivers_expire_by_source_date_epoch() {
+    let check = |epoch: &str| {
+        let out = wasmgate()
+            .args([
+                "check",
+                "--policy",
+                "corpus/fixtures/policy/child-narrows.toml",
+                COPY,
+                "--format",
+                "json",
+            ])
+            .current_dir(root())
+            .env("SOURCE_DATE_EPOCH", epoch)
+            .output()
+            .unwrap();
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.code().unwrap(), v)
+    };
+    let (code, v) = check("1767225600"); // 2026-01-01: the waiver holds
+    assert_eq!(code, 1, "proc.exit and net.io still fail");
+    let findings = v["files"][0]["findings"].as_array().unwrap();
+    let find = |subject: &str| {
+        findings
+            .iter()
+            .find(|f| f["rule"] == "WG0001" && f["subject"] == subject)
+            .unwrap_or_else(|| panic!("{subject}: {findings:#?}"))
+    };
+    assert_eq!(find("fs.read")["suppressed"]["kind"], "waiver");
+    assert!(
+        find("proc.exit")["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not allow")
+    );
+    let net = find("net.io");
+    assert!(
+        net["message"].as_str().unwrap().contains("denies"),
+        "inherited deny"
+    );
+    assert_eq!(net["policy"]["file"], "corpus/fixtures/policy/base.toml");
+    assert!(!findings.iter().any(|f| f["rule"] == "WG0012"));
+
+    let (code, v) = check("1780000000"); // 2026-05-28: expired
+    assert_eq!(code, 1);
+    let findings = v["files"][0]["findings"].as_array().unwrap();
+    assert!(findings.iter().any(|f| f["rule"] == "WG0012"));
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["subject"] == "fs.read" && f["suppressed"].is_null())
+    );
+}
