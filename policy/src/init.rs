@@ -4,10 +4,10 @@
 //! export to its own capabilities, and pins the current limits and features, so checking the
 //! same binary against it passes and any new authority in a later build is a finding.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
-use wasmgate_analyzer::{Analysis, EntryKind, ExternKind};
+use wasmgate_analyzer::{Analysis, EntryKind, ExternKind, Reach};
 
 use crate::policy::DEFAULT_FEATURES;
 
@@ -37,6 +37,25 @@ fn key(name: &str) -> String {
     }
 }
 
+/// A multi-line array with a trailing comment per entry (why it is there).
+fn commented(items: &BTreeMap<String, String>) -> String {
+    if items.is_empty() {
+        return "[]".to_string();
+    }
+    let width = items
+        .keys()
+        .map(|k| format!("{k:?}").len())
+        .max()
+        .unwrap_or(0);
+    let mut s = String::from("[\n");
+    for (item, why) in items {
+        let q = format!("{item:?},");
+        let _ = writeln!(s, "  {q:<w$} # {why}", w = width + 1);
+    }
+    s.push(']');
+    s
+}
+
 /// The policy text. `source` names the binary in the header comment.
 pub fn least_privilege(source: &str, a: &Analysis) -> String {
     let mut s = String::new();
@@ -50,23 +69,47 @@ pub fn least_privilege(source: &str, a: &Analysis) -> String {
          # Review every line: anything not allowed here is denied, and deny beats allow.\n\n",
     );
 
-    let caps: BTreeSet<String> = a
-        .entry_points
+    // Per capability, the shortest witness over every entry point, to say why it is allowed.
+    let mut shortest: BTreeMap<&str, (&str, &Reach)> = BTreeMap::new();
+    for e in &a.entry_points {
+        for r in &e.reaches {
+            let slot = shortest.entry(&r.capability).or_insert((&e.name, r));
+            if r.path.len() < slot.1.path.len() {
+                *slot = (&e.name, r);
+            }
+        }
+    }
+    let caps: BTreeMap<String, String> = shortest
         .iter()
-        .flat_map(|e| e.reaches.iter().map(|r| r.capability.clone()))
+        .map(|(cap, (entry, r))| {
+            let calls = r.path.len().saturating_sub(1);
+            let why = format!(
+                "{entry} -> {} ({calls} call{})",
+                r.import,
+                if calls == 1 { "" } else { "s" }
+            );
+            (cap.to_string(), why)
+        })
         .collect();
-    s.push_str("[capabilities]\n# Capabilities some entry point can reach (see `wasmgate inspect` for the paths).\n");
-    let _ = writeln!(s, "allow = {}\n", quoted(&caps));
+    s.push_str("[capabilities]\n# Capabilities some entry point can reach, each with its shortest witness\n# (`wasmgate inspect` prints the whole paths).\n");
+    let _ = writeln!(s, "allow = {}\n", commented(&caps));
 
     let unreachable: BTreeSet<&str> = a.unreachable_imports.iter().map(String::as_str).collect();
-    let imports: BTreeSet<String> = a
+    let imports: BTreeMap<String, String> = a
         .imports
         .iter()
         .filter(|i| i.kind == ExternKind::Func && !unreachable.contains(i.id.as_str()))
-        .map(|i| i.id.clone())
+        .map(|i| {
+            let caps = if i.capabilities.is_empty() {
+                "no capability".to_string()
+            } else {
+                i.capabilities.join(", ")
+            };
+            (i.id.clone(), caps)
+        })
         .collect();
-    s.push_str("[imports]\n# Function imports some entry point can reach.\n");
-    let _ = writeln!(s, "allow = {}\n", quoted(&imports));
+    s.push_str("[imports]\n# Function imports some entry point can reach, with the capabilities each confers.\n");
+    let _ = writeln!(s, "allow = {}\n", commented(&imports));
 
     let exports: BTreeSet<String> = a
         .exports

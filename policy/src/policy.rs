@@ -552,6 +552,13 @@ impl Loader {
                             format!("unknown key `{}` in {what}", k.name),
                         )
                         .label("unknown key");
+                        if let Some(near) = known
+                            .iter()
+                            .filter(|kn| edit_distance(kn, &k.name) <= 2)
+                            .min_by_key(|kn| edit_distance(kn, &k.name))
+                        {
+                            d = d.note(format!("did you mean `{near}`?"));
+                        }
                         d = d.note(format!("expected one of: {}", known.join(", ")));
                         self.diags.push(d);
                     }
@@ -1348,6 +1355,22 @@ impl Loader {
         }
         out
     }
+}
+
+/// Levenshtein distance, for "did you mean" notes on unknown keys.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }
 
 /// Checks an import pattern: `<module>#<name>`, where only `*` is a wildcard. Every other
