@@ -225,6 +225,23 @@ fn uri(path: &str) -> String {
     out.trim_start_matches("./").to_string()
 }
 
+/// A SARIF `artifactLocation`: relative to `%SRCROOT%` (the working directory) when the path
+/// is relative, as GitHub requires; an absolute `file://` URI otherwise (valid SARIF, but
+/// GitHub rejects it: run `check` from the repository root with relative paths).
+fn artifact_location(path: &str) -> Value {
+    let p = path.replace('\\', "/");
+    if p.starts_with('/') || p.get(1..3) == Some(":/") {
+        let abs = if p.starts_with('/') {
+            p
+        } else {
+            format!("/{p}")
+        };
+        json!({"uri": format!("file://{}", uri(&abs))})
+    } else {
+        json!({"uri": uri(&p), "uriBaseId": "%SRCROOT%"})
+    }
+}
+
 fn sarif_result(f: &Finding, catalogue: &[rules::Rule]) -> Value {
     let rule_index = catalogue.iter().position(|r| r.id == f.rule);
     let mut logical = Vec::new();
@@ -239,7 +256,7 @@ fn sarif_result(f: &Finding, catalogue: &[rules::Rule]) -> Value {
     }
     let mut primary = json!({
         "physicalLocation": {
-            "artifactLocation": {"uri": uri(&f.policy.file), "uriBaseId": "%SRCROOT%"},
+            "artifactLocation": artifact_location(&f.policy.file),
             "region": {
                 "startLine": f.policy.line,
                 "startColumn": f.policy.column,
@@ -255,7 +272,7 @@ fn sarif_result(f: &Finding, catalogue: &[rules::Rule]) -> Value {
     let mut binary = json!({
         "id": 1,
         "physicalLocation": {
-            "artifactLocation": {"uri": uri(&f.location.artifact), "uriBaseId": "%SRCROOT%"},
+            "artifactLocation": artifact_location(&f.location.artifact),
         },
         "message": {"text": format!("the binary ({})", match (&f.location.offset, &f.location.function) {
             (Some(_), Some(func)) => format!("call instruction in `{func}`"),
@@ -295,7 +312,7 @@ fn sarif_result(f: &Finding, catalogue: &[rules::Rule]) -> Value {
                 });
                 if i + 1 == f.witness.len() {
                     loc["physicalLocation"] = json!({
-                        "artifactLocation": {"uri": uri(&f.location.artifact), "uriBaseId": "%SRCROOT%"},
+                        "artifactLocation": artifact_location(&f.location.artifact),
                     });
                     if let Some(o) = f.location.offset {
                         loc["physicalLocation"]["region"] = json!({"byteOffset": o});

@@ -122,7 +122,8 @@ pub fn run(opts: Opts) -> Result<u8> {
     for bin in &binaries {
         let artifact = display(bin);
         let policy_path = match (&opts.policy, &project) {
-            (Some(p), _) => p.clone(),
+            // Relative to the working directory when inside it, so SARIF URIs are relative.
+            (Some(p), _) => PathBuf::from(display(p)),
             (None, Some(proj)) => match proj.policy_for(&artifact) {
                 Some(p) => PathBuf::from(p),
                 None => bail!(
@@ -130,7 +131,7 @@ pub fn run(opts: Opts) -> Result<u8> {
                     project::FILE_NAME
                 ),
             },
-            (None, None) => unreachable!("either --policy or a project file"),
+            (None, None) => bail!("no policy"),
         };
         if !policies.contains_key(&policy_path) {
             let policy = match wasmgate_policy::load(&policy_path) {
@@ -189,9 +190,15 @@ pub fn run(opts: Opts) -> Result<u8> {
     Ok(if failing { exit::VIOLATION } else { exit::OK })
 }
 
-/// A path as shown in reports: relative, `/`-separated, without a leading `./`.
+/// A path as shown in reports: relative to the working directory when it is inside it,
+/// `/`-separated, without a leading `./`.
 fn display(p: &Path) -> String {
-    let s = p.to_string_lossy().replace('\\', "/");
+    let rel = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| p.strip_prefix(cwd).ok().map(Path::to_path_buf))
+        .filter(|r| p.is_absolute() && !r.as_os_str().is_empty())
+        .unwrap_or_else(|| p.to_path_buf());
+    let s = rel.to_string_lossy().replace('\\', "/");
     s.strip_prefix("./").unwrap_or(&s).to_string()
 }
 

@@ -720,3 +720,36 @@ fn a_child_policy_narrows_its_parent_and_waivers_expire_by_source_date_epoch() {
             .any(|f| f["subject"] == "fs.read" && f["suppressed"].is_null())
     );
 }
+
+/// Regression: absolute paths inside the working directory gave absolute SARIF URIs, which
+/// GitHub rejects; they are made relative to the working directory.
+#[test]
+fn absolute_paths_inside_the_working_directory_give_relative_sarif_uris() {
+    let policy = root().join(STDIO_ONLY);
+    let bin = root().join(COPY);
+    let (code, sarif, err) = run(
+        &[
+            "check",
+            "-p",
+            policy.to_str().unwrap(),
+            bin.to_str().unwrap(),
+            "--now",
+            NOW,
+            "--format",
+            "sarif",
+        ],
+        None,
+    );
+    assert_eq!(code, 1, "{err}");
+    let v: Value = serde_json::from_str(&sarif).unwrap();
+    assert_github_requirements(&v);
+    let r = &v["runs"][0]["results"][0];
+    assert_eq!(
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        STDIO_ONLY
+    );
+    assert_eq!(
+        r["relatedLocations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        COPY
+    );
+}
