@@ -385,8 +385,17 @@ fn hostile_long_call_chain() {
     let wasm = hostile::module(&bodies, &[("head".into(), 1)], 0);
     let a = hostile::analyse("call-chain", wasm);
     assert_eq!(hostile::reach_len(&a, "head"), Some(N as usize + 1));
-    let r = &a.entry_points.iter().find(|e| e.name == "head").unwrap().reaches[0];
-    assert!(r.path.len() <= 64 && r.elided > 0, "long witnesses are elided: {}", r.path.len());
+    let r = &a
+        .entry_points
+        .iter()
+        .find(|e| e.name == "head")
+        .unwrap()
+        .reaches[0];
+    assert!(
+        r.path.len() <= 64 && r.elided > 0,
+        "long witnesses are elided: {}",
+        r.path.len()
+    );
 }
 
 /// Regression guard for witness-path output size: a chain of `n` exported functions, each calling
