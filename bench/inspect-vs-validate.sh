@@ -183,6 +183,7 @@ if [[ $HUMAN -eq 1 ]]; then header="$header wasmgate --format human median s |";
 echo
 echo "wasmgate inspect --format json FILE  vs  wasm-tools validate --features all FILE"
 echo "median of $RUNS runs after 1 warm-up, timer: $TIMER; $(nproc) cores; peak RSS, CPU% and CPU s from one more run under ${GNU_TIME:-<no GNU time: n/a>}"
+echo "$("$WASMGATE" --version) (tree $(git -C "$REPO_ROOT" describe --always --dirty 2>/dev/null || echo unknown)), $("$WASM_TOOLS" --version), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
 echo "load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "$header"
