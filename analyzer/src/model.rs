@@ -260,6 +260,54 @@ pub struct CallGraph {
     pub edges: Vec<(u32, u32)>,
 }
 
+impl CallGraph {
+    /// An index for checking witness paths against this graph.
+    pub fn witnesses(&self) -> WitnessCheck<'_> {
+        let mut ids: std::collections::HashMap<&str, Vec<u32>> = std::collections::HashMap::new();
+        for n in &self.nodes {
+            ids.entry(n.name.as_str()).or_default().push(n.id);
+        }
+        WitnessCheck { graph: self, ids }
+    }
+}
+
+/// Checks that witness paths are real paths of one call graph (tests and fuzzers use it).
+#[derive(Debug)]
+pub struct WitnessCheck<'g> {
+    graph: &'g CallGraph,
+    /// Several nodes may share a name (one import declared twice).
+    ids: std::collections::HashMap<&'g str, Vec<u32>>,
+}
+
+impl WitnessCheck<'_> {
+    /// Why `reach` is not a real witness, if it is not: its path must end at its import and
+    /// each consecutive pair of names must be an edge (hops next to `...` are skipped).
+    pub fn defect(&self, reach: &Reach) -> Option<String> {
+        if reach.path.last() != Some(&reach.import) {
+            return Some(format!(
+                "path {:?} does not end at {}",
+                reach.path, reach.import
+            ));
+        }
+        let none = Vec::new();
+        for hop in reach.path.windows(2) {
+            if hop.iter().any(|n| n == crate::graph::ELIDED) {
+                continue;
+            }
+            let from = self.ids.get(hop[0].as_str()).unwrap_or(&none);
+            let to = self.ids.get(hop[1].as_str()).unwrap_or(&none);
+            let linked = from.iter().any(|x| {
+                to.iter()
+                    .any(|y| self.graph.edges.binary_search(&(*x, *y)).is_ok())
+            });
+            if !linked {
+                return Some(format!("hop {} -> {} is not an edge", hop[0], hop[1]));
+            }
+        }
+        None
+    }
+}
+
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum NodeKind {

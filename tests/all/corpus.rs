@@ -105,43 +105,17 @@ fn summarise(a: &Analysis) -> Analysed {
         graphs.push(("", &m.call_graph, &a.entry_points));
     }
     if let Some(c) = &a.component {
+        graphs.push(("<linked>", &c.call_graph, &a.entry_points));
         for m in &c.modules {
             graphs.push((m.path.as_str(), &m.module.call_graph, &m.entry_points));
         }
     }
     for (path, g, entries) in &graphs {
-        // A module may import the same `<module>#<name>` twice (Go does): names map to id sets.
-        let mut ids: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
-        for n in &g.nodes {
-            ids.entry(n.name.as_str()).or_default().push(n.id);
-        }
-        let none = Vec::new();
+        let check = g.witnesses();
         for e in entries.iter() {
             for r in &e.reaches {
-                if r.path.last() != Some(&r.import) {
-                    defects.push(format!(
-                        "{path} {}: witness for {} does not end at {}",
-                        e.name, r.capability, r.import
-                    ));
-                }
-                for w in r
-                    .path
-                    .windows(2)
-                    .filter(|w| !w.iter().any(|n| n == wasmgate_analyzer::ELIDED))
-                {
-                    let (xs, ys) = (
-                        ids.get(w[0].as_str()).unwrap_or(&none),
-                        ids.get(w[1].as_str()).unwrap_or(&none),
-                    );
-                    let ok = xs
-                        .iter()
-                        .any(|x| ys.iter().any(|y| g.edges.binary_search(&(*x, *y)).is_ok()));
-                    if !ok {
-                        defects.push(format!(
-                            "{path} {}: witness hop {} -> {} is not an edge",
-                            e.name, w[0], w[1]
-                        ));
-                    }
+                if let Some(d) = check.defect(r) {
+                    defects.push(format!("{path} {}: {}: {d}", e.name, r.capability));
                 }
             }
         }

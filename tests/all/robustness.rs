@@ -487,45 +487,19 @@ fn smith_module(seed: u64) -> Vec<u8> {
 
 /// Problems with the witness paths of `a`, as messages.
 fn witness_defects(a: &wasmgate_analyzer::Analysis) -> Vec<String> {
-    use std::collections::{BTreeMap, BTreeSet};
     let Some(m) = &a.module else {
         return Vec::new();
     };
-    let g = &m.call_graph;
-    let mut ids: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
-    for n in &g.nodes {
-        ids.entry(n.name.as_str()).or_default().push(n.id);
-    }
-    let edges: BTreeSet<(u32, u32)> = g.edges.iter().copied().collect();
-    let mut defects = Vec::new();
-    for e in &a.entry_points {
-        for r in &e.reaches {
-            if r.path.last() != Some(&r.import) {
-                defects.push(format!(
-                    "{}: path {:?} does not end at {}",
-                    e.name, r.path, r.import
-                ));
-            }
-            for hop in r
-                .path
-                .windows(2)
-                .filter(|w| !w.iter().any(|n| n == wasmgate_analyzer::ELIDED))
-            {
-                let from = ids.get(hop[0].as_str()).map(Vec::as_slice).unwrap_or(&[]);
-                let to = ids.get(hop[1].as_str()).map(Vec::as_slice).unwrap_or(&[]);
-                if !from
-                    .iter()
-                    .any(|x| to.iter().any(|y| edges.contains(&(*x, *y))))
-                {
-                    defects.push(format!(
-                        "{}: hop {} -> {} of {:?} is not an edge",
-                        e.name, hop[0], hop[1], r.path
-                    ));
-                }
-            }
-        }
-    }
-    defects
+    let check = m.call_graph.witnesses();
+    a.entry_points
+        .iter()
+        .flat_map(|e| {
+            e.reaches
+                .iter()
+                .filter_map(|r| check.defect(r))
+                .map(move |d| format!("{}: {d}", e.name))
+        })
+        .collect()
 }
 
 #[test]
