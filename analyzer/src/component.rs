@@ -385,6 +385,7 @@ impl ComponentBuilder {
                         CanonicalFunction::ThreadSpawnRef { .. }
                         | CanonicalFunction::ThreadSpawnIndirect { .. } => {
                             s.core_funcs.push(CoreFuncItem::Opaque);
+                            s.opaque.push("thread.spawn builtin".into());
                         }
                         other => {
                             let name = format!("{other:?}");

@@ -549,9 +549,19 @@ pub(crate) fn build(
     if let Some(h) = b.unknown_host {
         node_caps[h as usize] = vec![intern(UNKNOWN_HOST)];
     }
-    let fds_renumbered = facts.imports.iter().any(|i| {
-        i.name == "fd_renumber" && matches!(i.ty, TypeRef::Func(_) | TypeRef::FuncExact(_))
-    });
+    // Descriptors 0-2 prove stdio only while nothing can put a file or socket there:
+    // `fd_renumber` can, and so can closing one and opening another (hosts reuse the
+    // lowest free number). Then the constant proves nothing and narrowing is off.
+    let imports_fn = |name: &str| {
+        facts
+            .imports
+            .iter()
+            .any(|i| i.name == name && matches!(i.ty, TypeRef::Func(_) | TypeRef::FuncExact(_)))
+    };
+    let opens_fds = ["path_open", "sock_accept", "sock_open"]
+        .iter()
+        .any(|n| imports_fn(n));
+    let fds_renumbered = imports_fn("fd_renumber") || (imports_fn("fd_close") && opens_fds);
     let mut sites: Vec<Vec<Site>> = vec![Vec::new(); nnodes];
     for (i, body) in facts.bodies.iter().enumerate() {
         let from = facts.num_imported_funcs + i as u32;

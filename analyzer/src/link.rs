@@ -510,6 +510,14 @@ impl Linker<'_> {
                     .map(|f| inst.base + f),
             );
         }
+        // Code the linker cannot see (an imported core module, an opaque builtin) may have been
+        // handed a table: then no table's slots are known and any host code may sit in them.
+        let opaque = self.scopes.iter().any(|s| !s.opaque.is_empty());
+        if opaque {
+            for info in self.tables.values_mut() {
+                info.written = true;
+            }
+        }
         let mut ref_any: Option<u32> = None;
         let mut dispatch: HashMap<(usize, u32, u32), u32> = HashMap::new();
         for (i, locals) in table_of_local.iter().enumerate() {
@@ -532,8 +540,9 @@ impl Linker<'_> {
                         continue;
                     };
                     let info = self.tables.get(&id);
-                    let precise =
-                        info.is_none_or(|x| !x.written && x.segments.iter().all(|s| s.2.is_some()));
+                    let precise = !opaque
+                        && info
+                            .is_none_or(|x| !x.written && x.segments.iter().all(|s| s.2.is_some()));
                     if precise && let Some(k) = slot {
                         // The slot is settled: call exactly what the segments put there.
                         if let Some(info) = info {
@@ -568,6 +577,9 @@ impl Linker<'_> {
                                 if info.written {
                                     targets.extend(escaped.iter().copied());
                                 }
+                            }
+                            if opaque {
+                                targets.push(self.unresolved);
                             }
                             targets.sort_unstable();
                             targets.dedup();
