@@ -70,6 +70,8 @@ pub(crate) struct ModuleFacts {
     /// Type index of every function, imports first.
     pub func_types: Vec<u32>,
     pub num_imported_funcs: u32,
+    /// For each imported function (by function index), its position in `imports`.
+    pub func_imports: Vec<usize>,
     pub tables: Vec<Table>,
     pub table_elem_types: Vec<RefType>,
     pub memories: Vec<Memory>,
@@ -185,6 +187,7 @@ impl<'a> ModuleBuilder<'a> {
                         TypeRef::Func(t) | TypeRef::FuncExact(t) => {
                             f.func_types.push(t);
                             f.num_imported_funcs += 1;
+                            f.func_imports.push(f.imports.len());
                         }
                         TypeRef::Table(t) => {
                             f.tables.push(table_of(f.tables.len() as u32, &t, true));

@@ -295,16 +295,9 @@ fn site_caps(
 
 /// The display name of function `index`.
 pub(crate) fn function_name(facts: &ModuleFacts, index: u32) -> String {
-    if index < facts.num_imported_funcs {
-        let mut seen = 0;
-        for imp in &facts.imports {
-            if matches!(imp.ty, TypeRef::Func(_) | TypeRef::FuncExact(_)) {
-                if seen == index {
-                    return format!("{}#{}", imp.module, imp.name);
-                }
-                seen += 1;
-            }
-        }
+    if let Some(&i) = facts.func_imports.get(index as usize) {
+        let imp = &facts.imports[i];
+        return format!("{}#{}", imp.module, imp.name);
     }
     match facts.names.get(&index) {
         Some(n) => n.clone(),
@@ -696,10 +689,11 @@ impl Graph {
         seen
     }
 
-    pub fn call_graph(&self) -> CallGraph {
+    /// The public call graph; consumes the graph so large node lists are moved, not copied.
+    pub fn into_call_graph(self) -> CallGraph {
         CallGraph {
-            nodes: self.nodes.clone(),
-            edges: self.edges.clone(),
+            nodes: self.nodes,
+            edges: self.edges,
         }
     }
 

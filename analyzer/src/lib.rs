@@ -276,6 +276,7 @@ fn finish_module(
         .collect();
     let mut producers = facts.producers.clone();
     producers.sort();
+    let unreachable_imports = graph.unreachable_imports();
     let module = CoreModule {
         offset: facts.offset,
         size: facts.size,
@@ -290,14 +291,14 @@ fn finish_module(
         custom_sections: facts.custom_sections.clone(),
         producers,
         features: facts.features.iter().cloned().collect(),
-        call_graph: graph.call_graph(),
+        call_graph: graph.into_call_graph(),
     };
     ModuleParts {
         module,
         imports,
         exports,
         entry_points,
-        unreachable_imports: graph.unreachable_imports(),
+        unreachable_imports,
     }
 }
 

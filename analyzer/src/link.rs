@@ -788,6 +788,6 @@ pub(crate) fn link(
     Linked {
         entry_points,
         unreachable_imports,
-        call_graph: graph.call_graph(),
+        call_graph: graph.into_call_graph(),
     }
 }
