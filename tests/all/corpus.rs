@@ -43,6 +43,9 @@ struct Analysed {
     defects: Vec<String>,
     /// Unresolved entry points reach every capability the imports confer.
     components_unresolved_ok: bool,
+    /// `policy init` then `check` against that policy: what failed, if anything
+    /// (`None` when skipped for size).
+    init_roundtrip: Option<Result<(), String>>,
 }
 
 fn corpus_dir() -> PathBuf {
@@ -160,6 +163,7 @@ fn summarise(a: &Analysis) -> Analysed {
                 .all(|c| e.reaches.iter().any(|r| r.capability == *c))
     });
     Analysed {
+        init_roundtrip: init_roundtrip(a),
         kind: a.kind,
         sha256: a.sha256.clone(),
         snapshot: serde_json::json!({
@@ -174,6 +178,54 @@ fn summarise(a: &Analysis) -> Analysed {
         defects,
         components_unresolved_ok,
     }
+}
+
+/// Entry points beyond which the round trip is skipped: the least-privilege policy lists every
+/// export restriction, so duckdb's 75,000 exports make a million-line policy (minutes in a
+/// debug build); the smaller binaries exercise the same code.
+const ROUNDTRIP_MAX_ENTRIES: usize = 2_000;
+
+fn init_roundtrip(a: &Analysis) -> Option<Result<(), String>> {
+    if a.entry_points.len() > ROUNDTRIP_MAX_ENTRIES {
+        return None;
+    }
+    let text = wasmgate_policy::init::least_privilege("corpus.wasm", a);
+    let path = std::path::Path::new("least-privilege.toml");
+    let policy = match wasmgate_policy::load_str(path, &text) {
+        Ok(p) => p,
+        Err(e) => return Some(Err(format!("generated policy does not load: {e:?}"))),
+    };
+    let today = wasmgate_policy::Date::parse("2026-11-26").unwrap();
+    let failing: Vec<String> = wasmgate_policy::check(&policy, a, "corpus.wasm", today)
+        .iter()
+        .filter(|f| wasmgate_policy::counts(f, wasmgate_policy::Level::Error))
+        .map(|f| format!("{} {}", f.rule, f.message))
+        .collect();
+    Some(if failing.is_empty() {
+        Ok(())
+    } else {
+        Err(failing.join("; "))
+    })
+}
+
+#[test]
+fn corpus_binaries_pass_their_own_least_privilege_policy() {
+    let mut checked = 0;
+    let mut problems = Vec::new();
+    for s in summaries() {
+        if let Ok(Analysed {
+            init_roundtrip: Some(r),
+            ..
+        }) = &s.outcome
+        {
+            checked += 1;
+            if let Err(e) = r {
+                problems.push(format!("{}: {e}", s.entry.id));
+            }
+        }
+    }
+    assert!(checked >= 40, "round trip ran on {checked} binaries");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 #[test]
