@@ -18,7 +18,7 @@ use rayon::prelude::*;
 use wasmparser::types::{CoreTypeId, Types, TypesRef};
 use wasmparser::{CompositeInnerType, ExternalKind, FuncType, TypeRef};
 
-use crate::capabilities::{CapabilityTable, Classification, Narrow, UNKNOWN_HOST};
+use crate::capabilities::{Classification, Narrow, UNKNOWN_HOST};
 use crate::core::{ModuleFacts, may_carry_funcref};
 use crate::model::{CallGraph, EntryKind, EntryPoint, Node, NodeKind, Reach};
 
@@ -308,7 +308,6 @@ pub(crate) fn function_name(facts: &ModuleFacts, index: u32) -> String {
 pub(crate) fn build(
     facts: &ModuleFacts,
     types: &Types,
-    table: &CapabilityTable,
     import_classes: &[Option<Classification>],
 ) -> Graph {
     let nfuncs = facts.func_types.len() as u32;
@@ -580,7 +579,6 @@ pub(crate) fn build(
             }
         }
     }
-    let _ = table;
 
     // Entry points.
     let mut entries: Vec<(String, EntryKind, Vec<u32>)> = Vec::new();

@@ -250,7 +250,7 @@ fn finish_module(
         .collect();
     exports.sort_by(|a, b| a.name.cmp(&b.name));
 
-    let graph = graph::build(facts, types, table, &classes);
+    let graph = graph::build(facts, types, &classes);
     let entry_points = graph.entry_points();
 
     let tr = types.as_ref();

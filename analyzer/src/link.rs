@@ -415,8 +415,7 @@ impl Linker<'_> {
         }
     }
 
-    /// Exported function `fname` of a nested component's context: either a function export
-    /// or `instance#func` style names are not used here; only plain function exports.
+    /// The function a nested component instance exports as `fname`.
     fn scope_export_func(&mut self, cc: usize, fname: &str) -> u32 {
         let cs = &self.scopes[self.ctxs[cc].scope];
         match cs
@@ -674,8 +673,33 @@ fn func_type(types: &Types, index: u32) -> Option<&FuncType> {
     }
 }
 
-/// Links the component whose root scope is `root` and computes its entry points.
+/// Stack for linking: resolution follows alias chains recursively, and a hostile component
+/// can chain as many aliases as it has items.
+const LINK_STACK: usize = 256 << 20;
+
+/// Links the component whose root scope is `root` and computes its entry points, on a
+/// thread with a large stack (reserved, not committed, so it costs nothing when unused).
 pub(crate) fn link(
+    scopes: &[Scope],
+    root: usize,
+    modules: &[(ModuleFacts, Types)],
+    imports: &[Import],
+    export_funcs: &[(String, ComponentExternalKind, u32, Vec<String>)],
+) -> Linked {
+    let run = || link_here(scopes, root, modules, imports, export_funcs);
+    std::thread::scope(|s| {
+        match std::thread::Builder::new()
+            .stack_size(LINK_STACK)
+            .spawn_scoped(s, run)
+        {
+            Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            // No thread to be had: link on this one.
+            Err(_) => run(),
+        }
+    })
+}
+
+fn link_here(
     scopes: &[Scope],
     root: usize,
     modules: &[(ModuleFacts, Types)],

@@ -83,3 +83,27 @@ fn component_fixtures_match_ground_truth() {
         insta::assert_json_snapshot!(format!("component-{name}"), s);
     }
 }
+
+/// Regression: resolving a component export follows alias chains recursively; a chain as long
+/// as the component has items must not overflow the stack (the linker runs on a big stack).
+#[test]
+fn long_alias_chains_are_followed_without_overflow() {
+    // wasmparser caps a component at 4096 instances; each link of this chain is one.
+    const N: usize = 4_000;
+    let mut wat = String::from(
+        "(component\n(import \"wasi:random/random@0.2.0\" (instance $r (export \"get-random-u64\" (func (result u64)))))\n(alias export $r \"get-random-u64\" (func $f0))\n",
+    );
+    for i in 0..N {
+        wat.push_str(&format!(
+            "(instance $i{i} (export \"f\" (func $f{i})))\n(alias export $i{i} \"f\" (func $f{}))\n",
+            i + 1
+        ));
+    }
+    wat.push_str(&format!("(export \"f\" (func $f{N})))\n"));
+    let wasm = wat::parse_str(&wat).unwrap();
+    let a = wasmgate_analyzer::analyze(&wasm).unwrap();
+    let f = a.entry_points.iter().find(|e| e.name == "f").unwrap();
+    assert!(!f.unresolved);
+    let caps: Vec<&str> = f.reaches.iter().map(|r| r.capability.as_str()).collect();
+    assert_eq!(caps, ["random"]);
+}
