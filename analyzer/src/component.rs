@@ -46,8 +46,10 @@ pub(crate) enum CoreFuncItem {
         func: u32,
         realloc: Option<u32>,
     },
-    /// A canonical builtin without authority of its own (`resource.drop`, `task.return`...).
+    /// A canonical builtin without authority of its own (`task.return`, `resource.rep`...).
     Builtin(String),
+    /// `resource.drop`: dropping an owned handle runs the resource's destructor right away.
+    Drop,
     /// A builtin that can call back into core code the analysis cannot pin down.
     Opaque,
 }
@@ -381,6 +383,9 @@ impl ComponentBuilder {
                                 func: func_index,
                                 realloc,
                             });
+                        }
+                        CanonicalFunction::ResourceDrop { .. } => {
+                            s.core_funcs.push(CoreFuncItem::Drop);
                         }
                         CanonicalFunction::ThreadSpawnRef { .. }
                         | CanonicalFunction::ThreadSpawnIndirect { .. } => {

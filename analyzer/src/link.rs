@@ -315,6 +315,17 @@ impl Linker<'_> {
                     }
                 }
             }
+            Some(CoreFuncItem::Drop) => {
+                // Which resource a handle belongs to is not tracked: a drop may run any
+                // destructor defined in this component.
+                let n = self.node(NodeKind::Dispatch, "canon resource.drop".into());
+                self.core_func_memo.insert((c, idx), n);
+                for d in s.destructors.clone() {
+                    let target = self.core_func(c, d);
+                    self.edge(n, target, 0);
+                }
+                n
+            }
             Some(CoreFuncItem::Opaque) | None => self.unresolved,
         };
         self.core_func_memo.insert((c, idx), n);
