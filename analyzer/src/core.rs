@@ -460,6 +460,43 @@ const fn proposal_index(name: &str) -> u32 {
     31
 }
 
+/// The bit of a proposal. A proposal wasmparser adds and this list lacks fails the build,
+/// so a feature can never go unreported.
+const fn proposal_bit(name: &str) -> u32 {
+    let i = proposal_index(name);
+    assert!(i < 31, "a wasmparser proposal is missing from PROPOSALS");
+    1 << i
+}
+
+/// Every name `CoreModule::features` can hold: the proposals (but `mvp`) in kebab case, and
+/// what module structure reveals. Policies accept exactly these.
+pub const FEATURE_NAMES: &[&str] = &[
+    "acquire-release-atomics",
+    "bulk-memory",
+    "compact-imports",
+    "custom-descriptors",
+    "custom-page-sizes",
+    "exceptions",
+    "function-references",
+    "gc",
+    "legacy-exceptions",
+    "memory-control",
+    "memory64",
+    "multi-memory",
+    "multi-value",
+    "mutable-global",
+    "reference-types",
+    "relaxed-simd",
+    "saturating-float-to-int",
+    "shared-everything-threads",
+    "sign-extension",
+    "simd",
+    "stack-switching",
+    "tail-call",
+    "threads",
+    "wide-arithmetic",
+];
+
 /// Proposal names as wasmparser spells them; index = bit.
 const PROPOSALS: &[&str] = &[
     "mvp",
@@ -628,7 +665,7 @@ macro_rules! define_tap {
         $(
             #[allow(unused_variables, clippy::redundant_clone)]
             fn $visit(&mut self $($(, $arg: $argty)*)?) -> wasmparser::Result<()> {
-                self.facts.proposals |= const { 1u32 << proposal_index(stringify!($proposal)) };
+                self.facts.proposals |= const { proposal_bit(stringify!($proposal)) };
                 scan!(self, $op, $($($arg)*)?);
                 self.validator.visitor(self.offset).$visit($($($arg),*)?)
             }
@@ -640,7 +677,7 @@ macro_rules! define_tap_simd {
     ($( @$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident ($($ann:tt)*))*) => {
         $(
             fn $visit(&mut self $($(, $arg: $argty)*)?) -> wasmparser::Result<()> {
-                self.facts.proposals |= const { 1u32 << proposal_index(stringify!($proposal)) };
+                self.facts.proposals |= const { proposal_bit(stringify!($proposal)) };
                 self.run.clear();
                 self.validator.simd_visitor(self.offset).$visit($($($arg),*)?)
             }
@@ -772,5 +809,24 @@ pub(crate) fn may_carry_funcref(ty: &ValType, extern_converts: bool) -> bool {
         }
         // Concrete types are functions, structs, arrays or continuations: all may hold or be one.
         _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_feature_the_analyzer_reports_is_named() {
+        for p in PROPOSALS.iter().filter(|p| **p != "mvp") {
+            let name = p.replace('_', "-");
+            assert!(FEATURE_NAMES.contains(&name.as_str()), "{name}");
+        }
+        let src = include_str!("core.rs");
+        for (i, _) in src.match_indices("add(\"") {
+            let rest = &src[i + 5..];
+            let name = &rest[..rest.find('"').unwrap()];
+            assert!(FEATURE_NAMES.contains(&name), "{name}");
+        }
     }
 }

@@ -25,6 +25,7 @@ use wasmparser::{Encoding, Parser, Payload, TypeRef, ValidPayload, Validator, Wa
 pub use capabilities::{
     CapabilityTable, Classification, Narrow, UNKNOWN_HOST, glob_match, strip_version,
 };
+pub use core::FEATURE_NAMES;
 pub use error::Error;
 pub use graph::{ELIDED, UNKNOWN_HOST_NODE};
 pub use model::*;
