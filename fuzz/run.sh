@@ -22,6 +22,6 @@ nice -n 19 cargo +nightly fuzz run "$target" "${dirs[@]}" -- \
   > "logs/$target.out" 2>&1 || status=$?
 # With -jobs, libFuzzer writes the job's own output to fuzz-0.log in the working directory.
 if [[ -f fuzz-0.log ]]; then mv fuzz-0.log "logs/$target.log"; else mv "logs/$target.out" "logs/$target.log"; fi
-grep -E '^#[0-9]+ +(DONE|pulse|NEW|REDUCE)' "logs/$target.log" | tail -1
+grep -E '^#[0-9]+[[:space:]]+(DONE|pulse|NEW|REDUCE)' "logs/$target.log" | tail -1
 grep -E 'ERROR|panicked|SUMMARY|Test unit written' "logs/$target.log" || true
 exit "${status:-0}"

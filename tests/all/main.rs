@@ -6,6 +6,7 @@ mod cli;
 mod common;
 mod component_fixtures;
 mod corpus;
+mod fuzz_regressions;
 mod policy_check;
 mod policy_rules;
 mod robustness;
