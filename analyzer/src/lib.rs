@@ -36,7 +36,16 @@ use crate::core::{ModuleBuilder, ModuleFacts};
 /// Analyses a core module or component.
 pub fn analyze(bytes: &[u8]) -> Result<Analysis, Error> {
     let table = CapabilityTable::builtin()?;
-    let sha256 = hex(&Sha256::digest(bytes));
+    // Hashing a 30 MB file is a few percent of the work: do it beside the parse.
+    let (sha256, result) = rayon::join(|| hex(&Sha256::digest(bytes)), || parse(bytes, table));
+    let mut analysis = result?;
+    analysis.sha256 = sha256;
+    Ok(analysis)
+}
+
+/// Parses, validates and analyses; `sha256` is filled in by the caller.
+fn parse(bytes: &[u8], table: &'static CapabilityTable) -> Result<Analysis, Error> {
+    let sha256 = String::new();
     let mut validator = Validator::new_with_features(WasmFeatures::all());
     let mut stack: Vec<Frame<'_>> = Vec::new();
     let mut result: Option<Analysis> = None;
