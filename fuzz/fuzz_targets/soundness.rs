@@ -97,7 +97,11 @@ fn assert_reaches_consistent(a: &Analysis, g: &CallGraph, entry: &str, kind: Ent
         .into_iter()
         .map(|n| g.nodes[n as usize].name.as_str())
         .collect();
-    for e in a.entry_points.iter().filter(|e| e.name == entry && e.kind == kind) {
+    for e in a
+        .entry_points
+        .iter()
+        .filter(|e| e.name == entry && e.kind == kind)
+    {
         for r in &e.reaches {
             assert!(
                 names.contains(r.import.as_str()),
@@ -172,13 +176,17 @@ fuzz_target!(|data: &[u8]| {
             return; // only function imports are stubbed
         };
         let index = i as u32; // function imports only: import order is function index order
-        let func = Func::new(&mut store, ty.clone(), move |mut caller, _params, results| {
-            caller.data_mut().calls.push(index);
-            for (slot, t) in results.iter_mut().zip(ty.results()) {
-                *slot = Val::default_for_ty(&t).expect("host results are nullable");
-            }
-            Ok(())
-        });
+        let func = Func::new(
+            &mut store,
+            ty.clone(),
+            move |mut caller, _params, results| {
+                caller.data_mut().calls.push(index);
+                for (slot, t) in results.iter_mut().zip(ty.results()) {
+                    *slot = Val::default_for_ty(&t).expect("host results are nullable");
+                }
+                Ok(())
+            },
+        );
         imports.push(Extern::Func(func));
     }
     if store.set_fuel(FUEL).is_err() {
@@ -191,7 +199,10 @@ fuzz_target!(|data: &[u8]| {
         assert_reachable(g, "<start>", s, &called);
         assert_reaches_consistent(&a, g, "<start>", EntryKind::Start, s);
     } else {
-        assert!(called.is_empty(), "imports called at instantiation without a start function");
+        assert!(
+            called.is_empty(),
+            "imports called at instantiation without a start function"
+        );
     }
     let Ok(instance) = instance else {
         return; // start trapped, ran out of fuel, or a segment was out of bounds

@@ -7,7 +7,9 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use arbitrary::{Result, Unstructured};
-use wasm_encoder::{EntityType, FunctionSection, ImportSection, Module, RefType, TypeSection, ValType};
+use wasm_encoder::{
+    EntityType, FunctionSection, ImportSection, Module, RefType, TypeSection, ValType,
+};
 use wasmgate_analyzer::{Analysis, CallGraph, ELIDED, NodeKind};
 
 /// A wasm-smith module for the analyzer: either a fully arbitrary configuration (every
@@ -165,7 +167,10 @@ pub fn witness_defects(a: &Analysis) -> Vec<String> {
                 if r.path.first().is_some_and(|n| n == ELIDED) {
                     defects.push(format!("{}: path {:?} starts elided", e.name, r.path));
                 }
-                if r.path.iter().any(|n| n != ELIDED && !ids.contains_key(n.as_str())) {
+                if r.path
+                    .iter()
+                    .any(|n| n != ELIDED && !ids.contains_key(n.as_str()))
+                {
                     defects.push(format!(
                         "{}: path {:?} names a node not in the graph",
                         e.name, r.path
@@ -174,7 +179,10 @@ pub fn witness_defects(a: &Analysis) -> Vec<String> {
                 for hop in r.path.windows(2).filter(|w| !w.iter().any(|n| n == ELIDED)) {
                     let from = ids.get(hop[0].as_str()).map(Vec::as_slice).unwrap_or(&[]);
                     let to = ids.get(hop[1].as_str()).map(Vec::as_slice).unwrap_or(&[]);
-                    if !from.iter().any(|x| to.iter().any(|y| edges.contains(&(*x, *y)))) {
+                    if !from
+                        .iter()
+                        .any(|x| to.iter().any(|y| edges.contains(&(*x, *y))))
+                    {
                         defects.push(format!(
                             "{}: hop {} -> {} of {:?} is not an edge",
                             e.name, hop[0], hop[1], r.path

@@ -126,6 +126,10 @@ fn fuzz_regressions_soundness_static() {
 fn fuzz_regressions_open_inputs_exist() {
     for (target, name) in OPEN {
         let path = root().join("fuzz/regressions").join(target).join(name);
-        assert!(path.is_file(), "{} is listed as open but missing", path.display());
+        assert!(
+            path.is_file(),
+            "{} is listed as open but missing",
+            path.display()
+        );
     }
 }
