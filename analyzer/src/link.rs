@@ -697,26 +697,37 @@ pub(crate) fn link(
     imports: &[Import],
     export_funcs: &[(String, ComponentExternalKind, u32, Vec<String>)],
 ) -> Linked {
-    let run = || link_here(scopes, root, modules, imports, export_funcs);
-    std::thread::scope(|s| {
+    let run = || resolve(scopes, root, modules, imports, export_funcs);
+    // Only resolution runs on the big-stack thread: reachability uses the rayon pool, and a
+    // plain thread blocking on pool work while a pool worker waits for that thread (as when
+    // `check` analyses files in parallel) would deadlock.
+    let resolved = std::thread::scope(|s| {
         match std::thread::Builder::new()
             .stack_size(LINK_STACK)
             .spawn_scoped(s, run)
         {
             Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
-            // No thread to be had: link on this one.
+            // No thread to be had: resolve on this one.
             Err(_) => run(),
         }
-    })
+    });
+    reach(resolved)
 }
 
-fn link_here(
+/// The linked graph before reachability.
+struct Resolved {
+    graph: Graph,
+    unresolved: u32,
+    terminals: BTreeMap<String, u32>,
+}
+
+fn resolve(
     scopes: &[Scope],
     root: usize,
     modules: &[(ModuleFacts, Types)],
     imports: &[Import],
     export_funcs: &[(String, ComponentExternalKind, u32, Vec<String>)],
-) -> Linked {
+) -> Resolved {
     let mut l = Linker {
         scopes,
         modules,
@@ -799,6 +810,20 @@ fn link_here(
     let unresolved = l.unresolved;
     let terminals = l.terminals.clone();
     let graph = Graph::assemble(l.nodes, l.edges, &l.caps, entries);
+    Resolved {
+        graph,
+        unresolved,
+        terminals,
+    }
+}
+
+/// Entry points, their `unresolved` marks and the unreachable imports of a linked graph.
+fn reach(r: Resolved) -> Linked {
+    let Resolved {
+        graph,
+        unresolved,
+        terminals,
+    } = r;
     let mut entry_points = graph.entry_points();
     for e in &mut entry_points {
         let roots = &graph

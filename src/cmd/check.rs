@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
+use rayon::prelude::*;
 use wasmgate_policy::project::{self, Project};
 use wasmgate_policy::report::{self, FileReport};
 use wasmgate_policy::{Date, Level, LoadError, ValidPolicy};
@@ -117,8 +118,10 @@ pub fn run(opts: Opts) -> Result<u8> {
             Some(Project::load(path)?)
         }
     };
+    // Policies first (sequentially, in file order, so load errors are deterministic), then
+    // the binaries in parallel; reports keep file order.
     let mut policies: BTreeMap<PathBuf, ValidPolicy> = BTreeMap::new();
-    let mut reports = Vec::new();
+    let mut jobs = Vec::with_capacity(binaries.len());
     for bin in &binaries {
         let artifact = display(bin);
         let policy_path = match (&opts.policy, &project) {
@@ -146,23 +149,33 @@ pub fn run(opts: Opts) -> Result<u8> {
             };
             policies.insert(policy_path.clone(), policy);
         }
-        let policy = &policies[&policy_path];
-        let bytes = input::read(bin)?;
-        let analysis = wasmgate_analyzer::analyze(&bytes)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", bin.display()))?;
-        let mut findings = wasmgate_policy::check(policy, &analysis, &artifact, today);
-        report::fill_lengths(
-            &mut findings,
-            &bytes,
-            analysis.kind == wasmgate_analyzer::BinaryKind::Component,
-        );
-        reports.push(FileReport {
-            artifact,
-            policy: display(&policy_path),
-            findings,
-        });
-        // Freeing a large analysis takes a while: do it beside the next file's work.
-        std::thread::spawn(move || drop(analysis));
+        jobs.push((bin, artifact, policy_path));
+    }
+    let checked: Vec<Result<FileReport>> = jobs
+        .into_par_iter()
+        .map(|(bin, artifact, policy_path)| {
+            let policy = &policies[&policy_path];
+            let bytes = input::read(bin)?;
+            let analysis = wasmgate_analyzer::analyze(&bytes)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", bin.display()))?;
+            let mut findings = wasmgate_policy::check(policy, &analysis, &artifact, today);
+            report::fill_lengths(
+                &mut findings,
+                &bytes,
+                analysis.kind == wasmgate_analyzer::BinaryKind::Component,
+            );
+            // Freeing a large analysis takes a while: do it beside the other files' work.
+            std::thread::spawn(move || drop(analysis));
+            Ok(FileReport {
+                artifact,
+                policy: display(&policy_path),
+                findings,
+            })
+        })
+        .collect();
+    let mut reports = Vec::with_capacity(checked.len());
+    for r in checked {
+        reports.push(r?);
     }
     if let Some(b) = &baseline {
         report::apply_baseline(&mut reports, b);

@@ -67,3 +67,40 @@ fn policies_accept_every_feature_the_analyzer_reports() {
         );
     }
 }
+
+/// Regression: `check` analyses files on the rayon pool; linking a component used to block a
+/// pool worker on a helper thread that itself waited for pool work, which hung with one
+/// thread (and could with two). Components and modules, one pool thread, must finish.
+#[test]
+fn check_of_components_on_one_thread_finishes() {
+    use std::time::{Duration, Instant};
+    let mut child = crate::common::wasmgate()
+        .args([
+            "check",
+            "--policy",
+            "corpus/fixtures/policy/stdio-only.toml",
+            "corpus/c",
+        ])
+        .current_dir(crate::common::root())
+        .env("RAYON_NUM_THREADS", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            panic!("wasmgate check hung with RAYON_NUM_THREADS=1");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "the copier violates the stdio-only policy"
+    );
+}
