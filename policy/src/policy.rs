@@ -341,11 +341,38 @@ pub fn split_import_id(id: &str) -> (&str, &str) {
 
 /// Loads a policy file and everything it extends.
 pub fn load(path: &Path) -> Result<ValidPolicy, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+    let text = read_policy_file(path).map_err(|source| LoadError::Io {
         path: path.to_path_buf(),
         source,
     })?;
     load_str(path, &text)
+}
+
+/// Largest policy file read: far above any real policy, low enough that a path such as
+/// `/dev/zero` or a huge file cannot exhaust memory.
+const MAX_POLICY_BYTES: u64 = 64 << 20;
+
+/// Reads a policy file: only regular files (a FIFO or device could block or never end), at
+/// most `MAX_POLICY_BYTES`.
+fn read_policy_file(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    let mut text = String::new();
+    file.take(MAX_POLICY_BYTES + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_POLICY_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {} MiB", MAX_POLICY_BYTES >> 20),
+        ));
+    }
+    Ok(text)
 }
 
 /// Loads a policy from text; `path` names it in diagnostics and anchors `extends`.
@@ -439,7 +466,7 @@ impl Loader {
             );
             return Ok((own.clone(), vec![(file, own)]));
         }
-        let parent_text = match std::fs::read_to_string(&parent_path) {
+        let parent_text = match read_policy_file(&parent_path) {
             Ok(t) => t,
             Err(e) => {
                 self.diags.push(

@@ -104,3 +104,32 @@ fn check_of_components_on_one_thread_finishes() {
         "the copier violates the stdio-only policy"
     );
 }
+
+/// Regression (found reading the loader while fuzzing): `extends` naming a device must fail
+/// with a diagnostic, not read forever.
+#[test]
+fn extends_of_a_device_is_an_error_not_a_hang() {
+    let dir = std::env::temp_dir().join(format!("wasmgate-extends-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let policy = dir.join("dev.toml");
+    std::fs::write(
+        &policy,
+        "extends = \"/dev/zero\"\n[capabilities]\nallow = [\"stdio\"]\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = run(
+        &[
+            "check",
+            "--policy",
+            policy.to_str().unwrap(),
+            "corpus/c/compute.wasm",
+        ],
+        None,
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("not a regular file") && stderr.contains("1:12"),
+        "{stderr}"
+    );
+}
