@@ -352,9 +352,9 @@ pub fn load(path: &Path) -> Result<ValidPolicy, LoadError> {
 /// `/dev/zero` or a huge file cannot exhaust memory.
 const MAX_POLICY_BYTES: u64 = 64 << 20;
 
-/// Reads a policy file: only regular files (a FIFO or device could block or never end), at
+/// Reads a policy or project file: only regular files (a FIFO or device could block or never end), at
 /// most `MAX_POLICY_BYTES`.
-fn read_policy_file(path: &Path) -> std::io::Result<String> {
+pub(crate) fn read_policy_file(path: &Path) -> std::io::Result<String> {
     use std::io::Read;
     let file = std::fs::File::open(path)?;
     let meta = file.metadata()?;
