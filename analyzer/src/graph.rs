@@ -13,6 +13,7 @@
 //! * Emscripten `invoke_*` and wasi-threads `thread-spawn` call back into the module.
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 use wasmparser::types::{CoreTypeId, Types, TypesRef};
@@ -37,6 +38,8 @@ struct Site {
 #[derive(Debug)]
 pub(crate) struct Graph {
     pub nodes: Vec<Node>,
+    /// Node names as shared strings: witness paths repeat them millions of times.
+    shared: Vec<Arc<str>>,
     /// Edges for display: every call edge, including direct calls to imports.
     pub edges: Vec<(u32, u32)>,
     /// Edges followed by reachability, with the offset of the instruction that makes the edge.
@@ -612,6 +615,7 @@ pub(crate) fn build(
         }
     }
     Graph {
+        shared: shared_names(&b.nodes),
         nodes: b.nodes,
         edges,
         succ: b.succ,
@@ -621,6 +625,10 @@ pub(crate) fn build(
         cap_names,
         entries,
     }
+}
+
+fn shared_names(nodes: &[Node]) -> Vec<Arc<str>> {
+    nodes.iter().map(|n| Arc::from(n.name.as_str())).collect()
 }
 
 impl Graph {
@@ -657,6 +665,7 @@ impl Graph {
             }
         }
         Graph {
+            shared: shared_names(&nodes),
             nodes,
             edges,
             succ,
@@ -837,11 +846,11 @@ impl Graph {
             let ci = cur as usize;
             if path.len() as u32 == WITNESS_HEAD && f.jump[ci] != NONE && f.jump[ci] != cur {
                 elided = f.dist[ci] - WITNESS_TAIL;
-                path.push(ELIDED.to_string());
+                path.push(Arc::from(ELIDED));
                 cur = f.jump[ci];
                 continue;
             }
-            path.push(self.nodes[ci].name.clone());
+            path.push(self.shared[ci].clone());
             if f.dist[ci] == 0 {
                 return Some(Reach {
                     capability: self.cap_names[c].clone(),
@@ -852,11 +861,11 @@ impl Graph {
                 });
             }
             if f.next[ci] == NONE {
-                let import = self.nodes[f.site[ci] as usize].name.clone();
-                path.push(import.clone());
+                let site = f.site[ci] as usize;
+                path.push(self.shared[site].clone());
                 return Some(Reach {
                     capability: self.cap_names[c].clone(),
-                    import,
+                    import: self.nodes[site].name.clone(),
                     path,
                     offset: Some(f.site_offset[ci]),
                     elided,

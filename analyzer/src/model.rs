@@ -4,6 +4,8 @@
 //! never renamed, and `SCHEMA_VERSION` is bumped when that promise has to be broken.
 //! Every array is sorted so that two runs over the same input produce identical bytes.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 /// Version of the JSON shape of [`Analysis`].
@@ -115,8 +117,9 @@ pub struct Reach {
     /// Import id `<module>#<name>`, or `<unknown-host>` for host functions reached via a
     /// host-visible reference.
     pub import: String,
-    /// Node names from the entry function to the import, inclusive.
-    pub path: Vec<String>,
+    /// Node names from the entry function to the import, inclusive. Shared strings: one
+    /// name appears in many witnesses.
+    pub path: Vec<Arc<str>>,
     /// Byte offset of the call instruction at the end of `path`, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub offset: Option<u64>,
@@ -283,7 +286,7 @@ impl WitnessCheck<'_> {
     /// Why `reach` is not a real witness, if it is not: its path must end at its import and
     /// each consecutive pair of names must be an edge (hops next to `...` are skipped).
     pub fn defect(&self, reach: &Reach) -> Option<String> {
-        if reach.path.last() != Some(&reach.import) {
+        if reach.path.last().map(|s| &**s) != Some(reach.import.as_str()) {
             return Some(format!(
                 "path {:?} does not end at {}",
                 reach.path, reach.import
@@ -291,11 +294,11 @@ impl WitnessCheck<'_> {
         }
         let none = Vec::new();
         for hop in reach.path.windows(2) {
-            if hop.iter().any(|n| n == crate::graph::ELIDED) {
+            if hop.iter().any(|n| &**n == crate::graph::ELIDED) {
                 continue;
             }
-            let from = self.ids.get(hop[0].as_str()).unwrap_or(&none);
-            let to = self.ids.get(hop[1].as_str()).unwrap_or(&none);
+            let from = self.ids.get(&*hop[0]).unwrap_or(&none);
+            let to = self.ids.get(&*hop[1]).unwrap_or(&none);
             let linked = from.iter().any(|x| {
                 to.iter()
                     .any(|y| self.graph.edges.binary_search(&(*x, *y)).is_ok())

@@ -92,7 +92,7 @@ fn by_capability(e: &EntryPoint) -> BTreeMap<&str, &Reach> {
 
 /// The caller of the import on a witness path.
 fn caller(r: &Reach) -> Option<String> {
-    (r.path.len() >= 2).then(|| r.path[r.path.len() - 2].clone())
+    (r.path.len() >= 2).then(|| r.path[r.path.len() - 2].to_string())
 }
 
 /// Core modules of the binary, with their path inside a component.
@@ -116,7 +116,7 @@ struct Draft {
     message: String,
     subject: String,
     location: Location,
-    witness: Vec<String>,
+    witness: Vec<std::sync::Arc<str>>,
     origin: Origin,
 }
 

@@ -93,7 +93,7 @@ pub struct Finding {
     pub location: Location,
     /// Shortest call path from the entry point to the import, when there is one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub witness: Vec<String>,
+    pub witness: Vec<std::sync::Arc<str>>,
     pub policy: PolicyRef,
     /// A concrete input that breaks the property (SMT checker); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -51,7 +51,7 @@ fn file_copier_reads_and_writes_files_through_libc() {
         .find(|r| r.import.ends_with("#path_open"))
         .expect("path_open is reached");
     assert!(
-        open.path.iter().any(|n| n == "fopen"),
+        open.path.iter().any(|n| &**n == "fopen"),
         "path_open via fopen: {:?}",
         open.path
     );
@@ -166,7 +166,7 @@ fn components_trace_through_the_adapter_and_keep_the_core_capabilities() {
         open.import
     );
     assert!(
-        open.path.iter().any(|n| n == "main:fopen"),
+        open.path.iter().any(|n| &**n == "main:fopen"),
         "{:?}",
         open.path
     );
