@@ -269,34 +269,9 @@ fn keys_of(table: &str) -> &'static [&'static str] {
         .map_or(&[], |(_, k)| k)
 }
 
-/// Wasm proposal names as the analyzer reports them in `module.features` (kebab-case;
-/// the MVP is implied and never listed).
-pub const FEATURES: &[&str] = &[
-    "acquire-release-atomics",
-    "bulk-memory",
-    "compact-imports",
-    "custom-descriptors",
-    "custom-page-sizes",
-    "exceptions",
-    "function-references",
-    "gc",
-    "legacy-exceptions",
-    "memory-control",
-    "memory64",
-    "multi-memory",
-    "multi-value",
-    "mutable-global",
-    "reference-types",
-    "relaxed-simd",
-    "saturating-float-to-int",
-    "shared-everything-threads",
-    "sign-extension",
-    "simd",
-    "stack-switching",
-    "tail-call",
-    "threads",
-    "wide-arithmetic",
-];
+/// Feature names a policy may list: exactly those the analyzer reports in
+/// `module.features` (kebab-case; the MVP is implied and never listed).
+pub const FEATURES: &[&str] = wasmgate_analyzer::FEATURE_NAMES;
 
 /// Features allowed when a policy has no `features.allow`: the WebAssembly 2.0 set.
 pub const DEFAULT_FEATURES: &[&str] = &[
@@ -494,6 +469,37 @@ impl Loader {
             .push(Diagnostic::new(file, span.start..span.end, message).label(label));
     }
 
+    /// Takes `v` if `take` accepts its shape, else reports "`what` must be `must_be`, found
+    /// ..." labelled "expected `expected`". The value keeps the span it came from.
+    fn shaped<'de, T>(
+        &mut self,
+        file: usize,
+        v: &mut Value<'de>,
+        what: &str,
+        (must_be, expected): (&str, &str),
+        take: impl FnOnce(ValueInner<'de>) -> Result<T, ValueInner<'de>>,
+    ) -> Option<At<T>> {
+        let span = v.span;
+        match take(v.take()) {
+            Ok(value) => Some(At {
+                value,
+                at: Origin {
+                    file,
+                    span: span.start..span.end,
+                },
+            }),
+            Err(other) => {
+                self.err(
+                    file,
+                    span,
+                    format!("{what} must be {must_be}, found {}", other.type_str()),
+                    &format!("expected {expected}"),
+                );
+                None
+            }
+        }
+    }
+
     // ---- phase 1: shape -------------------------------------------------------------
 
     fn parse_file(&mut self, file: usize, text: &str) -> PolicyFile {
@@ -611,107 +617,54 @@ impl Loader {
         v: &mut Value<'de>,
         what: &str,
     ) -> Vec<(Key<'de>, Value<'de>)> {
-        let span = v.span;
-        match v.take() {
-            ValueInner::Table(t) => t.into_iter().collect(),
-            other => {
-                self.err(
-                    file,
-                    span,
-                    format!("{what} must be a table, found {}", other.type_str()),
-                    "expected a table",
-                );
-                Vec::new()
-            }
-        }
+        let table = ("a table", "a table");
+        self.shaped(file, v, what, table, |x| match x {
+            ValueInner::Table(t) => Ok(t.into_iter().collect()),
+            other => Err(other),
+        })
+        .map(|t| t.value)
+        .unwrap_or_default()
     }
 
     fn array<'de>(&mut self, file: usize, v: &mut Value<'de>, what: &str) -> Vec<Value<'de>> {
-        let span = v.span;
-        match v.take() {
-            ValueInner::Array(a) => a,
-            other => {
-                self.err(
-                    file,
-                    span,
-                    format!("{what} must be an array, found {}", other.type_str()),
-                    "expected an array",
-                );
-                Vec::new()
-            }
-        }
+        let array = ("an array", "an array");
+        self.shaped(file, v, what, array, |x| match x {
+            ValueInner::Array(a) => Ok(a),
+            other => Err(other),
+        })
+        .map(|a| a.value)
+        .unwrap_or_default()
     }
 
     fn string(&mut self, file: usize, v: &mut Value<'_>, what: &str) -> Option<At<String>> {
-        let span = v.span;
-        match v.take() {
-            ValueInner::String(s) => Some(At {
-                value: s.into_owned(),
-                at: Origin {
-                    file,
-                    span: span.start..span.end,
-                },
-            }),
-            other => {
-                self.err(
-                    file,
-                    span,
-                    format!("{what} must be a string, found {}", other.type_str()),
-                    "expected a string",
-                );
-                None
-            }
-        }
+        self.shaped(file, v, what, ("a string", "a string"), |x| match x {
+            ValueInner::String(s) => Ok(s.into_owned()),
+            other => Err(other),
+        })
     }
 
     fn strings(&mut self, file: usize, v: &mut Value<'_>, what: &str) -> Option<Vec<At<String>>> {
-        let span = v.span;
-        match v.take() {
-            ValueInner::Array(items) => {
-                let mut out = Vec::new();
-                for mut item in items {
-                    if let Some(s) = self.string(file, &mut item, &format!("each entry of {what}"))
-                    {
-                        out.push(s);
-                    }
-                }
-                Some(out)
-            }
-            other => {
-                self.err(
-                    file,
-                    span,
-                    format!(
-                        "{what} must be an array of strings, found {}",
-                        other.type_str()
-                    ),
-                    "expected an array of strings",
-                );
-                None
-            }
-        }
+        let shape = ("an array of strings", "an array of strings");
+        let items = self
+            .shaped(file, v, what, shape, |x| match x {
+                ValueInner::Array(a) => Ok(a),
+                other => Err(other),
+            })?
+            .value;
+        let each = format!("each entry of {what}");
+        Some(
+            items
+                .into_iter()
+                .filter_map(|mut item| self.string(file, &mut item, &each))
+                .collect(),
+        )
     }
 
     fn integer(&mut self, file: usize, v: &mut Value<'_>, what: &str) -> Option<At<i64>> {
-        let span = v.span;
-        match v.take() {
-            ValueInner::Integer(i) => Some(At {
-                value: i,
-                at: Origin {
-                    file,
-                    span: span.start..span.end,
-                },
-            }),
-            other => {
-                self.err(
-                    file,
-                    span,
-                    format!("{what} must be an integer, found {}", other.type_str()),
-                    "expected an integer",
-                );
-                None
-            }
-        }
+        self.shaped(file, v, what, ("an integer", "an integer"), |x| match x {
+            ValueInner::Integer(i) => Ok(i),
+            other => Err(other),
+        })
     }
 
     fn unsigned(&mut self, file: usize, v: &mut Value<'_>, what: &str) -> Option<At<u64>> {
@@ -729,25 +682,10 @@ impl Loader {
     }
 
     fn boolean(&mut self, file: usize, v: &mut Value<'_>, what: &str) -> Option<At<bool>> {
-        let span = v.span;
-        match v.take() {
-            ValueInner::Boolean(b) => Some(At {
-                value: b,
-                at: Origin {
-                    file,
-                    span: span.start..span.end,
-                },
-            }),
-            other => {
-                self.err(
-                    file,
-                    span,
-                    format!("{what} must be true or false, found {}", other.type_str()),
-                    "expected a boolean",
-                );
-                None
-            }
-        }
+        self.shaped(file, v, what, ("true or false", "a boolean"), |x| match x {
+            ValueInner::Boolean(b) => Ok(b),
+            other => Err(other),
+        })
     }
 
     fn allow_deny(&mut self, file: usize, v: &mut Value<'_>, section: &str) -> AllowDeny {

@@ -57,17 +57,6 @@ fn help_documents_exit_codes_and_model() {
     }
 }
 
-/// Every feature name the analyzer reports can be written in a policy's `features` lists.
-#[test]
-fn policies_accept_every_feature_the_analyzer_reports() {
-    for name in wasmgate_analyzer::FEATURE_NAMES {
-        assert!(
-            wasmgate_policy::FEATURES.contains(name),
-            "policy rejects feature `{name}`"
-        );
-    }
-}
-
 /// Regression: `check` analyses files on the rayon pool; linking a component used to block a
 /// pool worker on a helper thread that itself waited for pool work, which hung with one
 /// thread (and could with two). Components and modules, one pool thread, must finish.
