@@ -215,30 +215,18 @@ impl ComponentBuilder {
                     let e = e?;
                     // An export also adds an item to its index space, equal to the exported one.
                     match e.kind {
-                        ComponentExternalKind::Func => s.funcs.push(
-                            s.funcs
-                                .get(e.index as usize)
-                                .cloned()
-                                .unwrap_or(FuncItem::Unknown),
-                        ),
-                        ComponentExternalKind::Instance => s.instances.push(
-                            s.instances
-                                .get(e.index as usize)
-                                .cloned()
-                                .unwrap_or(InstanceItem::Unknown),
-                        ),
-                        ComponentExternalKind::Component => s.components.push(
-                            s.components
-                                .get(e.index as usize)
-                                .copied()
-                                .unwrap_or(ComponentItem::Unknown),
-                        ),
-                        ComponentExternalKind::Module => s.modules.push(
-                            s.modules
-                                .get(e.index as usize)
-                                .copied()
-                                .unwrap_or(ModuleItem::Unknown),
-                        ),
+                        ComponentExternalKind::Func => {
+                            reindex(&mut s.funcs, e.index, FuncItem::Unknown)
+                        }
+                        ComponentExternalKind::Instance => {
+                            reindex(&mut s.instances, e.index, InstanceItem::Unknown)
+                        }
+                        ComponentExternalKind::Component => {
+                            reindex(&mut s.components, e.index, ComponentItem::Unknown)
+                        }
+                        ComponentExternalKind::Module => {
+                            reindex(&mut s.modules, e.index, ModuleItem::Unknown)
+                        }
                         _ => {}
                     }
                     s.exports.push((e.name.name.to_string(), e.kind, e.index));
@@ -497,6 +485,13 @@ impl ComponentBuilder {
             scope: self.scope,
         }
     }
+}
+
+/// Pushes a copy of item `index` (or `unknown` when out of range): exports add to their
+/// index space an item equal to the one exported.
+fn reindex<T: Clone>(space: &mut Vec<T>, index: u32, unknown: T) {
+    let item = space.get(index as usize).cloned().unwrap_or(unknown);
+    space.push(item);
 }
 
 /// Function names of an exported instance, from the component's types.
