@@ -278,7 +278,9 @@ fn finish_module(
                 index: i,
                 name: graph.nodes[i as usize].name.clone(),
                 type_index: facts.func_types[i as usize],
-                import: defined.is_none().then(|| graph.nodes[i as usize].name.clone()),
+                import: defined
+                    .is_none()
+                    .then(|| graph.nodes[i as usize].name.clone()),
                 body_offset: range.map(|r| r.0),
                 body_size: range.map(|r| r.1),
             }
