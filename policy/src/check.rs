@@ -6,11 +6,12 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use wasmgate_analyzer::{
-    Analysis, CoreModule, EntryKind, EntryPoint, ExternKind, Reach, UNKNOWN_HOST, glob_match,
+    Analysis, CoreModule, EntryKind, EntryPoint, ExternKind, Reach, UNKNOWN_HOST,
 };
 
 use crate::Date;
 use crate::finding::{Finding, Kind, Location, PolicyRef, Suppression, fingerprint};
+use crate::pattern;
 use crate::policy::{AllowDeny, DEFAULT_FEATURES, Origin, ValidPolicy, import_matches};
 use crate::rules::{self, id};
 
@@ -173,7 +174,7 @@ impl Cx<'_> {
                     |_| false,
                     omitted.clone(),
                     cap,
-                    glob_match,
+                    pattern::matches,
                 );
                 let (why, origin) = match decision {
                     Decision::Allowed => continue,
@@ -213,20 +214,20 @@ impl Cx<'_> {
         }
         for restriction in &self.policy.restrict {
             let pattern = restriction.export.value.as_str();
-            let entries: Vec<&EntryPoint> = if pattern.contains('*') {
-                a.entry_points
+            let entries: Vec<&EntryPoint> = match pattern::as_literal(pattern) {
+                Some(name) => by_name.get(name.as_str()).cloned().unwrap_or_default(),
+                None => a
+                    .entry_points
                     .iter()
-                    .filter(|e| e.kind == EntryKind::Export && glob_match(pattern, &e.name))
-                    .collect()
-            } else {
-                by_name.get(pattern).cloned().unwrap_or_default()
+                    .filter(|e| e.kind == EntryKind::Export && pattern::matches(pattern, &e.name))
+                    .collect(),
             };
             for e in entries {
                 for (cap, r) in by_capability(e) {
                     if restriction
                         .capabilities
                         .iter()
-                        .any(|c| glob_match(&c.value, cap))
+                        .any(|c| pattern::matches(&c.value, cap))
                     {
                         continue;
                     }
@@ -409,7 +410,7 @@ impl Cx<'_> {
                     |f| DEFAULT_FEATURES.contains(&f),
                     omitted_features.clone(),
                     f,
-                    glob_match,
+                    pattern::matches,
                 );
                 let (why, origin) = match decision {
                     Decision::Allowed => continue,
@@ -441,7 +442,7 @@ impl Cx<'_> {
                 .policy
                 .forbidden_exports
                 .iter()
-                .find(|p| glob_match(&p.value, &x.name))
+                .find(|p| pattern::matches(&p.value, &x.name))
             {
                 self.push(Draft {
                     rule: id::FORBIDDEN_EXPORT,
@@ -458,10 +459,12 @@ impl Cx<'_> {
         }
         let names: HashSet<&str> = a.exports.iter().map(|x| x.name.as_str()).collect();
         for req in &self.policy.required_exports {
-            let present = if req.value.contains('*') {
-                a.exports.iter().any(|x| glob_match(&req.value, &x.name))
-            } else {
-                names.contains(req.value.as_str())
+            let present = match pattern::as_literal(&req.value) {
+                Some(name) => names.contains(name.as_str()),
+                None => a
+                    .exports
+                    .iter()
+                    .any(|x| pattern::matches(&req.value, &x.name)),
             };
             if !present {
                 self.push(Draft {
@@ -514,7 +517,7 @@ impl Cx<'_> {
                     for f in self.out.iter_mut().filter(|f| {
                         f.rule == w.rule
                             && f.suppressed.is_none()
-                            && glob_match(&w.target, &f.subject)
+                            && pattern::matches(&w.target, &f.subject)
                     }) {
                         f.suppressed = Some(Suppression::Waiver {
                             reason: w.reason.clone(),

@@ -9,10 +9,18 @@ use std::fmt::Write;
 
 use wasmgate_analyzer::{Analysis, EntryKind, ExternKind, Reach};
 
+use wasmgate_escape::{terminal, toml_key, toml_string};
+
+use crate::pattern;
 use crate::policy::DEFAULT_FEATURES;
 
-fn quoted(items: &BTreeSet<String>) -> String {
-    let v: Vec<String> = items.iter().map(|s| format!("{s:?}")).collect();
+// Everything below that comes from the binary (names, paths) is hostile: strings go
+// through `toml_string`/`toml_key` (after `pattern::literal`, so a name is matched exactly),
+// comments through `terminal`, which leaves no newline or control character to end them.
+
+/// A TOML array of strings, on one line when short.
+fn array(items: &BTreeSet<String>) -> String {
+    let v: Vec<String> = items.iter().map(|s| toml_string(s)).collect();
     if v.iter().map(String::len).sum::<usize>() < 70 {
         format!("[{}]", v.join(", "))
     } else {
@@ -25,32 +33,23 @@ fn quoted(items: &BTreeSet<String>) -> String {
     }
 }
 
-fn key(name: &str) -> String {
-    if !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
-        name.to_string()
-    } else {
-        format!("{name:?}")
-    }
-}
-
 /// A multi-line array with a trailing comment per entry (why it is there).
 fn commented(items: &BTreeMap<String, String>) -> String {
     if items.is_empty() {
         return "[]".to_string();
     }
-    let width = items
-        .keys()
-        .map(|k| format!("{k:?}").len())
+    let quoted: Vec<(String, &String)> = items
+        .iter()
+        .map(|(item, why)| (format!("{},", toml_string(item)), why))
+        .collect();
+    let width = quoted
+        .iter()
+        .map(|(q, _)| q.chars().count())
         .max()
         .unwrap_or(0);
     let mut s = String::from("[\n");
-    for (item, why) in items {
-        let q = format!("{item:?},");
-        let _ = writeln!(s, "  {q:<w$} # {why}", w = width + 1);
+    for (q, why) in quoted {
+        let _ = writeln!(s, "  {q:<width$} # {}", terminal(why));
     }
     s.push(']');
     s
@@ -61,7 +60,8 @@ pub fn least_privilege(source: &str, a: &Analysis) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "# wasmgate policy for {source} (sha256 {}), written by `wasmgate policy init`.",
+        "# wasmgate policy for {} (sha256 {}), written by `wasmgate policy init`.",
+        terminal(source),
         a.sha256
     );
     s.push_str(
@@ -105,7 +105,7 @@ pub fn least_privilege(source: &str, a: &Analysis) -> String {
             } else {
                 i.capabilities.join(", ")
             };
-            (i.id.clone(), caps)
+            (pattern::literal_import(&i.module, &i.name), caps)
         })
         .collect();
     s.push_str("[imports]\n# Function imports some entry point can reach, with the capabilities each confers.\n");
@@ -115,10 +115,10 @@ pub fn least_privilege(source: &str, a: &Analysis) -> String {
         .exports
         .iter()
         .filter(|x| x.kind == ExternKind::Func)
-        .map(|x| x.name.clone())
+        .map(|x| pattern::literal(&x.name))
         .collect();
     s.push_str("[exports]\n# The interface the host relies on.\n");
-    let _ = writeln!(s, "required = {}\n", quoted(&exports));
+    let _ = writeln!(s, "required = {}\n", array(&exports));
     let restricted: Vec<_> = a
         .entry_points
         .iter()
@@ -128,7 +128,12 @@ pub fn least_privilege(source: &str, a: &Analysis) -> String {
         s.push_str("[exports.restrict]\n# Each export may reach only what it reaches today.\n");
         for e in restricted {
             let c: BTreeSet<String> = e.reaches.iter().map(|r| r.capability.clone()).collect();
-            let _ = writeln!(s, "{} = {}", key(&e.name), quoted(&c));
+            let _ = writeln!(
+                s,
+                "{} = {}",
+                toml_key(&pattern::literal(&e.name)),
+                array(&c)
+            );
         }
         s.push('\n');
     }
@@ -173,6 +178,6 @@ pub fn least_privilege(source: &str, a: &Analysis) -> String {
         .chain(DEFAULT_FEATURES.iter().map(|f| f.to_string()))
         .collect();
     s.push_str("[features]\n# The WebAssembly 2.0 features plus those the binary uses.\n");
-    let _ = writeln!(s, "allow = {}", quoted(&features));
+    let _ = writeln!(s, "allow = {}", array(&features));
     s
 }

@@ -13,6 +13,7 @@ mod date;
 pub mod diag;
 mod finding;
 pub mod init;
+pub mod pattern;
 mod policy;
 pub mod project;
 pub mod report;

@@ -17,6 +17,8 @@ use toml_span::value::{Key, ValueInner};
 use toml_span::{Span, Value};
 use wasmgate_analyzer::{CapabilityTable, glob_match, strip_version};
 
+use crate::pattern::{self, Pattern};
+
 use crate::diag::{self, Diagnostic, Source};
 use crate::{Date, Level, rules};
 
@@ -284,6 +286,10 @@ pub const DEFAULT_FEATURES: &[&str] = &[
     "simd",
 ];
 
+/// How patterns are written, for diagnostics.
+const PATTERN_NOTE: &str = "in a pattern `*` matches any run of characters and `\\` makes the next character literal \
+     (`\\*`, `\\#`, `\\\\`); an import pattern is `<module>#<name>`";
+
 /// `widen = [...]` entry kinds.
 const WIDEN_KINDS: &[&str] = &[
     "capability",
@@ -297,8 +303,9 @@ const WIDEN_KINDS: &[&str] = &[
 
 /// Whether an import pattern `<module>#<name>` matches an import. A pattern whose module has
 /// no `@version` matches every version of the module.
+/// The pattern syntax is [`crate::pattern`]'s: `\` escapes `*`, `#` and itself.
 pub fn import_matches(pattern: &str, module: &str, name: &str) -> bool {
-    let Some((pm, pn)) = pattern.split_once('#') else {
+    let Some((pm, pn)) = pattern::split_import(pattern) else {
         return false;
     };
     let m = if pm.contains('@') {
@@ -306,7 +313,7 @@ pub fn import_matches(pattern: &str, module: &str, name: &str) -> bool {
     } else {
         strip_version(module)
     };
-    glob_match(pm, m) && glob_match(pn, name)
+    pattern::matches(pm, m) && pattern::matches(pn, name)
 }
 
 /// Splits an import id `<module>#<name>`.
@@ -1074,9 +1081,7 @@ impl Loader {
                         format!("bad import glob {:?}: {why}", i.value),
                     )
                     .label("bad glob")
-                    .note(
-                        "an import pattern is `<module>#<name>`; `*` matches any run of characters",
-                    ),
+                    .note(PATTERN_NOTE),
                 );
             }
         }
@@ -1087,14 +1092,16 @@ impl Loader {
             .chain(pf.restrict.iter().map(|r| &r.export))
             .cloned()
             .collect();
-        for e in exports {
-            if e.value.contains("**") {
+        let targets = pf.waivers.iter().map(|w| At {
+            value: w.target.clone(),
+            at: w.at.clone(),
+        });
+        for e in exports.into_iter().chain(targets) {
+            if let Err(why) = Pattern::parse(&e.value) {
                 self.diags.push(
-                    Diagnostic::new(file, e.at.span, format!("bad export glob {:?}", e.value))
+                    Diagnostic::new(file, e.at.span, format!("bad pattern {:?}: {why}", e.value))
                         .label("bad glob")
-                        .note(
-                            "an export pattern is a name where `*` matches any run of characters",
-                        ),
+                        .note(PATTERN_NOTE),
                 );
             }
         }
@@ -1186,7 +1193,10 @@ impl Loader {
             if let Some(allow) = &c.allow {
                 for entry in &allow.value {
                     let covered = match &p.allow {
-                        Some(pa) => pa.value.iter().any(|q| glob_match(&q.value, &entry.value)),
+                        Some(pa) => pa
+                            .value
+                            .iter()
+                            .any(|q| pattern::covers(&q.value, &entry.value)),
                         None if kind == "feature" => DEFAULT_FEATURES.contains(&&*entry.value),
                         None => default_all,
                     };
@@ -1341,11 +1351,13 @@ fn edit_distance(a: &str, b: &str) -> usize {
 /// Checks an import pattern: `<module>#<name>`, where only `*` is a wildcard. Every other
 /// character is literal (Wasm names may hold spaces, `?`, even be empty).
 fn check_import_pattern(p: &str) -> Result<(), String> {
-    if !p.contains('#') {
-        return Err("missing `#` between module and name".into());
-    }
-    if p.contains("**") {
-        return Err("`**` is not a wildcard here; a single `*` already matches any run".into());
+    let Some((module, name)) = pattern::split_import(p) else {
+        return Err(
+            "missing `#` between module and name (a `#` inside a module name is `\\#`)".into(),
+        );
+    };
+    for part in [module, name] {
+        Pattern::parse(part).map_err(|e| e.to_string())?;
     }
     Ok(())
 }

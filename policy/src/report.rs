@@ -17,6 +17,7 @@ use std::fmt::Write;
 
 use serde::Serialize;
 use serde_json::{Value, json};
+use wasmgate_escape::{Terminal as T, join_terminal, sarif_text};
 
 use crate::finding::{Finding, Kind, Level, Suppression};
 use crate::rules;
@@ -82,10 +83,10 @@ pub fn human(reports: &[FileReport]) -> String {
         let _ = write!(
             s,
             "{}: {} finding{} (policy {})",
-            r.artifact,
+            T(&r.artifact),
             active.len(),
             if active.len() == 1 { "" } else { "s" },
-            r.policy
+            T(&r.policy)
         );
         if suppressed > 0 {
             let _ = write!(s, ", {suppressed} suppressed");
@@ -98,36 +99,46 @@ pub fn human(reports: &[FileReport]) -> String {
                 f.level.as_str(),
                 f.rule,
                 f.name,
-                f.message
+                T(&f.message)
             );
-            let mut at = format!("    at: {}", f.location.artifact);
+            let mut at = format!("    at: {}", T(&f.location.artifact));
             if let Some(o) = f.location.offset {
                 let _ = write!(at, " @ {o:#x}");
             }
             if let Some(func) = &f.location.function {
-                let _ = write!(at, " in `{func}`");
+                let _ = write!(at, " in `{}`", T(func));
             }
             let _ = writeln!(s, "{at}");
             if !f.witness.is_empty() {
-                let _ = writeln!(s, "    witness: {}", f.witness.join(" -> "));
+                let _ = writeln!(s, "    witness: {}", join_terminal(&f.witness, " -> "));
             }
             let _ = writeln!(
                 s,
                 "    policy: {}:{}:{}: {}",
-                f.policy.file, f.policy.line, f.policy.column, f.policy.text
+                T(&f.policy.file),
+                f.policy.line,
+                f.policy.column,
+                T(&f.policy.text)
             );
         }
         for f in r.findings.iter().filter(|f| f.suppressed.is_some()) {
             let why = match &f.suppressed {
                 Some(Suppression::Waiver { reason, policy }) => {
-                    format!("waived at {}:{}: {reason}", policy.file, policy.line)
+                    format!(
+                        "waived at {}:{}: {}",
+                        T(&policy.file),
+                        policy.line,
+                        T(reason)
+                    )
                 }
                 _ => "in the baseline".to_string(),
             };
             let _ = writeln!(
                 s,
                 "  suppressed[{} {}] {}: {why}",
-                f.rule, f.name, f.subject
+                f.rule,
+                f.name,
+                T(&f.subject)
             );
         }
     }
@@ -210,19 +221,20 @@ pub fn sarif(reports: &[FileReport], tool_version: &str, with_baseline: bool) ->
     })
 }
 
-/// A relative path as a URI reference (`/` separators, spaces and `%` escaped).
+/// A relative path as a URI reference: `/` separators, every byte outside RFC 3986's
+/// unreserved set and `/` percent-encoded (file names found by a walk are untrusted).
 fn uri(path: &str) -> String {
-    let mut out = String::new();
-    for c in path.replace('\\', "/").chars() {
-        match c {
-            ' ' => out.push_str("%20"),
-            '%' => out.push_str("%25"),
-            '#' => out.push_str("%23"),
-            '?' => out.push_str("%3F"),
-            c => out.push(c),
+    let p = path.replace('\\', "/");
+    let p = p.trim_start_matches("./");
+    let mut out = String::with_capacity(p.len());
+    for b in p.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
         }
     }
-    out.trim_start_matches("./").to_string()
+    out
 }
 
 /// A SARIF `artifactLocation`: relative to `%SRCROOT%` (the working directory) when the path
@@ -264,7 +276,7 @@ fn sarif_result(f: &Finding, catalogue: &[rules::Rule]) -> Value {
                 "endColumn": f.policy.end_column.max(f.policy.column),
             },
         },
-        "message": {"text": format!("decided by the policy: {}", f.policy.text)},
+        "message": {"text": sarif_text(&format!("decided by the policy: {}", f.policy.text))},
     });
     if !logical.is_empty() {
         primary["logicalLocations"] = Value::Array(logical);
@@ -275,7 +287,7 @@ fn sarif_result(f: &Finding, catalogue: &[rules::Rule]) -> Value {
             "artifactLocation": artifact_location(&f.location.artifact),
         },
         "message": {"text": format!("the binary ({})", match (&f.location.offset, &f.location.function) {
-            (Some(_), Some(func)) => format!("call instruction in `{func}`"),
+            (Some(_), Some(func)) => format!("call instruction in `{}`", sarif_text(func)),
             (Some(_), None) => "import entry".to_string(),
             _ => "whole file".to_string(),
         })},
@@ -291,7 +303,7 @@ fn sarif_result(f: &Finding, catalogue: &[rules::Rule]) -> Value {
         "ruleId": f.rule,
         "level": f.level.as_str(),
         "kind": match f.kind { Kind::Fail => "fail", Kind::Pass => "pass" },
-        "message": {"text": format!("{}: {}", f.location.artifact, f.message)},
+        "message": {"text": sarif_text(&format!("{}: {}", f.location.artifact, f.message))},
         "locations": [primary],
         "relatedLocations": [binary],
         "partialFingerprints": {FINGERPRINT_KEY: f.fingerprint},
@@ -308,7 +320,7 @@ fn sarif_result(f: &Finding, catalogue: &[rules::Rule]) -> Value {
             .map(|(i, node)| {
                 let mut loc = json!({
                     "logicalLocations": [{"name": node, "kind": "function"}],
-                    "message": {"text": node},
+                    "message": {"text": sarif_text(node)},
                 });
                 if i + 1 == f.witness.len() {
                     loc["physicalLocation"] = json!({

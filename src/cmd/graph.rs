@@ -8,6 +8,7 @@ use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 use wasmgate_analyzer::{Analysis, CallGraph, CoreModule, Export, ExternKind, Node};
+use wasmgate_escape::dot_string;
 
 use crate::{exit, input, output};
 
@@ -164,7 +165,11 @@ fn dot(graphs: &[GraphOut<'_>]) -> String {
     for (gi, g) in graphs.iter().enumerate() {
         let indent = if graphs.len() > 1 { "    " } else { "  " };
         if graphs.len() > 1 {
-            let _ = writeln!(s, "  subgraph cluster_{gi} {{\n    label={:?};", g.module);
+            let _ = writeln!(
+                s,
+                "  subgraph cluster_{gi} {{\n    label={};",
+                dot_string(&g.module)
+            );
         }
         for n in &g.nodes {
             let shape = match n.kind {
@@ -175,8 +180,9 @@ fn dot(graphs: &[GraphOut<'_>]) -> String {
             };
             let _ = writeln!(
                 s,
-                "{indent}n{gi}_{} [label={:?}, shape={shape}];",
-                n.id, n.name
+                "{indent}n{gi}_{} [label={}, shape={shape}];",
+                n.id,
+                dot_string(&n.name)
             );
         }
         for (a, b) in &g.edges {

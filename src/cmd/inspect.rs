@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use wasmgate_analyzer::{Analysis, BinaryKind, EntryPoint};
+use wasmgate_escape::{Terminal as T, join_terminal, terminal};
 
 use crate::{exit, input, output};
 
@@ -55,14 +56,20 @@ pub fn human(file: &str, a: &Analysis) -> String {
         BinaryKind::Module => "core module",
         BinaryKind::Component => "component",
     };
-    let _ = writeln!(s, "{file}: {kind}, {} bytes, sha256 {}", a.size, a.sha256);
+    let _ = writeln!(
+        s,
+        "{}: {kind}, {} bytes, sha256 {}",
+        T(file),
+        a.size,
+        a.sha256
+    );
     if let Some(m) = &a.module {
         if !m.producers.is_empty() {
             let p: Vec<String> = m
                 .producers
                 .iter()
                 .map(|p| {
-                    format!("{} {} {}", p.field, p.name, p.version)
+                    format!("{} {} {}", T(&p.field), T(&p.name), T(&p.version))
                         .trim_end()
                         .to_string()
                 })
@@ -104,11 +111,11 @@ pub fn human(file: &str, a: &Analysis) -> String {
     if let Some(wit) = a.component.as_ref().and_then(|c| c.wit.as_deref()) {
         let _ = writeln!(s, "\nWIT world:");
         for line in wit.lines() {
-            let _ = writeln!(s, "  {line}");
+            let _ = writeln!(s, "  {}", T(line));
         }
     }
     for w in &a.warnings {
-        let _ = writeln!(s, "warning: {w}");
+        let _ = writeln!(s, "warning: {}", T(w));
     }
     let _ = writeln!(s, "\nimports ({}):", a.imports.len());
     for i in &a.imports {
@@ -120,7 +127,7 @@ pub fn human(file: &str, a: &Analysis) -> String {
         let _ = writeln!(
             s,
             "  {:<56} {:<6} {caps}",
-            i.id,
+            T(&i.id),
             format!("{:?}", i.kind).to_lowercase()
         );
     }
@@ -129,7 +136,7 @@ pub fn human(file: &str, a: &Analysis) -> String {
         let _ = writeln!(
             s,
             "  {:<56} {}",
-            e.name,
+            T(&e.name),
             format!("{:?}", e.kind).to_lowercase()
         );
     }
@@ -140,7 +147,7 @@ pub fn human(file: &str, a: &Analysis) -> String {
             a.unreachable_imports.len()
         );
         for id in &a.unreachable_imports {
-            let _ = writeln!(s, "  {id}");
+            let _ = writeln!(s, "  {}", T(id));
         }
     }
     let _ = writeln!(s, "\nentry points ({}):", a.entry_points.len());
@@ -175,9 +182,9 @@ fn entry(s: &mut String, e: &EntryPoint, witnesses: bool) {
     let summary = if caps.is_empty() {
         "no capabilities".to_string()
     } else {
-        caps.join(", ")
+        terminal(&caps.join(", ")).into_owned()
     };
-    let _ = writeln!(s, "  {} ({kind}{note}): {summary}", e.name);
+    let _ = writeln!(s, "  {} ({kind}{note}): {summary}", T(&e.name));
     if !witnesses {
         return;
     }
@@ -188,6 +195,11 @@ fn entry(s: &mut String, e: &EntryPoint, witnesses: bool) {
             continue;
         }
         last = &r.capability;
-        let _ = writeln!(s, "    {:<16} {}", r.capability, r.path.join(" -> "));
+        let _ = writeln!(
+            s,
+            "    {:<16} {}",
+            T(&r.capability),
+            join_terminal(&r.path, " -> ")
+        );
     }
 }

@@ -12,7 +12,7 @@ const COPY: &str = "corpus/c/copy.wasm";
 const STDIO_ONLY: &str = "corpus/fixtures/policy/stdio-only.toml";
 
 /// Runs the CLI in `dir`; returns (exit code, stdout, stderr).
-fn run_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
+pub(crate) fn run_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
     let out = wasmgate()
         .args(args)
         .current_dir(dir)
@@ -28,7 +28,7 @@ fn run_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
 }
 
 /// A fresh scratch directory under the target dir.
-fn scratch(name: &str) -> PathBuf {
+pub(crate) fn scratch(name: &str) -> PathBuf {
     let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
@@ -119,7 +119,7 @@ fn sarif_for_the_file_copier_passes_the_multitool_and_github_rules() {
 }
 
 /// What GitHub code scanning needs and the Multitool does not fully check.
-fn assert_github_requirements(v: &Value) {
+pub(crate) fn assert_github_requirements(v: &Value) {
     assert_eq!(v["version"], "2.1.0");
     let run = &v["runs"][0];
     let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
@@ -196,7 +196,7 @@ fn multitool() -> PathBuf {
 
 /// Validates with Microsoft's SARIF Multitool (SARIF schema + GitHub rules); it exits 0 even
 /// when it finds errors, so its own SARIF output is parsed.
-fn multitool_validate(sarif: &Path) {
+pub(crate) fn multitool_validate(sarif: &Path) {
     let tool = multitool();
     assert!(
         tool.exists(),
