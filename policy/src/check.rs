@@ -34,6 +34,7 @@ pub fn check(
     cx.limits_and_features(analysis);
     cx.exports(analysis);
     cx.start(analysis);
+    cx.re_exported_imports(analysis);
     cx.waivers(today);
     let mut out = cx.out;
     out.sort_by(|a, b| {
@@ -494,6 +495,52 @@ impl Cx<'_> {
                     origin: self.default_origin(id::START_FUNCTION_PERFORMS_IO),
                 });
             }
+        }
+    }
+
+    /// Function imports that a core module exports as they are (top-level modules only:
+    /// inside a component, core exports are wiring the host never sees).
+    fn re_exported_imports(&mut self, a: &Analysis) {
+        let Some(m) = &a.module else {
+            return;
+        };
+        for x in a.exports.iter().filter(|x| x.kind == ExternKind::Func) {
+            // Imported functions come first in the function index space, in import order.
+            let imported = m
+                .functions
+                .get(x.index as usize)
+                .is_some_and(|f| f.import.is_some());
+            let Some(import) = imported
+                .then(|| {
+                    a.imports
+                        .iter()
+                        .filter(|i| i.kind == ExternKind::Func)
+                        .nth(x.index as usize)
+                })
+                .flatten()
+            else {
+                continue;
+            };
+            if import.capabilities.is_empty() {
+                continue;
+            }
+            self.push(Draft {
+                rule: id::IMPORT_RE_EXPORTED,
+                message: format!(
+                    "exports `{}`, which is the import `{}` itself: every caller of the export holds {}",
+                    x.name,
+                    import.id,
+                    import.capabilities.join(", ")
+                ),
+                subject: x.name.clone(),
+                location: Location {
+                    offset: Some(import.offset),
+                    entry_point: Some(x.name.clone()),
+                    ..Location::default()
+                },
+                witness: Vec::new(),
+                origin: self.default_origin(id::IMPORT_RE_EXPORTED),
+            });
         }
     }
 

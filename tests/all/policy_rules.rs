@@ -1,6 +1,7 @@
 //! Rule fixtures (`corpus/fixtures/rules/WGxxxx.toml`): each rule fires on its `[fires]` case
 //! and stays silent on its `[passes]` case; every rule of the catalogue has a fixture.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use wasmgate_policy::{Date, rules};
@@ -46,9 +47,33 @@ fn every_rule_has_a_fixture_that_fires_and_one_that_does_not() {
         let text = std::fs::read_to_string(&fixture).unwrap();
         let table: toml::Value = toml::from_str(&text).unwrap();
         let fired = case(&fixture, &table, "fires");
+        // The exact (subject, level) of every finding of the rule, stated in the fixture.
+        let expected: BTreeSet<(String, String)> = table["fires"]
+            .get("expect")
+            .and_then(|e| e.as_array())
+            .unwrap_or_else(|| panic!("{}: [fires] has no `expect`", fixture.display()))
+            .iter()
+            .map(|e| {
+                (
+                    e["subject"].as_str().unwrap().to_string(),
+                    e["level"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
         assert!(
-            fired.iter().any(|f| f.rule == rule.id),
-            "{}: [fires] produced no {} finding: {fired:#?}",
+            !expected.is_empty(),
+            "{}: empty `expect`",
+            fixture.display()
+        );
+        let actual: BTreeSet<(String, String)> = fired
+            .iter()
+            .filter(|f| f.rule == rule.id && f.suppressed.is_none())
+            .map(|f| (f.subject.clone(), f.level.as_str().to_string()))
+            .collect();
+        assert_eq!(
+            actual,
+            expected,
+            "{}: [fires] findings of {} (subject, level)",
             fixture.display(),
             rule.id
         );
@@ -85,5 +110,25 @@ fn a_waiver_suppresses_exactly_its_rule_and_target() {
         fired
             .iter()
             .any(|f| f.rule == "WG0001" && f.suppressed.is_none())
+    );
+}
+
+/// The README's rule table is the catalogue: a new rule file without its row (or a row left
+/// after a rule is gone) fails here, with the table to paste.
+#[test]
+fn readme_rule_table_is_the_catalogue() {
+    let mut table = String::from("| id | name | default |\n| --- | --- | --- |\n");
+    for r in rules::catalogue() {
+        table.push_str(&format!(
+            "| {} | {} | {} |\n",
+            r.id,
+            r.name,
+            r.level.as_str()
+        ));
+    }
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    assert!(
+        readme.contains(&table),
+        "README.md's rule table (section \"Rules\") must be exactly:\n{table}"
     );
 }
