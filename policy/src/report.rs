@@ -1,26 +1,18 @@
 //! Renders findings: human text, JSON, SARIF 2.1.0; reads a SARIF baseline back.
 //!
-//! SARIF is built with `serde_json::json!` rather than the `serde-sarif` crate: that crate
-//! generates every SARIF type from the schema in a build script (schemafy, syn, prettyplease,
-//! typed-builder, strum), a heavy build on our two-core CI for the dozen objects we emit.
-//! The SARIF Multitool test (`tests/all/policy_check.rs`) validates the output against the
-//! SARIF schema and GitHub's ingestion rules instead.
-//!
-//! **What carries `region.startLine`.** GitHub code scanning requires a text line on every
-//! result, and a `.wasm` has none (DWARF line info is not used yet). The primary location of
-//! each result is therefore the *policy line that decided it* (a text file in the repository,
-//! so the alert opens at the rule to change or waive), and the binary is the first related
-//! location, with `byteOffset`/`byteLength` of the import entry or call instruction.
+//! SARIF lives in [`sarif`], as typed structs.
 
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
 use serde::Serialize;
 use serde_json::{Value, json};
-use wasmgate_escape::{Terminal as T, join_terminal, sarif_text};
+use wasmgate_escape::{Terminal as T, join_terminal};
+
+mod sarif;
+pub use sarif::{Log as SarifLog, sarif};
 
 use crate::finding::{Finding, Kind, Level, Suppression};
-use crate::rules;
 
 /// JSON output version (`check --format json`); fields are only added.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -170,186 +162,6 @@ pub fn json(reports: &[FileReport]) -> Value {
         "files": reports,
         "summary": summary(reports),
     })
-}
-
-/// SARIF 2.1.0: the whole rule catalogue as `reportingDescriptor`s, one result per finding.
-/// With a baseline, each result carries `baselineState` (`new` or `unchanged`).
-pub fn sarif(reports: &[FileReport], tool_version: &str, with_baseline: bool) -> Value {
-    let catalogue = rules::catalogue();
-    let descriptors: Vec<Value> = catalogue
-        .iter()
-        .map(|r| {
-            let mut tags = r.tags.clone();
-            if let Some(cwe) = &r.cwe {
-                tags.push(format!("external/cwe/{}", cwe.to_ascii_lowercase()));
-            }
-            json!({
-                "id": r.id,
-                "name": r.name,
-                "shortDescription": {"text": r.summary},
-                "fullDescription": {"text": r.summary},
-                "help": {"text": r.docs, "markdown": r.docs},
-                "defaultConfiguration": {"level": r.level.as_str()},
-                "properties": {"tags": tags, "category": r.category},
-            })
-        })
-        .collect();
-    let mut results = Vec::new();
-    for report in reports {
-        for f in &report.findings {
-            let mut r = sarif_result(f, catalogue);
-            if with_baseline && r.get("baselineState").is_none() {
-                r["baselineState"] = json!("new");
-            }
-            results.push(r);
-        }
-    }
-    json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "wasmgate",
-                "version": tool_version,
-                "semanticVersion": tool_version,
-                "informationUri": "https://example.invalid/wasmgate",
-                "rules": descriptors,
-            }},
-            "columnKind": "unicodeCodePoints",
-            "results": results,
-        }],
-    })
-}
-
-/// A relative path as a URI reference: `/` separators, every byte outside RFC 3986's
-/// unreserved set and `/` percent-encoded (file names found by a walk are untrusted).
-fn uri(path: &str) -> String {
-    let p = path.replace('\\', "/");
-    let p = p.trim_start_matches("./");
-    let mut out = String::with_capacity(p.len());
-    for b in p.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
-}
-
-/// A SARIF `artifactLocation`: relative to `%SRCROOT%` (the working directory) when the path
-/// is relative, as GitHub requires; an absolute `file://` URI otherwise (valid SARIF, but
-/// GitHub rejects it: run `check` from the repository root with relative paths).
-fn artifact_location(path: &str) -> Value {
-    let p = path.replace('\\', "/");
-    if p.starts_with('/') || p.get(1..3) == Some(":/") {
-        let abs = if p.starts_with('/') {
-            p
-        } else {
-            format!("/{p}")
-        };
-        json!({"uri": format!("file://{}", uri(&abs))})
-    } else {
-        json!({"uri": uri(&p), "uriBaseId": "%SRCROOT%"})
-    }
-}
-
-fn sarif_result(f: &Finding, catalogue: &[rules::Rule]) -> Value {
-    let rule_index = catalogue.iter().position(|r| r.id == f.rule);
-    let mut logical = Vec::new();
-    if let Some(e) = &f.location.entry_point {
-        logical.push(json!({"name": e, "kind": "function", "fullyQualifiedName": format!("{}!{e}", f.location.artifact)}));
-    }
-    if let Some(func) = &f.location.function {
-        logical.push(json!({"name": func, "kind": "function"}));
-    }
-    if let Some(m) = &f.location.module {
-        logical.push(json!({"name": m, "kind": "module"}));
-    }
-    let mut primary = json!({
-        "physicalLocation": {
-            "artifactLocation": artifact_location(&f.policy.file),
-            "region": {
-                "startLine": f.policy.line,
-                "startColumn": f.policy.column,
-                "endLine": f.policy.end_line,
-                "endColumn": f.policy.end_column.max(f.policy.column),
-            },
-        },
-        "message": {"text": sarif_text(&format!("decided by the policy: {}", f.policy.text))},
-    });
-    if !logical.is_empty() {
-        primary["logicalLocations"] = Value::Array(logical);
-    }
-    let mut binary = json!({
-        "id": 1,
-        "physicalLocation": {
-            "artifactLocation": artifact_location(&f.location.artifact),
-        },
-        "message": {"text": format!("the binary ({})", match (&f.location.offset, &f.location.function) {
-            (Some(_), Some(func)) => format!("call instruction in `{}`", sarif_text(func)),
-            (Some(_), None) => "import entry".to_string(),
-            _ => "whole file".to_string(),
-        })},
-    });
-    if let Some(o) = f.location.offset {
-        let mut region = json!({"byteOffset": o});
-        if let Some(l) = f.location.length {
-            region["byteLength"] = json!(l);
-        }
-        binary["physicalLocation"]["region"] = region;
-    }
-    let mut result = json!({
-        "ruleId": f.rule,
-        "level": f.level.as_str(),
-        "kind": match f.kind { Kind::Fail => "fail", Kind::Pass => "pass" },
-        "message": {"text": sarif_text(&format!("{}: {}", f.location.artifact, f.message))},
-        "locations": [primary],
-        "relatedLocations": [binary],
-        "partialFingerprints": {FINGERPRINT_KEY: f.fingerprint},
-        "properties": {"subject": f.subject},
-    });
-    if let Some(i) = rule_index {
-        result["ruleIndex"] = json!(i);
-    }
-    if !f.witness.is_empty() {
-        let steps: Vec<Value> = f
-            .witness
-            .iter()
-            .enumerate()
-            .map(|(i, node)| {
-                let mut loc = json!({
-                    "logicalLocations": [{"name": node, "kind": "function"}],
-                    "message": {"text": sarif_text(node)},
-                });
-                if i + 1 == f.witness.len() {
-                    loc["physicalLocation"] = json!({
-                        "artifactLocation": artifact_location(&f.location.artifact),
-                    });
-                    if let Some(o) = f.location.offset {
-                        loc["physicalLocation"]["region"] = json!({"byteOffset": o});
-                    }
-                }
-                json!({"location": loc, "nestingLevel": i})
-            })
-            .collect();
-        result["codeFlows"] = json!([{
-            "message": {"text": format!("witness call path ({} calls)", f.witness.len() - 1)},
-            "threadFlows": [{"locations": steps}],
-        }]);
-    }
-    if let Some(c) = &f.counterexample {
-        result["properties"]["counterexample"] = c.clone();
-    }
-    match &f.suppressed {
-        Some(Suppression::Waiver { reason, .. }) => {
-            result["suppressions"] =
-                json!([{"kind": "external", "status": "accepted", "justification": reason}]);
-        }
-        Some(Suppression::Baseline) => result["baselineState"] = json!("unchanged"),
-        None => {}
-    }
-    result
 }
 
 /// Fingerprints of the failing results of a previous SARIF run (`--baseline`).
