@@ -368,3 +368,17 @@ pub struct EmbeddedComponent {
     pub imports: Vec<Import>,
     pub exports: Vec<Export>,
 }
+
+impl Analysis {
+    /// Every core module of the binary, with its path inside a component (`module[0]`...):
+    /// the module itself for a core module, each embedded module for a component.
+    pub fn core_modules(&self) -> impl Iterator<Item = (Option<&str>, &CoreModule)> {
+        let own = self.module.iter().map(|m| (None, m));
+        let embedded = self
+            .component
+            .iter()
+            .flat_map(|c| &c.modules)
+            .map(|m| (Some(m.path.as_str()), &m.module));
+        own.chain(embedded)
+    }
+}

@@ -5,15 +5,14 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use wasmgate_analyzer::{
-    Analysis, CoreModule, EntryKind, EntryPoint, ExternKind, Reach, UNKNOWN_HOST,
-};
+use wasmgate_analyzer::{Analysis, EntryKind, EntryPoint, ExternKind, Reach, UNKNOWN_HOST};
 
 use crate::Date;
 use crate::finding::{Finding, Kind, Location, PolicyRef, Suppression, fingerprint};
 use crate::pattern;
 use crate::policy::{AllowDeny, DEFAULT_FEATURES, Origin, ValidPolicy, import_matches};
 use crate::rules::{self, id};
+use crate::witness;
 
 /// Checks one analysed binary. `artifact` names it in findings (a path relative to the
 /// working directory); `today` decides which waivers have expired.
@@ -82,28 +81,15 @@ fn decide(
 
 /// Per entry point, the reach with the shortest witness for each capability.
 fn by_capability(e: &EntryPoint) -> BTreeMap<&str, &Reach> {
-    let mut m: BTreeMap<&str, &Reach> = BTreeMap::new();
-    for r in &e.reaches {
-        let slot = m.entry(&r.capability).or_insert(r);
-        if (r.path.len(), &r.import) < (slot.path.len(), &slot.import) {
-            *slot = r;
-        }
-    }
-    m
+    witness::shortest_by(e.reaches.iter().map(|r| (e, r)), |r| r.capability.as_str())
+        .into_iter()
+        .map(|(cap, (_, r))| (cap, r))
+        .collect()
 }
 
 /// The caller of the import on a witness path.
 fn caller(r: &Reach) -> Option<String> {
     (r.path.len() >= 2).then(|| r.path[r.path.len() - 2].to_string())
-}
-
-/// Core modules of the binary, with their path inside a component.
-fn modules(a: &Analysis) -> Vec<(Option<&str>, &CoreModule)> {
-    let mut v: Vec<(Option<&str>, &CoreModule)> = a.module.iter().map(|m| (None, m)).collect();
-    if let Some(c) = &a.component {
-        v.extend(c.modules.iter().map(|m| (Some(m.path.as_str()), &m.module)));
-    }
-    v
 }
 
 struct Cx<'a> {
@@ -259,15 +245,7 @@ impl Cx<'_> {
         let unreachable: BTreeSet<&str> =
             a.unreachable_imports.iter().map(String::as_str).collect();
         // Shortest witness per import over every entry point.
-        let mut witness: BTreeMap<&str, (&EntryPoint, &Reach)> = BTreeMap::new();
-        for e in &a.entry_points {
-            for r in &e.reaches {
-                let slot = witness.entry(&r.import).or_insert((e, r));
-                if r.path.len() < slot.1.path.len() {
-                    *slot = (e, r);
-                }
-            }
-        }
+        let witness = witness::shortest_by(witness::all(&a.entry_points), |r| r.import.as_str());
         let check_list =
             self.policy.imports.allow.is_some() || !self.policy.imports.deny.is_empty();
         let omitted = self.policy.section("imports");
@@ -347,7 +325,7 @@ impl Cx<'_> {
             .map(|r| r.at.clone())
             .unwrap_or_else(|| self.default_origin(id::MEMORY_WITHOUT_MAXIMUM));
         let omitted_features = self.policy.section("features");
-        for (path, m) in modules(a) {
+        for (path, m) in a.core_modules() {
             let prefix = path.map_or(String::new(), |p| format!("{p}/"));
             let location = || Location {
                 module: path.map(str::to_string),

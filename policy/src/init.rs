@@ -7,12 +7,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
-use wasmgate_analyzer::{Analysis, EntryKind, ExternKind, Reach};
+use wasmgate_analyzer::{Analysis, EntryKind, ExternKind};
 
 use wasmgate_escape::{terminal, toml_key, toml_string};
 
 use crate::pattern;
 use crate::policy::DEFAULT_FEATURES;
+use crate::witness;
 
 // Everything below that comes from the binary (names, paths) is hostile: strings go
 // through `toml_string`/`toml_key` (after `pattern::literal`, so a name is matched exactly),
@@ -70,21 +71,14 @@ pub fn least_privilege(source: &str, a: &Analysis) -> String {
     );
 
     // Per capability, the shortest witness over every entry point, to say why it is allowed.
-    let mut shortest: BTreeMap<&str, (&str, &Reach)> = BTreeMap::new();
-    for e in &a.entry_points {
-        for r in &e.reaches {
-            let slot = shortest.entry(&r.capability).or_insert((&e.name, r));
-            if r.path.len() < slot.1.path.len() {
-                *slot = (&e.name, r);
-            }
-        }
-    }
+    let shortest = witness::shortest_by(witness::all(&a.entry_points), |r| r.capability.as_str());
     let caps: BTreeMap<String, String> = shortest
         .iter()
         .map(|(cap, (entry, r))| {
             let calls = r.path.len().saturating_sub(1);
             let why = format!(
-                "{entry} -> {} ({calls} call{})",
+                "{} -> {} ({calls} call{})",
+                entry.name,
                 r.import,
                 if calls == 1 { "" } else { "s" }
             );
@@ -138,10 +132,7 @@ pub fn least_privilege(source: &str, a: &Analysis) -> String {
         s.push('\n');
     }
 
-    let mut modules: Vec<&wasmgate_analyzer::CoreModule> = a.module.iter().collect();
-    if let Some(c) = &a.component {
-        modules.extend(c.modules.iter().map(|m| &m.module));
-    }
+    let modules: Vec<_> = a.core_modules().map(|(_, m)| m).collect();
     let mems = modules.iter().flat_map(|m| &m.memories);
     let max_pages = mems.clone().map(|m| m.maximum.unwrap_or(m.initial)).max();
     let all_have_max = mems.clone().all(|m| m.maximum.is_some());

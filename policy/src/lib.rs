@@ -18,6 +18,7 @@ mod policy;
 pub mod project;
 pub mod report;
 pub mod rules;
+mod witness;
 
 pub use check::{check, counts, policy_ref};
 pub use date::Date;
