@@ -26,7 +26,7 @@ fn rank<'a>((e, r): (&'a EntryPoint, &'a Reach)) -> (usize, &'a str, &'a str) {
 }
 
 /// Every (entry point, reach) pair of a list of entry points.
-pub fn all<'a>(entries: &'a [EntryPoint]) -> impl Iterator<Item = (&'a EntryPoint, &'a Reach)> {
+pub fn all(entries: &[EntryPoint]) -> impl Iterator<Item = (&EntryPoint, &Reach)> {
     entries
         .iter()
         .flat_map(|e| e.reaches.iter().map(move |r| (e, r)))

@@ -1,6 +1,6 @@
 //! Crash inputs found by the fuzz targets (`fuzz/`, see FUZZING.md), replayed on stable.
 //!
-//! Every file under `fuzz/regressions/<target>/` goes through the same check as its target,
+//! Every file under `fuzz/seeds/<target>/` and `fuzz/regressions/<target>/` goes through the same check as its target,
 //! with the target's own input decoding (the fuzz crate's shared code is included below).
 //! The `soundness` target's execution needs wasmtime, which only the fuzz crate depends on:
 //! here its inputs get the static half of the check (valid module analysed, real witnesses);
@@ -19,16 +19,21 @@ use crate::common::root;
 /// Inputs whose bug is open: (target, file name). Each has an ignored test below.
 const OPEN: &[(&str, &str)] = &[];
 
+/// The target's seeds and regression inputs; every target has some, so the replay can fail.
 fn inputs(target: &str) -> Vec<PathBuf> {
-    let dir = root().join("fuzz/regressions").join(target);
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Vec::new();
-    };
-    let mut files: Vec<PathBuf> = entries
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_file())
-        .collect();
+    let mut files = Vec::new();
+    for dir in ["fuzz/seeds", "fuzz/regressions"] {
+        let dir = root().join(dir).join(target);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        files.extend(entries.map(|e| e.unwrap().path()).filter(|p| p.is_file()));
+    }
     files.sort();
+    assert!(
+        !files.is_empty(),
+        "no seeds or regression inputs for {target}"
+    );
     files
 }
 
