@@ -1,6 +1,8 @@
 //! Soundness: run wasm-smith modules in wasmtime with every imported function stubbed by a
 //! recorder, and assert that every import an entry point actually calls is reachable from it
-//! in the analysis's call graph (the start function during instantiation, then each export).
+//! in the analysis's call graph (the start function during instantiation, then each export),
+//! and that the capabilities the call exercised with its actual arguments are among those
+//! the analysis reports for the entry point (`wasmgate_fuzz::expected_capabilities`).
 //!
 //! Stubs return zero values and never call back into the module, so host re-entry (which the
 //! analysis models with extra edges) does not arise. Traps and fuel exhaustion end a call,
@@ -14,7 +16,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use arbitrary::Unstructured;
 use libfuzzer_sys::fuzz_target;
 use wasmgate_analyzer::{Analysis, CallGraph, EntryKind, ExternKind};
-use wasmgate_fuzz::{function_node, imported_functions, reachable};
+use wasmgate_fuzz::{
+    capability_defect, expected_capabilities, function_node, imported_functions, reachable,
+};
 use wasmtime::{
     Config, Engine, Extern, Func, Instance, Module, Store, StoreLimits, StoreLimitsBuilder, Val,
     ValType,
@@ -68,6 +72,32 @@ struct Host {
     limits: StoreLimits,
     /// Function indices of the imports called so far.
     calls: Vec<u32>,
+    /// The first argument of each of those calls, when it is an integer.
+    first_args: Vec<Option<i64>>,
+}
+
+/// Asserts that what each recorded call exercised is in the entry point's reported set.
+fn assert_capabilities(
+    a: &Analysis,
+    entry: &str,
+    kind: EntryKind,
+    imports: &[(String, String)],
+    calls: &[u32],
+    first_args: &[Option<i64>],
+) {
+    let reported: BTreeSet<&str> = a
+        .entry_points
+        .iter()
+        .filter(|e| e.name == entry && e.kind == kind)
+        .flat_map(|e| e.reaches.iter().map(|r| r.capability.as_str()))
+        .collect();
+    for (&c, &arg0) in calls.iter().zip(first_args) {
+        let (module, name) = &imports[c as usize];
+        let expected = expected_capabilities(module, name, arg0);
+        if let Some(d) = capability_defect(&expected, &reported) {
+            panic!("{entry}: call of {module}#{name}({arg0:?}): {d}");
+        }
+    }
 }
 
 /// Asserts that every import called from function `f` is reachable from it in the graph.
@@ -167,10 +197,15 @@ fuzz_target!(|data: &[u8]| {
                 .instances(1)
                 .build(),
             calls: Vec::new(),
+            first_args: Vec::new(),
         },
     );
     store.limiter(|h| &mut h.limits);
     let mut imports = Vec::new();
+    let import_names: Vec<(String, String)> = module
+        .imports()
+        .map(|i| (i.module().to_string(), i.name().to_string()))
+        .collect();
     for (i, imp) in module.imports().enumerate() {
         let Some(ty) = imp.ty().func().cloned() else {
             return; // only function imports are stubbed
@@ -179,8 +214,14 @@ fuzz_target!(|data: &[u8]| {
         let func = Func::new(
             &mut store,
             ty.clone(),
-            move |mut caller, _params, results| {
+            move |mut caller, params, results| {
+                let arg0 = match params.first() {
+                    Some(Val::I32(v)) => Some(i64::from(*v)),
+                    Some(Val::I64(v)) => Some(*v),
+                    _ => None,
+                };
                 caller.data_mut().calls.push(index);
+                caller.data_mut().first_args.push(arg0);
                 for (slot, t) in results.iter_mut().zip(ty.results()) {
                     *slot = Val::default_for_ty(&t).expect("host results are nullable");
                 }
@@ -194,10 +235,12 @@ fuzz_target!(|data: &[u8]| {
     }
     let instance = Instance::new(&mut store, &module, &imports);
     let called = std::mem::take(&mut store.data_mut().calls);
+    let first_args = std::mem::take(&mut store.data_mut().first_args);
     stat(4, called.len() as u64);
     if let Some(s) = core.start {
         assert_reachable(g, "<start>", s, &called);
         assert_reaches_consistent(&a, g, "<start>", EntryKind::Start, s);
+        assert_capabilities(&a, "<start>", EntryKind::Start, &import_names, &called, &first_args);
     } else {
         assert!(
             called.is_empty(),
@@ -227,9 +270,18 @@ fuzz_target!(|data: &[u8]| {
         // Traps and fuel exhaustion are fine; what was called before them counts.
         let _ = func.call(&mut store, &params, &mut results);
         let called = std::mem::take(&mut store.data_mut().calls);
+        let first_args = std::mem::take(&mut store.data_mut().first_args);
         stat(3, 1);
         stat(4, called.len() as u64);
         assert_reachable(g, &export.name, export.index, &called);
         assert_reaches_consistent(&a, g, &export.name, EntryKind::Export, export.index);
+        assert_capabilities(
+            &a,
+            &export.name,
+            EntryKind::Export,
+            &import_names,
+            &called,
+            &first_args,
+        );
     }
 });

@@ -232,3 +232,72 @@ required = ["main"]
 [limits]
 max_memory_pages = 16
 "#;
+
+/// What a host call with concrete arguments tells about the capabilities its entry point must
+/// be reported to reach: every one of `all_of`, and at least one of `any_of` when not empty.
+/// Written from the capability table and WASI semantics, independently of the analyzer's own
+/// narrowing, so the soundness target checks capability sets and not only reachability.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Expected {
+    pub all_of: BTreeSet<String>,
+    pub any_of: BTreeSet<String>,
+}
+
+/// The capabilities a call of `module#name` with first argument `arg0` (when it is an
+/// integer) exercises, as far as the arguments settle it.
+pub fn expected_capabilities(module: &str, name: &str, arg0: Option<i64>) -> Expected {
+    use wasmgate_analyzer::{CapabilityTable, Narrow};
+    let table = CapabilityTable::builtin().expect("the built-in capability table loads");
+    let class = table.classify(module, name);
+    let caps: BTreeSet<String> = class.capabilities.iter().cloned().collect();
+    let one = |c: &str| -> Expected {
+        if caps.contains(c) {
+            Expected {
+                all_of: BTreeSet::from([c.to_string()]),
+                any_of: BTreeSet::new(),
+            }
+        } else {
+            Expected {
+                all_of: BTreeSet::new(),
+                any_of: caps.clone(),
+            }
+        }
+    };
+    match (class.narrow, arg0) {
+        // A descriptor 0-2 is standard I/O (whatever a module did to it, stdio stays among
+        // what it can reach); another descriptor uses one of the other capabilities.
+        (Some(Narrow::P1FdArg0), Some(fd)) if (0..=2).contains(&fd) => one("stdio"),
+        (Some(Narrow::P1ClockId), Some(0)) => one("clock.wall"),
+        (Some(Narrow::P1ClockId), Some(1..=3)) => one("clock.monotonic"),
+        // Narrowed by arguments this oracle does not decode (path_open's flags), or an
+        // argument that settles nothing: one of the import's capabilities at least.
+        (Some(_), _) => Expected {
+            all_of: BTreeSet::new(),
+            any_of: caps,
+        },
+        (None, _) => Expected {
+            all_of: caps,
+            any_of: BTreeSet::new(),
+        },
+    }
+}
+
+/// What `reported` (an entry point's capability set) lacks of `expected`, as a message.
+pub fn capability_defect(expected: &Expected, reported: &BTreeSet<&str>) -> Option<String> {
+    let missing: Vec<&String> = expected
+        .all_of
+        .iter()
+        .filter(|c| !reported.contains(c.as_str()))
+        .collect();
+    if !missing.is_empty() {
+        return Some(format!("missing {missing:?} (reported {reported:?})"));
+    }
+    if !expected.any_of.is_empty() && !expected.any_of.iter().any(|c| reported.contains(c.as_str()))
+    {
+        return Some(format!(
+            "none of {:?} reported (reported {reported:?})",
+            expected.any_of
+        ));
+    }
+    None
+}
