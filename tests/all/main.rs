@@ -10,4 +10,5 @@ mod fuzz_regressions;
 mod policy_check;
 mod policy_rules;
 mod robustness;
+mod soundness_fixtures;
 mod spec;
