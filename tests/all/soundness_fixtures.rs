@@ -35,7 +35,11 @@ fn fixtures() -> Vec<PathBuf> {
             !stem.ends_with(".provider") && !stem.ends_with(".driver")
         })
         .collect();
-    assert!(files.len() >= 9, "expected the soundness fixtures in {}", dir.display());
+    assert!(
+        files.len() >= 9,
+        "expected the soundness fixtures in {}",
+        dir.display()
+    );
     files
 }
 
@@ -95,7 +99,11 @@ fn soundness_fixtures_match_ground_truth() {
         let text = std::fs::read_to_string(&file).unwrap();
         let want = expected(&text);
         let unreachable = header_lines(&text, "expect-unreachable:");
-        assert_eq!(unreachable.len(), 1, "{name}: state `expect-unreachable:` once");
+        assert_eq!(
+            unreachable.len(),
+            1,
+            "{name}: state `expect-unreachable:` once"
+        );
         let want_unreachable = list(unreachable[0]);
         assert!(!want.edges.is_empty(), "{name}: header states no edges");
         let a = analyze(&file);
@@ -120,7 +128,9 @@ fn soundness_fixtures_match_ground_truth() {
         if got_edges != want.edges {
             let missing: Vec<_> = want.edges.difference(&got_edges).collect();
             let extra: Vec<_> = got_edges.difference(&want.edges).collect();
-            failures.push(format!("{name}: edges differ\n  missing: {missing:?}\n  extra: {extra:?}"));
+            failures.push(format!(
+                "{name}: edges differ\n  missing: {missing:?}\n  extra: {extra:?}"
+            ));
         }
         if got_caps != want.caps {
             failures.push(format!(
@@ -186,7 +196,11 @@ fn run_live(py: &Path, file: &Path, live: &Live) -> BTreeSet<String> {
         Ok(out) => out.expect("wait for the runner"),
         Err(_) => {
             let _ = Command::new("kill").arg(id.to_string()).status();
-            panic!("{}: {}: the runner did not finish in 60 s", file.display(), live.calls);
+            panic!(
+                "{}: {}: the runner did not finish in 60 s",
+                file.display(),
+                live.calls
+            );
         }
     };
     let stdout = String::from_utf8_lossy(&out.stdout);
