@@ -89,6 +89,8 @@ pub(crate) struct ModuleFacts {
     pub table_init_funcs: Vec<(u32, u32)>,
     /// A constant expression uses `any.convert_extern` / `extern.convert_any`.
     pub const_converts_extern: bool,
+    /// A section kind this analyzer does not model appeared (a newer wasmparser).
+    pub unmodelled_section: bool,
     pub data: Vec<DataSegment>,
     pub start: Option<u32>,
     pub names: HashMap<u32, String>,
@@ -419,7 +421,18 @@ impl<'a> ModuleBuilder<'a> {
                     _ => {}
                 }
             }
-            _ => {}
+            // Sections the graph does not need: types come from the validator, bodies and
+            // the end through `body`/`finish`.
+            Payload::Version { .. }
+            | Payload::TypeSection(_)
+            | Payload::DataCountSection { .. }
+            | Payload::CodeSectionStart { .. }
+            | Payload::CodeSectionEntry(_)
+            | Payload::UnknownSection { .. }
+            | Payload::End(_) => {}
+            // A kind of section this version does not know may create or move function
+            // references: fail closed (every table and reference open to the host).
+            _ => f.unmodelled_section = true,
         }
         Ok(())
     }

@@ -307,6 +307,7 @@ fn boundary(facts: &ModuleFacts, types: &Types) -> Boundary {
     }
     // Tables and tags already count both ways; tag payloads may also be boxes.
     both |= facts.tags.iter().any(|t| sig_two_way(*t));
+    both |= facts.unmodelled_section;
     b.refs_in |= both;
     b.refs_out |= both;
     b
@@ -491,7 +492,7 @@ pub(crate) fn build(
     let mut contents: Vec<BTreeSet<u32>> = vec![BTreeSet::new(); ntables];
     let mut host_table = vec![false; ntables];
     for (t, info) in facts.tables.iter().enumerate() {
-        let visible = info.imported || info.exported;
+        let visible = info.imported || info.exported || facts.unmodelled_section;
         if visible || written[t] {
             contents[t].extend(escaped.iter().copied());
         }

@@ -44,7 +44,10 @@ fn identical_types(types: u32, funcs: u32, shape: Shape) -> Vec<u8> {
         let mut f = Function::new([]);
         match shape {
             Shape::CallIndirect => {
-                f.instructions().local_get(0).local_get(0).call_indirect(0, ty);
+                f.instructions()
+                    .local_get(0)
+                    .local_get(0)
+                    .call_indirect(0, ty);
             }
             Shape::CallRef => {
                 f.instructions().ref_func(k).call_ref(ty);
@@ -142,7 +145,11 @@ fn many_invokes(imports: u32, funcs: u32) -> Vec<u8> {
 
 fn analyse(name: &str, wasm: &[u8]) -> Analysis {
     if let Some(dir) = std::env::var_os("WASMGATE_DUMP_HOSTILE") {
-        std::fs::write(std::path::Path::new(&dir).join(format!("{name}.wasm")), wasm).unwrap();
+        std::fs::write(
+            std::path::Path::new(&dir).join(format!("{name}.wasm")),
+            wasm,
+        )
+        .unwrap();
     }
     let bytes = wasm.to_vec();
     let (tx, rx) = mpsc::channel();
