@@ -526,6 +526,9 @@ pub(crate) fn build(
         }
         for &(tbl, ty, offset, _) in &body.indirect {
             let Some((want, first)) = b.canonical(ty) else {
+                // Validation rules this out; if it ever happens, fail closed.
+                let h = b.unknown_host();
+                b.edge(from, h, offset, true);
                 continue;
             };
             let name = format!("table[{tbl}]:type[{first}]");
@@ -547,6 +550,9 @@ pub(crate) fn build(
         }
         for &(ty, offset) in &body.call_refs {
             let Some((want, first)) = b.canonical(ty) else {
+                // Validation rules this out; if it ever happens, fail closed.
+                let h = b.unknown_host();
+                b.edge(from, h, offset, true);
                 continue;
             };
             let d = b.dispatch(
