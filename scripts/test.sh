@@ -16,4 +16,6 @@ if ! ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/wasm-tools-1.263.0/tests
     printf '[package]\nname = "fetch-wasm-tools"\nversion = "0.0.0"\nedition = "2024"\n\n[dependencies]\nwasm-tools = { version = "=1.263.0", default-features = false }\n' >"$tmp/Cargo.toml"
     cargo fetch --manifest-path "$tmp/Cargo.toml"
 fi
+# The soundness fixtures' liveness check runs them under real wasmtime (PyPI package, cached venv).
+scripts/install-wasmtime-py.sh
 cargo test --workspace --locked

@@ -38,6 +38,9 @@ pub struct Classification {
     /// Sorted, deduplicated capability names.
     pub capabilities: Vec<String>,
     pub narrow: Option<Narrow>,
+    /// Can make descriptor 0, 1 or 2 refer to something other than stdio (renumbering,
+    /// duplication), so constant descriptors 0-2 no longer prove stdio in this module.
+    pub replaces_stdio: bool,
 }
 
 #[derive(Deserialize)]
@@ -77,6 +80,8 @@ struct ImportEntry {
     name: String,
     capabilities: Vec<String>,
     narrow: Option<Narrow>,
+    #[serde(default)]
+    replaces_stdio: bool,
     #[allow(dead_code)]
     doc: Option<String>,
 }
@@ -155,18 +160,20 @@ impl CapabilityTable {
 
         for (file, text) in files.iter().filter(|(n, _)| *n != "vocabulary.toml") {
             let fam: FamilyFile = toml::from_str(text).map_err(|e| err(file, e.to_string()))?;
-            let class_of = |caps: Vec<String>, narrow| -> Result<Classification, Error> {
-                for c in &caps {
-                    if !table.vocabulary.contains_key(c) {
-                        return Err(err(file, format!("unknown capability `{c}`")));
+            let class_of =
+                |caps: Vec<String>, narrow, replaces_stdio| -> Result<Classification, Error> {
+                    for c in &caps {
+                        if !table.vocabulary.contains_key(c) {
+                            return Err(err(file, format!("unknown capability `{c}`")));
+                        }
                     }
-                }
-                let caps: BTreeSet<String> = caps.into_iter().collect();
-                Ok(Classification {
-                    capabilities: caps.into_iter().collect(),
-                    narrow,
-                })
-            };
+                    let caps: BTreeSet<String> = caps.into_iter().collect();
+                    Ok(Classification {
+                        capabilities: caps.into_iter().collect(),
+                        narrow,
+                        replaces_stdio,
+                    })
+                };
             let mut new_exact = Vec::new();
             let mut new_globs = Vec::new();
             let mut new_js = Vec::new();
@@ -175,7 +182,7 @@ impl CapabilityTable {
                     OneOrMany::One(m) => vec![m],
                     OneOrMany::Many(ms) => ms,
                 };
-                let class = class_of(entry.capabilities, entry.narrow)?;
+                let class = class_of(entry.capabilities, entry.narrow, entry.replaces_stdio)?;
                 for module in modules {
                     if module.contains('*') || entry.name.contains('*') {
                         let specificity = module.len() + entry.name.len()
@@ -193,7 +200,7 @@ impl CapabilityTable {
                 }
             }
             for entry in fam.js {
-                new_js.push((entry.js_name, class_of(entry.capabilities, None)?));
+                new_js.push((entry.js_name, class_of(entry.capabilities, None, false)?));
             }
             for (key, class) in new_exact {
                 if table.exact.insert(key.clone(), class).is_some() {
@@ -245,6 +252,7 @@ impl CapabilityTable {
         Classification {
             capabilities: vec![UNKNOWN_HOST.to_string()],
             narrow: None,
+            replaces_stdio: false,
         }
     }
 }

@@ -6,11 +6,15 @@
 //!
 //! * `call f` / `return_call f`: `g -> f`.
 //! * `call_indirect (type N)` on table T: `g -> table[T]:type[N]`, which points at every
-//!   function that can be in T with type N or a declared subtype of N (canonical equality).
+//!   function that can be in T with type N or a declared subtype of N (canonical equality),
+//!   and at imports whose declared type is above or below N (the host may link a subtype).
 //! * `call_ref (type N)`: `g -> ref:type[N]`: every escaped function of that type.
+//! * Dispatch nodes are shared by canonical type (named after its first type index) and
+//!   functions are indexed by canonical type, so the graph stays linear in the input.
 //! * Tables and references the host can see or write also hold host functions:
 //!   `<unknown-host>`.
-//! * Emscripten `invoke_*` and wasi-threads `thread-spawn` call back into the module.
+//! * Emscripten `invoke_*` (one node per table: JS does not check arity, so any entry) and
+//!   wasi-threads `thread-spawn` call back into the module.
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -22,6 +26,7 @@ use wasmparser::{CompositeInnerType, ExternalKind, FuncType, TypeRef};
 use crate::capabilities::{Classification, Narrow, UNKNOWN_HOST};
 use crate::core::{ModuleFacts, may_carry_funcref};
 use crate::model::{CallGraph, EntryKind, EntryPoint, Node, NodeKind, Reach};
+use crate::types::{import_may_match, is_two_way, module_has_box};
 
 /// Name of the node standing for every host function reachable through a host-visible ref.
 pub const UNKNOWN_HOST_NODE: &str = "<unknown-host>";
@@ -63,6 +68,77 @@ struct Builder<'t> {
     unknown_host: Option<u32>,
     /// Canonical type id of each module type index.
     canon: Vec<CoreTypeId>,
+    /// First module type index of each canonical type: dispatch nodes are named after it.
+    first_index: HashMap<CoreTypeId, u32>,
+}
+
+/// A set of functions indexed by canonical type, so that the targets of a call through a
+/// type are found without scanning every function (which made graphs quadratic).
+struct FuncsByType {
+    /// Defined functions by their type.
+    defined: HashMap<CoreTypeId, Vec<u32>>,
+    /// Imported functions by their declared type, with whether the import is exact.
+    imported: HashMap<CoreTypeId, Vec<(u32, bool)>>,
+    /// For each type, the types present here that are it or below it.
+    below: HashMap<CoreTypeId, Vec<CoreTypeId>>,
+}
+
+impl FuncsByType {
+    fn new<'f>(b: &Builder<'_>, facts: &ModuleFacts, funcs: impl Iterator<Item = &'f u32>) -> Self {
+        let mut by = FuncsByType {
+            defined: HashMap::new(),
+            imported: HashMap::new(),
+            below: HashMap::new(),
+        };
+        for &f in funcs {
+            let Some(&ty) = facts
+                .func_types
+                .get(f as usize)
+                .and_then(|t| b.canon.get(*t as usize))
+            else {
+                continue;
+            };
+            let fresh = !by.defined.contains_key(&ty) && !by.imported.contains_key(&ty);
+            if f < facts.num_imported_funcs {
+                let exact = facts
+                    .func_imports
+                    .get(f as usize)
+                    .is_some_and(|&i| matches!(facts.imports[i].ty, TypeRef::FuncExact(_)));
+                by.imported.entry(ty).or_default().push((f, exact));
+            } else {
+                by.defined.entry(ty).or_default().push(f);
+            }
+            if fresh {
+                // Subtyping depth is bounded (63), so this is linear in the number of types.
+                let mut cur = Some(ty);
+                while let Some(id) = cur {
+                    by.below.entry(id).or_default().push(ty);
+                    cur = b.types.supertype_of(id);
+                }
+            }
+        }
+        by
+    }
+
+    /// Functions that may run when called through canonical type `want`.
+    fn targets(&self, b: &Builder<'_>, want: CoreTypeId) -> Vec<u32> {
+        let mut out = Vec::new();
+        for ty in self.below.get(&want).into_iter().flatten() {
+            out.extend(self.defined.get(ty).into_iter().flatten());
+            out.extend(self.imported.get(ty).into_iter().flatten().map(|(f, _)| *f));
+        }
+        // Imports declared above `want` may be linked to a function of `want` or below.
+        let mut cur = b.types.supertype_of(want);
+        while let Some(id) = cur {
+            for &(f, exact) in self.imported.get(&id).into_iter().flatten() {
+                if import_may_match(b.types, id, want, exact) {
+                    out.push(f);
+                }
+            }
+            cur = b.types.supertype_of(id);
+        }
+        out
+    }
 }
 
 impl Builder<'_> {
@@ -95,20 +171,10 @@ impl Builder<'_> {
         id
     }
 
-    /// Whether a function of type index `f` may be called through type index `want`.
-    fn type_matches(&self, f: u32, want: u32) -> bool {
-        let (Some(&f), Some(&want)) = (self.canon.get(f as usize), self.canon.get(want as usize))
-        else {
-            return false;
-        };
-        let mut cur = Some(f);
-        while let Some(id) = cur {
-            if id == want {
-                return true;
-            }
-            cur = self.types.supertype_of(id);
-        }
-        false
+    /// The canonical type of a type index and the index it is known by in node names.
+    fn canonical(&self, type_index: u32) -> Option<(CoreTypeId, u32)> {
+        let id = *self.canon.get(type_index as usize)?;
+        Some((id, self.first_index.get(&id).copied().unwrap_or(type_index)))
     }
 
     fn func_type(&self, type_index: u32) -> Option<&FuncType> {
@@ -152,8 +218,12 @@ struct Boundary {
 
 fn boundary(facts: &ModuleFacts, types: &Types) -> Boundary {
     let types = types.as_ref();
-    let conv = facts.bodies.iter().any(|b| b.converts_extern);
+    let conv = facts.const_converts_extern || facts.bodies.iter().any(|b| b.converts_extern);
     let carries = |t: &wasmparser::ValType| may_carry_funcref(t, conv);
+    let has_box = module_has_box(types, &carries);
+    // A slot whose type reaches a box either side can write is a channel both ways,
+    // whatever the slot's own direction.
+    let two_way = |t: &wasmparser::ValType| is_two_way(types, t, &carries, has_box);
     let func_sig = |type_index: u32| -> Option<&FuncType> {
         let id = types.core_type_at_in_module(type_index);
         match &types[id].composite_type.inner {
@@ -167,6 +237,10 @@ fn boundary(facts: &ModuleFacts, types: &Types) -> Boundary {
     };
     let tag_carries =
         |type_index: u32| func_sig(type_index).is_some_and(|f| f.params().iter().any(carries));
+    let sig_two_way = |type_index: u32| {
+        func_sig(type_index).is_some_and(|f| f.params().iter().chain(f.results()).any(two_way))
+    };
+    let mut both = false;
     for imp in &facts.imports {
         match imp.ty {
             TypeRef::Func(t) | TypeRef::FuncExact(t) => {
@@ -174,6 +248,7 @@ fn boundary(facts: &ModuleFacts, types: &Types) -> Boundary {
                     b.refs_out |= f.params().iter().any(carries);
                     b.refs_in |= f.results().iter().any(carries);
                 }
+                both |= sig_two_way(t);
             }
             TypeRef::Table(t) => {
                 let c = carries(&wasmparser::ValType::Ref(t.element_type));
@@ -184,6 +259,7 @@ fn boundary(facts: &ModuleFacts, types: &Types) -> Boundary {
                 let c = carries(&g.content_type);
                 b.refs_in |= c;
                 b.refs_out |= c && g.mutable;
+                both |= two_way(&g.content_type);
             }
             TypeRef::Tag(t) => {
                 let c = tag_carries(t.func_type_idx);
@@ -197,9 +273,12 @@ fn boundary(facts: &ModuleFacts, types: &Types) -> Boundary {
         let i = *index as usize;
         match kind {
             ExternalKind::Func | ExternalKind::FuncExact => {
-                if let Some(f) = facts.func_types.get(i).and_then(|t| func_sig(*t)) {
+                if let Some(&t) = facts.func_types.get(i)
+                    && let Some(f) = func_sig(t)
+                {
                     b.refs_in |= f.params().iter().any(carries);
                     b.refs_out |= f.results().iter().any(carries);
+                    both |= sig_two_way(t);
                 }
             }
             ExternalKind::Table => {
@@ -214,6 +293,7 @@ fn boundary(facts: &ModuleFacts, types: &Types) -> Boundary {
                     let c = carries(t);
                     b.refs_out |= c;
                     b.refs_in |= c && g.mutable;
+                    both |= two_way(t);
                 }
             }
             ExternalKind::Tag => {
@@ -225,6 +305,11 @@ fn boundary(facts: &ModuleFacts, types: &Types) -> Boundary {
             ExternalKind::Memory => {}
         }
     }
+    // Tables and tags already count both ways; tag payloads may also be boxes.
+    both |= facts.tags.iter().any(|t| sig_two_way(*t));
+    both |= facts.unmodelled_section;
+    b.refs_in |= both;
+    b.refs_out |= both;
     b
 }
 
@@ -316,9 +401,13 @@ pub(crate) fn build(
     let nfuncs = facts.func_types.len() as u32;
     let bnd = boundary(facts, types);
     let types = types.as_ref();
-    let canon = (0..types.core_type_count_in_module())
+    let canon: Vec<CoreTypeId> = (0..types.core_type_count_in_module())
         .map(|i| types.core_type_at_in_module(i))
         .collect();
+    let mut first_index: HashMap<CoreTypeId, u32> = HashMap::new();
+    for (i, id) in canon.iter().enumerate() {
+        first_index.entry(*id).or_insert(i as u32);
+    }
     let mut b = Builder {
         types,
         nodes: Vec::with_capacity(nfuncs as usize + 16),
@@ -327,6 +416,7 @@ pub(crate) fn build(
         dispatch: HashMap::new(),
         unknown_host: None,
         canon,
+        first_index,
     };
 
     // Function import index -> classification.
@@ -387,19 +477,26 @@ pub(crate) fn build(
             }
         }
     }
-    for t in facts.elem_global_reads.iter().flatten() {
-        if let Some(w) = written.get_mut(*t as usize) {
-            *w = true;
+    // A table filled from a global holds what the global holds: for an imported immutable
+    // global, whatever the host put there; otherwise anything code can store (as if written).
+    let mut from_host = vec![false; ntables];
+    for &(t, g) in &facts.table_global_reads {
+        let Some(t) = t.filter(|t| (*t as usize) < ntables) else {
+            continue;
+        };
+        match facts.globals.get(g as usize) {
+            Some(info) if info.imported && !info.mutable => from_host[t as usize] = true,
+            _ => written[t as usize] = true,
         }
     }
     let mut contents: Vec<BTreeSet<u32>> = vec![BTreeSet::new(); ntables];
     let mut host_table = vec![false; ntables];
     for (t, info) in facts.tables.iter().enumerate() {
-        let visible = info.imported || info.exported;
+        let visible = info.imported || info.exported || facts.unmodelled_section;
         if visible || written[t] {
             contents[t].extend(escaped.iter().copied());
         }
-        host_table[t] = visible || (written[t] && bnd.refs_in);
+        host_table[t] = visible || from_host[t] || (written[t] && bnd.refs_in);
     }
     for seg in &facts.elements {
         if seg.mode == "active"
@@ -408,6 +505,16 @@ pub(crate) fn build(
             c.extend(seg.functions.iter().copied().filter(|f| *f < nfuncs));
         }
     }
+    for &(t, f) in &facts.table_init_funcs {
+        if let Some(c) = contents.get_mut(t as usize)
+            && f < nfuncs
+        {
+            c.insert(f);
+        }
+    }
+    // Built on first use: most modules call through few tables.
+    let mut table_index: Vec<Option<FuncsByType>> = (0..ntables).map(|_| None).collect();
+    let escaped_index = FuncsByType::new(&b, facts, escaped.iter());
 
     // Function bodies.
     let empty = BTreeSet::new();
@@ -418,32 +525,39 @@ pub(crate) fn build(
             b.edge(from, callee, offset, !is_plain_import);
         }
         for &(tbl, ty, offset, _) in &body.indirect {
-            let name = format!("table[{tbl}]:type[{ty}]");
+            let Some((want, first)) = b.canonical(ty) else {
+                // Validation rules this out; if it ever happens, fail closed.
+                let h = b.unknown_host();
+                b.edge(from, h, offset, true);
+                continue;
+            };
+            let name = format!("table[{tbl}]:type[{first}]");
             let host = host_table.get(tbl as usize).copied().unwrap_or(true);
-            let c = contents.get(tbl as usize).unwrap_or(&empty);
+            let index = table_index.get_mut(tbl as usize);
             let d = b.dispatch(
                 name,
-                |b| {
-                    c.iter()
-                        .copied()
-                        .filter(|f| b.type_matches(facts.func_types[*f as usize], ty))
-                        .collect()
+                |b| match index {
+                    Some(slot) => slot
+                        .get_or_insert_with(|| {
+                            FuncsByType::new(b, facts, contents[tbl as usize].iter())
+                        })
+                        .targets(b, want),
+                    None => Vec::new(),
                 },
                 host,
             );
             b.edge(from, d, offset, true);
         }
         for &(ty, offset) in &body.call_refs {
-            let name = format!("ref:type[{ty}]");
+            let Some((want, first)) = b.canonical(ty) else {
+                // Validation rules this out; if it ever happens, fail closed.
+                let h = b.unknown_host();
+                b.edge(from, h, offset, true);
+                continue;
+            };
             let d = b.dispatch(
-                name,
-                |b| {
-                    escaped
-                        .iter()
-                        .copied()
-                        .filter(|f| b.type_matches(facts.func_types[*f as usize], ty))
-                        .collect()
-                },
+                format!("ref:type[{first}]"),
+                |b| escaped_index.targets(b, want),
                 bnd.refs_in,
             );
             b.edge(from, d, offset, true);
@@ -478,29 +592,17 @@ pub(crate) fn build(
         };
         let idx = fi;
         fi += 1;
+        // The JS glue calls `table.get(i)(args...)` and JS does not check arity, so every
+        // `invoke_*` can run any entry: one node per table serves them all.
         if imp.name.starts_with("invoke_")
             && let Some(tbl) = indirect_table
-            && let Some(sig) = b.func_type(ty).cloned()
-            && !sig.params().is_empty()
+            && b.func_type(ty).is_some_and(|sig| !sig.params().is_empty())
         {
-            let want_params = sig.params()[1..].to_vec();
-            let want_results = sig.results().to_vec();
             let c = contents.get(tbl as usize).unwrap_or(&empty);
             let host = host_table.get(tbl as usize).copied().unwrap_or(true);
             let d = b.dispatch(
-                format!("table[{tbl}]:{}", imp.name),
-                |b| {
-                    c.iter()
-                        .copied()
-                        .filter(|f| {
-                            b.func_type(facts.func_types[*f as usize])
-                                .is_some_and(|ft| {
-                                    ft.params() == want_params.as_slice()
-                                        && ft.results() == want_results.as_slice()
-                                })
-                        })
-                        .collect()
-                },
+                format!("table[{tbl}]:invoke_*"),
+                |_| c.iter().copied().collect(),
                 host,
             );
             b.edge(idx, d, 0, true);
@@ -545,7 +647,7 @@ pub(crate) fn build(
         node_caps[h as usize] = vec![intern(UNKNOWN_HOST)];
     }
     // Descriptors 0-2 prove stdio only while nothing can put a file or socket there:
-    // `fd_renumber` can, and so can closing one and opening another (hosts reuse the
+    // renumbering or duplicating can, and so can closing one and opening another (hosts reuse the
     // lowest free number). Then the constant proves nothing and narrowing is off.
     let imports_fn = |name: &str| {
         facts
@@ -556,7 +658,9 @@ pub(crate) fn build(
     let opens_fds = ["path_open", "sock_accept", "sock_open"]
         .iter()
         .any(|n| imports_fn(n));
-    let fds_renumbered = imports_fn("fd_renumber") || (imports_fn("fd_close") && opens_fds);
+    // Renumbering and duplication (`fd_renumber`, WASIX `fd_dup2`, ...) are marked in the data.
+    let replaces_stdio = func_imports.iter().any(|(_, c)| c.replaces_stdio);
+    let fds_renumbered = replaces_stdio || (imports_fn("fd_close") && opens_fds);
     let mut sites: Vec<Vec<Site>> = vec![Vec::new(); nnodes];
     for (i, body) in facts.bodies.iter().enumerate() {
         let from = facts.num_imported_funcs + i as u32;

@@ -17,6 +17,7 @@ mod error;
 mod graph;
 mod link;
 mod model;
+mod types;
 mod wit;
 
 use sha2::{Digest, Sha256};

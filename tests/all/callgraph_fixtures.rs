@@ -5,12 +5,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::common::{files_with_ext, root};
 
-struct Expected {
-    edges: BTreeSet<(String, String)>,
-    caps: BTreeMap<String, BTreeSet<String>>,
+pub(crate) struct Expected {
+    pub edges: BTreeSet<(String, String)>,
+    pub caps: BTreeMap<String, BTreeSet<String>>,
 }
 
-fn expected(text: &str) -> Expected {
+pub(crate) fn expected(text: &str) -> Expected {
     let mut e = Expected {
         edges: BTreeSet::new(),
         caps: BTreeMap::new(),
