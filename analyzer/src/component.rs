@@ -437,6 +437,7 @@ impl ComponentBuilder {
                     kind,
                     capabilities: caps,
                     offset: *offset,
+                    length: None,
                 })
             };
             match &item.ty {

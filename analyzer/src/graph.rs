@@ -961,6 +961,7 @@ impl Graph {
                     import: self.nodes[ci].name.clone(),
                     path,
                     offset,
+                    length: None,
                     elided,
                 });
             }
@@ -972,6 +973,7 @@ impl Graph {
                     import: self.nodes[site].name.clone(),
                     path,
                     offset: Some(f.site_offset[ci]),
+                    length: None,
                     elided,
                 });
             }

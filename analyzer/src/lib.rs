@@ -15,6 +15,7 @@ mod component;
 mod core;
 mod error;
 mod graph;
+mod lengths;
 mod link;
 mod model;
 mod types;
@@ -41,6 +42,7 @@ pub fn analyze(bytes: &[u8]) -> Result<Analysis, Error> {
     let (sha256, result) = rayon::join(|| hex(&Sha256::digest(bytes)), || parse(bytes, table));
     let mut analysis = result?;
     analysis.sha256 = sha256;
+    lengths::fill(&mut analysis, bytes);
     Ok(analysis)
 }
 
@@ -248,6 +250,7 @@ fn finish_module(
                 .map(|c| c.capabilities.clone())
                 .unwrap_or_default(),
             offset: i.offset,
+            length: None,
         })
         .collect();
     let mut exports: Vec<Export> = facts

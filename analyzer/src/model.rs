@@ -73,6 +73,9 @@ pub struct Import {
     pub capabilities: Vec<String>,
     /// Byte offset of the import entry in the binary.
     pub offset: u64,
+    /// Byte length of the import entry (core function imports).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub length: Option<u64>,
 }
 
 /// One exported item.
@@ -123,6 +126,9 @@ pub struct Reach {
     /// Byte offset of the call instruction at the end of `path`, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub offset: Option<u64>,
+    /// Byte length of that call instruction, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub length: Option<u64>,
     /// Nodes left out of a very long path, where the element `...` stands (0: complete).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub elided: u32,

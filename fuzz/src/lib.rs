@@ -292,7 +292,11 @@ pub fn capability_defect(expected: &Expected, reported: &BTreeSet<&str>) -> Opti
     if !missing.is_empty() {
         return Some(format!("missing {missing:?} (reported {reported:?})"));
     }
-    if !expected.any_of.is_empty() && !expected.any_of.iter().any(|c| reported.contains(c.as_str()))
+    if !expected.any_of.is_empty()
+        && !expected
+            .any_of
+            .iter()
+            .any(|c| reported.contains(c.as_str()))
     {
         return Some(format!(
             "none of {:?} reported (reported {reported:?})",

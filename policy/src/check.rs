@@ -252,6 +252,7 @@ impl Cx<'_> {
         for i in a.imports.iter().filter(|i| i.kind == ExternKind::Func) {
             let location = |w: Option<&(&EntryPoint, &Reach)>| Location {
                 offset: Some(i.offset),
+                length: i.length,
                 entry_point: w.map(|(e, _)| e.name.clone()),
                 ..Location::default()
             };
@@ -513,6 +514,7 @@ impl Cx<'_> {
                 subject: x.name.clone(),
                 location: Location {
                     offset: Some(import.offset),
+                    length: import.length,
                     entry_point: Some(x.name.clone()),
                     ..Location::default()
                 },
@@ -558,6 +560,7 @@ impl Cx<'_> {
 fn reach_location(e: &EntryPoint, r: &Reach) -> Location {
     Location {
         offset: r.offset,
+        length: r.length,
         function: caller(r),
         entry_point: Some(e.name.clone()),
         ..Location::default()

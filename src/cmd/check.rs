@@ -155,15 +155,8 @@ pub fn run(opts: Opts) -> Result<u8> {
         .into_par_iter()
         .map(|(bin, artifact, policy_path)| {
             let policy = &policies[&policy_path];
-            let bytes = input::read(bin)?;
-            let analysis = wasmgate_analyzer::analyze(&bytes)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", bin.display()))?;
-            let mut findings = wasmgate_policy::check(policy, &analysis, &artifact, today);
-            report::fill_lengths(
-                &mut findings,
-                &bytes,
-                analysis.kind == wasmgate_analyzer::BinaryKind::Component,
-            );
+            let analysis = input::analyze(bin)?;
+            let findings = wasmgate_policy::check(policy, &analysis, &artifact, today);
             // Freeing a large analysis takes a while: do it beside the other files' work.
             std::thread::spawn(move || drop(analysis));
             Ok(FileReport {
