@@ -19,3 +19,6 @@ fi
 # The soundness fixtures' liveness check runs them under real wasmtime (PyPI package, cached venv).
 scripts/install-wasmtime-py.sh
 cargo test --workspace --locked
+# The fuzz crate (fuzz/, outside the workspace; nightly-only to run) must keep compiling on
+# stable: type-check every target so an API change cannot silently break fuzzing.
+cargo check --manifest-path fuzz/Cargo.toml --locked --bins
