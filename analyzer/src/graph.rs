@@ -25,7 +25,7 @@ use wasmparser::{CompositeInnerType, ExternalKind, FuncType, TypeRef};
 
 use crate::capabilities::{Classification, Narrow, UNKNOWN_HOST};
 use crate::core::{ModuleFacts, may_carry_funcref};
-use crate::model::{CallGraph, EntryKind, EntryPoint, Node, NodeKind, Reach};
+use crate::model::{CallGraph, EntryKind, EntryPoint, Node, NodeKind, Reach, import_id};
 use crate::types::{import_may_match, is_two_way, module_has_box};
 
 /// Name of the node standing for every host function reachable through a host-visible ref.
@@ -385,7 +385,7 @@ fn site_caps(
 pub(crate) fn function_name(facts: &ModuleFacts, index: u32) -> String {
     if let Some(&i) = facts.func_imports.get(index as usize) {
         let imp = &facts.imports[i];
-        return format!("{}#{}", imp.module, imp.name);
+        return import_id(&imp.module, &imp.name);
     }
     match facts.names.get(&index) {
         Some(n) => n.clone(),
@@ -393,42 +393,79 @@ pub(crate) fn function_name(facts: &ModuleFacts, index: u32) -> String {
     }
 }
 
+/// Builds the call graph of a module, in phases: one node per function, the functions whose
+/// references escape, what each table can hold, the edges of every body, the calls the host
+/// makes back into the module, the capabilities of each call site, and the entry points.
 pub(crate) fn build(
     facts: &ModuleFacts,
     types: &Types,
     import_classes: &[Option<Classification>],
 ) -> Graph {
-    let nfuncs = facts.func_types.len() as u32;
     let bnd = boundary(facts, types);
-    let types = types.as_ref();
-    let canon: Vec<CoreTypeId> = (0..types.core_type_count_in_module())
-        .map(|i| types.core_type_at_in_module(i))
+    let mut b = Builder::new(types.as_ref(), facts.func_types.len());
+    let func_imports: Vec<(String, Classification)> = facts
+        .imports
+        .iter()
+        .zip(import_classes)
+        .filter_map(|(imp, class)| Some((import_id(&imp.module, &imp.name), class.clone()?)))
         .collect();
-    let mut first_index: HashMap<CoreTypeId, u32> = HashMap::new();
-    for (i, id) in canon.iter().enumerate() {
-        first_index.entry(*id).or_insert(i as u32);
-    }
-    let mut b = Builder {
-        types,
-        nodes: Vec::with_capacity(nfuncs as usize + 16),
-        edges: HashSet::new(),
-        succ: Vec::new(),
-        dispatch: HashMap::new(),
-        unknown_host: None,
-        canon,
-        first_index,
-    };
+    function_nodes(&mut b, facts);
+    let escape = Escape::of(facts);
+    let tables = Tables::of(facts, &bnd, &escape.all);
+    body_edges(&mut b, facts, &bnd, &escape, &tables);
+    let reentrant = host_callers(&mut b, facts, &tables);
+    let caps = CapabilitySites::of(&mut b, facts, &func_imports, &reentrant);
+    let entries = entry_points(facts, &bnd, &escape);
 
-    // Function import index -> classification.
-    let mut func_imports: Vec<(String, Classification)> = Vec::new();
-    for (imp, class) in facts.imports.iter().zip(import_classes) {
-        if let Some(c) = class {
-            func_imports.push((format!("{}#{}", imp.module, imp.name), c.clone()));
+    let mut edges: Vec<(u32, u32)> = b.edges.into_iter().collect();
+    edges.sort_unstable();
+    let mut pred: Vec<Vec<(u32, u64)>> = vec![Vec::new(); b.nodes.len()];
+    for (from, succ) in b.succ.iter().enumerate() {
+        for &(to, offset) in succ {
+            pred[to as usize].push((from as u32, offset));
         }
     }
+    Graph {
+        shared: shared_names(&b.nodes),
+        nodes: b.nodes,
+        edges,
+        succ: b.succ,
+        pred,
+        sites: caps.sites,
+        node_caps: caps.node_caps,
+        cap_names: caps.names,
+        entries,
+    }
+}
+
+impl<'t> Builder<'t> {
+    fn new(types: TypesRef<'t>, nfuncs: usize) -> Self {
+        let canon: Vec<CoreTypeId> = (0..types.core_type_count_in_module())
+            .map(|i| types.core_type_at_in_module(i))
+            .collect();
+        let mut first_index: HashMap<CoreTypeId, u32> = HashMap::new();
+        for (i, id) in canon.iter().enumerate() {
+            first_index.entry(*id).or_insert(i as u32);
+        }
+        Builder {
+            types,
+            nodes: Vec::with_capacity(nfuncs + 16),
+            edges: HashSet::new(),
+            succ: Vec::new(),
+            dispatch: HashMap::new(),
+            unknown_host: None,
+            canon,
+            first_index,
+        }
+    }
+}
+
+/// One node per function, imports first. Witness paths are lists of names, so names must be
+/// unique: name sections may repeat a name (Go does) or use an import's id. Colliding defined
+/// functions get their index.
+fn function_nodes(b: &mut Builder<'_>, facts: &ModuleFacts) {
+    let nfuncs = facts.func_types.len() as u32;
     let mut names: Vec<String> = (0..nfuncs).map(|i| function_name(facts, i)).collect();
-    // Witness paths are lists of names, so names must be unique: name sections may repeat
-    // a name (Go does) or use an import's id. Colliding defined functions get their index.
     let mut count: HashMap<&str, u32> = HashMap::new();
     for n in &names {
         *count.entry(n.as_str()).or_default() += 1;
@@ -448,76 +485,114 @@ pub(crate) fn build(
         };
         b.node(kind, name, Some(i));
     }
+}
 
-    // Escaped functions: any whose reference can be taken.
-    let mut escaped: BTreeSet<u32> = BTreeSet::new();
-    for body in &facts.bodies {
-        escaped.extend(body.ref_funcs.iter().copied());
-    }
-    for seg in &facts.elements {
-        escaped.extend(seg.functions.iter().copied());
-    }
-    escaped.extend(facts.global_ref_funcs.iter().copied());
-    let exported_funcs: BTreeSet<u32> = facts
-        .exports
-        .iter()
-        .filter(|(_, k, _)| matches!(k, ExternalKind::Func | ExternalKind::FuncExact))
-        .map(|(_, _, i)| *i)
-        .collect();
-    escaped.extend(exported_funcs.iter().copied());
-    escaped.retain(|f| *f < nfuncs);
+/// Functions whose reference can be taken (`ref.func` anywhere, element segments, global and
+/// table initialisers, exports), and the exported ones among them.
+struct Escape {
+    all: BTreeSet<u32>,
+    exported: BTreeSet<u32>,
+}
 
-    // Table contents.
-    let ntables = facts.tables.len();
-    let mut written = vec![false; ntables];
-    for body in &facts.bodies {
-        for &t in &body.table_writes {
-            if let Some(w) = written.get_mut(t as usize) {
-                *w = true;
+impl Escape {
+    fn of(facts: &ModuleFacts) -> Self {
+        let nfuncs = facts.func_types.len() as u32;
+        let mut all: BTreeSet<u32> = BTreeSet::new();
+        for body in &facts.bodies {
+            all.extend(body.ref_funcs.iter().copied());
+        }
+        for seg in &facts.elements {
+            all.extend(seg.functions.iter().copied());
+        }
+        all.extend(facts.global_ref_funcs.iter().copied());
+        let exported: BTreeSet<u32> = facts
+            .exports
+            .iter()
+            .filter(|(_, k, _)| matches!(k, ExternalKind::Func | ExternalKind::FuncExact))
+            .map(|(_, _, i)| *i)
+            .collect();
+        all.extend(exported.iter().copied());
+        all.retain(|f| *f < nfuncs);
+        Escape { all, exported }
+    }
+}
+
+/// What each table can hold, and whether the host can put its own functions there.
+struct Tables {
+    contents: Vec<BTreeSet<u32>>,
+    host: Vec<bool>,
+}
+
+impl Tables {
+    fn of(facts: &ModuleFacts, bnd: &Boundary, escaped: &BTreeSet<u32>) -> Self {
+        let nfuncs = facts.func_types.len() as u32;
+        let ntables = facts.tables.len();
+        let mut written = vec![false; ntables];
+        for body in &facts.bodies {
+            for &t in &body.table_writes {
+                if let Some(w) = written.get_mut(t as usize) {
+                    *w = true;
+                }
             }
         }
-    }
-    // A table filled from a global holds what the global holds: for an imported immutable
-    // global, whatever the host put there; otherwise anything code can store (as if written).
-    let mut from_host = vec![false; ntables];
-    for &(t, g) in &facts.table_global_reads {
-        let Some(t) = t.filter(|t| (*t as usize) < ntables) else {
-            continue;
-        };
-        match facts.globals.get(g as usize) {
-            Some(info) if info.imported && !info.mutable => from_host[t as usize] = true,
-            _ => written[t as usize] = true,
+        // A table filled from a global holds what the global holds: for an imported immutable
+        // global, whatever the host put there; otherwise anything code can store (as if
+        // written).
+        let mut from_host = vec![false; ntables];
+        for &(t, g) in &facts.table_global_reads {
+            let Some(t) = t.filter(|t| (*t as usize) < ntables) else {
+                continue;
+            };
+            match facts.globals.get(g as usize) {
+                Some(info) if info.imported && !info.mutable => from_host[t as usize] = true,
+                _ => written[t as usize] = true,
+            }
         }
-    }
-    let mut contents: Vec<BTreeSet<u32>> = vec![BTreeSet::new(); ntables];
-    let mut host_table = vec![false; ntables];
-    for (t, info) in facts.tables.iter().enumerate() {
-        let visible = info.imported || info.exported || facts.unmodelled_section;
-        if visible || written[t] {
-            contents[t].extend(escaped.iter().copied());
+        let mut contents: Vec<BTreeSet<u32>> = vec![BTreeSet::new(); ntables];
+        let mut host = vec![false; ntables];
+        for (t, info) in facts.tables.iter().enumerate() {
+            let visible = info.imported || info.exported || facts.unmodelled_section;
+            if visible || written[t] {
+                contents[t].extend(escaped.iter().copied());
+            }
+            host[t] = visible || from_host[t] || (written[t] && bnd.refs_in);
         }
-        host_table[t] = visible || from_host[t] || (written[t] && bnd.refs_in);
-    }
-    for seg in &facts.elements {
-        if seg.mode == "active"
-            && let Some(c) = seg.table.and_then(|t| contents.get_mut(t as usize))
-        {
-            c.extend(seg.functions.iter().copied().filter(|f| *f < nfuncs));
+        for seg in &facts.elements {
+            if seg.mode == "active"
+                && let Some(c) = seg.table.and_then(|t| contents.get_mut(t as usize))
+            {
+                c.extend(seg.functions.iter().copied().filter(|f| *f < nfuncs));
+            }
         }
-    }
-    for &(t, f) in &facts.table_init_funcs {
-        if let Some(c) = contents.get_mut(t as usize)
-            && f < nfuncs
-        {
-            c.insert(f);
+        for &(t, f) in &facts.table_init_funcs {
+            if let Some(c) = contents.get_mut(t as usize)
+                && f < nfuncs
+            {
+                c.insert(f);
+            }
         }
+        Tables { contents, host }
     }
-    // Built on first use: most modules call through few tables.
-    let mut table_index: Vec<Option<FuncsByType>> = (0..ntables).map(|_| None).collect();
-    let escaped_index = FuncsByType::new(&b, facts, escaped.iter());
 
-    // Function bodies.
-    let empty = BTreeSet::new();
+    /// Whether the host may have put functions of its own in table `t` (unknown: yes).
+    fn host(&self, t: u32) -> bool {
+        self.host.get(t as usize).copied().unwrap_or(true)
+    }
+}
+
+/// The edges of every function body: direct calls, and calls through tables, references and
+/// continuations to their dispatch nodes.
+fn body_edges(
+    b: &mut Builder<'_>,
+    facts: &ModuleFacts,
+    bnd: &Boundary,
+    escape: &Escape,
+    tables: &Tables,
+) {
+    // Built on first use: most modules call through few tables.
+    let mut table_index: Vec<Option<FuncsByType>> =
+        (0..tables.contents.len()).map(|_| None).collect();
+    let escaped_index = FuncsByType::new(b, facts, escape.all.iter());
     for (i, body) in facts.bodies.iter().enumerate() {
         let from = facts.num_imported_funcs + i as u32;
         for &(callee, offset) in &body.calls {
@@ -531,20 +606,18 @@ pub(crate) fn build(
                 b.edge(from, h, offset, true);
                 continue;
             };
-            let name = format!("table[{tbl}]:type[{first}]");
-            let host = host_table.get(tbl as usize).copied().unwrap_or(true);
             let index = table_index.get_mut(tbl as usize);
             let d = b.dispatch(
-                name,
+                format!("table[{tbl}]:type[{first}]"),
                 |b| match index {
                     Some(slot) => slot
                         .get_or_insert_with(|| {
-                            FuncsByType::new(b, facts, contents[tbl as usize].iter())
+                            FuncsByType::new(b, facts, tables.contents[tbl as usize].iter())
                         })
                         .targets(b, want),
                     None => Vec::new(),
                 },
-                host,
+                tables.host(tbl),
             );
             b.edge(from, d, offset, true);
         }
@@ -565,26 +638,35 @@ pub(crate) fn build(
         for &offset in &body.resumes {
             let d = b.dispatch(
                 "ref:any".into(),
-                |_| escaped.iter().copied().collect(),
+                |_| escape.all.iter().copied().collect(),
                 bnd.refs_in,
             );
             b.edge(from, d, offset, true);
         }
     }
+}
 
-    // Host-side callers the ABI makes known.
+/// Host-side callers the ABI makes known (Emscripten `invoke_*`, wasi-threads
+/// `thread-spawn`): edges from the import into the module. Returns those imports; calls to
+/// them are followed, not only recorded as capability sites.
+fn host_callers(b: &mut Builder<'_>, facts: &ModuleFacts, tables: &Tables) -> HashSet<u32> {
     let indirect_table = facts
         .exports
         .iter()
         .find(|(n, k, _)| *k == ExternalKind::Table && n == "__indirect_function_table")
         .map(|(_, _, i)| *i)
-        .or(if ntables > 0 { Some(0) } else { None });
+        .or(if tables.contents.is_empty() {
+            None
+        } else {
+            Some(0)
+        });
     let thread_start = facts
         .exports
         .iter()
         .find(|(n, k, _)| *k == ExternalKind::Func && n == "wasi_thread_start")
         .map(|(_, _, i)| *i);
-    let mut reentrant_imports: HashSet<u32> = HashSet::new();
+    let empty = BTreeSet::new();
+    let mut reentrant: HashSet<u32> = HashSet::new();
     let mut fi = 0u32;
     for imp in &facts.imports {
         let (TypeRef::Func(ty) | TypeRef::FuncExact(ty)) = imp.ty else {
@@ -598,96 +680,125 @@ pub(crate) fn build(
             && let Some(tbl) = indirect_table
             && b.func_type(ty).is_some_and(|sig| !sig.params().is_empty())
         {
-            let c = contents.get(tbl as usize).unwrap_or(&empty);
-            let host = host_table.get(tbl as usize).copied().unwrap_or(true);
+            let c = tables.contents.get(tbl as usize).unwrap_or(&empty);
             let d = b.dispatch(
                 format!("table[{tbl}]:invoke_*"),
                 |_| c.iter().copied().collect(),
-                host,
+                tables.host(tbl),
             );
             b.edge(idx, d, 0, true);
-            reentrant_imports.insert(idx);
+            reentrant.insert(idx);
         }
         if imp.module == "wasi"
             && imp.name == "thread-spawn"
             && let Some(start) = thread_start
         {
             b.edge(idx, start, 0, true);
-            reentrant_imports.insert(idx);
+            reentrant.insert(idx);
         }
     }
-    // Calls to imports that call back in must be followed, not only recorded as sites.
     for (i, body) in facts.bodies.iter().enumerate() {
         let from = facts.num_imported_funcs + i as u32;
         for &(callee, offset) in &body.calls {
-            if reentrant_imports.contains(&callee) {
+            if reentrant.contains(&callee) {
                 b.edge(from, callee, offset, true);
             }
         }
     }
+    reentrant
+}
 
-    // Capabilities: interned names, per-site narrowed sets, per-node sets.
-    let mut cap_names: Vec<String> = Vec::new();
-    let mut cap_ids: HashMap<String, u16> = HashMap::new();
-    let mut intern = |c: &str| -> u16 {
-        if let Some(&id) = cap_ids.get(c) {
-            return id;
-        }
-        let id = cap_names.len() as u16;
-        cap_names.push(c.to_string());
-        cap_ids.insert(c.to_string(), id);
-        id
-    };
-    let nnodes = b.nodes.len();
-    let mut node_caps: Vec<Vec<u16>> = vec![Vec::new(); nnodes];
-    for (i, (_, class)) in func_imports.iter().enumerate() {
-        node_caps[i] = class.capabilities.iter().map(|c| intern(c)).collect();
-    }
-    if let Some(h) = b.unknown_host {
-        node_caps[h as usize] = vec![intern(UNKNOWN_HOST)];
-    }
-    // Descriptors 0-2 prove stdio only while nothing can put a file or socket there:
-    // renumbering or duplicating can, and so can closing one and opening another (hosts reuse the
-    // lowest free number). Then the constant proves nothing and narrowing is off.
-    let imports_fn = |name: &str| {
-        facts
-            .imports
-            .iter()
-            .any(|i| i.name == name && matches!(i.ty, TypeRef::Func(_) | TypeRef::FuncExact(_)))
-    };
-    let opens_fds = ["path_open", "sock_accept", "sock_open"]
-        .iter()
-        .any(|n| imports_fn(n));
-    // Renumbering and duplication (`fd_renumber`, WASIX `fd_dup2`, ...) are marked in the data.
-    let replaces_stdio = func_imports.iter().any(|(_, c)| c.replaces_stdio);
-    let fds_renumbered = replaces_stdio || (imports_fn("fd_close") && opens_fds);
-    let mut sites: Vec<Vec<Site>> = vec![Vec::new(); nnodes];
-    for (i, body) in facts.bodies.iter().enumerate() {
-        let from = facts.num_imported_funcs + i as u32;
-        let mut seen: HashSet<(u32, Vec<u16>)> = HashSet::new();
-        for call in &body.import_calls {
-            if call.callee >= facts.num_imported_funcs || reentrant_imports.contains(&call.callee) {
-                continue;
+/// Capabilities as interned names: the per-site narrowed sets of direct import calls, and
+/// what arriving at a node confers (imports reached indirectly, the unknown host).
+struct CapabilitySites {
+    names: Vec<String>,
+    node_caps: Vec<Vec<u16>>,
+    sites: Vec<Vec<Site>>,
+}
+
+impl CapabilitySites {
+    fn of(
+        b: &mut Builder<'_>,
+        facts: &ModuleFacts,
+        func_imports: &[(String, Classification)],
+        reentrant: &HashSet<u32>,
+    ) -> Self {
+        let mut names: Vec<String> = Vec::new();
+        let mut ids: HashMap<String, u16> = HashMap::new();
+        let mut intern = |c: &str| -> u16 {
+            if let Some(&id) = ids.get(c) {
+                return id;
             }
-            let (_, class) = &func_imports[call.callee as usize];
-            let params = b
-                .func_type(facts.func_types[call.callee as usize])
-                .map_or(0, |f| f.params().len());
-            let caps: Vec<u16> = site_caps(class, &call.tail, params, fds_renumbered)
+            let id = names.len() as u16;
+            names.push(c.to_string());
+            ids.insert(c.to_string(), id);
+            id
+        };
+        let nnodes = b.nodes.len();
+        let mut node_caps: Vec<Vec<u16>> = vec![Vec::new(); nnodes];
+        for (i, (_, class)) in func_imports.iter().enumerate() {
+            node_caps[i] = class.capabilities.iter().map(|c| intern(c)).collect();
+        }
+        if let Some(h) = b.unknown_host {
+            node_caps[h as usize] = vec![intern(UNKNOWN_HOST)];
+        }
+        // Descriptors 0-2 prove stdio only while nothing can put a file or socket there:
+        // renumbering or duplicating can, and so can closing one and opening another (hosts
+        // reuse the lowest free number). Then the constant proves nothing and narrowing is off.
+        let imports_fn = |name: &str| {
+            facts
+                .imports
                 .iter()
-                .map(|c| intern(c))
-                .collect();
-            if seen.insert((call.callee, caps.clone())) {
-                sites[from as usize].push(Site {
-                    import: call.callee,
-                    caps,
-                    offset: call.offset,
-                });
+                .any(|i| i.name == name && matches!(i.ty, TypeRef::Func(_) | TypeRef::FuncExact(_)))
+        };
+        let opens_fds = ["path_open", "sock_accept", "sock_open"]
+            .iter()
+            .any(|n| imports_fn(n));
+        // Renumbering and duplication (`fd_renumber`, WASIX `fd_dup2`, ...) are marked in the
+        // data.
+        let replaces_stdio = func_imports.iter().any(|(_, c)| c.replaces_stdio);
+        let fds_renumbered = replaces_stdio || (imports_fn("fd_close") && opens_fds);
+        let mut sites: Vec<Vec<Site>> = vec![Vec::new(); nnodes];
+        for (i, body) in facts.bodies.iter().enumerate() {
+            let from = facts.num_imported_funcs + i as u32;
+            let mut seen: HashSet<(u32, Vec<u16>)> = HashSet::new();
+            for call in &body.import_calls {
+                if call.callee >= facts.num_imported_funcs || reentrant.contains(&call.callee) {
+                    continue;
+                }
+                let (_, class) = &func_imports[call.callee as usize];
+                let params = b
+                    .func_type(facts.func_types[call.callee as usize])
+                    .map_or(0, |f| f.params().len());
+                let caps: Vec<u16> = site_caps(class, &call.tail, params, fds_renumbered)
+                    .iter()
+                    .map(|c| intern(c))
+                    .collect();
+                if seen.insert((call.callee, caps.clone())) {
+                    sites[from as usize].push(Site {
+                        import: call.callee,
+                        caps,
+                        offset: call.offset,
+                    });
+                }
             }
         }
+        CapabilitySites {
+            names,
+            node_caps,
+            sites,
+        }
     }
+}
 
-    // Entry points.
+/// Exported functions, the start function, and one `<escaped>` entry for the functions whose
+/// references the host can obtain without an export.
+fn entry_points(
+    facts: &ModuleFacts,
+    bnd: &Boundary,
+    escape: &Escape,
+) -> Vec<(String, EntryKind, Vec<u32>)> {
+    let nfuncs = facts.func_types.len() as u32;
     let mut entries: Vec<(String, EntryKind, Vec<u32>)> = Vec::new();
     for (name, kind, index) in &facts.exports {
         if matches!(kind, ExternalKind::Func | ExternalKind::FuncExact) && *index < nfuncs {
@@ -700,35 +811,17 @@ pub(crate) fn build(
         entries.push(("<start>".into(), EntryKind::Start, vec![s]));
     }
     if bnd.refs_out {
-        let roots: Vec<u32> = escaped
+        let roots: Vec<u32> = escape
+            .all
             .iter()
             .copied()
-            .filter(|f| *f >= facts.num_imported_funcs && !exported_funcs.contains(f))
+            .filter(|f| *f >= facts.num_imported_funcs && !escape.exported.contains(f))
             .collect();
         if !roots.is_empty() {
             entries.push(("<escaped>".into(), EntryKind::Escaped, roots));
         }
     }
-
-    let mut edges: Vec<(u32, u32)> = b.edges.into_iter().collect();
-    edges.sort_unstable();
-    let mut pred: Vec<Vec<(u32, u64)>> = vec![Vec::new(); b.nodes.len()];
-    for (from, succ) in b.succ.iter().enumerate() {
-        for &(to, offset) in succ {
-            pred[to as usize].push((from as u32, offset));
-        }
-    }
-    Graph {
-        shared: shared_names(&b.nodes),
-        nodes: b.nodes,
-        edges,
-        succ: b.succ,
-        pred,
-        sites,
-        node_caps,
-        cap_names,
-        entries,
-    }
+    entries
 }
 
 fn shared_names(nodes: &[Node]) -> Vec<Arc<str>> {

@@ -241,7 +241,7 @@ fn finish_module(
         .iter()
         .zip(&classes)
         .map(|(i, c)| Import {
-            id: format!("{}#{}", i.module, i.name),
+            id: import_id(&i.module, &i.name),
             module: i.module.clone(),
             name: i.name.clone(),
             kind: core::type_ref_kind(&i.ty),

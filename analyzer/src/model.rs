@@ -388,3 +388,10 @@ impl Analysis {
         own.chain(embedded)
     }
 }
+
+/// The import id used everywhere (reports, witness paths, policies): `<module>#<name>`.
+/// Ambiguous when the module name holds `#`; policies name such imports with the literal
+/// pattern form, which escapes it.
+pub fn import_id(module: &str, name: &str) -> String {
+    format!("{module}#{name}")
+}
