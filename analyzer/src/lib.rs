@@ -17,6 +17,7 @@ mod error;
 mod graph;
 mod link;
 mod model;
+mod slots;
 mod wit;
 
 use sha2::{Digest, Sha256};
@@ -155,7 +156,7 @@ fn parse(bytes: &[u8], table: &'static CapabilityTable) -> Result<Analysis, Erro
                                 })
                                 .collect();
                             let linked =
-                                link::link(&scopes, scope, &linkable, &done.imports, &exports);
+                                link::link(bytes, &scopes, scope, &linkable, &done.imports, &exports);
                             let wit = match wit::world(bytes) {
                                 Ok(text) => Some(text),
                                 Err(e) => {
