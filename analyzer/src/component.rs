@@ -24,9 +24,15 @@ pub(crate) enum ModuleItem {
     /// Imported: an instantiation argument of a nested component, else host code.
     Import(String),
     /// Exported by a component instance.
-    Alias { instance: u32, name: String },
+    Alias {
+        instance: u32,
+        name: String,
+    },
     /// Module `index` of the component `count` levels out (lexically).
-    Outer { count: u32, index: u32 },
+    Outer {
+        count: u32,
+        index: u32,
+    },
     Unknown,
 }
 
@@ -51,15 +57,22 @@ pub(crate) enum CoreFuncItem {
         func: u32,
         realloc: Option<u32>,
     },
-    /// A canonical builtin without authority of its own (`task.return`, `resource.rep`...).
-    Builtin(String),
+    /// A canonical builtin without authority of its own (`task.return`, `resource.rep`...),
+    /// with the core functions its options let the host call back.
+    Builtin {
+        name: String,
+        callbacks: Vec<u32>,
+    },
     /// `resource.drop`: dropping an owned handle runs the resource's destructor right away.
     /// `Some` when the resource is defined in this component (its destructor, if any);
     /// `None` when it comes from elsewhere: then any destructor in the binary may run.
     Drop(Option<Vec<u32>>),
     /// A builtin that runs a function it reads from core table `table` (`thread.new-indirect`,
     /// `thread.spawn-indirect`).
-    TableCall { name: String, table: u32 },
+    TableCall {
+        name: String,
+        table: u32,
+    },
     /// A builtin that runs a function reference it is given (`thread.spawn-ref`).
     RefCall,
 }
@@ -97,8 +110,14 @@ pub(crate) enum ComponentItem {
     /// Index into the list of component scopes.
     Nested(usize),
     Import(String),
-    Alias { instance: u32, name: String },
-    Outer { count: u32, index: u32 },
+    Alias {
+        instance: u32,
+        name: String,
+    },
+    Outer {
+        count: u32,
+        index: u32,
+    },
     Unknown,
 }
 
@@ -371,15 +390,7 @@ impl ComponentBuilder {
                             options,
                             ..
                         } => {
-                            let callbacks = options
-                                .iter()
-                                .filter_map(|o| match o {
-                                    CanonicalOption::Realloc(f)
-                                    | CanonicalOption::PostReturn(f)
-                                    | CanonicalOption::Callback(f) => Some(*f),
-                                    _ => None,
-                                })
-                                .collect();
+                            let callbacks = callbacks_of(&options);
                             s.funcs.push(FuncItem::Lift {
                                 core: core_func_index,
                                 callbacks,
@@ -417,10 +428,71 @@ impl ComponentBuilder {
                                 table: table_index,
                             });
                         }
-                        other => {
-                            let name = format!("{other:?}");
+                        // Listed one by one, no wildcard: a builtin added to wasmparser does not
+                        // compile until someone decides whether it can run guest code.
+                        c @ (CanonicalFunction::ResourceNew { .. }
+                        | CanonicalFunction::ResourceRep { .. }
+                        | CanonicalFunction::ThreadAvailableParallelism
+                        | CanonicalFunction::BackpressureInc
+                        | CanonicalFunction::BackpressureDec
+                        | CanonicalFunction::TaskReturn { .. }
+                        | CanonicalFunction::TaskCancel
+                        | CanonicalFunction::ContextGet { .. }
+                        | CanonicalFunction::ContextSet { .. }
+                        | CanonicalFunction::ThreadYield
+                        | CanonicalFunction::SubtaskDrop
+                        | CanonicalFunction::SubtaskCancel { .. }
+                        | CanonicalFunction::StreamNew { .. }
+                        | CanonicalFunction::StreamRead { .. }
+                        | CanonicalFunction::StreamWrite { .. }
+                        | CanonicalFunction::StreamForward { .. }
+                        | CanonicalFunction::StreamCancelRead { .. }
+                        | CanonicalFunction::StreamCancelWrite { .. }
+                        | CanonicalFunction::StreamDropReadable { .. }
+                        | CanonicalFunction::StreamDropWritable { .. }
+                        | CanonicalFunction::FutureNew { .. }
+                        | CanonicalFunction::FutureRead { .. }
+                        | CanonicalFunction::FutureWrite { .. }
+                        | CanonicalFunction::FutureForward { .. }
+                        | CanonicalFunction::FutureCancelRead { .. }
+                        | CanonicalFunction::FutureCancelWrite { .. }
+                        | CanonicalFunction::FutureDropReadable { .. }
+                        | CanonicalFunction::FutureDropWritable { .. }
+                        | CanonicalFunction::ErrorContextNew { .. }
+                        | CanonicalFunction::ErrorContextDebugMessage { .. }
+                        | CanonicalFunction::ErrorContextDrop
+                        | CanonicalFunction::WaitableSetNew
+                        | CanonicalFunction::WaitableSetWait { .. }
+                        | CanonicalFunction::WaitableSetPoll { .. }
+                        | CanonicalFunction::WaitableSetDrop
+                        | CanonicalFunction::WaitableJoin
+                        | CanonicalFunction::ThreadIndex
+                        | CanonicalFunction::ThreadResumeLater
+                        | CanonicalFunction::ThreadSuspend
+                        | CanonicalFunction::ThreadSuspendThenResume
+                        | CanonicalFunction::ThreadYieldThenResume
+                        | CanonicalFunction::ThreadSuspendThenPromote
+                        | CanonicalFunction::ThreadYieldThenPromote) => {
+                            // No authority of their own; whatever options they carry
+                            // (`realloc`...) the host may call back while they run.
+                            let options: &[CanonicalOption] = match &c {
+                                CanonicalFunction::TaskReturn { options, .. }
+                                | CanonicalFunction::StreamRead { options, .. }
+                                | CanonicalFunction::StreamWrite { options, .. }
+                                | CanonicalFunction::FutureRead { options, .. }
+                                | CanonicalFunction::FutureWrite { options, .. }
+                                | CanonicalFunction::ErrorContextNew { options }
+                                | CanonicalFunction::ErrorContextDebugMessage { options } => {
+                                    options
+                                }
+                                _ => &[],
+                            };
+                            let name = format!("{c:?}");
                             let name = name.split([' ', '{', '(']).next().unwrap_or("builtin");
-                            s.core_funcs.push(CoreFuncItem::Builtin(name.to_string()));
+                            s.core_funcs.push(CoreFuncItem::Builtin {
+                                name: name.to_string(),
+                                callbacks: callbacks_of(options),
+                            });
                         }
                     }
                 }
@@ -541,6 +613,19 @@ impl ComponentBuilder {
             scope,
         }
     }
+}
+
+/// Core functions canonical options name for the host to call back.
+fn callbacks_of(options: &[CanonicalOption]) -> Vec<u32> {
+    options
+        .iter()
+        .filter_map(|o| match o {
+            CanonicalOption::Realloc(f)
+            | CanonicalOption::PostReturn(f)
+            | CanonicalOption::Callback(f) => Some(*f),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Pushes a copy of item `index` (or `unknown` when out of range): exports add to their

@@ -155,8 +155,14 @@ fn parse(bytes: &[u8], table: &'static CapabilityTable) -> Result<Analysis, Erro
                                     )
                                 })
                                 .collect();
-                            let linked =
-                                link::link(bytes, &scopes, scope, &linkable, &done.imports, &exports);
+                            let linked = link::link(
+                                bytes,
+                                &scopes,
+                                scope,
+                                &linkable,
+                                &done.imports,
+                                &exports,
+                            );
                             let wit = match wit::world(bytes) {
                                 Ok(text) => Some(text),
                                 Err(e) => {

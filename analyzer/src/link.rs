@@ -441,7 +441,16 @@ impl<'a> Linker<'a> {
                 }
                 target
             }
-            Some(CoreFuncItem::Builtin(name)) => {
+            Some(CoreFuncItem::Builtin { name, callbacks }) if !callbacks.is_empty() => {
+                let n = self.node(NodeKind::Dispatch, format!("canon {name}"));
+                self.core_func_memo.insert((c, idx), n);
+                for cb in callbacks {
+                    let target = self.core_func(c, cb);
+                    self.edge(n, target, 0);
+                }
+                n
+            }
+            Some(CoreFuncItem::Builtin { name, .. }) => {
                 let key = format!("canon {name}");
                 match self.builtins.get(&key) {
                     Some(&n) => n,
@@ -719,7 +728,10 @@ impl<'a> Linker<'a> {
             );
         }
         for (n, shape) in &escaped {
-            self.escaped_by_shape.entry(shape.clone()).or_default().push(*n);
+            self.escaped_by_shape
+                .entry(shape.clone())
+                .or_default()
+                .push(*n);
         }
         self.escaped = escaped;
         // Code the linker cannot see (an instance of a module or component from outside) may
@@ -768,10 +780,8 @@ impl<'a> Linker<'a> {
                     let node = match dispatch.get(&key) {
                         Some(&n) => n,
                         None => {
-                            let n = self.node(
-                                NodeKind::Dispatch,
-                                format!("{label}:table[{t}]:type[{ty}]"),
-                            );
+                            let n = self
+                                .node(NodeKind::Dispatch, format!("{label}:table[{t}]:type[{ty}]"));
                             dispatch.insert(key, n);
                             let want = func_type(types, ty).cloned();
                             let mut targets: Vec<u32> = Vec::new();
@@ -839,10 +849,14 @@ impl<'a> Linker<'a> {
         let mut out = Vec::new();
         let mut covered = false;
         for (si, items, off) in &info.segments {
-            let off = off.unwrap_or(0) as i64;
-            if k >= off && ((k - off) as usize) < items.len() {
+            // Offsets come from the binary (64-bit tables): no arithmetic that can overflow.
+            let at = i64::try_from(off.unwrap_or(0))
+                .ok()
+                .and_then(|o| k.checked_sub(o))
+                .and_then(|d| usize::try_from(d).ok());
+            if let Some(slot) = at.and_then(|d| items.get(d)) {
                 covered = true;
-                if let Slot::Func(f) = items[(k - off) as usize] {
+                if let Slot::Func(f) = slot {
                     out.push(self.insts[*si].base + f);
                 }
             }
@@ -868,7 +882,11 @@ impl<'a> Linker<'a> {
         let targets: Vec<u32> = match &want {
             None => self.escaped.iter().map(|e| e.0).collect(),
             Some(_) => {
-                let mut t = self.escaped_by_shape.get(&want).cloned().unwrap_or_default();
+                let mut t = self
+                    .escaped_by_shape
+                    .get(&want)
+                    .cloned()
+                    .unwrap_or_default();
                 // Signatures with references may match any call: one shared node for them.
                 if self.escaped_by_shape.contains_key(&None) {
                     let r = self.escaped_ref_node();
@@ -890,7 +908,12 @@ impl<'a> Linker<'a> {
         }
         let n = self.node(NodeKind::Dispatch, "escaped:ref".into());
         self.escaped_ref = Some(n);
-        for t in self.escaped_by_shape.get(&None).cloned().unwrap_or_default() {
+        for t in self
+            .escaped_by_shape
+            .get(&None)
+            .cloned()
+            .unwrap_or_default()
+        {
             self.edges.push((n, t, 0));
         }
         n
@@ -954,7 +977,10 @@ impl<'a> Linker<'a> {
 
     /// The instance that function node `target` belongs to.
     fn inst_of(&self, target: u32) -> Option<usize> {
-        let k = self.insts.partition_point(|x| x.base <= target).checked_sub(1)?;
+        let k = self
+            .insts
+            .partition_point(|x| x.base <= target)
+            .checked_sub(1)?;
         let x = &self.insts[k];
         (target < x.base + self.modules[x.module].0.func_types.len() as u32).then_some(k)
     }

@@ -103,12 +103,20 @@ fn component(n: u32) -> Vec<u8> {
 fn graph_size(name: &str, n: u32) -> (usize, usize) {
     let wasm = component(n);
     if let Some(dir) = std::env::var_os("WASMGATE_DUMP_HOSTILE") {
-        std::fs::write(std::path::Path::new(&dir).join(format!("{name}.wasm")), &wasm).unwrap();
+        std::fs::write(
+            std::path::Path::new(&dir).join(format!("{name}.wasm")),
+            &wasm,
+        )
+        .unwrap();
     }
     let a = wasmgate_analyzer::analyze(&wasm).unwrap();
     let call = a.entry_points.iter().find(|e| e.name == "call").unwrap();
     let caps: Vec<&str> = call.reaches.iter().map(|r| r.capability.as_str()).collect();
-    assert_eq!(caps, ["random"], "{name}: `call` reaches the leaf through the table");
+    assert_eq!(
+        caps,
+        ["random"],
+        "{name}: `call` reaches the leaf through the table"
+    );
     assert!(!call.unresolved, "{name}");
     let g = &a.component.as_ref().unwrap().call_graph;
     (g.nodes.len(), g.edges.len())
