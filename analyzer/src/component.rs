@@ -545,6 +545,13 @@ impl ComponentBuilder {
             .iter()
             .filter_map(|(t, d)| Some((resource_of(*t)?, *d)))
             .collect();
+        // Should the type count above ever drift from the validator's, a definition would
+        // not resolve to a resource: then treat every drop as foreign (any destructor).
+        let local = if local.len() == scope.resources.len() {
+            local
+        } else {
+            Vec::new()
+        };
         for (k, t) in std::mem::take(&mut scope.drops) {
             if let Some(r) = resource_of(t)
                 && let Some((_, d)) = local.iter().find(|(x, _)| *x == r)
