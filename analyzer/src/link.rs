@@ -42,6 +42,8 @@ struct Inst {
     /// Node id of function 0; function `f` is `base + f`.
     base: u32,
     ctx: usize,
+    /// Its index in the context's core instance space.
+    k: u32,
 }
 
 /// Instantiation arguments: `(name, kind, index in the parent's index space)`.
@@ -100,6 +102,7 @@ struct Linker<'a> {
     bytes: &'a [u8],
     /// Slot facts per embedded module, read when it is first instantiated.
     slots: HashMap<usize, Rc<Slots>>,
+    export_maps: HashMap<usize, Rc<HashMap<String, u32>>>,
     by_path: HashMap<&'a str, usize>,
     /// Set when code the linker cannot see runs (an instance of a module or component from
     /// outside the binary): it may hold any table or function reference.
@@ -190,6 +193,7 @@ impl<'a> Linker<'a> {
                                 label,
                                 base,
                                 ctx: c,
+                                k: k as u32,
                             });
                             CoreRef::Inst(self.insts.len() - 1)
                         }
@@ -336,11 +340,9 @@ impl<'a> Linker<'a> {
     fn core_export_func(&mut self, c: usize, k: u32, name: &str) -> u32 {
         match self.ctxs[c].core.get(k as usize).copied() {
             Some(CoreRef::Inst(i)) => {
-                let facts = &self.modules[self.insts[i].module].0;
-                match facts.exports.iter().find(|(n, kind, _)| {
-                    n == name && matches!(kind, ExternalKind::Func | ExternalKind::FuncExact)
-                }) {
-                    Some((_, _, f)) => self.insts[i].base + f,
+                let m = self.insts[i].module;
+                match self.func_exports(m).get(name) {
+                    Some(f) => self.insts[i].base + f,
                     None => self.unresolved,
                 }
             }
@@ -358,6 +360,23 @@ impl<'a> Linker<'a> {
             }
             _ => self.unresolved,
         }
+    }
+
+    /// Function exports of embedded module `m` by name, built once: every instance of a
+    /// module looks its imports up here.
+    fn func_exports(&mut self, m: usize) -> Rc<HashMap<String, u32>> {
+        if let Some(e) = self.export_maps.get(&m) {
+            return e.clone();
+        }
+        let mut map = HashMap::new();
+        for (n, kind, f) in &self.modules[m].0.exports {
+            if matches!(kind, ExternalKind::Func | ExternalKind::FuncExact) {
+                map.entry(n.clone()).or_insert(*f);
+            }
+        }
+        let map = Rc::new(map);
+        self.export_maps.insert(m, map.clone());
+        map
     }
 
     /// Export `name` of core instance `k` in context `c`, as a table.
@@ -409,11 +428,7 @@ impl<'a> Linker<'a> {
     fn arg_instance(&self, i: usize, module: &str) -> Option<u32> {
         let inst = &self.insts[i];
         let ctx = &self.ctxs[inst.ctx];
-        let k = ctx
-            .core
-            .iter()
-            .position(|r| matches!(r, CoreRef::Inst(x) if *x == i))?;
-        match &self.scopes[ctx.scope].core_instances[k] {
+        match &self.scopes[ctx.scope].core_instances[inst.k as usize] {
             CoreInstanceItem::Instantiate { args, .. } => {
                 args.iter().find(|(n, _)| n == module).map(|(_, idx)| *idx)
             }
@@ -644,18 +659,27 @@ impl<'a> Linker<'a> {
         let mut table_of_local: Vec<Vec<Option<TableId>>> = Vec::new();
         for i in 0..self.insts.len() {
             let m = self.insts[i].module;
-            let facts = &self.modules[m].0;
-            let imports: Vec<(String, String, bool)> = facts
-                .imports
-                .iter()
-                .map(|imp| {
-                    (
-                        imp.module.clone(),
-                        imp.name.clone(),
-                        matches!(imp.ty, TypeRef::Func(_) | TypeRef::FuncExact(_)),
-                    )
-                })
-                .collect();
+            // The module facts outlive the linker: no copies of import names per instance.
+            let modules = self.modules;
+            let imports = modules[m].0.imports.iter().map(|imp| {
+                (
+                    &imp.module,
+                    &imp.name,
+                    matches!(imp.ty, TypeRef::Func(_) | TypeRef::FuncExact(_)),
+                )
+            });
+            // The arguments by name, once per instance (the first of a repeated name wins,
+            // as in `arg_instance`).
+            let mut args: HashMap<String, u32> = HashMap::new();
+            let inst = &self.insts[i];
+            let ctx = &self.ctxs[inst.ctx];
+            if let CoreInstanceItem::Instantiate { args: list, .. } =
+                &self.scopes[ctx.scope].core_instances[inst.k as usize]
+            {
+                for (n, idx) in list.iter().rev() {
+                    args.insert(n.clone(), *idx);
+                }
+            }
             let mut f = 0u32;
             for (module, name, is_func) in imports {
                 if !is_func {
@@ -664,8 +688,8 @@ impl<'a> Linker<'a> {
                 let from = self.insts[i].base + f;
                 f += 1;
                 let c = self.insts[i].ctx;
-                let target = match self.arg_instance(i, &module) {
-                    Some(k) => self.core_export_func(c, k, &name),
+                let target = match args.get(module) {
+                    Some(&k) => self.core_export_func(c, k, name),
                     None => self.unresolved,
                 };
                 self.edge(from, target, 0);
@@ -1123,6 +1147,7 @@ fn resolve(
         destructors: Vec::new(),
         bytes,
         slots: HashMap::new(),
+        export_maps: HashMap::new(),
         by_path: scopes
             .iter()
             .enumerate()
