@@ -164,9 +164,7 @@ impl<'a> Linker<'a> {
                 CoreInstanceItem::Instantiate { module, .. } => {
                     match self.module_of(c, *module, 0) {
                         Some(m) => {
-                            let m = &m;
-                            let s = &self.scopes[scope];
-                            let facts = &self.modules[*m].0;
+                            let facts = &self.modules[m].0;
                             let own = names
                                 .get(&(k as u32))
                                 .map(|n| n.to_string())
@@ -189,7 +187,7 @@ impl<'a> Linker<'a> {
                                 self.nodes[id as usize].function = Some(f);
                             }
                             self.insts.push(Inst {
-                                module: *m,
+                                module: m,
                                 label,
                                 base,
                                 ctx: c,
