@@ -695,6 +695,23 @@ impl<'a> Linker<'a> {
             let ntables = self.modules[m].0.tables.len() as u32;
             let locals: Vec<Option<TableId>> = (0..ntables).map(|t| self.table_of(i, t)).collect();
             let sl = self.slots_of(m);
+            // The slot reader must agree with the module facts; if it ever does not, no slot
+            // of this module's tables is trusted (fail closed, never silently empty).
+            let facts = &self.modules[m].0;
+            let active = facts.elements.iter().filter(|e| e.mode == "active").count();
+            if sl.segments.len() != active || sl.table_init.len() != facts.tables.len() {
+                for seg in facts.elements.iter().filter(|e| e.mode == "active") {
+                    if let Some(Some(id)) = seg.table.and_then(|t| locals.get(t as usize)) {
+                        let info = self.tables.entry(*id).or_default();
+                        info.written = true;
+                        let items = seg.functions.iter().map(|f| Slot::Func(*f)).collect();
+                        info.segments.push((i, items, seg.table_offset));
+                    }
+                }
+                for id in locals.iter().flatten() {
+                    self.tables.entry(*id).or_default().written = true;
+                }
+            }
             for seg in &sl.segments {
                 if let Some(Some(id)) = locals.get(seg.table as usize) {
                     let info = self.tables.entry(*id).or_default();
