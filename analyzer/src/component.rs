@@ -17,11 +17,22 @@ use crate::model::{Export, ExternKind, Import};
 pub const ROOT_MODULE: &str = "$root";
 
 /// A core module in a component's module index space.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) enum ModuleItem {
     /// Index into the list of embedded modules (binary order).
     Embedded(usize),
-    /// Imported or aliased from outside: its code is not known.
+    /// Imported: an instantiation argument of a nested component, else host code.
+    Import(String),
+    /// Exported by a component instance.
+    Alias {
+        instance: u32,
+        name: String,
+    },
+    /// Module `index` of the component `count` levels out (lexically).
+    Outer {
+        count: u32,
+        index: u32,
+    },
     Unknown,
 }
 
@@ -46,12 +57,24 @@ pub(crate) enum CoreFuncItem {
         func: u32,
         realloc: Option<u32>,
     },
-    /// A canonical builtin without authority of its own (`task.return`, `resource.rep`...).
-    Builtin(String),
+    /// A canonical builtin without authority of its own (`task.return`, `resource.rep`...),
+    /// with the core functions its options let the host call back.
+    Builtin {
+        name: String,
+        callbacks: Vec<u32>,
+    },
     /// `resource.drop`: dropping an owned handle runs the resource's destructor right away.
-    Drop,
-    /// A builtin that can call back into core code the analysis cannot pin down.
-    Opaque,
+    /// `Some` when the resource is defined in this component (its destructor, if any);
+    /// `None` when it comes from elsewhere: then any destructor in the binary may run.
+    Drop(Option<Vec<u32>>),
+    /// A builtin that runs a function it reads from core table `table` (`thread.new-indirect`,
+    /// `thread.spawn-indirect`).
+    TableCall {
+        name: String,
+        table: u32,
+    },
+    /// A builtin that runs a function reference it is given (`thread.spawn-ref`).
+    RefCall,
 }
 
 #[derive(Debug, Clone)]
@@ -82,10 +105,19 @@ pub(crate) enum InstanceItem {
     Unknown,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) enum ComponentItem {
     /// Index into the list of component scopes.
     Nested(usize),
+    Import(String),
+    Alias {
+        instance: u32,
+        name: String,
+    },
+    Outer {
+        count: u32,
+        index: u32,
+    },
     Unknown,
 }
 
@@ -106,8 +138,14 @@ pub(crate) struct Scope {
     pub destructors: Vec<u32>,
     /// Instance names per core instance index, from the `component-name` section.
     pub core_instance_names: Vec<(u32, String)>,
-    /// Things the linker cannot follow; their presence makes results conservative.
-    pub opaque: Vec<String>,
+    /// Component functions the `start` section calls at instantiation.
+    pub start: Vec<u32>,
+    /// `resource.drop` builtins still to resolve: `(core func index, resource type index)`.
+    drops: Vec<(usize, u32)>,
+    /// Resources defined here: `(type index, destructor)`.
+    resources: Vec<(u32, Option<u32>)>,
+    /// Size of the component type index space so far.
+    type_count: u32,
 }
 
 #[derive(Debug)]
@@ -194,18 +232,20 @@ impl ComponentBuilder {
                     let name = import.name.name.to_string();
                     match import.ty {
                         ComponentTypeRef::Module(_) => {
-                            s.modules.push(ModuleItem::Unknown);
-                            s.opaque.push(format!("imported core module `{name}`"));
+                            s.modules.push(ModuleItem::Import(name.clone()))
                         }
                         ComponentTypeRef::Func(_) => s.funcs.push(FuncItem::Import(name.clone())),
                         ComponentTypeRef::Instance(_) => {
                             s.instances.push(InstanceItem::Import(name.clone()))
                         }
                         ComponentTypeRef::Component(_) => {
-                            s.components.push(ComponentItem::Unknown);
-                            s.opaque.push(format!("imported component `{name}`"));
+                            s.components.push(ComponentItem::Import(name.clone()))
                         }
-                        ComponentTypeRef::Type(_) | ComponentTypeRef::Value(_) => continue,
+                        ComponentTypeRef::Type(_) => {
+                            s.type_count += 1;
+                            continue;
+                        }
+                        ComponentTypeRef::Value(_) => continue,
                     }
                     self.imports.push((name, offset));
                 }
@@ -227,7 +267,8 @@ impl ComponentBuilder {
                         ComponentExternalKind::Module => {
                             reindex(&mut s.modules, e.index, ModuleItem::Unknown)
                         }
-                        _ => {}
+                        ComponentExternalKind::Type => s.type_count += 1,
+                        ComponentExternalKind::Value => {}
                     }
                     s.exports.push((e.name.name.to_string(), e.kind, e.index));
                 }
@@ -253,14 +294,19 @@ impl ComponentBuilder {
                                     })
                                 }
                                 ComponentExternalKind::Component => {
-                                    s.components.push(ComponentItem::Unknown);
-                                    s.opaque.push(format!("aliased component `{name}`"));
+                                    s.components.push(ComponentItem::Alias {
+                                        instance: instance_index,
+                                        name,
+                                    })
                                 }
                                 ComponentExternalKind::Module => {
-                                    s.modules.push(ModuleItem::Unknown);
-                                    s.opaque.push(format!("aliased core module `{name}`"));
+                                    s.modules.push(ModuleItem::Alias {
+                                        instance: instance_index,
+                                        name,
+                                    })
                                 }
-                                _ => {}
+                                ComponentExternalKind::Type => s.type_count += 1,
+                                ComponentExternalKind::Value => {}
                             }
                         }
                         ComponentAlias::CoreInstanceExport {
@@ -283,16 +329,15 @@ impl ComponentBuilder {
                                 _ => {}
                             }
                         }
-                        ComponentAlias::Outer { kind, .. } => match kind {
+                        ComponentAlias::Outer { kind, count, index } => match kind {
                             ComponentOuterAliasKind::CoreModule => {
-                                s.modules.push(ModuleItem::Unknown);
-                                s.opaque.push("outer alias of a core module".into());
+                                s.modules.push(ModuleItem::Outer { count, index })
                             }
                             ComponentOuterAliasKind::Component => {
-                                s.components.push(ComponentItem::Unknown);
-                                s.opaque.push("outer alias of a component".into());
+                                s.components.push(ComponentItem::Outer { count, index })
                             }
-                            _ => {}
+                            ComponentOuterAliasKind::Type => s.type_count += 1,
+                            ComponentOuterAliasKind::CoreType => {}
                         },
                     }
                 }
@@ -345,15 +390,7 @@ impl ComponentBuilder {
                             options,
                             ..
                         } => {
-                            let callbacks = options
-                                .iter()
-                                .filter_map(|o| match o {
-                                    CanonicalOption::Realloc(f)
-                                    | CanonicalOption::PostReturn(f)
-                                    | CanonicalOption::Callback(f) => Some(*f),
-                                    _ => None,
-                                })
-                                .collect();
+                            let callbacks = callbacks_of(&options);
                             s.funcs.push(FuncItem::Lift {
                                 core: core_func_index,
                                 callbacks,
@@ -372,32 +409,104 @@ impl ComponentBuilder {
                                 realloc,
                             });
                         }
-                        CanonicalFunction::ResourceDrop { .. } => {
-                            s.core_funcs.push(CoreFuncItem::Drop);
+                        CanonicalFunction::ResourceDrop { resource } => {
+                            s.drops.push((s.core_funcs.len(), resource));
+                            s.core_funcs.push(CoreFuncItem::Drop(None));
                         }
-                        CanonicalFunction::ThreadSpawnRef { .. }
-                        | CanonicalFunction::ThreadSpawnIndirect { .. } => {
-                            s.core_funcs.push(CoreFuncItem::Opaque);
-                            s.opaque.push("thread.spawn builtin".into());
+                        CanonicalFunction::ThreadSpawnRef { .. } => {
+                            s.core_funcs.push(CoreFuncItem::RefCall);
                         }
-                        other => {
-                            let name = format!("{other:?}");
+                        CanonicalFunction::ThreadSpawnIndirect { table_index, .. } => {
+                            s.core_funcs.push(CoreFuncItem::TableCall {
+                                name: "thread.spawn-indirect".into(),
+                                table: table_index,
+                            });
+                        }
+                        CanonicalFunction::ThreadNewIndirect { table_index, .. } => {
+                            s.core_funcs.push(CoreFuncItem::TableCall {
+                                name: "thread.new-indirect".into(),
+                                table: table_index,
+                            });
+                        }
+                        // Listed one by one, no wildcard: a builtin added to wasmparser does not
+                        // compile until someone decides whether it can run guest code.
+                        c @ (CanonicalFunction::ResourceNew { .. }
+                        | CanonicalFunction::ResourceRep { .. }
+                        | CanonicalFunction::ThreadAvailableParallelism
+                        | CanonicalFunction::BackpressureInc
+                        | CanonicalFunction::BackpressureDec
+                        | CanonicalFunction::TaskReturn { .. }
+                        | CanonicalFunction::TaskCancel
+                        | CanonicalFunction::ContextGet { .. }
+                        | CanonicalFunction::ContextSet { .. }
+                        | CanonicalFunction::ThreadYield
+                        | CanonicalFunction::SubtaskDrop
+                        | CanonicalFunction::SubtaskCancel { .. }
+                        | CanonicalFunction::StreamNew { .. }
+                        | CanonicalFunction::StreamRead { .. }
+                        | CanonicalFunction::StreamWrite { .. }
+                        | CanonicalFunction::StreamForward { .. }
+                        | CanonicalFunction::StreamCancelRead { .. }
+                        | CanonicalFunction::StreamCancelWrite { .. }
+                        | CanonicalFunction::StreamDropReadable { .. }
+                        | CanonicalFunction::StreamDropWritable { .. }
+                        | CanonicalFunction::FutureNew { .. }
+                        | CanonicalFunction::FutureRead { .. }
+                        | CanonicalFunction::FutureWrite { .. }
+                        | CanonicalFunction::FutureForward { .. }
+                        | CanonicalFunction::FutureCancelRead { .. }
+                        | CanonicalFunction::FutureCancelWrite { .. }
+                        | CanonicalFunction::FutureDropReadable { .. }
+                        | CanonicalFunction::FutureDropWritable { .. }
+                        | CanonicalFunction::ErrorContextNew { .. }
+                        | CanonicalFunction::ErrorContextDebugMessage { .. }
+                        | CanonicalFunction::ErrorContextDrop
+                        | CanonicalFunction::WaitableSetNew
+                        | CanonicalFunction::WaitableSetWait { .. }
+                        | CanonicalFunction::WaitableSetPoll { .. }
+                        | CanonicalFunction::WaitableSetDrop
+                        | CanonicalFunction::WaitableJoin
+                        | CanonicalFunction::ThreadIndex
+                        | CanonicalFunction::ThreadResumeLater
+                        | CanonicalFunction::ThreadSuspend
+                        | CanonicalFunction::ThreadSuspendThenResume
+                        | CanonicalFunction::ThreadYieldThenResume
+                        | CanonicalFunction::ThreadSuspendThenPromote
+                        | CanonicalFunction::ThreadYieldThenPromote) => {
+                            // No authority of their own; whatever options they carry
+                            // (`realloc`...) the host may call back while they run.
+                            let options: &[CanonicalOption] = match &c {
+                                CanonicalFunction::TaskReturn { options, .. }
+                                | CanonicalFunction::StreamRead { options, .. }
+                                | CanonicalFunction::StreamWrite { options, .. }
+                                | CanonicalFunction::FutureRead { options, .. }
+                                | CanonicalFunction::FutureWrite { options, .. }
+                                | CanonicalFunction::ErrorContextNew { options }
+                                | CanonicalFunction::ErrorContextDebugMessage { options } => {
+                                    options
+                                }
+                                _ => &[],
+                            };
+                            let name = format!("{c:?}");
                             let name = name.split([' ', '{', '(']).next().unwrap_or("builtin");
-                            s.core_funcs.push(CoreFuncItem::Builtin(name.to_string()));
+                            s.core_funcs.push(CoreFuncItem::Builtin {
+                                name: name.to_string(),
+                                callbacks: callbacks_of(options),
+                            });
                         }
                     }
                 }
             }
             Payload::ComponentTypeSection(reader) => {
                 for t in reader.clone() {
-                    if let ComponentType::Resource { dtor: Some(d), .. } = t? {
-                        s.destructors.push(d);
+                    if let ComponentType::Resource { dtor, .. } = t? {
+                        s.destructors.extend(dtor);
+                        s.resources.push((s.type_count, dtor));
                     }
+                    s.type_count += 1;
                 }
             }
-            Payload::ComponentStartSection { .. } => {
-                s.opaque.push("component start function".into());
-            }
+            Payload::ComponentStartSection { start, .. } => s.start.push(start.func_index),
             Payload::CustomSection(c) => {
                 if let wasmparser::KnownCustom::ComponentName(names) = c.as_known() {
                     for n in names.into_iter().flatten() {
@@ -423,6 +532,33 @@ impl ComponentBuilder {
         warnings: &mut Vec<String>,
     ) -> Done {
         let types = types.as_ref();
+        let mut scope = self.scope;
+        // Which resource each `resource.drop` drops, by resource identity.
+        let resource_of = |t: u32| match (t < types.component_type_count())
+            .then(|| types.component_any_type_at(t))?
+        {
+            wasmparser::component_types::ComponentAnyTypeId::Resource(r) => Some(r.resource()),
+            _ => None,
+        };
+        let local: Vec<_> = scope
+            .resources
+            .iter()
+            .filter_map(|(t, d)| Some((resource_of(*t)?, *d)))
+            .collect();
+        // Should the type count above ever drift from the validator's, a definition would
+        // not resolve to a resource: then treat every drop as foreign (any destructor).
+        let local = if local.len() == scope.resources.len() {
+            local
+        } else {
+            Vec::new()
+        };
+        for (k, t) in std::mem::take(&mut scope.drops) {
+            if let Some(r) = resource_of(t)
+                && let Some((_, d)) = local.iter().find(|(x, _)| *x == r)
+            {
+                scope.core_funcs[k] = CoreFuncItem::Drop(Some(d.iter().copied().collect()));
+            }
+        }
         let mut imports = Vec::new();
         for (name, offset) in &self.imports {
             let Some(item) = types.component_item_for_import(name) else {
@@ -466,8 +602,7 @@ impl ComponentBuilder {
         }
         imports.sort_by(|a, b| a.id.cmp(&b.id));
 
-        let mut exports: Vec<Export> = self
-            .scope
+        let mut exports: Vec<Export> = scope
             .exports
             .iter()
             .map(|(name, kind, index)| Export {
@@ -478,14 +613,27 @@ impl ComponentBuilder {
             .collect();
         exports.sort_by(|a, b| a.name.cmp(&b.name));
         Done {
-            path: self.scope.path.clone(),
+            path: scope.path.clone(),
             offset: self.offset,
             size: end.saturating_sub(self.offset),
             imports,
             exports,
-            scope: self.scope,
+            scope,
         }
     }
+}
+
+/// Core functions canonical options name for the host to call back.
+fn callbacks_of(options: &[CanonicalOption]) -> Vec<u32> {
+    options
+        .iter()
+        .filter_map(|o| match o {
+            CanonicalOption::Realloc(f)
+            | CanonicalOption::PostReturn(f)
+            | CanonicalOption::Callback(f) => Some(*f),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Pushes a copy of item `index` (or `unknown` when out of range): exports add to their
@@ -495,16 +643,29 @@ fn reindex<T: Clone>(space: &mut Vec<T>, index: u32, unknown: T) {
     space.push(item);
 }
 
-/// Function names of an exported instance, from the component's types.
+/// Functions of an exported instance, from the component's types, including those of
+/// instances it exports in turn: each is a path of instance names ending in the function
+/// name, joined by `#` (which no interface or function name contains).
 pub(crate) fn exported_instance_funcs(types: &Types, export: &str) -> Vec<String> {
     let types = types.as_ref();
     let mut out = Vec::new();
-    if let Some(item) = types.component_item_for_export(export)
-        && let ComponentEntityType::Instance(id) = &item.ty
-    {
-        for (func, e) in &types[*id].exports {
-            if let ComponentEntityType::Func(_) = e.ty {
-                out.push(func.clone());
+    let Some(item) = types.component_item_for_export(export) else {
+        return out;
+    };
+    let ComponentEntityType::Instance(id) = &item.ty else {
+        return out;
+    };
+    // Iterative: nesting depth comes from the binary. The validator bounds total type size,
+    // so the expansion stays bounded too.
+    let mut work = vec![(String::new(), *id)];
+    while let Some((prefix, id)) = work.pop() {
+        for (name, e) in &types[id].exports {
+            match e.ty {
+                ComponentEntityType::Func(_) => out.push(format!("{prefix}{name}")),
+                ComponentEntityType::Instance(inner) => {
+                    work.push((format!("{prefix}{name}#"), inner))
+                }
+                _ => {}
             }
         }
     }

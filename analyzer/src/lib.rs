@@ -18,6 +18,7 @@ mod graph;
 mod lengths;
 mod link;
 mod model;
+mod slots;
 mod types;
 mod wit;
 
@@ -157,8 +158,14 @@ fn parse(bytes: &[u8], table: &'static CapabilityTable) -> Result<Analysis, Erro
                                     )
                                 })
                                 .collect();
-                            let linked =
-                                link::link(&scopes, scope, &linkable, &done.imports, &exports);
+                            let linked = link::link(
+                                bytes,
+                                &scopes,
+                                scope,
+                                &linkable,
+                                &done.imports,
+                                &exports,
+                            );
                             let wit = match wit::world(bytes) {
                                 Ok(text) => Some(text),
                                 Err(e) => {

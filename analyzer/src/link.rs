@@ -10,6 +10,7 @@
 //! entry points that can get there are marked `unresolved`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::rc::Rc;
 
 use wasmparser::types::Types;
 use wasmparser::{ComponentExternalKind, CompositeInnerType, ExternalKind, FuncType, TypeRef};
@@ -21,6 +22,7 @@ use crate::component::{
 use crate::core::ModuleFacts;
 use crate::graph::{Graph, function_name};
 use crate::model::{CallGraph, EntryKind, EntryPoint, Import, Node, NodeKind};
+use crate::slots::{self, Slot, Slots};
 
 /// Name of the node that stands for code the linker could not follow.
 pub const UNRESOLVED_NODE: &str = "<unresolved>";
@@ -40,6 +42,8 @@ struct Inst {
     /// Node id of function 0; function `f` is `base + f`.
     base: u32,
     ctx: usize,
+    /// Its index in the context's core instance space.
+    k: u32,
 }
 
 /// Instantiation arguments: `(name, kind, index in the parent's index space)`.
@@ -66,9 +70,19 @@ type TableId = (usize, u32);
 #[derive(Default)]
 struct TableInfo {
     written: bool,
-    /// `(instance, functions, constant offset)` of active segments from any instance.
-    segments: Vec<(usize, Vec<u32>, Option<u64>)>,
+    /// `(instance, slot values, constant offset)` of active segments from any instance.
+    segments: Vec<(usize, Vec<Slot>, Option<u64>)>,
+    /// `(instance, value)` of the table's initialiser expression.
+    init: Option<(usize, Slot)>,
 }
+
+/// Bound on how far module and component items are followed through aliases and arguments
+/// (validation rules out cycles; this keeps malformed input finite).
+const FOLLOW_DEPTH: u32 = 10_000;
+
+/// How an escaped function can be called through a typed table: its signature shape when
+/// that has no reference types (only the same shape matches), else `None` (anything may).
+type Shape = Option<(Box<[wasmparser::ValType]>, Box<[wasmparser::ValType]>)>;
 
 struct Linker<'a> {
     scopes: &'a [Scope],
@@ -85,9 +99,31 @@ struct Linker<'a> {
     tables: BTreeMap<TableId, TableInfo>,
     starts: Vec<u32>,
     destructors: Vec<u32>,
+    bytes: &'a [u8],
+    /// Slot facts per embedded module, read when it is first instantiated.
+    slots: HashMap<usize, Rc<Slots>>,
+    export_maps: HashMap<usize, Rc<HashMap<String, u32>>>,
+    by_path: HashMap<&'a str, usize>,
+    /// Set when code the linker cannot see runs (an instance of a module or component from
+    /// outside the binary): it may hold any table or function reference.
+    opaque: bool,
+    /// Component `start` functions: `(context, function index)`.
+    component_starts: Vec<(usize, u32)>,
+    /// Builtins that call through a core table: `(node, context, core table index)`.
+    table_calls: Vec<(u32, usize, u32)>,
+    /// `resource.drop` of a resource from elsewhere: may run any destructor.
+    foreign_drops: Vec<u32>,
+    ref_any: Option<u32>,
+    /// Escaped functions (node ids) and their shapes.
+    escaped: Vec<(u32, Shape)>,
+    /// The same, by shape.
+    escaped_by_shape: HashMap<Shape, Vec<u32>>,
+    /// Shared dispatch over escaped functions, per call shape (`None`: every escaped one).
+    escaped_nodes: HashMap<Shape, u32>,
+    escaped_ref: Option<u32>,
 }
 
-impl Linker<'_> {
+impl<'a> Linker<'a> {
     fn node(&mut self, kind: NodeKind, name: String) -> u32 {
         let id = self.nodes.len() as u32;
         self.nodes.push(Node {
@@ -126,9 +162,9 @@ impl Linker<'_> {
             let r = match item {
                 CoreInstanceItem::Bag(_) => CoreRef::Bag,
                 CoreInstanceItem::Instantiate { module, .. } => {
-                    match s.modules.get(*module as usize) {
-                        Some(ModuleItem::Embedded(m)) => {
-                            let facts = &self.modules[*m].0;
+                    match self.module_of(c, *module, 0) {
+                        Some(m) => {
+                            let facts = &self.modules[m].0;
                             let own = names
                                 .get(&(k as u32))
                                 .map(|n| n.to_string())
@@ -151,26 +187,126 @@ impl Linker<'_> {
                                 self.nodes[id as usize].function = Some(f);
                             }
                             self.insts.push(Inst {
-                                module: *m,
+                                module: m,
                                 label,
                                 base,
                                 ctx: c,
+                                k: k as u32,
                             });
                             CoreRef::Inst(self.insts.len() - 1)
                         }
-                        _ => CoreRef::Unknown,
+                        None => {
+                            // Host code runs at instantiation with what it is given.
+                            self.opaque = true;
+                            let u = self.unresolved;
+                            self.starts.push(u);
+                            CoreRef::Unknown
+                        }
                     }
                 }
             };
             self.ctxs[c].core.push(r);
         }
         // Nested component instances run at instantiation too: create them all.
+        let s = &self.scopes[scope];
         for (k, item) in s.instances.iter().enumerate() {
             if let InstanceItem::Instantiate { .. } = item {
                 self.child(c, k as u32);
             }
         }
+        for &f in &self.scopes[scope].start {
+            self.component_starts.push((c, f));
+        }
         c
+    }
+
+    /// The context `count` levels out lexically from context `c`, when the instantiating
+    /// chain is the lexical one; else `None`.
+    fn outer_ctx(&self, c: usize, count: u32) -> Option<usize> {
+        let mut cur = c;
+        for _ in 0..count {
+            cur = self.ctxs[cur].parent.as_ref()?.0;
+        }
+        let want = self.outer_scope(self.ctxs[c].scope, count)?;
+        (self.ctxs[cur].scope == want).then_some(cur)
+    }
+
+    /// The scope `count` levels out lexically from `scope` (nesting is spelled in paths).
+    fn outer_scope(&self, scope: usize, count: u32) -> Option<usize> {
+        let mut path = self.scopes[scope].path.as_str();
+        for _ in 0..count {
+            path = path.rsplit_once('/').map_or("", |(p, _)| p);
+        }
+        self.by_path.get(path).copied()
+    }
+
+    /// The embedded module behind module item `idx` of context `c`, followed through
+    /// imports, aliases and outer aliases; `None` when it comes from outside the binary.
+    fn module_of(&mut self, c: usize, idx: u32, depth: u32) -> Option<usize> {
+        if depth > FOLLOW_DEPTH {
+            return None;
+        }
+        let s = &self.scopes[self.ctxs[c].scope];
+        match s.modules.get(idx as usize)?.clone() {
+            ModuleItem::Embedded(m) => Some(m),
+            ModuleItem::Import(name) => {
+                let (p, args) = self.ctxs[c].parent.clone()?;
+                let (_, _, i) = args
+                    .iter()
+                    .find(|(n, k, _)| *n == name && *k == ComponentExternalKind::Module)?;
+                self.module_of(p, *i, depth + 1)
+            }
+            ModuleItem::Alias { instance, name } => {
+                let (c2, i2) =
+                    self.instance_export(c, instance, &name, ComponentExternalKind::Module)?;
+                self.module_of(c2, i2, depth + 1)
+            }
+            ModuleItem::Outer { count, index } => match self.outer_ctx(c, count) {
+                Some(o) => self.module_of(o, index, depth + 1),
+                None => {
+                    let o = self.outer_scope(self.ctxs[c].scope, count)?;
+                    match self.scopes[o].modules.get(index as usize)? {
+                        ModuleItem::Embedded(m) => Some(*m),
+                        _ => None,
+                    }
+                }
+            },
+            ModuleItem::Unknown => None,
+        }
+    }
+
+    /// The component scope behind component item `idx` of context `c` (as [`Self::module_of`]).
+    fn component_of(&mut self, c: usize, idx: u32, depth: u32) -> Option<usize> {
+        if depth > FOLLOW_DEPTH {
+            return None;
+        }
+        let s = &self.scopes[self.ctxs[c].scope];
+        match s.components.get(idx as usize)?.clone() {
+            ComponentItem::Nested(n) => Some(n),
+            ComponentItem::Import(name) => {
+                let (p, args) = self.ctxs[c].parent.clone()?;
+                let (_, _, i) = args
+                    .iter()
+                    .find(|(n, k, _)| *n == name && *k == ComponentExternalKind::Component)?;
+                self.component_of(p, *i, depth + 1)
+            }
+            ComponentItem::Alias { instance, name } => {
+                let (c2, i2) =
+                    self.instance_export(c, instance, &name, ComponentExternalKind::Component)?;
+                self.component_of(c2, i2, depth + 1)
+            }
+            ComponentItem::Outer { count, index } => match self.outer_ctx(c, count) {
+                Some(o) => self.component_of(o, index, depth + 1),
+                None => {
+                    let o = self.outer_scope(self.ctxs[c].scope, count)?;
+                    match self.scopes[o].components.get(index as usize)? {
+                        ComponentItem::Nested(n) => Some(*n),
+                        _ => None,
+                    }
+                }
+            },
+            ComponentItem::Unknown => None,
+        }
     }
 
     fn child(&mut self, c: usize, inst: u32) -> Option<usize> {
@@ -178,15 +314,18 @@ impl Linker<'_> {
             return *r;
         }
         let s = &self.scopes[self.ctxs[c].scope];
-        let r = match s.instances.get(inst as usize) {
+        let r = match s.instances.get(inst as usize).cloned() {
             Some(InstanceItem::Instantiate { component, args }) => {
-                match s.components.get(*component as usize) {
-                    Some(ComponentItem::Nested(scope)) => {
-                        let (scope, args) = (*scope, args.clone());
-                        self.ctxs[c].children.insert(inst, None);
-                        Some(self.enter(scope, Some((c, args))))
+                self.ctxs[c].children.insert(inst, None);
+                match self.component_of(c, component, 0) {
+                    Some(scope) => Some(self.enter(scope, Some((c, args)))),
+                    None => {
+                        // A component from outside runs host code at instantiation.
+                        self.opaque = true;
+                        let u = self.unresolved;
+                        self.starts.push(u);
+                        None
                     }
-                    _ => None,
                 }
             }
             _ => None,
@@ -199,11 +338,9 @@ impl Linker<'_> {
     fn core_export_func(&mut self, c: usize, k: u32, name: &str) -> u32 {
         match self.ctxs[c].core.get(k as usize).copied() {
             Some(CoreRef::Inst(i)) => {
-                let facts = &self.modules[self.insts[i].module].0;
-                match facts.exports.iter().find(|(n, kind, _)| {
-                    n == name && matches!(kind, ExternalKind::Func | ExternalKind::FuncExact)
-                }) {
-                    Some((_, _, f)) => self.insts[i].base + f,
+                let m = self.insts[i].module;
+                match self.func_exports(m).get(name) {
+                    Some(f) => self.insts[i].base + f,
                     None => self.unresolved,
                 }
             }
@@ -221,6 +358,23 @@ impl Linker<'_> {
             }
             _ => self.unresolved,
         }
+    }
+
+    /// Function exports of embedded module `m` by name, built once: every instance of a
+    /// module looks its imports up here.
+    fn func_exports(&mut self, m: usize) -> Rc<HashMap<String, u32>> {
+        if let Some(e) = self.export_maps.get(&m) {
+            return e.clone();
+        }
+        let mut map = HashMap::new();
+        for (n, kind, f) in &self.modules[m].0.exports {
+            if matches!(kind, ExternalKind::Func | ExternalKind::FuncExact) {
+                map.entry(n.clone()).or_insert(*f);
+            }
+        }
+        let map = Rc::new(map);
+        self.export_maps.insert(m, map.clone());
+        map
     }
 
     /// Export `name` of core instance `k` in context `c`, as a table.
@@ -272,11 +426,7 @@ impl Linker<'_> {
     fn arg_instance(&self, i: usize, module: &str) -> Option<u32> {
         let inst = &self.insts[i];
         let ctx = &self.ctxs[inst.ctx];
-        let k = ctx
-            .core
-            .iter()
-            .position(|r| matches!(r, CoreRef::Inst(x) if *x == i))?;
-        match &self.scopes[ctx.scope].core_instances[k] {
+        match &self.scopes[ctx.scope].core_instances[inst.k as usize] {
             CoreInstanceItem::Instantiate { args, .. } => {
                 args.iter().find(|(n, _)| n == module).map(|(_, idx)| *idx)
             }
@@ -304,7 +454,16 @@ impl Linker<'_> {
                 }
                 target
             }
-            Some(CoreFuncItem::Builtin(name)) => {
+            Some(CoreFuncItem::Builtin { name, callbacks }) if !callbacks.is_empty() => {
+                let n = self.node(NodeKind::Dispatch, format!("canon {name}"));
+                self.core_func_memo.insert((c, idx), n);
+                for cb in callbacks {
+                    let target = self.core_func(c, cb);
+                    self.edge(n, target, 0);
+                }
+                n
+            }
+            Some(CoreFuncItem::Builtin { name, .. }) => {
                 let key = format!("canon {name}");
                 match self.builtins.get(&key) {
                     Some(&n) => n,
@@ -315,21 +474,47 @@ impl Linker<'_> {
                     }
                 }
             }
-            Some(CoreFuncItem::Drop) => {
-                // Which resource a handle belongs to is not tracked: a drop may run any
-                // destructor defined in this component.
+            Some(CoreFuncItem::Drop(local)) => {
                 let n = self.node(NodeKind::Dispatch, "canon resource.drop".into());
                 self.core_func_memo.insert((c, idx), n);
-                for d in s.destructors.clone() {
-                    let target = self.core_func(c, d);
-                    self.edge(n, target, 0);
+                match local {
+                    // A resource of this component: its own destructor runs.
+                    Some(dtors) => {
+                        for d in dtors {
+                            let target = self.core_func(c, d);
+                            self.edge(n, target, 0);
+                        }
+                    }
+                    // A resource defined elsewhere (imported, or from another component of
+                    // this binary): which one is not tracked, so any destructor may run.
+                    None => self.foreign_drops.push(n),
                 }
                 n
             }
-            Some(CoreFuncItem::Opaque) | None => self.unresolved,
+            Some(CoreFuncItem::TableCall { name, table }) => {
+                // The builtin runs whatever the table holds at the index it is given.
+                let n = self.node(NodeKind::Dispatch, format!("canon {name}"));
+                self.table_calls.push((n, c, table));
+                n
+            }
+            Some(CoreFuncItem::RefCall) => self.ref_any(),
+            None => self.unresolved,
         };
         self.core_func_memo.insert((c, idx), n);
         n
+    }
+
+    /// The shared node for calls through a function reference: any escaped function.
+    /// Its edges are added once every instance is linked.
+    fn ref_any(&mut self) -> u32 {
+        match self.ref_any {
+            Some(n) => n,
+            None => {
+                let n = self.node(NodeKind::Dispatch, "ref:any".into());
+                self.ref_any = Some(n);
+                n
+            }
+        }
     }
 
     /// A component function, as the node its calls go to.
@@ -393,7 +578,7 @@ impl Linker<'_> {
                 None => self.unresolved,
             },
             Some(InstanceItem::Alias { instance, name }) => {
-                match self.instance_instance(c, instance, &name) {
+                match self.instance_export(c, instance, &name, ComponentExternalKind::Instance) {
                     Some((c2, i2)) => self.instance_func(c2, i2, fname),
                     None => self.unresolved,
                 }
@@ -402,27 +587,42 @@ impl Linker<'_> {
         }
     }
 
-    /// The component instance exported as `name` by instance `inst` of context `c`.
-    fn instance_instance(&mut self, c: usize, inst: u32, name: &str) -> Option<(usize, u32)> {
+    /// The item of kind `kind` exported as `name` by component instance `inst` of context
+    /// `c`, as `(context, index in that context's space)`.
+    fn instance_export(
+        &mut self,
+        c: usize,
+        inst: u32,
+        name: &str,
+        kind: ComponentExternalKind,
+    ) -> Option<(usize, u32)> {
         let s = &self.scopes[self.ctxs[c].scope];
         match s.instances.get(inst as usize)?.clone() {
             InstanceItem::Bag(items) => items
                 .iter()
-                .find(|(n, k, _)| n == name && *k == ComponentExternalKind::Instance)
+                .find(|(n, k, _)| n == name && *k == kind)
                 .map(|(_, _, i)| (c, *i)),
             InstanceItem::Instantiate { .. } => {
                 let cc = self.child(c, inst)?;
                 let cs = &self.scopes[self.ctxs[cc].scope];
                 cs.exports
                     .iter()
-                    .find(|(n, k, _)| n == name && *k == ComponentExternalKind::Instance)
+                    .find(|(n, k, _)| n == name && *k == kind)
                     .map(|(_, _, i)| (cc, *i))
             }
             InstanceItem::Alias { instance, name: n2 } => {
-                let (c2, i2) = self.instance_instance(c, instance, &n2)?;
-                self.instance_instance(c2, i2, name)
+                let (c2, i2) =
+                    self.instance_export(c, instance, &n2, ComponentExternalKind::Instance)?;
+                self.instance_export(c2, i2, name, kind)
             }
-            _ => None,
+            InstanceItem::Import(iname) => {
+                let (p, args) = self.ctxs[c].parent.clone()?;
+                let (_, _, i) = args
+                    .iter()
+                    .find(|(n, k, _)| *n == iname && *k == ComponentExternalKind::Instance)?;
+                self.instance_export(p, *i, name, kind)
+            }
+            InstanceItem::Unknown => None,
         }
     }
 
@@ -439,24 +639,45 @@ impl Linker<'_> {
         }
     }
 
+    /// Slot facts of embedded module `m`, read from its bytes once.
+    fn slots_of(&mut self, m: usize) -> Rc<Slots> {
+        if let Some(s) = self.slots.get(&m) {
+            return s.clone();
+        }
+        let f = &self.modules[m].0;
+        let range = f.offset as usize..(f.offset + f.size) as usize;
+        let s = Rc::new(self.bytes.get(range).map(slots::read).unwrap_or_default());
+        self.slots.insert(m, s.clone());
+        s
+    }
+
     /// Links every instance's imports and builds its internal edges.
     fn link_instances(&mut self) {
         // Imports and table identities first: table contents need every instance.
         let mut table_of_local: Vec<Vec<Option<TableId>>> = Vec::new();
         for i in 0..self.insts.len() {
             let m = self.insts[i].module;
-            let facts = &self.modules[m].0;
-            let imports: Vec<(String, String, bool)> = facts
-                .imports
-                .iter()
-                .map(|imp| {
-                    (
-                        imp.module.clone(),
-                        imp.name.clone(),
-                        matches!(imp.ty, TypeRef::Func(_) | TypeRef::FuncExact(_)),
-                    )
-                })
-                .collect();
+            // The module facts outlive the linker: no copies of import names per instance.
+            let modules = self.modules;
+            let imports = modules[m].0.imports.iter().map(|imp| {
+                (
+                    &imp.module,
+                    &imp.name,
+                    matches!(imp.ty, TypeRef::Func(_) | TypeRef::FuncExact(_)),
+                )
+            });
+            // The arguments by name, once per instance (the first of a repeated name wins,
+            // as in `arg_instance`).
+            let mut args: HashMap<String, u32> = HashMap::new();
+            let inst = &self.insts[i];
+            let ctx = &self.ctxs[inst.ctx];
+            if let CoreInstanceItem::Instantiate { args: list, .. } =
+                &self.scopes[ctx.scope].core_instances[inst.k as usize]
+            {
+                for (n, idx) in list.iter().rev() {
+                    args.insert(n.clone(), *idx);
+                }
+            }
             let mut f = 0u32;
             for (module, name, is_func) in imports {
                 if !is_func {
@@ -465,26 +686,48 @@ impl Linker<'_> {
                 let from = self.insts[i].base + f;
                 f += 1;
                 let c = self.insts[i].ctx;
-                let target = match self.arg_instance(i, &module) {
-                    Some(k) => self.core_export_func(c, k, &name),
+                let target = match args.get(module) {
+                    Some(&k) => self.core_export_func(c, k, name),
                     None => self.unresolved,
                 };
                 self.edge(from, target, 0);
             }
             let ntables = self.modules[m].0.tables.len() as u32;
             let locals: Vec<Option<TableId>> = (0..ntables).map(|t| self.table_of(i, t)).collect();
+            let sl = self.slots_of(m);
+            // The slot reader must agree with the module facts; if it ever does not, no slot
+            // of this module's tables is trusted (fail closed, never silently empty).
             let facts = &self.modules[m].0;
-            for seg in &facts.elements {
-                if seg.mode == "active"
-                    && let Some(Some(id)) = seg.table.and_then(|t| locals.get(t as usize))
-                {
-                    self.tables.entry(*id).or_default().segments.push((
-                        i,
-                        seg.functions.clone(),
-                        seg.table_offset,
-                    ));
+            let active = facts.elements.iter().filter(|e| e.mode == "active").count();
+            if sl.segments.len() != active || sl.table_init.len() != facts.tables.len() {
+                for seg in facts.elements.iter().filter(|e| e.mode == "active") {
+                    if let Some(Some(id)) = seg.table.and_then(|t| locals.get(t as usize)) {
+                        let info = self.tables.entry(*id).or_default();
+                        info.written = true;
+                        let items = seg.functions.iter().map(|f| Slot::Func(*f)).collect();
+                        info.segments.push((i, items, seg.table_offset));
+                    }
+                }
+                for id in locals.iter().flatten() {
+                    self.tables.entry(*id).or_default().written = true;
                 }
             }
+            for seg in &sl.segments {
+                if let Some(Some(id)) = locals.get(seg.table as usize) {
+                    let info = self.tables.entry(*id).or_default();
+                    // A global read whose value is not a known constant: anything escaped.
+                    info.written |= seg.items.contains(&Slot::Unknown);
+                    info.segments.push((i, seg.items.clone(), seg.offset));
+                }
+            }
+            for (t, init) in sl.table_init.iter().enumerate() {
+                if let (Some(v), Some(Some(id))) = (init, locals.get(t)) {
+                    let info = self.tables.entry(*id).or_default();
+                    info.written |= *v == Slot::Unknown;
+                    info.init = Some((i, *v));
+                }
+            }
+            let facts = &self.modules[m].0;
             for body in &facts.bodies {
                 for t in &body.table_writes {
                     if let Some(Some(id)) = locals.get(*t as usize) {
@@ -498,9 +741,11 @@ impl Linker<'_> {
             table_of_local.push(locals);
         }
         // Escaped functions of every instance: targets of written tables and `call_ref`.
-        let mut escaped: Vec<u32> = Vec::new();
-        for inst in &self.insts {
-            let facts = &self.modules[inst.module].0;
+        let mut escaped: Vec<(u32, Shape)> = Vec::new();
+        for k in 0..self.insts.len() {
+            let (m, base) = (self.insts[k].module, self.insts[k].base);
+            let sl = self.slots_of(m);
+            let (facts, types) = &self.modules[m];
             let mut set: BTreeSet<u32> = BTreeSet::new();
             for b in &facts.bodies {
                 set.extend(b.ref_funcs.iter().copied());
@@ -508,6 +753,7 @@ impl Linker<'_> {
             for seg in &facts.elements {
                 set.extend(seg.functions.iter().copied());
             }
+            set.extend(sl.init_funcs.iter().copied());
             set.extend(facts.global_ref_funcs.iter().copied());
             for (_, k, f) in &facts.exports {
                 if matches!(k, ExternalKind::Func | ExternalKind::FuncExact) {
@@ -517,19 +763,28 @@ impl Linker<'_> {
             escaped.extend(
                 set.into_iter()
                     .filter(|f| (*f as usize) < facts.func_types.len())
-                    .map(|f| inst.base + f),
+                    .map(|f| (base + f, shape_of(types, facts.func_types[f as usize]))),
             );
         }
-        // Code the linker cannot see (an imported core module, an opaque builtin) may have been
-        // handed a table: then no table's slots are known and any host code may sit in them.
-        let opaque = self.scopes.iter().any(|s| !s.opaque.is_empty());
+        for (n, shape) in &escaped {
+            self.escaped_by_shape
+                .entry(shape.clone())
+                .or_default()
+                .push(*n);
+        }
+        self.escaped = escaped;
+        // Code the linker cannot see (an instance of a module or component from outside) may
+        // have been handed a table: then no table's slots are known and any host code may
+        // sit in them.
+        let opaque = self.opaque;
         if opaque {
             for info in self.tables.values_mut() {
                 info.written = true;
             }
         }
-        let mut ref_any: Option<u32> = None;
-        let mut dispatch: HashMap<(usize, u32, u32), u32> = HashMap::new();
+        // Shared per table and caller module: instances of one module over one table call
+        // the same targets.
+        let mut dispatch: HashMap<(TableId, usize, u32), u32> = HashMap::new();
         for (i, locals) in table_of_local.iter().enumerate() {
             let (m, base, label) = (
                 self.insts[i].module,
@@ -554,42 +809,25 @@ impl Linker<'_> {
                         && info
                             .is_none_or(|x| !x.written && x.segments.iter().all(|s| s.2.is_some()));
                     if precise && let Some(k) = slot {
-                        // The slot is settled: call exactly what the segments put there.
-                        if let Some(info) = info {
-                            for (si, funcs, off) in &info.segments {
-                                let off = off.unwrap_or(0) as i64;
-                                if k >= off && ((k - off) as usize) < funcs.len() {
-                                    let target = self.insts[*si].base + funcs[(k - off) as usize];
-                                    self.edges.push((from, target, offset));
-                                }
-                            }
+                        // The slot is settled: call exactly what is there after instantiation.
+                        for target in self.slot_targets(id, k) {
+                            self.edges.push((from, target, offset));
                         }
                         continue;
                     }
-                    let key = (i, t, ty);
+                    let key = (id, m, ty);
                     let node = match dispatch.get(&key) {
                         Some(&n) => n,
                         None => {
-                            let n = self.nodes.len() as u32;
-                            self.nodes.push(Node {
-                                id: n,
-                                kind: NodeKind::Dispatch,
-                                name: format!("{label}:table[{t}]:type[{ty}]"),
-                                function: None,
-                            });
+                            let n = self
+                                .node(NodeKind::Dispatch, format!("{label}:table[{t}]:type[{ty}]"));
                             dispatch.insert(key, n);
                             let want = func_type(types, ty).cloned();
                             let mut targets: Vec<u32> = Vec::new();
+                            let mut written = false;
                             if let Some(info) = self.tables.get(&id) {
-                                for (si, funcs, _) in &info.segments {
-                                    targets.extend(funcs.iter().map(|f| self.insts[*si].base + f));
-                                }
-                                if info.written {
-                                    targets.extend(escaped.iter().copied());
-                                }
-                            }
-                            if opaque {
-                                targets.push(self.unresolved);
+                                targets.extend(self.table_funcs(info));
+                                written = info.written;
                             }
                             targets.sort_unstable();
                             targets.dedup();
@@ -598,23 +836,21 @@ impl Linker<'_> {
                                     self.edges.push((n, t, 0));
                                 }
                             }
+                            if written {
+                                let e = self.escaped_node(shape_of(types, ty));
+                                self.edges.push((n, e, 0));
+                            }
+                            if opaque {
+                                let u = self.unresolved;
+                                self.edges.push((n, u, 0));
+                            }
                             n
                         }
                     };
                     self.edges.push((from, node, offset));
                 }
                 if !body.call_refs.is_empty() || !body.resumes.is_empty() {
-                    let n = match ref_any {
-                        Some(n) => n,
-                        None => {
-                            let n = self.node(NodeKind::Dispatch, "ref:any".into());
-                            for &e in &escaped {
-                                self.edges.push((n, e, 0));
-                            }
-                            ref_any = Some(n);
-                            n
-                        }
-                    };
+                    let n = self.ref_any();
                     let offset = body
                         .call_refs
                         .first()
@@ -627,6 +863,167 @@ impl Linker<'_> {
         }
     }
 
+    /// Every function a table's segments and initialiser put in it (node ids).
+    fn table_funcs(&self, info: &TableInfo) -> Vec<u32> {
+        let mut out = Vec::new();
+        for (si, items, _) in &info.segments {
+            let base = self.insts[*si].base;
+            out.extend(items.iter().filter_map(|s| match s {
+                Slot::Func(f) => Some(base + f),
+                _ => None,
+            }));
+        }
+        if let Some((si, Slot::Func(f))) = info.init {
+            out.push(self.insts[si].base + f);
+        }
+        out
+    }
+
+    /// What slot `k` of a table that is never written holds after instantiation: the
+    /// segments that cover it, else the initialiser.
+    fn slot_targets(&self, id: TableId, k: i64) -> Vec<u32> {
+        let Some(info) = self.tables.get(&id) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let mut covered = false;
+        for (si, items, off) in &info.segments {
+            // Offsets come from the binary (64-bit tables): no arithmetic that can overflow.
+            let at = i64::try_from(off.unwrap_or(0))
+                .ok()
+                .and_then(|o| k.checked_sub(o))
+                .and_then(|d| usize::try_from(d).ok());
+            if let Some(slot) = at.and_then(|d| items.get(d)) {
+                covered = true;
+                if let Slot::Func(f) = slot {
+                    out.push(self.insts[*si].base + f);
+                }
+            }
+        }
+        if !covered && let Some((si, Slot::Func(f))) = info.init {
+            out.push(self.insts[si].base + f);
+        }
+        out
+    }
+
+    /// The shared node for calls of shape `want` to escaped functions: one per shape, so
+    /// many instances and tables cost one edge each instead of one per escaped function.
+    fn escaped_node(&mut self, want: Shape) -> u32 {
+        if let Some(&n) = self.escaped_nodes.get(&want) {
+            return n;
+        }
+        let name = match &want {
+            None => "escaped:any".to_string(),
+            Some((p, r)) => format!("escaped:{}->{}", sig(p), sig(r)),
+        };
+        let n = self.node(NodeKind::Dispatch, name);
+        self.escaped_nodes.insert(want.clone(), n);
+        let targets: Vec<u32> = match &want {
+            None => self.escaped.iter().map(|e| e.0).collect(),
+            Some(_) => {
+                let mut t = self
+                    .escaped_by_shape
+                    .get(&want)
+                    .cloned()
+                    .unwrap_or_default();
+                // Signatures with references may match any call: one shared node for them.
+                if self.escaped_by_shape.contains_key(&None) {
+                    let r = self.escaped_ref_node();
+                    t.push(r);
+                }
+                t
+            }
+        };
+        for t in targets {
+            self.edges.push((n, t, 0));
+        }
+        n
+    }
+
+    /// The node for escaped functions whose signature has reference types.
+    fn escaped_ref_node(&mut self) -> u32 {
+        if let Some(n) = self.escaped_ref {
+            return n;
+        }
+        let n = self.node(NodeKind::Dispatch, "escaped:ref".into());
+        self.escaped_ref = Some(n);
+        for t in self
+            .escaped_by_shape
+            .get(&None)
+            .cloned()
+            .unwrap_or_default()
+        {
+            self.edges.push((n, t, 0));
+        }
+        n
+    }
+
+    /// Edges added once everything is linked: builtins that call through tables or function
+    /// references, and drops of resources defined elsewhere.
+    fn finish(&mut self) {
+        let opaque = self.opaque;
+        for (n, c, table) in std::mem::take(&mut self.table_calls) {
+            let s = &self.scopes[self.ctxs[c].scope];
+            let id = match s.core_tables.get(table as usize).cloned() {
+                Some(CoreTableItem::Alias { instance, name }) => {
+                    self.core_export_table(c, instance, &name)
+                }
+                None => None,
+            };
+            let Some(id) = id else {
+                let u = self.unresolved;
+                self.edge(n, u, 0);
+                continue;
+            };
+            let mut targets = Vec::new();
+            let mut written = false;
+            if let Some(info) = self.tables.get(&id) {
+                targets = self.table_funcs(info);
+                written = info.written;
+            }
+            targets.sort_unstable();
+            targets.dedup();
+            for t in targets {
+                self.edge(n, t, 0);
+            }
+            if written {
+                let e = self.escaped_node(None);
+                self.edge(n, e, 0);
+            }
+            if opaque {
+                let u = self.unresolved;
+                self.edge(n, u, 0);
+            }
+        }
+        if let Some(n) = self.ref_any {
+            for i in 0..self.escaped.len() {
+                let e = self.escaped[i].0;
+                self.edge(n, e, 0);
+            }
+            if opaque {
+                // A function reference may come from an instance the linker cannot see.
+                let u = self.unresolved;
+                self.edge(n, u, 0);
+            }
+        }
+        for n in std::mem::take(&mut self.foreign_drops) {
+            for i in 0..self.destructors.len() {
+                let d = self.destructors[i];
+                self.edge(n, d, 0);
+            }
+        }
+    }
+
+    /// The instance that function node `target` belongs to.
+    fn inst_of(&self, target: u32) -> Option<usize> {
+        let k = self
+            .insts
+            .partition_point(|x| x.base <= target)
+            .checked_sub(1)?;
+        let x = &self.insts[k];
+        (target < x.base + self.modules[x.module].0.func_types.len() as u32).then_some(k)
+    }
+
     /// Whether node `target` (a function of some instance) may be called through type `ty`
     /// of instance `caller`. Across modules types are compared by shape; any reference type
     /// in the signature makes the answer "maybe" (sound over precise).
@@ -634,9 +1031,7 @@ impl Linker<'_> {
         let Some(f) = self.nodes[target as usize].function else {
             return true;
         };
-        let Some(ti) = self.insts.iter().position(|x| {
-            x.base <= target && target < x.base + self.modules[x.module].0.func_types.len() as u32
-        }) else {
+        let Some(ti) = self.inst_of(target) else {
             return true;
         };
         let (facts, types) = &self.modules[self.insts[ti].module];
@@ -647,14 +1042,19 @@ impl Linker<'_> {
                 tr.core_type_at_in_module(fty),
                 tr.core_type_at_in_module(ty),
             );
-            let mut cur = Some(a);
-            while let Some(id) = cur {
-                if id == b {
-                    return true;
+            let sub = |x, y| {
+                let mut cur = Some(x);
+                while let Some(id) = cur {
+                    if id == y {
+                        return true;
+                    }
+                    cur = tr.supertype_of(id);
                 }
-                cur = tr.supertype_of(id);
-            }
-            return false;
+                false
+            };
+            // An import may be satisfied by any subtype of its declared type.
+            let import = f < facts.num_imported_funcs;
+            return sub(a, b) || (import && !tr[a].is_final && sub(b, a));
         }
         match (func_type(types, fty), want) {
             (Some(got), Some(want)) => {
@@ -670,6 +1070,21 @@ impl Linker<'_> {
             _ => true,
         }
     }
+}
+
+/// Signature shape of core type `index` (see [`Shape`]).
+fn shape_of(types: &Types, index: u32) -> Shape {
+    let f = func_type(types, index)?;
+    let all = f.params().iter().chain(f.results());
+    if all.clone().any(|v| v.is_reference_type()) {
+        return None;
+    }
+    Some((f.params().into(), f.results().into()))
+}
+
+fn sig(v: &[wasmparser::ValType]) -> String {
+    let parts: Vec<String> = v.iter().map(|t| t.to_string()).collect();
+    format!("[{}]", parts.join(" "))
 }
 
 fn func_type(types: &Types, index: u32) -> Option<&FuncType> {
@@ -691,13 +1106,14 @@ const LINK_STACK: usize = 256 << 20;
 /// Links the component whose root scope is `root` and computes its entry points, on a
 /// thread with a large stack (reserved, not committed, so it costs nothing when unused).
 pub(crate) fn link(
+    bytes: &[u8],
     scopes: &[Scope],
     root: usize,
     modules: &[(ModuleFacts, Types)],
     imports: &[Import],
     export_funcs: &[(String, ComponentExternalKind, u32, Vec<String>)],
 ) -> Linked {
-    let run = || resolve(scopes, root, modules, imports, export_funcs);
+    let run = || resolve(bytes, scopes, root, modules, imports, export_funcs);
     // Only resolution runs on the big-stack thread: reachability uses the rayon pool, and a
     // plain thread blocking on pool work while a pool worker waits for that thread (as when
     // `check` analyses files in parallel) would deadlock.
@@ -722,6 +1138,7 @@ struct Resolved {
 }
 
 fn resolve(
+    bytes: &[u8],
     scopes: &[Scope],
     root: usize,
     modules: &[(ModuleFacts, Types)],
@@ -743,6 +1160,23 @@ fn resolve(
         tables: BTreeMap::new(),
         starts: Vec::new(),
         destructors: Vec::new(),
+        bytes,
+        slots: HashMap::new(),
+        export_maps: HashMap::new(),
+        by_path: scopes
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.path.as_str(), i))
+            .collect(),
+        opaque: false,
+        component_starts: Vec::new(),
+        table_calls: Vec::new(),
+        foreign_drops: Vec::new(),
+        ref_any: None,
+        escaped: Vec::new(),
+        escaped_by_shape: HashMap::new(),
+        escaped_nodes: HashMap::new(),
+        escaped_ref: None,
     };
     l.unresolved = l.node(NodeKind::UnknownHost, UNRESOLVED_NODE.into());
     for imp in imports
@@ -779,8 +1213,20 @@ fn resolve(
                 entries.push((name.clone(), EntryKind::Export, vec![n]));
             }
             ComponentExternalKind::Instance => {
+                // `f` is a path: nested instance names, then the function, joined by `#`.
                 for f in funcs {
-                    let n = l.instance_func(root_ctx, *index, f);
+                    let mut parts: Vec<&str> = f.split('#').collect();
+                    let func = parts.pop().unwrap_or_default();
+                    let mut at = Some((root_ctx, *index));
+                    for p in parts {
+                        at = at.and_then(|(c, i)| {
+                            l.instance_export(c, i, p, ComponentExternalKind::Instance)
+                        });
+                    }
+                    let n = match at {
+                        Some((c, i)) => l.instance_func(c, i, func),
+                        None => l.unresolved,
+                    };
                     entries.push((format!("{name}#{f}"), EntryKind::Export, vec![n]));
                 }
             }
@@ -795,6 +1241,12 @@ fn resolve(
             l.destructors.push(n);
         }
     }
+    // The component `start` sections run at instantiation, after the core starts.
+    for (c, f) in std::mem::take(&mut l.component_starts) {
+        let n = l.func(c, f);
+        l.starts.push(n);
+    }
+    l.finish();
     // Links created after instances (lowers reached only from exports) are in place now.
     if !l.starts.is_empty() {
         entries.push(("<start>".into(), EntryKind::Start, l.starts.clone()));

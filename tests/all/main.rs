@@ -5,6 +5,7 @@ mod callgraph_fixtures;
 mod cli;
 mod common;
 mod component_fixtures;
+mod component_shapes;
 mod corpus;
 mod fuzz_regressions;
 mod graph_size;
