@@ -53,7 +53,7 @@ pub enum ProjectError {
 
 impl Project {
     pub fn load(path: &Path) -> Result<Project, ProjectError> {
-        let text = crate::policy::read_policy_file(path).map_err(|source| ProjectError::Io {
+        let text = crate::policy::read_policy_file(path, crate::policy::MAX_POLICY_BYTES).map_err(|source| ProjectError::Io {
             path: path.to_path_buf(),
             source,
         })?;
