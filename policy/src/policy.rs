@@ -287,8 +287,9 @@ pub const DEFAULT_FEATURES: &[&str] = &[
     "simd",
 ];
 
-/// `widen = [...]` entry kinds.
-const WIDEN_KINDS: &[&str] = &[
+/// `widen = [...]` entry kinds: every way a child policy can accept more than its parent.
+/// The README lists them ("Widening a parent"); each is tested both ways.
+pub const WIDEN_KINDS: &[&str] = &[
     "capability",
     "import",
     "feature",
@@ -296,6 +297,14 @@ const WIDEN_KINDS: &[&str] = &[
     "limit",
     "sandbox",
     "level",
+    "waiver",
+];
+
+/// Values of `limit:` widenings.
+const WIDEN_LIMITS: &[&str] = &[
+    "max_memory_pages",
+    "max_table_elements",
+    "require_memory_maximum",
 ];
 
 /// Whether an import pattern `<module>#<name>` matches an import. A pattern whose module has
@@ -1220,10 +1229,16 @@ impl Loader {
             }
         }
         for w in &pf.widen {
-            let ok = w
-                .value
-                .split_once(':')
-                .is_some_and(|(k, v)| WIDEN_KINDS.contains(&k) && !v.is_empty());
+            let ok = w.value.split_once(':').is_some_and(|(k, v)| {
+                WIDEN_KINDS.contains(&k)
+                    && !v.is_empty()
+                    && match k {
+                        "limit" => WIDEN_LIMITS.contains(&v),
+                        "sandbox" => v == "grants",
+                        "level" | "waiver" => rules::find(v).is_some(),
+                        _ => true,
+                    }
+            });
             if !ok {
                 self.diags.push(
                     Diagnostic::new(
@@ -1232,7 +1247,12 @@ impl Loader {
                         format!("bad `widen` entry {:?}", w.value),
                     )
                     .label("expected KIND:VALUE")
-                    .note(format!("KIND is one of: {}", WIDEN_KINDS.join(", "))),
+                    .note(format!(
+                        "KIND is one of: {}; `limit:` takes {}, `sandbox:` takes `grants`, \
+                         `level:` and `waiver:` take a rule id or name",
+                        WIDEN_KINDS.join(", "),
+                        WIDEN_LIMITS.join(", ")
+                    )),
                 );
             }
         }
@@ -1323,6 +1343,24 @@ impl Loader {
         out.forbidden_exports
             .extend(child.forbidden_exports.iter().cloned());
         out.calls.extend(child.calls.iter().cloned());
+        // A waiver silences findings the parent would report: widening, whatever its target.
+        for w in &child.waivers {
+            let name = &rules::get(&w.rule).name;
+            if !widened("waiver", &w.rule) && !widened("waiver", name) {
+                self.diags.push(
+                    Diagnostic::new(
+                        file,
+                        w.at.span.clone(),
+                        format!("a waiver of {} widens the parent policy", w.rule),
+                    )
+                    .label("waives findings the parent reports")
+                    .note(format!(
+                        "add `widen = [\"waiver:{}\"]` to waive them deliberately",
+                        w.rule
+                    )),
+                );
+            }
+        }
         out.waivers.extend(child.waivers.iter().cloned());
 
         for (name, p, c, o) in [
@@ -1382,15 +1420,19 @@ impl Loader {
         }
 
         if let Some(sb) = &child.sandbox {
-            if parent.sandbox.is_some() && !widened("sandbox", "grants") {
+            let beyond = self.sandbox_widening(parent.sandbox.as_ref(), sb);
+            if !beyond.is_empty() && !widened("sandbox", "grants") {
                 self.diags.push(
                     Diagnostic::new(
                         file,
                         sb.at.span.clone(),
-                        "`[sandbox]` replaces the parent's grants",
+                        format!(
+                            "`[sandbox]` grants more than the parent policy: {}",
+                            beyond.join(", ")
+                        ),
                     )
-                    .label("may widen the parent")
-                    .note("add `widen = [\"sandbox:grants\"]` to replace them deliberately"),
+                    .label("widens the parent")
+                    .note("add `widen = [\"sandbox:grants\"]` to grant them deliberately"),
                 );
             }
             out.sandbox = Some(sb.clone());
@@ -1424,6 +1466,88 @@ impl Loader {
         }
         out
     }
+}
+
+impl Loader {
+    /// What the child's sandbox grants beyond the parent's (absent: closed, nothing granted,
+    /// no limit set). A limit the parent leaves to the harness's default may be raised by
+    /// any value, so setting one is widening too. Preopen hosts are compared as paths
+    /// resolved against each policy's directory.
+    fn sandbox_widening(
+        &self,
+        parent: Option<&At<SandboxGrants>>,
+        child: &At<SandboxGrants>,
+    ) -> Vec<String> {
+        let empty = SandboxGrants::default();
+        let p = parent.map_or(&empty, |p| &p.value);
+        let c = &child.value;
+        let host = |at: &Origin, h: &str| {
+            let dir = self
+                .sources
+                .get(at.file)
+                .and_then(|s| s.path.parent())
+                .unwrap_or(Path::new(""));
+            lexical(&dir.join(h))
+        };
+        let mut out = Vec::new();
+        for pre in &c.preopens {
+            let mine = host(&child.at, &pre.host);
+            let covered = parent.is_some_and(|pa| {
+                p.preopens.iter().any(|q| {
+                    host(&pa.at, &q.host) == mine
+                        && q.guest == pre.guest
+                        && (q.mode == Access::Rw || pre.mode == Access::Ro)
+                })
+            });
+            if !covered {
+                let mode = match pre.mode {
+                    Access::Ro => "ro",
+                    Access::Rw => "rw",
+                };
+                out.push(format!("preopen {:?} -> {:?} ({mode})", pre.host, pre.guest));
+            }
+        }
+        for (what, theirs, mine) in [("env", &p.env, &c.env), ("network", &p.network, &c.network)] {
+            for m in mine {
+                if !theirs.iter().any(|t| glob_match(t, m)) {
+                    out.push(format!("{what} {m:?}"));
+                }
+            }
+        }
+        for (what, theirs, mine) in [
+            ("fuel", p.fuel, c.fuel),
+            ("memory_bytes", p.memory_bytes, c.memory_bytes),
+            ("time_ms", p.time_ms, c.time_ms),
+            ("output_bytes", p.output_bytes, c.output_bytes),
+        ] {
+            match (theirs, mine) {
+                (Some(t), Some(m)) if m > t => out.push(format!("{what} {m} > {t}")),
+                (None, Some(m)) => out.push(format!("{what} {m} (the parent leaves it unset)")),
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
+/// `a/./b/../c` as `a/c`, without touching the file system (the host may not exist yet).
+fn lexical(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => match out.components().next_back() {
+                None | Some(Component::ParentDir) => out.push(".."),
+                Some(Component::RootDir | Component::Prefix(_)) => {}
+                Some(_) => {
+                    out.pop();
+                }
+            },
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
 }
 
 /// Levenshtein distance, for "did you mean" notes on unknown keys.
