@@ -7,6 +7,7 @@ mod common;
 mod component_fixtures;
 mod corpus;
 mod fuzz_regressions;
+mod hostile_inputs;
 mod policy_check;
 mod policy_rules;
 mod robustness;
