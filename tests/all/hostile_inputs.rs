@@ -22,8 +22,16 @@ struct Out {
     stderr: String,
 }
 
-/// Runs `cmd` with a timeout (killing it and panicking on expiry), feeding `stdin`.
-fn run_cmd(mut cmd: Command, stdin: Option<Vec<u8>>) -> Out {
+/// Runs `cmd` with [`TIMEOUT`] (killing it and panicking on expiry), feeding `stdin`.
+fn run_cmd(cmd: Command, stdin: Option<Vec<u8>>) -> Out {
+    run_cmd_full(cmd, stdin, TIMEOUT)
+}
+
+fn run_cmd_with(cmd: Command, timeout: Duration) -> Out {
+    run_cmd_full(cmd, None, timeout)
+}
+
+fn run_cmd_full(mut cmd: Command, stdin: Option<Vec<u8>>, timeout: Duration) -> Out {
     cmd.stdin(if stdin.is_some() {
         Stdio::piped()
     } else {
@@ -53,10 +61,10 @@ fn run_cmd(mut cmd: Command, stdin: Option<Vec<u8>>) -> Out {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        if start.elapsed() > TIMEOUT {
+        if start.elapsed() > timeout {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("timed out after {TIMEOUT:?}: {cmd:?}");
+            panic!("timed out after {timeout:?}: {cmd:?}");
         }
         std::thread::sleep(Duration::from_millis(20));
     };
@@ -687,4 +695,189 @@ fn walk_survives_link_cycles_and_checks_each_file_once() {
     for skipped in ["hidden directories", "`target/`", "`node_modules/`", "`.gitignore` is not"] {
         assert!(help.stdout.contains(skipped), "{skipped}: {}", help.stdout);
     }
+}
+
+// ---- property test over policy text ------------------------------------------------------
+
+/// xorshift64*: a seeded generator, so a failing case is reproducible from its number.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len())]
+    }
+}
+
+/// Pieces that hostile policy text is made of: the loader's own keys and shapes, plus what
+/// breaks parsers (quotes, escapes, brackets, control and bidi characters, huge numbers).
+const KEYS: &[&str] = &[
+    "extends", "widen", "capabilities", "imports", "features", "exports", "limits", "calls",
+    "sandbox", "waivers", "levels", "allow", "deny", "required", "forbidden", "restrict",
+    "max_memory_pages", "max_table_elements", "require_memory_maximum", "import", "arg",
+    "one_of", "min", "max", "preopens", "env", "network", "fuel", "memory_bytes", "time_ms",
+    "output_bytes", "host", "guest", "mode", "rule", "target", "reason", "expires", "WG0001",
+    "capability-not-allowed", "\"quoted key\"", "\"\"", "a.b", "'lit'", "x-y_z",
+];
+const ATOMS: &[&str] = &[
+    "\"stdio\"", "\"fs.*\"", "\"net.io\"", "\"*\"", "\"**\"", "\"\"", "\"a#b\"", "\"#\"",
+    "\"wasi_snapshot_preview1#fd_*\"", "\"capability:fs.read\"", "\"limit:max_memory_pages\"",
+    "\"sandbox:grants\"", "\"waiver:WG0001\"", "\"level:WG0004\"", "\"2026-01-31\"",
+    "\"9999-12-31\"", "\"0000-00-00\"", "\"ro\"", "\"rw\"", "\"off\"", "\"error\"",
+    "\"\\u0000\"", "\"\\u202e\"", "\"\\u001b[31m\"", "\"\\\"\"", "'lit\\eral'", "\"\"\"multi\nline\"\"\"",
+    "'''raw\n'''", "0", "-1", "9223372036854775807", "-9223372036854775808",
+    "99999999999999999999", "1.5", "nan", "inf", "true", "false", "1979-05-27T07:32:00Z",
+    "\"/dev/zero\"", "\"missing.toml\"", "\"self.toml\"", "\"base.toml\"", "\"..\"",
+    "\"é\"", "\"\\uD800\"",
+];
+const NOISE: &[&str] = &[
+    "[", "]", "{", "}", "=", ",", "\"", "'", "#", "\n", "\r\n", "\t", " ", "\\", ".", "[[",
+    "]]", "\u{202e}", "\u{0}", "\u{1b}", "é", "\u{feff}",
+];
+
+fn value(rng: &mut Rng, depth: usize) -> String {
+    match (rng.below(6), depth) {
+        (0, d) if d < 6 => {
+            let n = rng.below(6);
+            let items: Vec<String> = (0..n).map(|_| value(rng, d + 1)).collect();
+            format!("[{}]", items.join(", "))
+        }
+        (1, d) if d < 6 => {
+            let n = rng.below(4);
+            let items: Vec<String> = (0..n)
+                .map(|_| format!("{} = {}", rng.pick(KEYS), value(rng, d + 1)))
+                .collect();
+            format!("{{{}}}", items.join(", "))
+        }
+        (2, _) => {
+            // A long array of one atom: exercises the per-file diagnostic cap.
+            let atom = rng.pick(ATOMS);
+            let n = rng.below(3000);
+            format!("[{}]", vec![atom; n].join(","))
+        }
+        _ => rng.pick(ATOMS).to_string(),
+    }
+}
+
+/// A generated policy: valid-looking structure with hostile values, or noise spliced in.
+fn policy_text(rng: &mut Rng, example: &str) -> String {
+    if rng.below(4) == 0 {
+        // Mutate a complete, valid policy: splice noise at random places, or cut it short.
+        let mut s: Vec<char> = example.chars().collect();
+        for _ in 0..1 + rng.below(8) {
+            let at = rng.below(s.len() + 1);
+            match rng.below(3) {
+                0 => s.truncate(at),
+                1 => {
+                    let noise: Vec<char> = rng.pick(NOISE).chars().collect();
+                    s.splice(at..at, noise);
+                }
+                _ => {
+                    let atom: Vec<char> = rng.pick(ATOMS).chars().collect();
+                    s.splice(at..at, atom);
+                }
+            }
+        }
+        return s.into_iter().collect();
+    }
+    let mut out = String::new();
+    for _ in 0..rng.below(24) {
+        match rng.below(10) {
+            0 => out.push_str(&format!("[{}]\n", rng.pick(KEYS))),
+            1 => out.push_str(&format!("[{}.{}]\n", rng.pick(KEYS), rng.pick(KEYS))),
+            2 => out.push_str(&format!("[[{}]]\n", rng.pick(KEYS))),
+            3 => out.push_str(rng.pick(NOISE)),
+            4 => out.push_str(&format!("# {}\n", rng.pick(ATOMS))),
+            _ => {
+                let v = value(rng, 0);
+                out.push_str(&format!("{} = {v}\n", rng.pick(KEYS)));
+            }
+        }
+    }
+    out
+}
+
+/// Cases the property test runs: generated policy texts, loaded with `extends` resolved
+/// against a directory holding a valid `base.toml` and a `self.toml` (cycles).
+const PROPERTY_CASES: u64 = 3000;
+
+/// The property itself, run by [`policy_text_never_panics_and_stays_bounded`] in a child
+/// process under a memory limit and a timeout (ignored when the suite runs, so the limit
+/// always applies; `cargo test -- --ignored` runs it directly).
+#[test]
+#[ignore = "run by policy_text_never_panics_and_stays_bounded under limits"]
+fn policy_text_property_cases() {
+    let dir = tmp();
+    let d = dir.path();
+    std::fs::write(d.join("base.toml"), COMPUTE_POLICY).unwrap();
+    std::fs::write(d.join("self.toml"), "extends = \"self.toml\"\n").unwrap();
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("schemas/policy.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let example = schema["examples"][0].as_str().unwrap().to_string();
+    let mut outcomes = [0usize; 2];
+    for case in 0..PROPERTY_CASES {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (case + 1).wrapping_mul(0x1000_0000_01b3));
+        let text = policy_text(&mut rng, &example);
+        let path = d.join(format!("case{case}.toml"));
+        let start = Instant::now();
+        let result = std::panic::catch_unwind(|| wasmgate_policy::load_str(&path, &text));
+        let took = start.elapsed();
+        let result = result.unwrap_or_else(|_| panic!("case {case} panicked on:\n{text}"));
+        // Generous: every case is at most a few hundred KB; a regression to quadratic or
+        // exponential behaviour takes minutes, not seconds.
+        assert!(took < Duration::from_secs(20), "case {case} took {took:?}:\n{text}");
+        match result {
+            Ok(_) => outcomes[0] += 1,
+            Err(wasmgate_policy::LoadError::Invalid { rendered, diagnostics, .. }) => {
+                outcomes[1] += 1;
+                assert!(!diagnostics.is_empty(), "case {case}: invalid without a diagnostic");
+                // At most 50 diagnostics per file, each of a few windowed lines.
+                assert!(
+                    rendered.len() < 512 << 10,
+                    "case {case}: {} bytes of diagnostics",
+                    rendered.len()
+                );
+                let longest = rendered.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+                assert!(longest < 1024, "case {case}: a line of {longest} characters");
+            }
+            Err(e) => panic!("case {case}: unexpected {e}"),
+        }
+    }
+    // The generator reaches both outcomes (a generator that only makes garbage tests little).
+    assert!(outcomes[0] > 50 && outcomes[1] > 50, "valid/invalid: {outcomes:?}");
+}
+
+/// Regression guard for the policy loader (stands in for the `policy_toml` fuzz target, which
+/// needs nightly): thousands of generated hostile policy texts never panic, each within
+/// bounded output, the whole run within a 2 GB address space and a timeout.
+#[test]
+fn policy_text_never_panics_and_stays_bounded() {
+    let exe = std::env::current_exe().unwrap();
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg("ulimit -v 2000000 && exec \"$0\" hostile_inputs::policy_text_property_cases --exact --ignored --test-threads=1")
+        .arg(exe)
+        .current_dir(root());
+    let start = Instant::now();
+    let out = run_cmd_with(cmd, Duration::from_secs(600));
+    assert_eq!(
+        out.code, 0,
+        "property run failed after {:?}:\n{}\n{}",
+        start.elapsed(),
+        out.stdout,
+        out.stderr
+    );
+    assert!(out.stdout.contains("1 passed"), "{}", out.stdout);
 }
