@@ -158,8 +158,20 @@ mod tests {
         assert_eq!(Date::from_unix(0), Some(Date::MIN));
         assert!(Date::parse_today("9999-12-31").is_ok());
         assert!(Date::parse_today("1970-01-01").is_ok());
-        assert!(Date::parse_today("1969-12-31").unwrap_err().contains("outside"));
-        assert!(Date::parse_today("0000-01-01").unwrap_err().contains("outside"));
-        assert!(Date::parse_today("soon").unwrap_err().contains("not a date"));
+        assert!(
+            Date::parse_today("1969-12-31")
+                .unwrap_err()
+                .contains("outside")
+        );
+        assert!(
+            Date::parse_today("0000-01-01")
+                .unwrap_err()
+                .contains("outside")
+        );
+        assert!(
+            Date::parse_today("soon")
+                .unwrap_err()
+                .contains("not a date")
+        );
     }
 }

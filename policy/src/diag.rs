@@ -77,7 +77,9 @@ impl Source {
     /// Characters before byte `offset` (a character boundary).
     fn chars_before(&self, offset: usize) -> usize {
         let marks = &self.index().char_marks;
-        let k = marks.partition_point(|&(b, _)| b <= offset).saturating_sub(1);
+        let k = marks
+            .partition_point(|&(b, _)| b <= offset)
+            .saturating_sub(1);
         let (b, n) = marks.get(k).copied().unwrap_or((0, 0));
         n + self.text[b.min(offset)..offset].chars().count()
     }
@@ -125,7 +127,9 @@ impl Source {
     fn line_bounds(&self, offset: usize) -> (usize, usize) {
         let starts = &self.index().line_starts;
         let line = self.line_of(offset.min(self.text.len()));
-        let end = starts.get(line + 1).map_or(self.text.len(), |&next| next - 1);
+        let end = starts
+            .get(line + 1)
+            .map_or(self.text.len(), |&next| next - 1);
         (starts[line], end)
     }
 }
@@ -219,7 +223,9 @@ pub fn render(sources: &[Source], diagnostics: &[Diagnostic], omitted: &[usize])
             .collect();
         let span = clamp(&src.text, &d.span);
         let long = has_long_line(src, &span)
-            || d.secondary.as_ref().is_some_and(|(s2, _)| has_long_line(src, &clamp(&src.text, s2)));
+            || d.secondary
+                .as_ref()
+                .is_some_and(|(s2, _)| has_long_line(src, &clamp(&src.text, s2)));
         let rendered = if long {
             let view = Window::new(src, span.clone());
             let mut labels = vec![Label::primary((), view.map(&span)).with_message(&d.label)];
@@ -316,7 +322,8 @@ impl<'a> Window<'a> {
 
     /// A source span as a span of the window text (cut at the window's end).
     fn map(&self, span: &Range<usize>) -> Range<usize> {
-        let at = |i: usize| i.clamp(self.range.start, self.range.end) - self.range.start + self.lead;
+        let at =
+            |i: usize| i.clamp(self.range.start, self.range.end) - self.range.start + self.lead;
         at(span.start)..at(span.end).max(at(span.start))
     }
 }

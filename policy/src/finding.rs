@@ -148,12 +148,18 @@ mod tests {
     #[test]
     fn reserved_entry_names_do_not_collide_with_real_entries() {
         let fp = |kind, name| fingerprint("WG0001", "app.wasm", Some((kind, name)), "fs.read");
-        assert_ne!(fp(EntryKind::Export, "<start>"), fp(EntryKind::Start, "<start>"));
+        assert_ne!(
+            fp(EntryKind::Export, "<start>"),
+            fp(EntryKind::Start, "<start>")
+        );
         assert_ne!(
             fp(EntryKind::Export, "<escaped>"),
             fp(EntryKind::Escaped, "<escaped>")
         );
-        assert_eq!(fp(EntryKind::Start, "<start>"), fp(EntryKind::Start, "<start>"));
+        assert_eq!(
+            fp(EntryKind::Start, "<start>"),
+            fp(EntryKind::Start, "<start>")
+        );
     }
 
     /// Regression: parts were joined with NUL, so a NUL moved between an (attacker-named)

@@ -507,21 +507,33 @@ impl Loader {
         bytes: &mut u64,
         values: &mut usize,
     ) -> Option<Diagnostic> {
-        let shared = if file == 0 { "" } else { " (shared with everything the policy extends)" };
+        let shared = if file == 0 {
+            ""
+        } else {
+            " (shared with everything the policy extends)"
+        };
         if text.len() as u64 > *bytes {
             return Some(
-                Diagnostic::new(file, 0..0, format!(
-                    "policy text larger than the maximum of {}{shared}",
-                    crate::files::human_size(MAX_POLICY_BYTES)
-                ))
+                Diagnostic::new(
+                    file,
+                    0..0,
+                    format!(
+                        "policy text larger than the maximum of {}{shared}",
+                        crate::files::human_size(MAX_POLICY_BYTES)
+                    ),
+                )
                 .label("too large"),
             );
         }
         if let Some(at) = values_beyond(text, *values) {
             return Some(
-                Diagnostic::new(file, at..at + 1, format!(
-                    "policy holds more than the maximum of {MAX_POLICY_VALUES} values{shared}"
-                ))
+                Diagnostic::new(
+                    file,
+                    at..at + 1,
+                    format!(
+                        "policy holds more than the maximum of {MAX_POLICY_VALUES} values{shared}"
+                    ),
+                )
                 .label("one value too many")
                 .note("values are counted as the `,` `=` `[` `{` characters of the text"),
             );
@@ -558,7 +570,9 @@ impl Loader {
             match read_policy_file(&parent_path, *budget) {
                 Ok(t) => return Some((parent_path, t)),
                 Err(e) => {
-                    let why = if e.kind() == std::io::ErrorKind::InvalidData && *budget < MAX_POLICY_BYTES {
+                    let why = if e.kind() == std::io::ErrorKind::InvalidData
+                        && *budget < MAX_POLICY_BYTES
+                    {
                         format!(
                             "{e} (a policy and everything it extends share a maximum of {})",
                             crate::files::human_size(MAX_POLICY_BYTES)
@@ -569,7 +583,10 @@ impl Loader {
                     Diagnostic::new(
                         file,
                         ext.at.span.clone(),
-                        format!("cannot read the parent policy {}: {why}", parent_path.display()),
+                        format!(
+                            "cannot read the parent policy {}: {why}",
+                            parent_path.display()
+                        ),
                     )
                     .label("extended here")
                 }
@@ -1504,7 +1521,10 @@ impl Loader {
                     Access::Ro => "ro",
                     Access::Rw => "rw",
                 };
-                out.push(format!("preopen {:?} -> {:?} ({mode})", pre.host, pre.guest));
+                out.push(format!(
+                    "preopen {:?} -> {:?} ({mode})",
+                    pre.host, pre.guest
+                ));
             }
         }
         for (what, theirs, mine) in [("env", &p.env, &c.env), ("network", &p.network, &c.network)] {

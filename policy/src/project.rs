@@ -53,10 +53,12 @@ pub enum ProjectError {
 
 impl Project {
     pub fn load(path: &Path) -> Result<Project, ProjectError> {
-        let text = crate::policy::read_policy_file(path, crate::policy::MAX_POLICY_BYTES).map_err(|source| ProjectError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = crate::policy::read_policy_file(path, crate::policy::MAX_POLICY_BYTES).map_err(
+            |source| ProjectError::Io {
+                path: path.to_path_buf(),
+                source,
+            },
+        )?;
         toml::from_str(&text).map_err(|e| ProjectError::Invalid {
             path: path.to_path_buf(),
             message: e.to_string(),

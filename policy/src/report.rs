@@ -380,7 +380,11 @@ pub fn baseline_fingerprints(sarif: &[u8]) -> Result<Baseline, String> {
     let log: SarifLog =
         serde_json::from_slice(sarif).map_err(|e| format!("not a SARIF log: {e}"))?;
     let mut out = Baseline::default();
-    for r in log.runs.into_iter().flat_map(|r| r.results.unwrap_or_default()) {
+    for r in log
+        .runs
+        .into_iter()
+        .flat_map(|r| r.results.unwrap_or_default())
+    {
         if r.kind.as_deref().unwrap_or("fail") != "fail" {
             continue;
         }

@@ -266,14 +266,16 @@ fn collect(p: &Path, out: &mut Vec<PathBuf>, seen: &mut HashSet<PathBuf>) -> Res
                 continue;
             }
             Err(e) => {
-                let path = e.path().map(Path::to_path_buf).unwrap_or_else(|| p.to_path_buf());
+                let path = e
+                    .path()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| p.to_path_buf());
                 let dangling = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_symlink());
                 // A dangling link is only worth an error where a binary was expected.
                 if dangling && !is_wasm(&path) {
                     continue;
                 }
-                return Err(anyhow::Error::new(e)
-                    .context(format!("walking {}", path.display())));
+                return Err(anyhow::Error::new(e).context(format!("walking {}", path.display())));
             }
         };
         if !is_wasm(entry.path()) || entry.file_type().is_dir() {

@@ -78,7 +78,9 @@ fn run_cmd_full(mut cmd: Command, stdin: Option<Vec<u8>>, timeout: Duration) -> 
 /// The CLI in `dir`, without SOURCE_DATE_EPOCH unless the test sets it.
 fn cli(dir: &Path, args: &[&str]) -> Command {
     let mut c = wasmgate();
-    c.args(args).current_dir(dir).env_remove("SOURCE_DATE_EPOCH");
+    c.args(args)
+        .current_dir(dir)
+        .env_remove("SOURCE_DATE_EPOCH");
     c
 }
 
@@ -206,7 +208,11 @@ fn wg0001(stdout: &str) -> Vec<(String, String, bool)> {
 fn an_export_named_start_does_not_baseline_the_real_start_function() {
     let dir = tmp();
     let d = dir.path();
-    std::fs::write(d.join("policy.toml"), "[capabilities]\nallow = [\"stdio\"]\n").unwrap();
+    std::fs::write(
+        d.join("policy.toml"),
+        "[capabilities]\nallow = [\"stdio\"]\n",
+    )
+    .unwrap();
     let check = |wat_text: &str, extra: &[&str]| {
         std::fs::write(d.join("app.wasm"), wat::parse_str(wat_text).unwrap()).unwrap();
         let mut args = vec!["check", "--policy", "policy.toml", "app.wasm"];
@@ -221,8 +227,14 @@ fn an_export_named_start_does_not_baseline_the_real_start_function() {
     let fake = check(FAKE_START, &[]);
     assert_eq!(fake.code, 1, "{}", fake.stderr);
     let fake_findings = wg0001(&fake.stdout);
-    assert!(fake_findings.iter().any(|(_, c, _)| c == "net.io"), "{fake_findings:?}");
-    assert!(fake_findings.iter().all(|(k, _, _)| k == "export"), "{fake_findings:?}");
+    assert!(
+        fake_findings.iter().any(|(_, c, _)| c == "net.io"),
+        "{fake_findings:?}"
+    );
+    assert!(
+        fake_findings.iter().all(|(k, _, _)| k == "export"),
+        "{fake_findings:?}"
+    );
     assert_eq!(check(FAKE_START, &sarif("fake.sarif")).code, 1);
     assert_eq!(check(REAL_START, &sarif("real.sarif")).code, 1);
 
@@ -335,8 +347,14 @@ fn every_widening_of_a_parent_needs_its_widen_entry() {
     ];
     for (entry, parent, child, error) in cases {
         let err = load_child(parent, child).err().unwrap_or_default();
-        assert!(err.contains(error), "{entry}: expected {error:?} in:\n{err}");
-        assert!(err.contains("add `widen = [\""), "{entry}: the note says how:\n{err}");
+        assert!(
+            err.contains(error),
+            "{entry}: expected {error:?} in:\n{err}"
+        );
+        assert!(
+            err.contains("add `widen = [\""),
+            "{entry}: the note says how:\n{err}"
+        );
         let widened = format!("widen = [\"{entry}\"]\n{child}");
         if let Err(e) = load_child(parent, &widened) {
             panic!("{entry}: still rejected with its widen entry:\n{e}");
@@ -349,7 +367,10 @@ fn every_widening_of_a_parent_needs_its_widen_entry() {
             "[sandbox]\nenv = [\"HOME\", \"LANG\"]\nfuel = 10\n[[sandbox.preopens]]\nhost = \"data\"\nguest = \"/d\"\nmode = \"rw\"\n",
             "[sandbox]\nenv = [\"HOME\"]\nfuel = 5\n[[sandbox.preopens]]\nhost = \"./x/../data\"\nguest = \"/d\"\nmode = \"ro\"\n",
         ),
-        ("[limits]\nmax_memory_pages = 16\n", "[limits]\nmax_memory_pages = 8\n"),
+        (
+            "[limits]\nmax_memory_pages = 16\n",
+            "[limits]\nmax_memory_pages = 8\n",
+        ),
         ("", "[levels]\ndeclared-import-unreachable = \"error\"\n"),
     ] {
         if let Err(e) = load_child(parent, child) {
@@ -368,10 +389,21 @@ fn every_widening_of_a_parent_needs_its_widen_entry() {
     };
     assert_eq!(caps(&load_child(parent, child).unwrap()).len(), 2);
     let widened = load_child(parent, &format!("widen = [\"export:render\"]\n{child}")).unwrap();
-    assert_eq!(caps(&widened), vec![vec!["stdio".to_string(), "fs.read".to_string()]]);
+    assert_eq!(
+        caps(&widened),
+        vec![vec!["stdio".to_string(), "fs.read".to_string()]]
+    );
     // Values a `widen` kind does not take are errors, not silently ignored.
-    for bad in ["limit:max_pages", "sandbox:env", "level:no-such-rule", "waiver:WG9999", "socket:x"] {
-        let err = load_child("", &format!("widen = [\"{bad}\"]\n")).err().unwrap_or_default();
+    for bad in [
+        "limit:max_pages",
+        "sandbox:env",
+        "level:no-such-rule",
+        "waiver:WG9999",
+        "socket:x",
+    ] {
+        let err = load_child("", &format!("widen = [\"{bad}\"]\n"))
+            .err()
+            .unwrap_or_default();
         assert!(err.contains("bad `widen` entry"), "{bad}: {err}");
     }
 }
@@ -401,10 +433,20 @@ fn dates_outside_the_supported_range_exit_2() {
     assert_eq!(with_epoch("1767225600").code, 0); // 2026-01-01
     assert_eq!(with_epoch("1798761600").code, 1); // 2027-01-01
     // Year 2^32 + 2000 used to wrap to 2000, before the expiry.
-    for epoch in ["135536014634284800", "253402300800", "-1", "9223372036854775807"] {
+    for epoch in [
+        "135536014634284800",
+        "253402300800",
+        "-1",
+        "9223372036854775807",
+    ] {
         let out = with_epoch(epoch);
         assert_eq!(out.code, 2, "{epoch}: {}", out.stderr);
-        assert!(out.stderr.contains("outside the supported dates 1970-01-01..=9999-12-31"), "{}", out.stderr);
+        assert!(
+            out.stderr
+                .contains("outside the supported dates 1970-01-01..=9999-12-31"),
+            "{}",
+            out.stderr
+        );
     }
     let now = |date: &str| {
         let mut a = args.to_vec();
@@ -416,7 +458,11 @@ fn dates_outside_the_supported_range_exit_2() {
     for date in ["1969-12-31", "0000-01-01"] {
         let out = now(date);
         assert_eq!(out.code, 2, "{date}");
-        assert!(out.stderr.contains("outside the supported dates"), "{}", out.stderr);
+        assert!(
+            out.stderr.contains("outside the supported dates"),
+            "{}",
+            out.stderr
+        );
     }
 }
 
@@ -438,7 +484,14 @@ fn fifos_are_refused_or_skipped_without_blocking() {
     let refused: &[&[&str]] = &[
         &["check", "--policy", "fifo", "app.wasm"],
         &["check", "--policy", "child.toml", "app.wasm"],
-        &["check", "--policy", "policy.toml", "app.wasm", "--baseline", "fifo"],
+        &[
+            "check",
+            "--policy",
+            "policy.toml",
+            "app.wasm",
+            "--baseline",
+            "fifo",
+        ],
         &["check", "--policy", "policy.toml", "walk/pipe.wasm"],
         &["inspect", "fifo"],
         &["graph", "fifo"],
@@ -447,7 +500,11 @@ fn fifos_are_refused_or_skipped_without_blocking() {
     for args in refused {
         let out = run_in(d, args);
         assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
-        assert!(out.stderr.contains("not a regular file"), "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("not a regular file"),
+            "{args:?}: {}",
+            out.stderr
+        );
     }
     // wasmgate.toml as a FIFO.
     let proj = tmp();
@@ -457,11 +514,31 @@ fn fifos_are_refused_or_skipped_without_blocking() {
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("not a regular file"), "{}", out.stderr);
     // In a walk the FIFO is skipped with a warning, and the rest is checked.
-    let out = run_in(d, &["check", "--policy", "policy.toml", "walk", "--format", "json"]);
+    let out = run_in(
+        d,
+        &[
+            "check",
+            "--policy",
+            "policy.toml",
+            "walk",
+            "--format",
+            "json",
+        ],
+    );
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stderr.contains("warning: skipping walk/pipe.wasm: not a regular file"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("warning: skipping walk/pipe.wasm: not a regular file"),
+        "{}",
+        out.stderr
+    );
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    let files: Vec<&str> = v["files"].as_array().unwrap().iter().map(|f| f["artifact"].as_str().unwrap()).collect();
+    let files: Vec<&str> = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["artifact"].as_str().unwrap())
+        .collect();
     assert_eq!(files, ["walk/app.wasm"]);
 }
 
@@ -482,7 +559,11 @@ fn endless_and_oversized_inputs_stop_early() {
     // 64 MiB of `y\n` (more than the pipe holds): rejected at the magic, long before the end.
     let out = run_cmd(cli(d, &["inspect", "-"]), Some(endless(b"y\n")));
     assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("not a WebAssembly binary") && out.stderr.contains("byte offset 0"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("not a WebAssembly binary") && out.stderr.contains("byte offset 0"),
+        "{}",
+        out.stderr
+    );
     for args in [
         &["inspect", "/dev/zero"][..],
         &["check", "--policy", "p.toml", "/dev/zero"],
@@ -490,9 +571,23 @@ fn endless_and_oversized_inputs_stop_early() {
     ] {
         let out = run_in(d, args);
         assert_eq!(out.code, 2, "{args:?}");
-        assert!(out.stderr.contains("not a regular file"), "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("not a regular file"),
+            "{args:?}: {}",
+            out.stderr
+        );
     }
-    let out = run_in(d, &["check", "--policy", "p.toml", "app.wasm", "--baseline", "/dev/zero"]);
+    let out = run_in(
+        d,
+        &[
+            "check",
+            "--policy",
+            "p.toml",
+            "app.wasm",
+            "--baseline",
+            "/dev/zero",
+        ],
+    );
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("not a regular file"), "{}", out.stderr);
     // Files past the caps are refused by their size, before reading (sparse: no disk used).
@@ -505,16 +600,38 @@ fn endless_and_oversized_inputs_stop_early() {
     big("big.sarif", b"{");
     let out = run_in(d, &["inspect", "big.wasm"]);
     assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("larger than the maximum of 256 MiB"), "{}", out.stderr);
-    let out = run_in(d, &["check", "--policy", "p.toml", "app.wasm", "--baseline", "big.sarif"]);
+    assert!(
+        out.stderr.contains("larger than the maximum of 256 MiB"),
+        "{}",
+        out.stderr
+    );
+    let out = run_in(
+        d,
+        &[
+            "check",
+            "--policy",
+            "p.toml",
+            "app.wasm",
+            "--baseline",
+            "big.sarif",
+        ],
+    );
     assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("larger than the maximum of 256 MiB"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("larger than the maximum of 256 MiB"),
+        "{}",
+        out.stderr
+    );
     // A stream with the magic then more than the cap: stopped at the cap.
     let mut stream = b"\0asm\x01\0\0\0".to_vec();
     stream.resize((256 << 20) + 16, 0);
     let out = run_cmd(cli(d, &["inspect", "-"]), Some(stream));
     assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("larger than the maximum of 256 MiB"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("larger than the maximum of 256 MiB"),
+        "{}",
+        out.stderr
+    );
 }
 
 // ---- policy loader bounds ----------------------------------------------------------------
@@ -543,11 +660,22 @@ fn long_extends_chains_are_capped_not_a_stack_overflow() {
     chain(33);
     let out = check();
     assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("`extends` chain longer than 32 policies") && out.stderr.contains("p31.toml:1:12"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("`extends` chain longer than 32 policies")
+            && out.stderr.contains("p31.toml:1:12"),
+        "{}",
+        out.stderr
+    );
     chain(5000);
     let out = check();
     assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(out.stderr.contains("`extends` chain longer than 32 policies"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("`extends` chain longer than 32 policies"),
+        "{}",
+        out.stderr
+    );
 }
 
 /// Regression: 10,000 unknown capabilities on one 40 KB line took 23 s and printed 604 MB:
@@ -567,10 +695,21 @@ fn thousands_of_bad_entries_on_one_line_give_bounded_diagnostics() {
     assert_eq!(out.code, 2);
     let err = &out.stderr;
     assert!(err.len() < 64 << 10, "{} bytes of diagnostics", err.len());
-    assert_eq!(err.matches("error: unknown capability").count(), 50, "{err}");
-    assert!(err.contains("error: 9950 more errors in p.toml not shown"), "{err}");
+    assert_eq!(
+        err.matches("error: unknown capability").count(),
+        50,
+        "{err}"
+    );
+    assert!(
+        err.contains("error: 9950 more errors in p.toml not shown"),
+        "{err}"
+    );
     assert!(err.contains("policy p.toml has 10000 errors"), "{err}");
-    assert_eq!(err.matches("known capabilities:").count(), 1, "the vocabulary once: {err}");
+    assert_eq!(
+        err.matches("known capabilities:").count(),
+        1,
+        "the vocabulary once: {err}"
+    );
     let longest = err.lines().map(|l| l.chars().count()).max().unwrap_or(0);
     assert!(longest < 300, "a line of {longest} characters");
     // Real columns survive the window (`allow = ["` is 10 characters, each entry 8).
@@ -601,7 +740,8 @@ fn huge_arrays_are_refused_before_parsing_within_bounded_memory() {
     let out = run_cmd(cmd, None);
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(
-        out.stderr.contains("policy holds more than the maximum of 2000000 values"),
+        out.stderr
+            .contains("policy holds more than the maximum of 2000000 values"),
         "{}",
         out.stderr
     );
@@ -633,7 +773,10 @@ fn double_stars_in_the_project_file_match_in_linear_time() {
 #[test]
 fn closed_or_broken_stderr_does_not_panic() {
     let dir = tmp();
-    let out = run_cmd(sh(dir.path(), "exec \"$W\" inspect /nonexistent 2>&-"), None);
+    let out = run_cmd(
+        sh(dir.path(), "exec \"$W\" inspect /nonexistent 2>&-"),
+        None,
+    );
     assert_eq!(out.code, 2);
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
@@ -644,14 +787,26 @@ fn closed_or_broken_stderr_does_not_panic() {
         .unwrap();
     assert_eq!(status.code(), Some(2));
     // The policy diagnostics path too.
-    std::fs::write(dir.path().join("bad.toml"), "[capabilities]\nallow = [\"nope\"]\n").unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "[capabilities]\nallow = [\"nope\"]\n",
+    )
+    .unwrap();
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
-    let status = cli(dir.path(), &["check", "--policy", "bad.toml", compute_wasm().to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(writer)
-        .status()
-        .unwrap();
+    let status = cli(
+        dir.path(),
+        &[
+            "check",
+            "--policy",
+            "bad.toml",
+            compute_wasm().to_str().unwrap(),
+        ],
+    )
+    .stdout(Stdio::null())
+    .stderr(writer)
+    .status()
+    .unwrap();
     assert_eq!(status.code(), Some(2));
 }
 
@@ -669,7 +824,15 @@ fn walk_survives_link_cycles_and_checks_each_file_once() {
     for sub in ["a/b", "c", ".hidden", "target", "node_modules/m"] {
         std::fs::create_dir_all(tree.join(sub)).unwrap();
     }
-    for f in ["top.wasm", "a/one.wasm", "a/b/two.wasm", "c/three.wasm", ".hidden/h.wasm", "target/t.wasm", "node_modules/m/n.wasm"] {
+    for f in [
+        "top.wasm",
+        "a/one.wasm",
+        "a/b/two.wasm",
+        "c/three.wasm",
+        ".hidden/h.wasm",
+        "target/t.wasm",
+        "node_modules/m/n.wasm",
+    ] {
         std::fs::copy(compute_wasm(), tree.join(f)).unwrap();
     }
     std::fs::write(tree.join(".gitignore"), "*.wasm\n").unwrap();
@@ -678,21 +841,50 @@ fn walk_survives_link_cycles_and_checks_each_file_once() {
     std::os::unix::fs::symlink("a/b", tree.join("c/again")).unwrap();
     std::os::unix::fs::symlink("../top.wasm", tree.join("c/top-link.wasm")).unwrap();
     std::fs::write(d.join("p.toml"), COMPUTE_POLICY).unwrap();
-    let out = run_in(d, &["check", "--policy", "p.toml", "tree", "--format", "json"]);
+    let out = run_in(
+        d,
+        &["check", "--policy", "p.toml", "tree", "--format", "json"],
+    );
     assert_eq!(out.code, 0, "{}", out.stderr);
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    let files: Vec<&str> = v["files"].as_array().unwrap().iter().map(|f| f["artifact"].as_str().unwrap()).collect();
+    let files: Vec<&str> = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["artifact"].as_str().unwrap())
+        .collect();
     assert_eq!(
         files,
-        ["tree/a/b/two.wasm", "tree/a/one.wasm", "tree/c/three.wasm", "tree/c/top-link.wasm"],
+        [
+            "tree/a/b/two.wasm",
+            "tree/a/one.wasm",
+            "tree/c/three.wasm",
+            "tree/c/top-link.wasm"
+        ],
         "each file once, in walk order, under the first path it is reached by"
     );
     // Naming a file twice checks it once too.
-    let out = run_in(d, &["check", "--policy", "p.toml", "tree/top.wasm", "tree/c/top-link.wasm", "--format", "json"]);
+    let out = run_in(
+        d,
+        &[
+            "check",
+            "--policy",
+            "p.toml",
+            "tree/top.wasm",
+            "tree/c/top-link.wasm",
+            "--format",
+            "json",
+        ],
+    );
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v["files"].as_array().unwrap().len(), 1, "{}", out.stdout);
     let help = run_in(d, &["check", "--help"]);
-    for skipped in ["hidden directories", "`target/`", "`node_modules/`", "`.gitignore` is not"] {
+    for skipped in [
+        "hidden directories",
+        "`target/`",
+        "`node_modules/`",
+        "`.gitignore` is not",
+    ] {
         assert!(help.stdout.contains(skipped), "{skipped}: {}", help.stdout);
     }
 }
@@ -722,27 +914,103 @@ impl Rng {
 /// Pieces that hostile policy text is made of: the loader's own keys and shapes, plus what
 /// breaks parsers (quotes, escapes, brackets, control and bidi characters, huge numbers).
 const KEYS: &[&str] = &[
-    "extends", "widen", "capabilities", "imports", "features", "exports", "limits", "calls",
-    "sandbox", "waivers", "levels", "allow", "deny", "required", "forbidden", "restrict",
-    "max_memory_pages", "max_table_elements", "require_memory_maximum", "import", "arg",
-    "one_of", "min", "max", "preopens", "env", "network", "fuel", "memory_bytes", "time_ms",
-    "output_bytes", "host", "guest", "mode", "rule", "target", "reason", "expires", "WG0001",
-    "capability-not-allowed", "\"quoted key\"", "\"\"", "a.b", "'lit'", "x-y_z",
+    "extends",
+    "widen",
+    "capabilities",
+    "imports",
+    "features",
+    "exports",
+    "limits",
+    "calls",
+    "sandbox",
+    "waivers",
+    "levels",
+    "allow",
+    "deny",
+    "required",
+    "forbidden",
+    "restrict",
+    "max_memory_pages",
+    "max_table_elements",
+    "require_memory_maximum",
+    "import",
+    "arg",
+    "one_of",
+    "min",
+    "max",
+    "preopens",
+    "env",
+    "network",
+    "fuel",
+    "memory_bytes",
+    "time_ms",
+    "output_bytes",
+    "host",
+    "guest",
+    "mode",
+    "rule",
+    "target",
+    "reason",
+    "expires",
+    "WG0001",
+    "capability-not-allowed",
+    "\"quoted key\"",
+    "\"\"",
+    "a.b",
+    "'lit'",
+    "x-y_z",
 ];
 const ATOMS: &[&str] = &[
-    "\"stdio\"", "\"fs.*\"", "\"net.io\"", "\"*\"", "\"**\"", "\"\"", "\"a#b\"", "\"#\"",
-    "\"wasi_snapshot_preview1#fd_*\"", "\"capability:fs.read\"", "\"limit:max_memory_pages\"",
-    "\"sandbox:grants\"", "\"waiver:WG0001\"", "\"level:WG0004\"", "\"2026-01-31\"",
-    "\"9999-12-31\"", "\"0000-00-00\"", "\"ro\"", "\"rw\"", "\"off\"", "\"error\"",
-    "\"\\u0000\"", "\"\\u202e\"", "\"\\u001b[31m\"", "\"\\\"\"", "'lit\\eral'", "\"\"\"multi\nline\"\"\"",
-    "'''raw\n'''", "0", "-1", "9223372036854775807", "-9223372036854775808",
-    "99999999999999999999", "1.5", "nan", "inf", "true", "false", "1979-05-27T07:32:00Z",
-    "\"/dev/zero\"", "\"missing.toml\"", "\"self.toml\"", "\"base.toml\"", "\"..\"",
-    "\"é\"", "\"\\uD800\"",
+    "\"stdio\"",
+    "\"fs.*\"",
+    "\"net.io\"",
+    "\"*\"",
+    "\"**\"",
+    "\"\"",
+    "\"a#b\"",
+    "\"#\"",
+    "\"wasi_snapshot_preview1#fd_*\"",
+    "\"capability:fs.read\"",
+    "\"limit:max_memory_pages\"",
+    "\"sandbox:grants\"",
+    "\"waiver:WG0001\"",
+    "\"level:WG0004\"",
+    "\"2026-01-31\"",
+    "\"9999-12-31\"",
+    "\"0000-00-00\"",
+    "\"ro\"",
+    "\"rw\"",
+    "\"off\"",
+    "\"error\"",
+    "\"\\u0000\"",
+    "\"\\u202e\"",
+    "\"\\u001b[31m\"",
+    "\"\\\"\"",
+    "'lit\\eral'",
+    "\"\"\"multi\nline\"\"\"",
+    "'''raw\n'''",
+    "0",
+    "-1",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "99999999999999999999",
+    "1.5",
+    "nan",
+    "inf",
+    "true",
+    "false",
+    "1979-05-27T07:32:00Z",
+    "\"/dev/zero\"",
+    "\"missing.toml\"",
+    "\"self.toml\"",
+    "\"base.toml\"",
+    "\"..\"",
+    "\"é\"",
+    "\"\\uD800\"",
 ];
 const NOISE: &[&str] = &[
-    "[", "]", "{", "}", "=", ",", "\"", "'", "#", "\n", "\r\n", "\t", " ", "\\", ".", "[[",
-    "]]", "\u{202e}", "\u{0}", "\u{1b}", "é", "\u{feff}",
+    "[", "]", "{", "}", "=", ",", "\"", "'", "#", "\n", "\r\n", "\t", " ", "\\", ".", "[[", "]]",
+    "\u{202e}", "\u{0}", "\u{1b}", "é", "\u{feff}",
 ];
 
 fn value(rng: &mut Rng, depth: usize) -> String {
@@ -837,26 +1105,46 @@ fn policy_text_property_cases() {
         let result = result.unwrap_or_else(|_| panic!("case {case} panicked on:\n{text}"));
         // Generous: every case is at most a few hundred KB; a regression to quadratic or
         // exponential behaviour takes minutes, not seconds.
-        assert!(took < Duration::from_secs(20), "case {case} took {took:?}:\n{text}");
+        assert!(
+            took < Duration::from_secs(20),
+            "case {case} took {took:?}:\n{text}"
+        );
         match result {
             Ok(_) => outcomes[0] += 1,
-            Err(wasmgate_policy::LoadError::Invalid { rendered, diagnostics, .. }) => {
+            Err(wasmgate_policy::LoadError::Invalid {
+                rendered,
+                diagnostics,
+                ..
+            }) => {
                 outcomes[1] += 1;
-                assert!(!diagnostics.is_empty(), "case {case}: invalid without a diagnostic");
+                assert!(
+                    !diagnostics.is_empty(),
+                    "case {case}: invalid without a diagnostic"
+                );
                 // At most 50 diagnostics per file, each of a few windowed lines.
                 assert!(
                     rendered.len() < 512 << 10,
                     "case {case}: {} bytes of diagnostics",
                     rendered.len()
                 );
-                let longest = rendered.lines().map(|l| l.chars().count()).max().unwrap_or(0);
-                assert!(longest < 1024, "case {case}: a line of {longest} characters");
+                let longest = rendered
+                    .lines()
+                    .map(|l| l.chars().count())
+                    .max()
+                    .unwrap_or(0);
+                assert!(
+                    longest < 1024,
+                    "case {case}: a line of {longest} characters"
+                );
             }
             Err(e) => panic!("case {case}: unexpected {e}"),
         }
     }
     // The generator reaches both outcomes (a generator that only makes garbage tests little).
-    assert!(outcomes[0] > 50 && outcomes[1] > 50, "valid/invalid: {outcomes:?}");
+    assert!(
+        outcomes[0] > 50 && outcomes[1] > 50,
+        "valid/invalid: {outcomes:?}"
+    );
 }
 
 /// Regression guard for the policy loader (stands in for the `policy_toml` fuzz target, which
@@ -873,7 +1161,8 @@ fn policy_text_never_panics_and_stays_bounded() {
     let start = Instant::now();
     let out = run_cmd_with(cmd, Duration::from_secs(600));
     assert_eq!(
-        out.code, 0,
+        out.code,
+        0,
         "property run failed after {:?}:\n{}\n{}",
         start.elapsed(),
         out.stdout,
