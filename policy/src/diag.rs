@@ -369,3 +369,70 @@ impl<'a> Files<'a> for Window<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(text: &str) -> Source {
+        Source::new("p.toml".into(), "p.toml".into(), text.into())
+    }
+
+    #[test]
+    fn line_and_column_count_characters() {
+        let s = source("a = 1\né = \"x\"\n\nlast");
+        assert_eq!(s.line_col(0), (1, 1));
+        assert_eq!(s.line_col(6), (2, 1));
+        // `é` is two bytes, one column.
+        assert_eq!(s.line_col(9), (2, 3));
+        assert_eq!(s.line_col(s.text.len()), (4, 5));
+        // Past the char-mark stride, in a long non-ASCII line.
+        let long = format!("k = \"{}x\"", "é".repeat(5000));
+        let s = source(&long);
+        let x = long.find('x').unwrap();
+        assert_eq!(s.line_col(x), (1, 6 + 5000));
+    }
+
+    /// Regression: a diagnostic re-rendered its whole source line, so many diagnostics on one
+    /// 40 KB line printed hundreds of megabytes. Long lines show a window with real columns.
+    #[test]
+    fn long_lines_are_windowed_with_real_positions() {
+        let text = format!("allow = [{}\"bad\"]\n", "\"stdio\", ".repeat(4000));
+        let s = source(&text);
+        let at = text.find("bad").unwrap();
+        let d = Diagnostic::new(0, at..at + 3, "unknown capability `bad`").label("here");
+        let out = render(std::slice::from_ref(&s), &[d], &[]);
+        let (line, col) = s.line_col(at);
+        assert!(out.contains(&format!("p.toml:{line}:{col}")), "{out}");
+        assert!(
+            out.lines().all(|l| l.chars().count() < 2 * MAX_SHOWN_LINE),
+            "{out}"
+        );
+        assert!(
+            out.contains("│ …") && out.contains("\"stdio\", \"bad\"]") && out.contains("^^^ here"),
+            "{out}"
+        );
+        let shown = s.line_text(at);
+        assert!(
+            shown.starts_with('…')
+                && shown.contains("\"bad\"]")
+                && shown.len() < 2 * MAX_SHOWN_LINE,
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn diagnostics_past_the_cap_are_counted_and_notes_shown_once() {
+        let s = source("x = 1\n");
+        let diags: Vec<Diagnostic> = (0..MAX_DIAGNOSTICS_PER_FILE + 3)
+            .map(|_| Diagnostic::new(0, 0..1, "bad").note("the same long note"))
+            .collect();
+        let out = render(std::slice::from_ref(&s), &diags, &[7]);
+        assert_eq!(out.matches("error: bad").count(), MAX_DIAGNOSTICS_PER_FILE);
+        assert_eq!(out.matches("the same long note").count(), 1);
+        assert!(
+            out.contains("error: 10 more errors in p.toml not shown"),
+            "{out}"
+        );
+    }
+}
