@@ -1170,3 +1170,72 @@ fn policy_text_never_panics_and_stays_bounded() {
     );
     assert!(out.stdout.contains("1 passed"), "{}", out.stdout);
 }
+
+/// A baseline from before the fingerprint gained the entry kind (`wasmgateFinding/v1`)
+/// cannot be compared: its findings count as new (fail closed) and a warning says so.
+#[test]
+fn a_baseline_with_old_fingerprints_suppresses_nothing_and_says_so() {
+    let dir = tmp();
+    let d = dir.path();
+    std::fs::write(d.join("p.toml"), "[capabilities]\nallow = [\"stdio\"]\n").unwrap();
+    std::fs::copy(compute_wasm(), d.join("app.wasm")).unwrap();
+    let out = run_in(
+        d,
+        &[
+            "check",
+            "--policy",
+            "p.toml",
+            "app.wasm",
+            "--format",
+            "sarif",
+            "-o",
+            "new.sarif",
+        ],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let new = std::fs::read_to_string(d.join("new.sarif")).unwrap();
+    let results = new.matches("\"wasmgateFinding/v2\"").count();
+    assert!(results > 0);
+    std::fs::write(
+        d.join("old.sarif"),
+        new.replace("wasmgateFinding/v2", "wasmgateFinding/v1"),
+    )
+    .unwrap();
+    let out = run_in(
+        d,
+        &[
+            "check",
+            "--policy",
+            "p.toml",
+            "app.wasm",
+            "--baseline",
+            "old.sarif",
+        ],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "{results} result{} carry only fingerprints older than wasmgateFinding/v2",
+            if results == 1 { "" } else { "s" }
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.contains(" 0 suppressed"), "{}", out.stdout);
+    let out = run_in(
+        d,
+        &[
+            "check",
+            "--policy",
+            "p.toml",
+            "app.wasm",
+            "--baseline",
+            "new.sarif",
+        ],
+    );
+    assert_eq!(
+        out.code, 0,
+        "the current baseline suppresses: {}",
+        out.stderr
+    );
+}
