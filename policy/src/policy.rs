@@ -1625,4 +1625,20 @@ mod tests {
             check_import_pattern("wasi:filesystem/types@0.2.0#[method]descriptor.open-at").is_ok()
         );
     }
+
+    #[test]
+    fn values_are_counted_over_the_raw_text() {
+        // Quotes and comments cannot hide structure from the count.
+        let text = "a = [1, \"x,y\"] # {\nb = 2";
+        assert_eq!(value_marks(text).count(), 6);
+        assert_eq!(values_beyond(text, 6), None);
+        assert_eq!(values_beyond(text, 5), Some(text.rfind('=').unwrap()));
+    }
+
+    #[test]
+    fn preopen_hosts_compare_as_lexical_paths() {
+        assert_eq!(lexical(Path::new("p/./x/../data")), PathBuf::from("p/data"));
+        assert_eq!(lexical(Path::new("../../a")), PathBuf::from("../../a"));
+        assert_eq!(lexical(Path::new("/..")), PathBuf::from("/"));
+    }
 }
