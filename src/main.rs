@@ -73,10 +73,11 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) if output::is_broken_pipe(&e) => ExitCode::from(exit::OK),
         Err(e) => {
-            eprintln!("error: {e}");
+            let mut text = format!("error: {e}\n");
             for cause in e.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                text.push_str(&format!("  caused by: {cause}\n"));
             }
+            output::eprint(&text);
             ExitCode::from(exit::ERROR)
         }
     }

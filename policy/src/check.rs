@@ -118,12 +118,8 @@ impl Cx<'_> {
             artifact: self.artifact.to_string(),
             ..d.location
         };
-        let fingerprint = fingerprint(
-            &rule.id,
-            self.artifact,
-            location.entry_point.as_deref(),
-            &d.subject,
-        );
+        let entry = location.entry_kind.zip(location.entry_point.as_deref());
+        let fingerprint = fingerprint(&rule.id, self.artifact, entry, &d.subject);
         self.out.push(Finding {
             rule: rule.id.clone(),
             name: rule.name.clone(),
@@ -254,6 +250,7 @@ impl Cx<'_> {
                 offset: Some(i.offset),
                 length: i.length,
                 entry_point: w.map(|(e, _)| e.name.clone()),
+                entry_kind: w.map(|(e, _)| e.kind),
                 ..Location::default()
             };
             let path = |w: Option<&(&EntryPoint, &Reach)>| {
@@ -430,6 +427,7 @@ impl Cx<'_> {
                     subject: x.name.clone(),
                     location: Location {
                         entry_point: (x.kind == ExternKind::Func).then(|| x.name.clone()),
+                        entry_kind: (x.kind == ExternKind::Func).then_some(EntryKind::Export),
                         ..Location::default()
                     },
                     witness: Vec::new(),
@@ -516,6 +514,7 @@ impl Cx<'_> {
                     offset: Some(import.offset),
                     length: import.length,
                     entry_point: Some(x.name.clone()),
+                    entry_kind: Some(EntryKind::Export),
                     ..Location::default()
                 },
                 witness: Vec::new(),
@@ -563,6 +562,7 @@ fn reach_location(e: &EntryPoint, r: &Reach) -> Location {
         length: r.length,
         function: caller(r),
         entry_point: Some(e.name.clone()),
+        entry_kind: Some(e.kind),
         ..Location::default()
     }
 }
@@ -574,9 +574,7 @@ pub fn policy_ref(policy: &ValidPolicy, o: &Origin) -> PolicyRef {
     };
     let (line, column) = src.line_col(o.span.start);
     // End at the end of the first line: a multi-line array points at its key line.
-    let first_line_end = src.text[o.span.start.min(src.text.len())..]
-        .find('\n')
-        .map_or(src.text.len(), |i| o.span.start + i);
+    let first_line_end = src.line_end(o.span.start);
     let (end_line, end_column) = src.line_col(o.span.end.min(first_line_end).max(o.span.start));
     PolicyRef {
         file: src.name.clone(),
@@ -588,7 +586,7 @@ pub fn policy_ref(policy: &ValidPolicy, o: &Origin) -> PolicyRef {
         text: if o.span.is_empty() {
             "(policy default)".to_string()
         } else {
-            src.line_text(o.span.start).to_string()
+            src.line_text(o.span.start)
         },
     }
 }

@@ -42,8 +42,38 @@ impl Date {
         })
     }
 
-    /// The UTC date of a Unix timestamp (Howard Hinnant's `civil_from_days`).
-    pub fn from_unix(secs: i64) -> Date {
+    /// Earliest date accepted for "today" (`--now`, `SOURCE_DATE_EPOCH`): the Unix epoch.
+    pub const MIN: Date = Date {
+        year: 1970,
+        month: 1,
+        day: 1,
+    };
+    /// Latest date accepted for "today": the last day with a four-digit year, the format
+    /// of waiver `expires`.
+    pub const MAX: Date = Date {
+        year: 9999,
+        month: 12,
+        day: 31,
+    };
+    /// Seconds from the epoch to the end of [`Date::MAX`] (9999-12-31T23:59:59Z).
+    const MAX_UNIX: i64 = 253_402_300_799;
+
+    /// Whether `self` lies in [`Date::MIN`]..=[`Date::MAX`].
+    pub fn in_range(self) -> bool {
+        (Date::MIN..=Date::MAX).contains(&self)
+    }
+
+    /// The UTC date of a Unix timestamp, or `None` outside [`Date::MIN`]..=[`Date::MAX`]
+    /// (a huge timestamp must not wrap into a year where expired waivers are valid again).
+    pub fn from_unix(secs: i64) -> Option<Date> {
+        if !(0..=Date::MAX_UNIX).contains(&secs) {
+            return None;
+        }
+        Some(Date::civil_from_unix(secs))
+    }
+
+    /// Howard Hinnant's `civil_from_days`; exact for the range `from_unix` admits.
+    fn civil_from_unix(secs: i64) -> Date {
         let z = secs.div_euclid(86_400) + 719_468;
         let era = z.div_euclid(146_097);
         let doe = z - era * 146_097;
@@ -56,6 +86,19 @@ impl Date {
         Date { year, month, day }
     }
 
+    /// Parses `--now`: `YYYY-MM-DD` within [`Date::MIN`]..=[`Date::MAX`].
+    pub fn parse_today(s: &str) -> Result<Date, String> {
+        match Date::parse(s) {
+            Some(d) if d.in_range() => Ok(d),
+            Some(_) => Err(format!(
+                "--now {s:?} is outside the supported dates {}..={}",
+                Date::MIN,
+                Date::MAX
+            )),
+            None => Err(format!("--now {s:?} is not a date YYYY-MM-DD")),
+        }
+    }
+
     /// Today: `SOURCE_DATE_EPOCH` when set (reproducible builds and tests), else the clock.
     pub fn today() -> Result<Date, String> {
         if let Ok(v) = std::env::var("SOURCE_DATE_EPOCH") {
@@ -63,13 +106,20 @@ impl Date {
                 .trim()
                 .parse()
                 .map_err(|_| format!("SOURCE_DATE_EPOCH is not a Unix timestamp: {v:?}"))?;
-            return Ok(Date::from_unix(secs));
+            return Date::from_unix(secs).ok_or_else(|| {
+                format!(
+                    "SOURCE_DATE_EPOCH {secs} is outside the supported dates {}..={} (0..={})",
+                    Date::MIN,
+                    Date::MAX,
+                    Date::MAX_UNIX
+                )
+            });
         }
         let secs = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
-        Ok(Date::from_unix(secs))
+        Date::from_unix(secs).ok_or_else(|| "the system clock is past 9999-12-31".to_string())
     }
 }
 
@@ -90,8 +140,38 @@ mod tests {
         assert!(Date::parse("2024-02-29").is_some());
         assert!(Date::parse("2026-13-01").is_none());
         assert!(Date::parse("26-01-01").is_none());
-        assert_eq!(Date::from_unix(0).to_string(), "1970-01-01");
-        assert_eq!(Date::from_unix(1_767_225_600).to_string(), "2026-01-01");
-        assert_eq!(Date::from_unix(951_782_400).to_string(), "2000-02-29");
+        let day = |secs| Date::from_unix(secs).unwrap().to_string();
+        assert_eq!(day(0), "1970-01-01");
+        assert_eq!(day(1_767_225_600), "2026-01-01");
+        assert_eq!(day(951_782_400), "2000-02-29");
+    }
+
+    /// Regression: a huge SOURCE_DATE_EPOCH wrapped the year (`as i32`) into the past, where
+    /// expired waivers were valid again. Out-of-range timestamps are now refused.
+    #[test]
+    fn out_of_range_timestamps_are_refused_not_wrapped() {
+        assert_eq!(Date::from_unix(253_402_300_799), Some(Date::MAX));
+        assert_eq!(Date::from_unix(253_402_300_800), None);
+        assert_eq!(Date::from_unix(-1), None);
+        assert_eq!(Date::from_unix(i64::MAX), None);
+        assert_eq!(Date::from_unix(i64::MIN), None);
+        assert_eq!(Date::from_unix(0), Some(Date::MIN));
+        assert!(Date::parse_today("9999-12-31").is_ok());
+        assert!(Date::parse_today("1970-01-01").is_ok());
+        assert!(
+            Date::parse_today("1969-12-31")
+                .unwrap_err()
+                .contains("outside")
+        );
+        assert!(
+            Date::parse_today("0000-01-01")
+                .unwrap_err()
+                .contains("outside")
+        );
+        assert!(
+            Date::parse_today("soon")
+                .unwrap_err()
+                .contains("not a date")
+        );
     }
 }

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use wasmgate_analyzer::EntryKind;
 
 /// How serious a finding is. Ordered: `note < warning < error`.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -48,6 +49,10 @@ pub struct Location {
     /// Entry point (export name, `<start>`, `<escaped>`) the finding is about.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub entry_point: Option<String>,
+    /// What kind of entry point `entry_point` is: an export may be *named* `<start>`, only
+    /// this tells it from the start function.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry_kind: Option<EntryKind>,
     /// Embedded core module of a component (`module[0]`), when the finding is inside one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub module: Option<String>,
@@ -105,11 +110,25 @@ pub struct Finding {
 }
 
 /// The fingerprint of a finding: what it is about, never where the bytes happen to be.
-pub fn fingerprint(rule: &str, artifact: &str, entry: Option<&str>, subject: &str) -> String {
+/// The entry point counts with its kind, so an export named `<start>` cannot stand for the
+/// start function (baseline spoofing). Each part is length-prefixed, so names holding the
+/// separator cannot shift text from one part into the next.
+pub fn fingerprint(
+    rule: &str,
+    artifact: &str,
+    entry: Option<(EntryKind, &str)>,
+    subject: &str,
+) -> String {
+    let kind = match entry.map(|(k, _)| k) {
+        None => "",
+        Some(EntryKind::Export) => "export",
+        Some(EntryKind::Start) => "start",
+        Some(EntryKind::Escaped) => "escaped",
+    };
     let mut h = Sha256::new();
-    for part in [rule, artifact, entry.unwrap_or(""), subject] {
+    for part in [rule, artifact, kind, entry.map_or("", |(_, n)| n), subject] {
+        h.update((part.len() as u64).to_le_bytes());
         h.update(part.as_bytes());
-        h.update([0]);
     }
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(32);
@@ -118,4 +137,41 @@ pub fn fingerprint(rule: &str, artifact: &str, entry: Option<&str>, subject: &st
         out.push(HEX[usize::from(b & 15)] as char);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: fingerprints hashed the entry point's name only, so an export named
+    /// `<start>` or `<escaped>` had the fingerprint of the real start or escaped entry.
+    #[test]
+    fn reserved_entry_names_do_not_collide_with_real_entries() {
+        let fp = |kind, name| fingerprint("WG0001", "app.wasm", Some((kind, name)), "fs.read");
+        assert_ne!(
+            fp(EntryKind::Export, "<start>"),
+            fp(EntryKind::Start, "<start>")
+        );
+        assert_ne!(
+            fp(EntryKind::Export, "<escaped>"),
+            fp(EntryKind::Escaped, "<escaped>")
+        );
+        assert_eq!(
+            fp(EntryKind::Start, "<start>"),
+            fp(EntryKind::Start, "<start>")
+        );
+    }
+
+    /// Regression: parts were joined with NUL, so a NUL moved between an (attacker-named)
+    /// entry point and subject gave the same fingerprint.
+    #[test]
+    fn parts_cannot_shift_into_each_other() {
+        let a = fingerprint("WG0002", "x.wasm", Some((EntryKind::Export, "e\0m#f")), "n");
+        let b = fingerprint("WG0002", "x.wasm", Some((EntryKind::Export, "e")), "m#f\0n");
+        assert_ne!(a, b);
+        assert_ne!(
+            fingerprint("WG0002", "x.wasm", None, "s"),
+            fingerprint("WG0002", "x.wasm", Some((EntryKind::Export, "")), "s")
+        );
+    }
 }

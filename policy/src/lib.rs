@@ -11,6 +11,7 @@
 mod check;
 mod date;
 pub mod diag;
+pub mod files;
 mod finding;
 pub mod init;
 pub mod pattern;

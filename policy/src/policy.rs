@@ -203,10 +203,13 @@ pub enum LoadError {
         source: std::io::Error,
     },
     /// The policy has problems; `rendered` shows each with line, column and caret.
-    #[error("policy {} has {} error{}", path.display(), diagnostics.len(), if diagnostics.len() == 1 { "" } else { "s" })]
+    #[error("policy {} has {} error{}", path.display(), diagnostics.len() + omitted, if diagnostics.len() + omitted == 1 { "" } else { "s" })]
     Invalid {
         path: PathBuf,
+        /// The first [`diag::MAX_DIAGNOSTICS_PER_FILE`] problems of each file.
         diagnostics: Vec<Diagnostic>,
+        /// How many more problems there were.
+        omitted: usize,
         sources: Vec<Source>,
         rendered: String,
     },
@@ -290,8 +293,9 @@ pub const DEFAULT_FEATURES: &[&str] = &[
 const PATTERN_NOTE: &str = "in a pattern `*` matches any run of characters and `\\` makes the next character literal \
      (`\\*`, `\\#`, `\\\\`); an import pattern is `<module>#<name>`";
 
-/// `widen = [...]` entry kinds.
-const WIDEN_KINDS: &[&str] = &[
+/// `widen = [...]` entry kinds: every way a child policy can accept more than its parent.
+/// The README lists them ("Widening a parent"); each is tested both ways.
+pub const WIDEN_KINDS: &[&str] = &[
     "capability",
     "import",
     "feature",
@@ -299,6 +303,14 @@ const WIDEN_KINDS: &[&str] = &[
     "limit",
     "sandbox",
     "level",
+    "waiver",
+];
+
+/// Values of `limit:` widenings.
+const WIDEN_LIMITS: &[&str] = &[
+    "max_memory_pages",
+    "max_table_elements",
+    "require_memory_maximum",
 ];
 
 /// Whether an import pattern `<module>#<name>` matches an import. A pattern whose module has
@@ -323,38 +335,30 @@ pub fn split_import_id(id: &str) -> (&str, &str) {
 
 /// Loads a policy file and everything it extends.
 pub fn load(path: &Path) -> Result<ValidPolicy, LoadError> {
-    let text = read_policy_file(path).map_err(|source| LoadError::Io {
+    let text = read_policy_file(path, MAX_POLICY_BYTES).map_err(|source| LoadError::Io {
         path: path.to_path_buf(),
         source,
     })?;
     load_str(path, &text)
 }
 
-/// Largest policy file read: far above any real policy, low enough that a path such as
-/// `/dev/zero` or a huge file cannot exhaust memory.
-const MAX_POLICY_BYTES: u64 = 64 << 20;
+/// Largest policy file, and largest total of a policy with everything it extends: twice
+/// what `policy init` writes for a 75,000-export binary (27 MB), and with
+/// [`MAX_POLICY_VALUES`] what bounds the loader's memory (see the README's limits).
+pub const MAX_POLICY_BYTES: u64 = 64 << 20;
 
-/// Reads a policy or project file: only regular files (a FIFO or device could block or never end), at
-/// most `MAX_POLICY_BYTES`.
-pub(crate) fn read_policy_file(path: &Path) -> std::io::Result<String> {
-    use std::io::Read;
-    let file = std::fs::File::open(path)?;
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "not a regular file",
-        ));
-    }
-    let mut text = String::new();
-    file.take(MAX_POLICY_BYTES + 1).read_to_string(&mut text)?;
-    if text.len() as u64 > MAX_POLICY_BYTES {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("larger than {} MiB", MAX_POLICY_BYTES >> 20),
-        ));
-    }
-    Ok(text)
+/// Most TOML values in a policy with everything it extends (counted as [`values_beyond`]
+/// does): the parser needs about 150 bytes per value, so this bounds the loader's memory
+/// near 300 MB, and `policy init` of a 75,000-export binary writes 1.1 million.
+pub const MAX_POLICY_VALUES: usize = 2_000_000;
+
+/// Longest `extends` chain: a policy and at most this many minus one ancestors.
+pub const MAX_EXTENDS_DEPTH: usize = 32;
+
+/// Reads a policy or project file: only regular files (a FIFO or device could block or
+/// never end), at most `max` bytes.
+pub(crate) fn read_policy_file(path: &Path, max: u64) -> std::io::Result<String> {
+    crate::files::read_regular_text(path, max)
 }
 
 /// Loads a policy from text; `path` names it in diagnostics and anchors `extends`.
@@ -367,15 +371,16 @@ pub fn load_str(path: &Path, text: &str) -> Result<ValidPolicy, LoadError> {
         .collect();
     let mut loader = Loader {
         sources: Vec::new(),
-        diags: Vec::new(),
+        diags: Diags::default(),
         vocabulary,
     };
-    let merged = loader.load_chain(path, text.to_string(), &mut Vec::new())?;
-    if !loader.diags.is_empty() {
-        let rendered = diag::render(&loader.sources, &loader.diags);
+    let merged = loader.load_chain(path, text.to_string());
+    if !loader.diags.list.is_empty() {
+        let rendered = diag::render(&loader.sources, &loader.diags.list, &loader.diags.omitted);
         return Err(LoadError::Invalid {
             path: path.to_path_buf(),
-            diagnostics: loader.diags,
+            omitted: loader.diags.omitted.iter().sum(),
+            diagnostics: loader.diags.list,
             sources: loader.sources,
             rendered,
         });
@@ -413,62 +418,189 @@ pub fn load_str(path: &Path, text: &str) -> Result<ValidPolicy, LoadError> {
 
 struct Loader {
     sources: Vec<Source>,
-    diags: Vec<Diagnostic>,
+    diags: Diags,
     vocabulary: Vec<String>,
+}
+
+/// The loader's diagnostics: at most [`diag::MAX_DIAGNOSTICS_PER_FILE`] kept per file (a
+/// file of a million bad entries must not hold a million rendered notes), the rest counted.
+#[derive(Default)]
+struct Diags {
+    list: Vec<Diagnostic>,
+    kept: Vec<usize>,
+    omitted: Vec<usize>,
+}
+
+impl Diags {
+    fn push(&mut self, d: Diagnostic) {
+        let file = d.file;
+        self.push_with(file, || d);
+    }
+
+    /// Builds the diagnostic only when it is kept (a million of them cost time to format).
+    fn push_with(&mut self, file: usize, d: impl FnOnce() -> Diagnostic) {
+        if self.kept.len() <= file {
+            self.kept.resize(file + 1, 0);
+            self.omitted.resize(file + 1, 0);
+        }
+        if self.kept[file] < diag::MAX_DIAGNOSTICS_PER_FILE {
+            self.kept[file] += 1;
+            self.list.push(d());
+        } else {
+            self.omitted[file] += 1;
+        }
+    }
+}
+
+/// Upper bound on the number of TOML values in `text`: every value but the first of a
+/// document follows one of `,` `=` `[` `{`. Counted over the raw text, strings and comments
+/// included, so no quoting trick can hide values from it. Returns the offset where the count
+/// passes `max`, if it does.
+fn values_beyond(text: &str, max: usize) -> Option<usize> {
+    value_marks(text).nth(max)
+}
+
+/// Offsets of the characters [`values_beyond`] counts.
+fn value_marks(text: &str) -> impl Iterator<Item = usize> + '_ {
+    text.bytes()
+        .enumerate()
+        .filter(|(_, b)| matches!(b, b',' | b'=' | b'[' | b'{'))
+        .map(|(i, _)| i)
 }
 
 type Chain = (PolicyFile, Vec<(usize, PolicyFile)>);
 
 impl Loader {
-    /// Loads `path` and its ancestors; returns the merged policy and each file's own content.
-    fn load_chain(
+    /// Loads `path` and its ancestors; returns the merged policy and each file's own content
+    /// (the policy first). Iterative, so a long chain cannot exhaust the stack.
+    fn load_chain(&mut self, path: &Path, text: String) -> Chain {
+        let mut files: Vec<(usize, PolicyFile)> = Vec::new();
+        let mut seen: Vec<PathBuf> = Vec::new();
+        let mut budget = MAX_POLICY_BYTES;
+        let mut values = MAX_POLICY_VALUES;
+        let mut next = Some((path.to_path_buf(), text));
+        while let Some((path, text)) = next.take() {
+            let file = self.sources.len();
+            seen.push(std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone()));
+            let mut own = PolicyFile::default();
+            if let Some(d) = self.over_budget(file, &text, &mut budget, &mut values) {
+                self.diags.push(d);
+            } else {
+                own = self.parse_file(file, &text);
+                self.validate(file, &mut own);
+            }
+            self.sources
+                .push(Source::new(path.clone(), path.display().to_string(), text));
+            if let Some(ext) = &own.extends {
+                next = self.parent(file, &path, ext, files.len() + 1, &seen, &budget);
+            }
+            files.push((file, own));
+        }
+        // Merge from the root ancestor down to the policy itself.
+        let mut ancestors = files.iter().rev();
+        let mut merged = ancestors.next().map(|(_, f)| f.clone()).unwrap_or_default();
+        for (file, child) in ancestors {
+            merged = self.merge(merged, child, *file);
+        }
+        (merged, files)
+    }
+
+    /// Charges `text` to what is left of the chain's bytes and values, or explains why it
+    /// does not fit (before parsing: the parser's memory grows with the values it builds).
+    fn over_budget(
         &mut self,
-        path: &Path,
-        text: String,
-        seen: &mut Vec<PathBuf>,
-    ) -> Result<Chain, LoadError> {
-        let file = self.sources.len();
-        self.sources.push(Source {
-            path: path.to_path_buf(),
-            name: path.display().to_string(),
-            text: text.clone(),
-        });
-        seen.push(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()));
-        let mut own = self.parse_file(file, &text);
-        self.validate(file, &mut own);
-        let Some(ext) = own.extends.clone() else {
-            return Ok((own.clone(), vec![(file, own)]));
+        file: usize,
+        text: &str,
+        bytes: &mut u64,
+        values: &mut usize,
+    ) -> Option<Diagnostic> {
+        let shared = if file == 0 {
+            ""
+        } else {
+            " (shared with everything the policy extends)"
         };
+        if text.len() as u64 > *bytes {
+            return Some(
+                Diagnostic::new(
+                    file,
+                    0..0,
+                    format!(
+                        "policy text larger than the maximum of {}{shared}",
+                        crate::files::human_size(MAX_POLICY_BYTES)
+                    ),
+                )
+                .label("too large"),
+            );
+        }
+        if let Some(at) = values_beyond(text, *values) {
+            return Some(
+                Diagnostic::new(
+                    file,
+                    at..at + 1,
+                    format!(
+                        "policy holds more than the maximum of {MAX_POLICY_VALUES} values{shared}"
+                    ),
+                )
+                .label("one value too many")
+                .note("values are counted as the `,` `=` `[` `{` characters of the text"),
+            );
+        }
+        *bytes -= text.len() as u64;
+        *values -= value_marks(text).count();
+        None
+    }
+
+    /// Reads the parent named by `ext` in `file` (at `depth` in the chain), or reports why
+    /// it cannot be read: a cycle, a chain too long or too large, an unreadable file.
+    fn parent(
+        &mut self,
+        file: usize,
+        path: &Path,
+        ext: &At<String>,
+        depth: usize,
+        seen: &[PathBuf],
+        budget: &u64,
+    ) -> Option<(PathBuf, String)> {
         let parent_path = path.parent().unwrap_or(Path::new("")).join(&ext.value);
         let canon = std::fs::canonicalize(&parent_path).unwrap_or_else(|_| parent_path.clone());
-        if seen.contains(&canon) {
-            self.diags.push(
-                Diagnostic::new(file, ext.at.span.clone(), "`extends` makes a cycle")
-                    .label(format!("{} is already being loaded", parent_path.display())),
-            );
-            return Ok((own.clone(), vec![(file, own)]));
-        }
-        let parent_text = match read_policy_file(&parent_path) {
-            Ok(t) => t,
-            Err(e) => {
-                self.diags.push(
+        let problem = if seen.contains(&canon) {
+            Diagnostic::new(file, ext.at.span.clone(), "`extends` makes a cycle")
+                .label(format!("{} is already being loaded", parent_path.display()))
+        } else if depth >= MAX_EXTENDS_DEPTH {
+            Diagnostic::new(
+                file,
+                ext.at.span.clone(),
+                format!("`extends` chain longer than {MAX_EXTENDS_DEPTH} policies"),
+            )
+            .label("one extends too many")
+        } else {
+            match read_policy_file(&parent_path, *budget) {
+                Ok(t) => return Some((parent_path, t)),
+                Err(e) => {
+                    let why = if e.kind() == std::io::ErrorKind::InvalidData
+                        && *budget < MAX_POLICY_BYTES
+                    {
+                        format!(
+                            "{e} (a policy and everything it extends share a maximum of {})",
+                            crate::files::human_size(MAX_POLICY_BYTES)
+                        )
+                    } else {
+                        e.to_string()
+                    };
                     Diagnostic::new(
                         file,
                         ext.at.span.clone(),
                         format!(
-                            "cannot read the parent policy {}: {e}",
+                            "cannot read the parent policy {}: {why}",
                             parent_path.display()
                         ),
                     )
-                    .label("extended here"),
-                );
-                return Ok((own.clone(), vec![(file, own)]));
+                    .label("extended here")
+                }
             }
         };
-        let (parent, mut files) = self.load_chain(&parent_path, parent_text, seen)?;
-        let merged = self.merge(parent, &own, file);
-        files.insert(0, (file, own));
-        Ok((merged, files))
+        self.diags.push(problem);
+        None
     }
 
     fn err(&mut self, file: usize, span: Span, message: String, label: &str) {
@@ -1053,14 +1185,12 @@ impl Loader {
             .collect();
         for c in caps {
             if !self.vocabulary.iter().any(|v| glob_match(&c.value, v)) {
-                self.diags.push(
+                let vocabulary = &self.vocabulary;
+                self.diags.push_with(file, || {
                     Diagnostic::new(file, c.at.span, format!("unknown capability `{}`", c.value))
                         .label("not in the capability vocabulary")
-                        .note(format!(
-                            "known capabilities: {}",
-                            self.vocabulary.join(", ")
-                        )),
-                );
+                        .note(format!("known capabilities: {}", vocabulary.join(", ")))
+                });
             }
         }
         let imports: Vec<At<String>> = pf
@@ -1115,18 +1245,24 @@ impl Loader {
             .collect();
         for f in features {
             if !FEATURES.iter().any(|k| glob_match(&f.value, k)) {
-                self.diags.push(
+                self.diags.push_with(file, || {
                     Diagnostic::new(file, f.at.span, format!("unknown feature `{}`", f.value))
                         .label("not a Wasm feature wasmgate knows")
-                        .note(format!("known features: {}", FEATURES.join(", "))),
-                );
+                        .note(format!("known features: {}", FEATURES.join(", ")))
+                });
             }
         }
         for w in &pf.widen {
-            let ok = w
-                .value
-                .split_once(':')
-                .is_some_and(|(k, v)| WIDEN_KINDS.contains(&k) && !v.is_empty());
+            let ok = w.value.split_once(':').is_some_and(|(k, v)| {
+                WIDEN_KINDS.contains(&k)
+                    && !v.is_empty()
+                    && match k {
+                        "limit" => WIDEN_LIMITS.contains(&v),
+                        "sandbox" => v == "grants",
+                        "level" | "waiver" => rules::find(v).is_some(),
+                        _ => true,
+                    }
+            });
             if !ok {
                 self.diags.push(
                     Diagnostic::new(
@@ -1135,7 +1271,12 @@ impl Loader {
                         format!("bad `widen` entry {:?}", w.value),
                     )
                     .label("expected KIND:VALUE")
-                    .note(format!("KIND is one of: {}", WIDEN_KINDS.join(", "))),
+                    .note(format!(
+                        "KIND is one of: {}; `limit:` takes {}, `sandbox:` takes `grants`, \
+                         `level:` and `waiver:` take a rule id or name",
+                        WIDEN_KINDS.join(", "),
+                        WIDEN_LIMITS.join(", ")
+                    )),
                 );
             }
         }
@@ -1229,6 +1370,24 @@ impl Loader {
         out.forbidden_exports
             .extend(child.forbidden_exports.iter().cloned());
         out.calls.extend(child.calls.iter().cloned());
+        // A waiver silences findings the parent would report: widening, whatever its target.
+        for w in &child.waivers {
+            let name = &rules::get(&w.rule).name;
+            if !widened("waiver", &w.rule) && !widened("waiver", name) {
+                self.diags.push(
+                    Diagnostic::new(
+                        file,
+                        w.at.span.clone(),
+                        format!("a waiver of {} widens the parent policy", w.rule),
+                    )
+                    .label("waives findings the parent reports")
+                    .note(format!(
+                        "add `widen = [\"waiver:{}\"]` to waive them deliberately",
+                        w.rule
+                    )),
+                );
+            }
+        }
         out.waivers.extend(child.waivers.iter().cloned());
 
         for (name, p, c, o) in [
@@ -1288,15 +1447,19 @@ impl Loader {
         }
 
         if let Some(sb) = &child.sandbox {
-            if parent.sandbox.is_some() && !widened("sandbox", "grants") {
+            let beyond = self.sandbox_widening(parent.sandbox.as_ref(), sb);
+            if !beyond.is_empty() && !widened("sandbox", "grants") {
                 self.diags.push(
                     Diagnostic::new(
                         file,
                         sb.at.span.clone(),
-                        "`[sandbox]` replaces the parent's grants",
+                        format!(
+                            "`[sandbox]` grants more than the parent policy: {}",
+                            beyond.join(", ")
+                        ),
                     )
-                    .label("may widen the parent")
-                    .note("add `widen = [\"sandbox:grants\"]` to replace them deliberately"),
+                    .label("widens the parent")
+                    .note("add `widen = [\"sandbox:grants\"]` to grant them deliberately"),
                 );
             }
             out.sandbox = Some(sb.clone());
@@ -1330,6 +1493,91 @@ impl Loader {
         }
         out
     }
+}
+
+impl Loader {
+    /// What the child's sandbox grants beyond the parent's (absent: closed, nothing granted,
+    /// no limit set). A limit the parent leaves to the harness's default may be raised by
+    /// any value, so setting one is widening too. Preopen hosts are compared as paths
+    /// resolved against each policy's directory.
+    fn sandbox_widening(
+        &self,
+        parent: Option<&At<SandboxGrants>>,
+        child: &At<SandboxGrants>,
+    ) -> Vec<String> {
+        let empty = SandboxGrants::default();
+        let p = parent.map_or(&empty, |p| &p.value);
+        let c = &child.value;
+        let host = |at: &Origin, h: &str| {
+            let dir = self
+                .sources
+                .get(at.file)
+                .and_then(|s| s.path.parent())
+                .unwrap_or(Path::new(""));
+            lexical(&dir.join(h))
+        };
+        let mut out = Vec::new();
+        for pre in &c.preopens {
+            let mine = host(&child.at, &pre.host);
+            let covered = parent.is_some_and(|pa| {
+                p.preopens.iter().any(|q| {
+                    host(&pa.at, &q.host) == mine
+                        && q.guest == pre.guest
+                        && (q.mode == Access::Rw || pre.mode == Access::Ro)
+                })
+            });
+            if !covered {
+                let mode = match pre.mode {
+                    Access::Ro => "ro",
+                    Access::Rw => "rw",
+                };
+                out.push(format!(
+                    "preopen {:?} -> {:?} ({mode})",
+                    pre.host, pre.guest
+                ));
+            }
+        }
+        for (what, theirs, mine) in [("env", &p.env, &c.env), ("network", &p.network, &c.network)] {
+            for m in mine {
+                if !theirs.iter().any(|t| glob_match(t, m)) {
+                    out.push(format!("{what} {m:?}"));
+                }
+            }
+        }
+        for (what, theirs, mine) in [
+            ("fuel", p.fuel, c.fuel),
+            ("memory_bytes", p.memory_bytes, c.memory_bytes),
+            ("time_ms", p.time_ms, c.time_ms),
+            ("output_bytes", p.output_bytes, c.output_bytes),
+        ] {
+            match (theirs, mine) {
+                (Some(t), Some(m)) if m > t => out.push(format!("{what} {m} > {t}")),
+                (None, Some(m)) => out.push(format!("{what} {m} (the parent leaves it unset)")),
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
+/// `a/./b/../c` as `a/c`, without touching the file system (the host may not exist yet).
+fn lexical(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => match out.components().next_back() {
+                None | Some(Component::ParentDir) => out.push(".."),
+                Some(Component::RootDir | Component::Prefix(_)) => {}
+                Some(_) => {
+                    out.pop();
+                }
+            },
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
 }
 
 /// Levenshtein distance, for "did you mean" notes on unknown keys.
@@ -1388,5 +1636,21 @@ mod tests {
         assert!(
             check_import_pattern("wasi:filesystem/types@0.2.0#[method]descriptor.open-at").is_ok()
         );
+    }
+
+    #[test]
+    fn values_are_counted_over_the_raw_text() {
+        // Quotes and comments cannot hide structure from the count.
+        let text = "a = [1, \"x,y\"] # {\nb = 2";
+        assert_eq!(value_marks(text).count(), 6);
+        assert_eq!(values_beyond(text, 6), None);
+        assert_eq!(values_beyond(text, 5), Some(text.rfind('=').unwrap()));
+    }
+
+    #[test]
+    fn preopen_hosts_compare_as_lexical_paths() {
+        assert_eq!(lexical(Path::new("p/./x/../data")), PathBuf::from("p/data"));
+        assert_eq!(lexical(Path::new("../../a")), PathBuf::from("../../a"));
+        assert_eq!(lexical(Path::new("/..")), PathBuf::from("/"));
     }
 }

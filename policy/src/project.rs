@@ -53,10 +53,12 @@ pub enum ProjectError {
 
 impl Project {
     pub fn load(path: &Path) -> Result<Project, ProjectError> {
-        let text = crate::policy::read_policy_file(path).map_err(|source| ProjectError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = crate::policy::read_policy_file(path, crate::policy::MAX_POLICY_BYTES).map_err(
+            |source| ProjectError::Io {
+                path: path.to_path_buf(),
+                source,
+            },
+        )?;
         toml::from_str(&text).map_err(|e| ProjectError::Invalid {
             path: path.to_path_buf(),
             message: e.to_string(),
@@ -79,20 +81,31 @@ impl Project {
 }
 
 /// Matches a `/`-separated path against a glob: `*` within one component, `**` any number
-/// of components (including none).
+/// of components (including none). Dynamic programming over (pattern segment, path segment),
+/// so time is at most their product: trying every split for every `**` took exponential
+/// time (ten `**` against a path 40 directories deep never finished).
 pub fn path_glob(pattern: &str, path: &str) -> bool {
     let p: Vec<&str> = pattern.split('/').filter(|s| !s.is_empty()).collect();
     let t: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    fn go(p: &[&str], t: &[&str]) -> bool {
-        match p.split_first() {
-            None => t.is_empty(),
-            Some((&"**", rest)) => (0..=t.len()).any(|i| go(rest, &t[i..])),
-            Some((seg, rest)) => {
-                !t.is_empty() && wasmgate_analyzer::glob_match(seg, t[0]) && go(rest, &t[1..])
+    // rest[j]: whether the pattern segments after the current one match t[j..].
+    let mut rest = vec![false; t.len() + 1];
+    rest[t.len()] = true;
+    for seg in p.iter().rev() {
+        let mut here = vec![false; t.len() + 1];
+        if *seg == "**" {
+            let mut any = false;
+            for j in (0..=t.len()).rev() {
+                any |= rest[j];
+                here[j] = any;
+            }
+        } else {
+            for j in 0..t.len() {
+                here[j] = rest[j + 1] && wasmgate_analyzer::glob_match(seg, t[j]);
             }
         }
+        rest = here;
     }
-    go(&p, &t)
+    rest[0]
 }
 
 #[cfg(test)]
@@ -106,5 +119,27 @@ mod tests {
         assert!(!path_glob("services/api/*", "services/api/a/x.wasm"));
         assert!(path_glob("**/*.wasm", "x.wasm"));
         assert!(!path_glob("services/web/**", "services/api/x.wasm"));
+        assert!(path_glob("**", ""));
+        assert!(path_glob("a/**/b/**/c", "a/x/b/y/z/c"));
+        assert!(!path_glob("a/**/b/**/c", "a/x/c/y/b"));
+        assert!(path_glob("**/**/x.wasm", "x.wasm"));
+        assert!(!path_glob("", "x.wasm"));
+    }
+
+    /// Regression: `**` was matched by trying every split recursively, exponential in the
+    /// number of `**` (ten against a path 40 directories deep never finished). The bound is
+    /// a timeout on a thread, so a regression fails instead of hanging.
+    #[test]
+    fn many_double_stars_against_a_deep_path_finish() {
+        let pattern = "**/a/".repeat(10) + "no-match.wasm";
+        let path = "a/".repeat(40) + "x.wasm";
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(path_glob(&pattern, &path));
+        });
+        let matched = rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("path_glob did not finish within 20 s");
+        assert!(!matched);
     }
 }

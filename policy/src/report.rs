@@ -10,15 +10,20 @@ use serde_json::{Value, json};
 use wasmgate_escape::{Terminal as T, join_terminal};
 
 mod sarif;
-pub use sarif::{Log as SarifLog, sarif};
+pub use sarif::{Log as Sarif, sarif};
 
 use crate::finding::{Finding, Kind, Level, Suppression};
 
 /// JSON output version (`check --format json`); fields are only added.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// Key of `partialFingerprints` carrying [`Finding::fingerprint`].
-pub const FINGERPRINT_KEY: &str = "wasmgateFinding/v1";
+/// Key of `partialFingerprints` carrying [`Finding::fingerprint`]. The version changes with
+/// what the fingerprint hashes (v2 added the entry point's kind), so a baseline of an older
+/// version matches nothing: its findings count as new, which fails closed.
+pub const FINGERPRINT_KEY: &str = "wasmgateFinding/v2";
+
+/// Largest `--baseline` file read. Only fingerprints are kept in memory, whatever the size.
+pub const MAX_BASELINE_BYTES: u64 = 256 << 20;
 
 /// Findings for one binary.
 #[derive(Serialize, Debug, Clone)]
@@ -164,33 +169,58 @@ pub fn json(reports: &[FileReport]) -> Value {
     })
 }
 
+/// What a `--baseline` SARIF log holds.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Baseline {
+    /// [`FINGERPRINT_KEY`] fingerprints of its failing results.
+    pub fingerprints: BTreeSet<String>,
+    /// Failing results carrying only another `wasmgateFinding/` version: not comparable.
+    pub older_fingerprints: usize,
+}
+
+/// The parts of a SARIF log a baseline needs; serde skips everything else without keeping
+/// it, so memory follows the number of results, not the size of the file.
+#[derive(serde::Deserialize)]
+struct SarifLog {
+    runs: Vec<SarifRun>,
+}
+
+#[derive(serde::Deserialize)]
+struct SarifRun {
+    #[serde(default)]
+    results: Option<Vec<SarifResult>>,
+}
+
+#[derive(serde::Deserialize)]
+struct SarifResult {
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default, rename = "partialFingerprints")]
+    partial_fingerprints: Option<std::collections::BTreeMap<String, Value>>,
+}
+
 /// Fingerprints of the failing results of a previous SARIF run (`--baseline`).
-pub fn baseline_fingerprints(sarif_text: &str) -> Result<BTreeSet<String>, String> {
-    let v: Value = serde_json::from_str(sarif_text).map_err(|e| format!("not JSON: {e}"))?;
-    let runs = v
-        .get("runs")
-        .and_then(Value::as_array)
-        .ok_or("not a SARIF log: no `runs` array")?;
-    let mut out = BTreeSet::new();
-    for run in runs {
-        for r in run
-            .get("results")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if r.get("kind").and_then(Value::as_str).unwrap_or("fail") != "fail" {
-                continue;
+pub fn baseline_fingerprints(sarif: &[u8]) -> Result<Baseline, String> {
+    let log: SarifLog =
+        serde_json::from_slice(sarif).map_err(|e| format!("not a SARIF log: {e}"))?;
+    let mut out = Baseline::default();
+    for r in log
+        .runs
+        .into_iter()
+        .flat_map(|r| r.results.unwrap_or_default())
+    {
+        if r.kind.as_deref().unwrap_or("fail") != "fail" {
+            continue;
+        }
+        let fps = r.partial_fingerprints.unwrap_or_default();
+        match fps.get(FINGERPRINT_KEY).and_then(Value::as_str) {
+            Some(fp) => {
+                out.fingerprints.insert(fp.to_string());
             }
-            if let Some(fp) = r
-                .pointer(&format!(
-                    "/partialFingerprints/{}",
-                    FINGERPRINT_KEY.replace('/', "~1")
-                ))
-                .and_then(Value::as_str)
-            {
-                out.insert(fp.to_string());
+            None if fps.keys().any(|k| k.starts_with("wasmgateFinding/")) => {
+                out.older_fingerprints += 1;
             }
+            None => {}
         }
     }
     Ok(out)

@@ -2,12 +2,13 @@
 //! text, JSON or SARIF; the exit status says whether anything at or above `--fail-on` remains
 //! after waivers and the baseline.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use rayon::prelude::*;
+use wasmgate_policy::files;
 use wasmgate_policy::project::{self, Project};
 use wasmgate_policy::report::{self, FileReport};
 use wasmgate_policy::{Date, Level, LoadError, ValidPolicy};
@@ -38,8 +39,10 @@ Examples:
   wasmgate check . --baseline old.sarif              # report only new findings
 
 Without --policy, `wasmgate.toml` in the working directory decides which policy applies to
-each binary. Directories are walked for `.wasm` files (hidden directories and `target/` are
-skipped). Waivers expire against --now, else SOURCE_DATE_EPOCH, else today's UTC date.
+each binary. Directories are walked for `.wasm` files, following links (each file is checked
+once); hidden directories, `target/` and `node_modules/` are skipped, `.gitignore` is not
+honoured, and special files (FIFOs, devices) are skipped with a warning. Waivers expire
+against --now, else SOURCE_DATE_EPOCH, else today's UTC date (1970-01-01..=9999-12-31).
 
 Exit status:
   0  nothing at or above --fail-on remains after waivers and baseline
@@ -70,19 +73,27 @@ pub struct Opts {
 
 pub fn run(opts: Opts) -> Result<u8> {
     let today = match &opts.now {
-        Some(s) => {
-            Date::parse(s).with_context(|| format!("--now {s:?} is not a date YYYY-MM-DD"))?
-        }
-        None => Date::today().map_err(anyhow::Error::msg)?,
-    };
+        Some(s) => Date::parse_today(s),
+        None => Date::today(),
+    }
+    .map_err(anyhow::Error::msg)?;
     let baseline = match &opts.baseline {
         Some(p) => {
-            let text =
-                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-            Some(
-                report::baseline_fingerprints(&text)
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
-            )
+            let bytes = files::read_regular(p, report::MAX_BASELINE_BYTES)
+                .with_context(|| format!("reading {}", p.display()))?;
+            let b = report::baseline_fingerprints(&bytes)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+            if b.older_fingerprints > 0 {
+                output::eprint(&format!(
+                    "warning: {}: {} result{} carry only fingerprints older than {}; they \
+                     cannot be compared, so matching findings count as new\n",
+                    p.display(),
+                    b.older_fingerprints,
+                    if b.older_fingerprints == 1 { "" } else { "s" },
+                    report::FINGERPRINT_KEY
+                ));
+            }
+            Some(b.fingerprints)
         }
         None => None,
     };
@@ -92,8 +103,9 @@ pub fn run(opts: Opts) -> Result<u8> {
         opts.paths.clone()
     };
     let mut binaries = Vec::new();
+    let mut seen = HashSet::new();
     for p in &paths {
-        collect(p, &mut binaries)?;
+        collect(p, &mut binaries, &mut seen)?;
     }
     if binaries.is_empty() {
         bail!(
@@ -141,7 +153,7 @@ pub fn run(opts: Opts) -> Result<u8> {
                 Ok(p) => p,
                 Err(e @ LoadError::Invalid { .. }) => {
                     if let LoadError::Invalid { rendered, .. } = &e {
-                        eprint!("{rendered}");
+                        output::eprint(rendered);
                     }
                     return Err(e.into());
                 }
@@ -212,30 +224,72 @@ fn display(p: &Path) -> String {
     s.strip_prefix("./").unwrap_or(&s).to_string()
 }
 
-/// Adds `p` if it is a file, or every `.wasm` under it (sorted) if it is a directory.
-fn collect(p: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+/// Directory names the walk does not enter (besides hidden directories): build output and
+/// dependencies, which hold other projects' binaries. Named in `check --help`.
+const SKIPPED_DIRS: &[&str] = &["target", "node_modules"];
+
+/// Adds `p` if it is a file, or every `.wasm` under it (sorted) if it is a directory. Links
+/// are followed, loops back to an ancestor are skipped, and a file reached twice (through a
+/// link) is checked once. `.gitignore` is not honoured: built `.wasm` files are usually
+/// ignored, and a gate that skipped them would fail open.
+fn collect(p: &Path, out: &mut Vec<PathBuf>, seen: &mut HashSet<PathBuf>) -> Result<()> {
     let meta = std::fs::metadata(p).with_context(|| format!("reading {}", p.display()))?;
     if !meta.is_dir() {
-        out.push(p.to_path_buf());
+        // Given explicitly: a special file is refused when read (exit 2), not skipped.
+        if seen.insert(std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())) {
+            out.push(p.to_path_buf());
+        }
         return Ok(());
     }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
-        .with_context(|| format!("reading directory {}", p.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    entries.sort();
-    for e in entries {
-        let name = e
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if e.is_dir() {
-            if !name.starts_with('.') && name != "target" && name != "node_modules" {
-                collect(&e, out)?;
+    let walk = walkdir::WalkDir::new(p)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| {
+            e.depth() == 0 || !e.file_type().is_dir() || {
+                let name = e.file_name().to_string_lossy();
+                !name.starts_with('.') && !SKIPPED_DIRS.contains(&&*name)
             }
-        } else if e.extension().is_some_and(|x| x == "wasm") {
-            out.push(e);
+        });
+    for entry in walk {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) if e.loop_ancestor().is_some() => {
+                // Everything behind the link is walked already, from the ancestor.
+                continue;
+            }
+            Err(e) => {
+                let path = e
+                    .path()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| p.to_path_buf());
+                let dangling = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_symlink());
+                // A dangling link is only worth an error where a binary was expected.
+                if dangling && !is_wasm(&path) {
+                    continue;
+                }
+                return Err(anyhow::Error::new(e).context(format!("walking {}", path.display())));
+            }
+        };
+        if !is_wasm(entry.path()) || entry.file_type().is_dir() {
+            continue;
+        }
+        if !entry.file_type().is_file() {
+            output::eprint(&format!(
+                "warning: skipping {}: not a regular file\n",
+                entry.path().display()
+            ));
+            continue;
+        }
+        let canonical = std::fs::canonicalize(entry.path())
+            .with_context(|| format!("reading {}", entry.path().display()))?;
+        if seen.insert(canonical) {
+            out.push(entry.into_path());
         }
     }
     Ok(())
+}
+
+fn is_wasm(p: &Path) -> bool {
+    p.extension().is_some_and(|x| x == "wasm")
 }

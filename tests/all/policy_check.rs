@@ -155,7 +155,7 @@ pub(crate) fn assert_github_requirements(v: &Value) {
             region["startLine"].as_u64().is_some_and(|l| l >= 1),
             "startLine: {r}"
         );
-        assert!(r["partialFingerprints"]["wasmgateFinding/v1"].is_string());
+        assert!(r["partialFingerprints"]["wasmgateFinding/v2"].is_string());
         assert!(r["message"]["text"].is_string());
         let binary = &r["relatedLocations"][0]["physicalLocation"];
         assert!(
