@@ -9,6 +9,7 @@ mod output;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use wasmgate_escape::terminal;
 
 /// Exit status shared by every command.
 pub mod exit {
@@ -73,9 +74,11 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) if output::is_broken_pipe(&e) => ExitCode::from(exit::OK),
         Err(e) => {
-            let mut text = format!("error: {e}\n");
+            // Messages may quote names from the binary (wasmparser's "duplicate export name"):
+            // each is one escaped line.
+            let mut text = format!("error: {}\n", terminal(&e.to_string()));
             for cause in e.chain().skip(1) {
-                text.push_str(&format!("  caused by: {cause}\n"));
+                text.push_str(&format!("  caused by: {}\n", terminal(&cause.to_string())));
             }
             output::eprint(&text);
             ExitCode::from(exit::ERROR)

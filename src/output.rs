@@ -69,7 +69,12 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
 
 /// Writes `text` to standard error, ignoring failures: a closed or broken stderr must not
 /// turn an error report into a panic (exit 101); the exit status still tells.
+///
+/// Everything written to standard error goes through here, and through
+/// [`wasmgate_escape::terminal_text`]: warnings name files a walk found, and diagnostics quote
+/// policy files, so no control character or workflow command reaches the log.
 pub fn eprint(text: &str) {
+    let text = wasmgate_escape::terminal_text(text);
     let mut err = std::io::stderr().lock();
     let _ = err.write_all(text.as_bytes());
     let _ = err.flush();

@@ -51,8 +51,9 @@ fn needs_terminal_escape(s: &str) -> bool {
         || s.contains("##[")
 }
 
-/// Writes `s` with hidden characters as visible escapes and backslashes doubled.
-fn push_visible(out: &mut String, s: &str) {
+/// Writes `s` with hidden characters as visible escapes, and backslashes doubled unless
+/// `backslash_as_is`.
+fn push_visible(out: &mut String, s: &str, backslash_as_is: bool) {
     // GitHub Actions reads a log line whose trimmed text starts with `::` as a workflow
     // command, and `##[` anywhere as a legacy one: break both so a name printed at the start
     // of a line (or anywhere) cannot become one.
@@ -61,7 +62,7 @@ fn push_visible(out: &mut String, s: &str) {
     let mut prev_hashes = 0;
     for (i, c) in s.char_indices() {
         match c {
-            '\\' => out.push_str("\\\\"),
+            '\\' if !backslash_as_is => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
@@ -85,7 +86,30 @@ pub fn terminal(s: &str) -> Cow<'_, str> {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
-    push_visible(&mut out, s);
+    push_visible(&mut out, s, false);
+    Cow::Owned(out)
+}
+
+/// Multi-line text for a terminal that quotes a file the user can open (a policy diagnostic
+/// with its source line): line breaks and backslashes stay as they are, every other hidden
+/// character becomes a `\u{..}` escape, and workflow command markers are broken on every
+/// line. Use [`terminal`] for names: it also escapes newlines and backslashes.
+pub fn terminal_text(s: &str) -> Cow<'_, str> {
+    let unsafe_line = |l: &str| {
+        l.chars().any(|c| is_hidden(c) && c != '\n')
+            || l.trim_start().starts_with("::")
+            || l.contains("##[")
+    };
+    if !s.split('\n').any(unsafe_line) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for (i, line) in s.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        push_visible(&mut out, line, true);
+    }
     Cow::Owned(out)
 }
 
@@ -261,6 +285,13 @@ mod tests {
         assert_eq!(terminal("plain_name"), "plain_name");
         assert!(matches!(terminal("plain"), Cow::Borrowed(_)));
         assert_eq!(format!("[{:<6}]", Terminal("a\n")), "[a\\n   ]");
+    }
+
+    #[test]
+    fn terminal_text_keeps_lines_and_backslashes() {
+        let t = terminal_text("a\\b = 1\n::error::x\n  \u{1b}[2K\u{202e}");
+        assert_eq!(t, "a\\b = 1\n\\u{3a}:error::x\n  \\u{1b}[2K\\u{202e}");
+        assert!(matches!(terminal_text("plain\nlines\\"), Cow::Borrowed(_)));
     }
 
     #[test]

@@ -436,3 +436,33 @@ fn init_then_check_passes_for_any_names() {
     }
     assert_eq!(checked, 300);
 }
+
+/// Error messages quote names too (wasmparser: "duplicate export name"): stderr stays safe.
+#[test]
+fn hostile_names_in_error_messages_are_escaped() {
+    let dir = scratch("hostile-error-names");
+    let name = "dup\u{1b}[2K\n::error::forged";
+    let mut exp = ExportSection::new();
+    exp.export(name, ExportKind::Func, 0);
+    exp.export(name, ExportKind::Func, 0);
+    let mut types = TypeSection::new();
+    types.ty().function([], []);
+    let mut funcs = FunctionSection::new();
+    funcs.function(0);
+    let mut code = CodeSection::new();
+    code.raw(&[0x00, 0x0b]);
+    let mut m = Module::new();
+    m.section(&types)
+        .section(&funcs)
+        .section(&exp)
+        .section(&code);
+    std::fs::write(dir.join("dup.wasm"), m.finish()).unwrap();
+    let (code, out, err) = run_in(&dir, &["inspect", "dup.wasm"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("duplicate export name"), "{err}");
+    assert!(
+        err.contains("dup\\u{1b}[2K\\n"),
+        "the name is shown escaped: {err}"
+    );
+    assert_terminal_safe("inspect stderr", &err);
+}
