@@ -172,8 +172,9 @@ impl Cx<'_> {
                 self.push(Draft {
                     rule: id::CAPABILITY_NOT_ALLOWED,
                     message: format!(
-                        "`{}` reaches capability `{cap}` through `{}`, which the policy {why}{caveat}",
-                        e.name, r.import
+                        "{} reaches capability `{cap}` through `{}`, which the policy {why}{caveat}",
+                        entry_label(e),
+                        r.import
                     ),
                     subject: cap.to_string(),
                     location: reach_location(e, r),
@@ -283,7 +284,7 @@ impl Cx<'_> {
                 };
                 if let Some((why, origin)) = why {
                     let by = w.map_or(String::new(), |(e, _)| {
-                        format!(" (reachable from `{}`)", e.name)
+                        format!(" (reachable from {})", entry_label(e))
                     });
                     self.push(Draft {
                         rule: id::IMPORT_NOT_ALLOWED,
@@ -564,6 +565,16 @@ fn reach_location(e: &EntryPoint, r: &Reach) -> Location {
         entry_point: Some(e.name.clone()),
         entry_kind: Some(e.kind),
         ..Location::default()
+    }
+}
+
+/// How messages name an entry point: by its kind as well as its name, because an export may
+/// be named `<start>` or `<escaped>` and must not read as the real one.
+fn entry_label(e: &EntryPoint) -> String {
+    match e.kind {
+        EntryKind::Export => format!("export `{}`", e.name),
+        EntryKind::Start => "the start function".to_string(),
+        EntryKind::Escaped => "`<escaped>` (functions whose references the host holds)".to_string(),
     }
 }
 

@@ -278,6 +278,9 @@ fn hostile_names_stay_data_in_every_output() {
         out.contains("::error file=app.wasm"),
         "names are shown, escaped: {out}"
     );
+    // An export named like a reserved entry is shown as the export it is.
+    assert!(out.contains("export `<start>` reaches"), "{out}");
+    assert!(!out.contains("the start function"), "{out}");
     let (code, out, _) = run_in(
         &dir,
         &["check", "-p", "deny.toml", "--format", "json", "app.wasm"],
