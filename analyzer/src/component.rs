@@ -16,25 +16,23 @@ use crate::model::{Export, ExternKind, Import};
 /// Module name wit-component uses for functions imported at the root of a world.
 pub const ROOT_MODULE: &str = "$root";
 
-/// A core module in a component's module index space.
+/// A core module or a component in a component's index space: defined in this binary (index
+/// into the embedded modules, or into the component scopes), imported (an instantiation
+/// argument of a nested component, else host code), exported by a component instance, or
+/// item `index` of the component `count` levels out (lexically).
 #[derive(Debug, Clone)]
-pub(crate) enum ModuleItem {
-    /// Index into the list of embedded modules (binary order).
-    Embedded(usize),
-    /// Imported: an instantiation argument of a nested component, else host code.
+pub(crate) enum Definition {
+    Here(usize),
     Import(String),
-    /// Exported by a component instance.
-    Alias {
-        instance: u32,
-        name: String,
-    },
-    /// Module `index` of the component `count` levels out (lexically).
-    Outer {
-        count: u32,
-        index: u32,
-    },
+    Alias { instance: u32, name: String },
+    Outer { count: u32, index: u32 },
     Unknown,
 }
+
+/// A core module item ([`Definition::Here`]: index into the embedded modules).
+pub(crate) type ModuleItem = Definition;
+/// A component item ([`Definition::Here`]: index into the component scopes).
+pub(crate) type ComponentItem = Definition;
 
 #[derive(Debug, Clone)]
 pub(crate) enum CoreInstanceItem {
@@ -102,22 +100,6 @@ pub(crate) enum InstanceItem {
         args: Vec<(String, ComponentExternalKind, u32)>,
     },
     Bag(Vec<(String, ComponentExternalKind, u32)>),
-    Unknown,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) enum ComponentItem {
-    /// Index into the list of component scopes.
-    Nested(usize),
-    Import(String),
-    Alias {
-        instance: u32,
-        name: String,
-    },
-    Outer {
-        count: u32,
-        index: u32,
-    },
     Unknown,
 }
 
@@ -215,12 +197,12 @@ impl ComponentBuilder {
 
     /// A nested module finished: it takes the next core module index.
     pub fn add_module(&mut self, embedded: usize) {
-        self.scope.modules.push(ModuleItem::Embedded(embedded));
+        self.scope.modules.push(Definition::Here(embedded));
     }
 
     /// A nested component finished: it takes the next component index.
     pub fn add_component(&mut self, scope: usize) {
-        self.scope.components.push(ComponentItem::Nested(scope));
+        self.scope.components.push(Definition::Here(scope));
     }
 
     pub fn payload(&mut self, payload: &Payload<'_>) -> Result<(), Error> {
@@ -232,14 +214,14 @@ impl ComponentBuilder {
                     let name = import.name.name.to_string();
                     match import.ty {
                         ComponentTypeRef::Module(_) => {
-                            s.modules.push(ModuleItem::Import(name.clone()))
+                            s.modules.push(Definition::Import(name.clone()))
                         }
                         ComponentTypeRef::Func(_) => s.funcs.push(FuncItem::Import(name.clone())),
                         ComponentTypeRef::Instance(_) => {
                             s.instances.push(InstanceItem::Import(name.clone()))
                         }
                         ComponentTypeRef::Component(_) => {
-                            s.components.push(ComponentItem::Import(name.clone()))
+                            s.components.push(Definition::Import(name.clone()))
                         }
                         ComponentTypeRef::Type(_) => {
                             s.type_count += 1;
@@ -262,10 +244,10 @@ impl ComponentBuilder {
                             reindex(&mut s.instances, e.index, InstanceItem::Unknown)
                         }
                         ComponentExternalKind::Component => {
-                            reindex(&mut s.components, e.index, ComponentItem::Unknown)
+                            reindex(&mut s.components, e.index, Definition::Unknown)
                         }
                         ComponentExternalKind::Module => {
-                            reindex(&mut s.modules, e.index, ModuleItem::Unknown)
+                            reindex(&mut s.modules, e.index, Definition::Unknown)
                         }
                         ComponentExternalKind::Type => s.type_count += 1,
                         ComponentExternalKind::Value => {}
@@ -294,13 +276,13 @@ impl ComponentBuilder {
                                     })
                                 }
                                 ComponentExternalKind::Component => {
-                                    s.components.push(ComponentItem::Alias {
+                                    s.components.push(Definition::Alias {
                                         instance: instance_index,
                                         name,
                                     })
                                 }
                                 ComponentExternalKind::Module => {
-                                    s.modules.push(ModuleItem::Alias {
+                                    s.modules.push(Definition::Alias {
                                         instance: instance_index,
                                         name,
                                     })
@@ -331,10 +313,10 @@ impl ComponentBuilder {
                         }
                         ComponentAlias::Outer { kind, count, index } => match kind {
                             ComponentOuterAliasKind::CoreModule => {
-                                s.modules.push(ModuleItem::Outer { count, index })
+                                s.modules.push(Definition::Outer { count, index })
                             }
                             ComponentOuterAliasKind::Component => {
-                                s.components.push(ComponentItem::Outer { count, index })
+                                s.components.push(Definition::Outer { count, index })
                             }
                             ComponentOuterAliasKind::Type => s.type_count += 1,
                             ComponentOuterAliasKind::CoreType => {}

@@ -17,7 +17,11 @@ impl Loader {
             .cloned()
             .collect();
         for c in caps {
-            if !self.vocabulary.iter().any(|v| glob_match(&c.value, v)) {
+            if !self
+                .vocabulary
+                .iter()
+                .any(|v| pattern::matches(&c.value, v))
+            {
                 let vocabulary = &self.vocabulary;
                 self.diags.push_with(file, || {
                     Diagnostic::new(file, c.at.span, format!("unknown capability `{}`", c.value))
@@ -77,7 +81,7 @@ impl Loader {
             .cloned()
             .collect();
         for f in features {
-            if !FEATURES.iter().any(|k| glob_match(&f.value, k)) {
+            if !FEATURES.iter().any(|k| pattern::matches(&f.value, k)) {
                 self.diags.push_with(file, || {
                     Diagnostic::new(file, f.at.span, format!("unknown feature `{}`", f.value))
                         .label("not a Wasm feature wasmgate knows")
