@@ -16,7 +16,8 @@ use wasmparser::{
 
 use crate::error::Error;
 use crate::model::{
-    CustomSection, DataSegment, ElementSegment, ExternKind, Global, Memory, Producer, Table,
+    CustomSection, DataSegment, ElementSegment, ExternKind, Global, Memory, Producer, SegmentMode,
+    Table,
 };
 
 /// Facts about one import of a core module.
@@ -345,19 +346,19 @@ impl<'a> ModuleBuilder<'a> {
                             table_index,
                             offset_expr,
                         } => (
-                            "active",
+                            SegmentMode::Active,
                             Some(table_index.unwrap_or(0)),
                             const_offset(offset_expr),
                         ),
-                        ElementKind::Passive => ("passive", None, None),
-                        ElementKind::Declared => ("declared", None, None),
+                        ElementKind::Passive => (SegmentMode::Passive, None, None),
+                        ElementKind::Declared => (SegmentMode::Declared, None, None),
                     };
                     f.table_global_reads
                         .extend(refs.globals.into_iter().map(|g| (table, g)));
                     f.const_converts_extern |= refs.converts_extern;
                     f.elements.push(ElementSegment {
                         index: f.elements.len() as u32,
-                        mode: mode.into(),
+                        mode,
                         table,
                         table_offset,
                         functions,
@@ -373,12 +374,16 @@ impl<'a> ModuleBuilder<'a> {
                         DataKind::Active {
                             memory_index,
                             offset_expr,
-                        } => ("active", Some(*memory_index), const_offset(offset_expr)),
-                        DataKind::Passive => ("passive", None, None),
+                        } => (
+                            SegmentMode::Active,
+                            Some(*memory_index),
+                            const_offset(offset_expr),
+                        ),
+                        DataKind::Passive => (SegmentMode::Passive, None, None),
                     };
                     f.data.push(DataSegment {
                         index: f.data.len() as u32,
-                        mode: mode.into(),
+                        mode,
                         memory,
                         memory_offset,
                         size: d.data.len() as u64,

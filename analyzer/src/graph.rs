@@ -25,7 +25,9 @@ use wasmparser::{CompositeInnerType, ExternalKind, FuncType, TypeRef};
 
 use crate::capabilities::{Classification, Narrow, UNKNOWN_HOST};
 use crate::core::{ModuleFacts, may_carry_funcref};
-use crate::model::{CallGraph, EntryKind, EntryPoint, Node, NodeKind, Reach, import_id};
+use crate::model::{
+    CallGraph, EntryKind, EntryPoint, Node, NodeKind, Reach, SegmentMode, import_id,
+};
 use crate::types::{import_may_match, is_two_way, module_has_box};
 
 /// Name of the node standing for every host function reachable through a host-visible ref.
@@ -558,7 +560,7 @@ impl Tables {
             host[t] = visible || from_host[t] || (written[t] && bnd.refs_in);
         }
         for seg in &facts.elements {
-            if seg.mode == "active"
+            if seg.mode == SegmentMode::Active
                 && let Some(c) = seg.table.and_then(|t| contents.get_mut(t as usize))
             {
                 c.extend(seg.functions.iter().copied().filter(|f| *f < nfuncs));

@@ -21,7 +21,7 @@ use crate::component::{
 };
 use crate::core::ModuleFacts;
 use crate::graph::{Graph, function_name};
-use crate::model::{CallGraph, EntryKind, EntryPoint, Import, Node, NodeKind};
+use crate::model::{CallGraph, EntryKind, EntryPoint, Import, Node, NodeKind, SegmentMode};
 use crate::slots::{self, Slot, Slots};
 use crate::types::{import_may_match, is_subtype};
 
@@ -687,9 +687,17 @@ impl<'a> Linker<'a> {
             // The slot reader must agree with the module facts; if it ever does not, no slot
             // of this module's tables is trusted (fail closed, never silently empty).
             let facts = &self.modules[m].0;
-            let active = facts.elements.iter().filter(|e| e.mode == "active").count();
+            let active = facts
+                .elements
+                .iter()
+                .filter(|e| e.mode == SegmentMode::Active)
+                .count();
             if sl.segments.len() != active || sl.table_init.len() != facts.tables.len() {
-                for seg in facts.elements.iter().filter(|e| e.mode == "active") {
+                for seg in facts
+                    .elements
+                    .iter()
+                    .filter(|e| e.mode == SegmentMode::Active)
+                {
                     if let Some(Some(id)) = seg.table.and_then(|t| locals.get(t as usize)) {
                         let info = self.tables.entry(*id).or_default();
                         info.written = true;

@@ -20,11 +20,19 @@ pub enum BinaryKind {
 }
 
 /// Everything wasmgate knows about one binary.
+///
+/// Invariant: `kind == Module` exactly when `module` is `Some` and `component` is `None`, and
+/// `kind == Component` exactly when it is the other way round. The three fields stay apart
+/// (rather than one enum) so that the JSON contract keeps `kind` as a plain string next to
+/// a `module` or `component` object; [`Analysis::core_modules`] reads both cases.
 #[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct Analysis {
+    /// Version of this JSON shape ([`SCHEMA_VERSION`]); fields are only added within one.
     pub schema_version: u32,
     pub kind: BinaryKind,
+    /// Hex SHA-256 of the file.
     pub sha256: String,
+    /// File size in bytes.
     pub size: u64,
     /// Version of the capability table (`rules/capabilities/vocabulary.toml`) used.
     pub capabilities_version: String,
@@ -217,11 +225,21 @@ pub struct Global {
     pub exported: bool,
 }
 
+/// How a segment is used: copied at instantiation (`active`), on demand by `table.init` /
+/// `memory.init` (`passive`), or only declaring references (`declared`, element segments).
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SegmentMode {
+    Active,
+    Passive,
+    Declared,
+}
+
+/// An element segment.
 #[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct ElementSegment {
     pub index: u32,
-    /// `active`, `passive` or `declared`.
-    pub mode: String,
+    pub mode: SegmentMode,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub table: Option<u32>,
     /// Constant offset of an active segment, when it is a plain constant.
@@ -233,11 +251,11 @@ pub struct ElementSegment {
     pub offset: u64,
 }
 
+/// A data segment (`active` or `passive`).
 #[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct DataSegment {
     pub index: u32,
-    /// `active` or `passive`.
-    pub mode: String,
+    pub mode: SegmentMode,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -352,6 +352,13 @@ enum Outcome {
 
 fn run(bytes: &[u8]) -> Outcome {
     match catch_unwind(AssertUnwindSafe(|| wasmgate_analyzer::analyze(bytes))) {
+        // The documented invariant of `Analysis`: `kind` says which of module / component is set.
+        Ok(Ok(a)) if !kind_matches_details(&a) => Outcome::Panicked(format!(
+            "kind {:?} with module {} and component {}",
+            a.kind,
+            a.module.is_some(),
+            a.component.is_some()
+        )),
         Ok(Ok(_)) => Outcome::Analysed,
         Ok(Err(e)) => Outcome::Rejected(e.to_string()),
         Err(p) => Outcome::Panicked(
@@ -360,6 +367,13 @@ fn run(bytes: &[u8]) -> Outcome {
                 .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_default(),
         ),
+    }
+}
+
+fn kind_matches_details(a: &wasmgate_analyzer::Analysis) -> bool {
+    match a.kind {
+        wasmgate_analyzer::BinaryKind::Module => a.module.is_some() && a.component.is_none(),
+        wasmgate_analyzer::BinaryKind::Component => a.module.is_none() && a.component.is_some(),
     }
 }
 
