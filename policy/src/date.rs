@@ -87,40 +87,53 @@ impl Date {
     }
 
     /// Parses `--now`: `YYYY-MM-DD` within [`Date::MIN`]..=[`Date::MAX`].
-    pub fn parse_today(s: &str) -> Result<Date, String> {
+    pub fn parse_today(s: &str) -> Result<Date, DateError> {
         match Date::parse(s) {
             Some(d) if d.in_range() => Ok(d),
-            Some(_) => Err(format!(
-                "--now {s:?} is outside the supported dates {}..={}",
-                Date::MIN,
-                Date::MAX
-            )),
-            None => Err(format!("--now {s:?} is not a date YYYY-MM-DD")),
+            Some(_) => Err(DateError::NowOutOfRange(s.to_string())),
+            None => Err(DateError::NowNotADate(s.to_string())),
         }
     }
 
     /// Today: `SOURCE_DATE_EPOCH` when set (reproducible builds and tests), else the clock.
-    pub fn today() -> Result<Date, String> {
+    pub fn today() -> Result<Date, DateError> {
         if let Ok(v) = std::env::var("SOURCE_DATE_EPOCH") {
             let secs: i64 = v
                 .trim()
                 .parse()
-                .map_err(|_| format!("SOURCE_DATE_EPOCH is not a Unix timestamp: {v:?}"))?;
-            return Date::from_unix(secs).ok_or_else(|| {
-                format!(
-                    "SOURCE_DATE_EPOCH {secs} is outside the supported dates {}..={} (0..={})",
-                    Date::MIN,
-                    Date::MAX,
-                    Date::MAX_UNIX
-                )
-            });
+                .map_err(|_| DateError::EpochNotATimestamp(v.clone()))?;
+            return Date::from_unix(secs).ok_or(DateError::EpochOutOfRange(secs));
         }
         let secs = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
-        Date::from_unix(secs).ok_or_else(|| "the system clock is past 9999-12-31".to_string())
+        Date::from_unix(secs).ok_or(DateError::ClockOutOfRange)
     }
+}
+
+/// Why "today" could not be settled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DateError {
+    /// `--now` is not `YYYY-MM-DD`.
+    #[error("--now {0:?} is not a date YYYY-MM-DD")]
+    NowNotADate(String),
+    /// `--now` is a date outside the supported range.
+    #[error("--now {0:?} is outside the supported dates 1970-01-01..=9999-12-31")]
+    NowOutOfRange(String),
+    /// `SOURCE_DATE_EPOCH` is not an integer.
+    #[error("SOURCE_DATE_EPOCH is not a Unix timestamp: {0:?}")]
+    EpochNotATimestamp(String),
+    /// `SOURCE_DATE_EPOCH` is outside the supported range.
+    #[error(
+        "SOURCE_DATE_EPOCH {0} is outside the supported dates 1970-01-01..=9999-12-31 (0..={max})",
+        max = Date::MAX_UNIX
+    )]
+    EpochOutOfRange(i64),
+    /// The system clock is past the supported range.
+    #[error("the system clock is past 9999-12-31")]
+    ClockOutOfRange,
 }
 
 impl fmt::Display for Date {
@@ -131,7 +144,7 @@ impl fmt::Display for Date {
 
 #[cfg(test)]
 mod tests {
-    use super::Date;
+    use super::{Date, DateError};
 
     #[test]
     fn parses_and_converts() {
@@ -158,20 +171,17 @@ mod tests {
         assert_eq!(Date::from_unix(0), Some(Date::MIN));
         assert!(Date::parse_today("9999-12-31").is_ok());
         assert!(Date::parse_today("1970-01-01").is_ok());
-        assert!(
-            Date::parse_today("1969-12-31")
-                .unwrap_err()
-                .contains("outside")
-        );
-        assert!(
-            Date::parse_today("0000-01-01")
-                .unwrap_err()
-                .contains("outside")
-        );
-        assert!(
-            Date::parse_today("soon")
-                .unwrap_err()
-                .contains("not a date")
-        );
+        assert!(matches!(
+            Date::parse_today("1969-12-31"),
+            Err(DateError::NowOutOfRange(_))
+        ));
+        assert!(matches!(
+            Date::parse_today("0000-01-01"),
+            Err(DateError::NowOutOfRange(_))
+        ));
+        assert!(matches!(
+            Date::parse_today("soon"),
+            Err(DateError::NowNotADate(_))
+        ));
     }
 }

@@ -22,7 +22,7 @@ pub mod rules;
 mod witness;
 
 pub use check::{check, counts, policy_ref};
-pub use date::Date;
+pub use date::{Date, DateError};
 pub use finding::{Finding, Kind, Level, Location, PolicyRef, Suppression, fingerprint};
 pub use policy::{
     ACCEPTED_KEYS, Access, AllowDeny, At, CallConstraint, DEFAULT_FEATURES, FEATURES, LevelSetting,

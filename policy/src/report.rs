@@ -199,10 +199,18 @@ struct SarifResult {
     partial_fingerprints: Option<std::collections::BTreeMap<String, Value>>,
 }
 
+/// Why a `--baseline` file could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BaselineError {
+    /// Not JSON, or JSON without the shape of a SARIF log (`runs`, `results`...).
+    #[error("not a SARIF log: {0}")]
+    NotSarif(#[source] serde_json::Error),
+}
+
 /// Fingerprints of the failing results of a previous SARIF run (`--baseline`).
-pub fn baseline_fingerprints(sarif: &[u8]) -> Result<Baseline, String> {
-    let log: SarifLog =
-        serde_json::from_slice(sarif).map_err(|e| format!("not a SARIF log: {e}"))?;
+pub fn baseline_fingerprints(sarif: &[u8]) -> Result<Baseline, BaselineError> {
+    let log: SarifLog = serde_json::from_slice(sarif).map_err(BaselineError::NotSarif)?;
     let mut out = Baseline::default();
     for r in log
         .runs

@@ -75,8 +75,7 @@ pub fn run(opts: Opts) -> Result<u8> {
     let today = match &opts.now {
         Some(s) => Date::parse_today(s),
         None => Date::today(),
-    }
-    .map_err(anyhow::Error::msg)?;
+    }?;
     let baseline = match &opts.baseline {
         Some(p) => {
             let bytes = files::read_regular(p, report::MAX_BASELINE_BYTES)
