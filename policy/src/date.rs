@@ -5,8 +5,11 @@ use std::fmt;
 /// A proleptic Gregorian date (UTC).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Date {
+    /// Year (1970..=9999 for dates that are "today").
     pub year: i32,
+    /// Month, 1..=12.
     pub month: u8,
+    /// Day of the month, 1..=31.
     pub day: u8,
 }
 

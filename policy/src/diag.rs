@@ -16,9 +16,11 @@ use codespan_reporting::term;
 /// The text of one policy file, kept so spans can be shown and turned into line:column.
 #[derive(Debug, Clone)]
 pub struct Source {
+    /// The file as given.
     pub path: PathBuf,
     /// The path as given (relative to the working directory when it was).
     pub name: String,
+    /// Its whole text.
     pub text: String,
     /// Built on first use; makes each line:column lookup independent of the file's size
     /// (one finding per entry of a 27 MB policy would otherwise rescan it each time).
@@ -61,6 +63,7 @@ impl LineIndex {
 }
 
 impl Source {
+    /// A source file, with the line index built once.
     pub fn new(path: PathBuf, name: String, text: String) -> Source {
         Source {
             path,
@@ -160,16 +163,20 @@ fn window(text: &str, start: usize, end: usize, at: usize) -> (usize, usize) {
 pub struct Diagnostic {
     /// Index into the loader's sources.
     pub file: usize,
+    /// Byte range the caret points at.
     pub span: Range<usize>,
+    /// The one-line error message.
     pub message: String,
     /// Short text under the caret.
     pub label: String,
     /// A second place worth showing (the first definition of a duplicate key).
     pub secondary: Option<(Range<usize>, String)>,
+    /// Notes printed under the snippet.
     pub notes: Vec<String>,
 }
 
 impl Diagnostic {
+    /// An error at `span` of source `file`.
     pub fn new(file: usize, span: Range<usize>, message: impl Into<String>) -> Diagnostic {
         Diagnostic {
             file,
@@ -181,11 +188,13 @@ impl Diagnostic {
         }
     }
 
+    /// Sets the text under the caret.
     pub fn label(mut self, label: impl Into<String>) -> Diagnostic {
         self.label = label.into();
         self
     }
 
+    /// Adds a note under the snippet.
     pub fn note(mut self, note: impl Into<String>) -> Diagnostic {
         self.notes.push(note.into());
         self

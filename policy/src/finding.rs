@@ -8,12 +8,16 @@ use wasmgate_analyzer::EntryKind;
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
+    /// Worth knowing; fails only with `--fail-on note`.
     Note,
+    /// Likely a problem; fails with `--fail-on warning`.
     Warning,
+    /// A violation; fails the check by default.
     Error,
 }
 
 impl Level {
+    /// The lowercase name used in every output (`note`, `warning`, `error`).
     pub fn as_str(self) -> &'static str {
         match self {
             Level::Note => "note",
@@ -28,6 +32,7 @@ impl Level {
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     #[default]
+    /// A violation (the default).
     Fail,
     /// A property proven to hold (the SMT checker's results); never fails a build.
     Pass,
@@ -42,6 +47,7 @@ pub struct Location {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub offset: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Byte length of what `offset` points at, when known.
     pub length: Option<u64>,
     /// Function holding the offending instruction.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -63,9 +69,13 @@ pub struct Location {
 pub struct PolicyRef {
     /// Policy file, as given (relative to the working directory when it was).
     pub file: String,
+    /// 1-based line.
     pub line: u32,
+    /// 1-based column, in characters.
     pub column: u32,
+    /// 1-based line where the deciding entry ends.
     pub end_line: u32,
+    /// 1-based column where it ends.
     pub end_column: u32,
     /// The text of the deciding line, trimmed.
     pub text: String,
@@ -76,7 +86,12 @@ pub struct PolicyRef {
 #[serde(rename_all = "lowercase", tag = "kind")]
 pub enum Suppression {
     /// A policy waiver.
-    Waiver { reason: String, policy: PolicyRef },
+    Waiver {
+        /// The waiver's reason.
+        reason: String,
+        /// Where the waiver is.
+        policy: PolicyRef,
+    },
     /// Present in the `--baseline` SARIF.
     Baseline,
 }
@@ -88,17 +103,22 @@ pub struct Finding {
     pub rule: String,
     /// Rule name, `capability-not-allowed`.
     pub name: String,
+    /// Level after the policy's `[levels]`.
     pub level: Level,
     #[serde(default)]
+    /// Violation or proof.
     pub kind: Kind,
+    /// One sentence for people; names in it are escaped by each renderer.
     pub message: String,
     /// What the finding is about and what a waiver's `target` matches: a capability, an
     /// import id, an export name, a feature, `memory[0]`...
     pub subject: String,
+    /// Where in the binary.
     pub location: Location,
     /// Shortest call path from the entry point to the import, when there is one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub witness: Vec<std::sync::Arc<str>>,
+    /// The policy entry that decided it.
     pub policy: PolicyRef,
     /// A concrete input that breaks the property (SMT checker); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -106,6 +126,7 @@ pub struct Finding {
     /// Stable across runs and rebuilds: rule, artifact, entry point and subject, no offsets.
     pub fingerprint: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Set when a waiver or the baseline suppresses it (it then never fails a check).
     pub suppressed: Option<Suppression>,
 }
 

@@ -7,6 +7,7 @@
 //! binary; [`project`] maps the binaries of a repository to policies (`wasmgate.toml`).
 //!
 //! Precedence, used by every command: **deny beats allow**, and what is not allowed is denied.
+#![warn(missing_docs)]
 
 mod check;
 mod date;

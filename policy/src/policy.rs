@@ -25,14 +25,18 @@ use crate::{Date, Level, rules};
 /// Where a value was written: a policy file (index into [`ValidPolicy::sources`]) and span.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
+    /// Index into [`ValidPolicy::sources`].
     pub file: usize,
+    /// Byte range in that file.
     pub span: Range<usize>,
 }
 
 /// A value with its origin.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct At<T> {
+    /// The value.
     pub value: T,
+    /// Where it was written.
     pub at: Origin,
 }
 
@@ -41,20 +45,25 @@ pub struct At<T> {
 pub struct AllowDeny {
     /// `None` when the policy does not say; what that means depends on the list.
     pub allow: Option<At<Vec<At<String>>>>,
+    /// Entries that deny (deny beats allow).
     pub deny: Vec<At<String>>,
 }
 
 /// `[exports.restrict]`: exports matching `export` may reach only `capabilities`.
 #[derive(Debug, Clone)]
 pub struct Restriction {
+    /// Export name pattern.
     pub export: At<String>,
+    /// The only capabilities (patterns) the matching exports may reach.
     pub capabilities: Vec<At<String>>,
 }
 
 /// `[limits]`.
 #[derive(Debug, Clone, Default)]
 pub struct Limits {
+    /// `max_memory_pages`: largest allowed memory, in 64 KiB pages.
     pub max_memory_pages: Option<At<u64>>,
+    /// `max_table_elements`: largest allowed table.
     pub max_table_elements: Option<At<u64>>,
     /// Defaults to true: a memory must declare its maximum.
     pub require_memory_maximum: Option<At<bool>>,
@@ -64,11 +73,17 @@ pub struct Limits {
 /// validated here; proving it is the SMT checker's job, so `check` does not evaluate it yet.
 #[derive(Debug, Clone)]
 pub struct CallConstraint {
+    /// Import pattern `<module>#<name>` the constraint applies to.
     pub import: At<String>,
+    /// 0-based argument index.
     pub arg: u32,
+    /// Allowed values (empty: any value in `min..=max`).
     pub one_of: Vec<i64>,
+    /// Smallest allowed value.
     pub min: Option<i64>,
+    /// Largest allowed value.
     pub max: Option<i64>,
+    /// Where the constraint was written.
     pub at: Origin,
 }
 
@@ -77,7 +92,9 @@ pub struct CallConstraint {
 #[serde(rename_all = "lowercase")]
 pub enum Access {
     #[default]
+    /// Read-only.
     Ro,
+    /// Read and write.
     Rw,
 }
 
@@ -90,6 +107,7 @@ pub struct Preopen {
     /// Path the guest sees.
     pub guest: String,
     #[serde(default)]
+    /// Read-only or read-write.
     pub mode: Access,
 }
 
@@ -98,18 +116,23 @@ pub struct Preopen {
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct SandboxGrants {
+    /// Host directories the guest may see.
     pub preopens: Vec<Preopen>,
     /// Environment variable names passed through.
     pub env: Vec<String>,
     /// `host:port` patterns the guest may connect to.
     pub network: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Fuel for one run.
     pub fuel: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Largest linear memory, in bytes.
     pub memory_bytes: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Wall-clock limit of one run, in milliseconds.
     pub time_ms: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Largest output of one run, in bytes.
     pub output_bytes: Option<u64>,
 }
 
@@ -120,8 +143,11 @@ pub struct Waiver {
     pub rule: String,
     /// Glob over the finding's subject (capability, import id, export, feature...).
     pub target: String,
+    /// Why the findings are accepted (mandatory).
     pub reason: String,
+    /// Date after which the waiver no longer applies and is itself a finding.
     pub expires: Option<Date>,
+    /// Where the waiver was written.
     pub at: Origin,
 }
 
@@ -153,16 +179,27 @@ struct PolicyFile {
 pub struct ValidPolicy {
     /// Every file read: the policy first, then its ancestors.
     pub sources: Vec<Source>,
+    /// `[capabilities]`.
     pub capabilities: AllowDeny,
+    /// `[imports]`.
     pub imports: AllowDeny,
+    /// `[features]`.
     pub features: AllowDeny,
+    /// `[exports.restrict]`.
     pub restrict: Vec<Restriction>,
+    /// `exports.required`.
     pub required_exports: Vec<At<String>>,
+    /// `exports.forbidden`.
     pub forbidden_exports: Vec<At<String>>,
+    /// `[limits]`.
     pub limits: Limits,
+    /// `[[calls]]`.
     pub calls: Vec<CallConstraint>,
+    /// `[sandbox]`.
     pub sandbox: SandboxGrants,
+    /// `[[waivers]]`.
     pub waivers: Vec<Waiver>,
+    /// `[levels]`, by rule id.
     pub levels: BTreeMap<String, At<LevelSetting>>,
     sections: BTreeMap<String, Origin>,
 }
@@ -198,19 +235,24 @@ pub enum LoadError {
     /// A policy file (or one it extends) could not be read.
     #[error("reading policy {path}")]
     Io {
+        /// The policy that could not be read.
         path: PathBuf,
         #[source]
+        /// Why.
         source: std::io::Error,
     },
     /// The policy has problems; `rendered` shows each with line, column and caret.
     #[error("policy {} has {} error{}", path.display(), diagnostics.len() + omitted, if diagnostics.len() + omitted == 1 { "" } else { "s" })]
     Invalid {
+        /// The policy file.
         path: PathBuf,
         /// The first [`diag::MAX_DIAGNOSTICS_PER_FILE`] problems of each file.
         diagnostics: Vec<Diagnostic>,
         /// How many more problems there were.
         omitted: usize,
+        /// Every source file of the chain (for rendering).
         sources: Vec<Source>,
+        /// The diagnostics, rendered with carets.
         rendered: String,
     },
     /// The built-in capability table did not load.

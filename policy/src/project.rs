@@ -22,8 +22,10 @@ pub const FILE_NAME: &str = "wasmgate.toml";
 #[serde(deny_unknown_fields)]
 pub struct Project {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Policy for binaries no `[[policy]]` entry matches.
     pub default: Option<String>,
     #[serde(default)]
+    /// `[[policy]]` entries, first match wins.
     pub policy: Vec<Mapping>,
 }
 
@@ -31,7 +33,9 @@ pub struct Project {
 #[derive(Serialize, Deserialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct Mapping {
+    /// Path globs (`*` within a component, `**` across).
     pub paths: Vec<String>,
+    /// The policy file for them.
     pub policy: String,
 }
 
@@ -42,16 +46,24 @@ pub enum ProjectError {
     /// The file could not be read.
     #[error("reading {path}")]
     Io {
+        /// The project file.
         path: PathBuf,
         #[source]
+        /// Why it could not be read.
         source: std::io::Error,
     },
     /// The file is not valid (the message carries line and column).
     #[error("{path}: {message}")]
-    Invalid { path: PathBuf, message: String },
+    Invalid {
+        /// The project file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 impl Project {
+    /// Reads and checks a `wasmgate.toml`.
     pub fn load(path: &Path) -> Result<Project, ProjectError> {
         let text = crate::policy::read_policy_file(path, crate::policy::MAX_POLICY_BYTES).map_err(
             |source| ProjectError::Io {

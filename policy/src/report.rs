@@ -32,19 +32,26 @@ pub struct FileReport {
     pub artifact: String,
     /// The policy applied to it.
     pub policy: String,
+    /// Findings, sorted.
     pub findings: Vec<Finding>,
 }
 
 /// Counts of findings that count against the build (not suppressed) per level.
 #[derive(Serialize, Debug, Default, Clone, PartialEq, Eq)]
 pub struct Summary {
+    /// Binaries checked.
     pub files: usize,
+    /// Errors that count.
     pub errors: usize,
+    /// Warnings that count.
     pub warnings: usize,
+    /// Notes that count.
     pub notes: usize,
+    /// Findings a waiver or the baseline suppressed.
     pub suppressed: usize,
 }
 
+/// Counts of the findings that count against the build, per level.
 pub fn summary(reports: &[FileReport]) -> Summary {
     let mut s = Summary {
         files: reports.len(),

@@ -21,12 +21,15 @@ pub struct Rule {
     pub id: String,
     /// Kebab-case name that reads well after allow/warn/deny.
     pub name: String,
+    /// Grouping for people (`capabilities`, `interface`...).
     pub category: String,
     /// Default level; a policy's `[levels]` table may change it.
     pub level: Level,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// CWE id, where one fits (`CWE-668`).
     pub cwe: Option<String>,
     #[serde(default)]
+    /// Free tags (SARIF `properties.tags`).
     pub tags: Vec<String>,
     /// One sentence.
     pub summary: String,
@@ -48,13 +51,20 @@ pub enum RuleError {
     /// The file is not a rule (TOML or shape error).
     #[error("rules/checks/{file}: {source}")]
     Parse {
+        /// The rule file.
         file: String,
         #[source]
+        /// The TOML error.
         source: toml::de::Error,
     },
     /// The file name is not the rule's id.
     #[error("rules/checks/{file}: file name must be the id {id}")]
-    Misnamed { file: String, id: String },
+    Misnamed {
+        /// The rule file.
+        file: String,
+        /// The id it holds.
+        id: String,
+    },
 }
 
 /// Parses rule files; used for the embedded catalogue and by the meta-test.
