@@ -131,6 +131,7 @@ impl<'a> Linker<'a> {
             kind,
             name,
             function: None,
+            capabilities: Vec::new(),
         });
         id
     }
