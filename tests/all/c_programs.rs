@@ -212,8 +212,8 @@ fn inspect_outputs_are_stable() {
 /// * The components trace through the WASI p1 adapter to WASI p2 imports: no component
 ///   import confers `net.io` (the command adapter imports no sockets), so it drops out;
 ///   `io.stream` comes from the streams every write goes through (and the adapter's own
-///   error printing on `proc_exit`). `<start>` is the adapter's instantiation, which calls
-///   no import.
+///   error printing on `proc_exit`). `<start>` is the adapter's start function
+///   (`allocate_stack`), which calls no import.
 #[test]
 fn c_programs_reach_exactly_their_capability_sets() {
     let expected: &[(&str, &[(&str, &[&str])])] = &[
