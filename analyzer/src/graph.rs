@@ -915,9 +915,7 @@ impl Graph {
             .sites
             .iter()
             .enumerate()
-            .flat_map(|(from, list)| {
-                list.iter().map(move |s| (from as u32, s))
-            })
+            .flat_map(|(from, list)| list.iter().map(move |s| (from as u32, s)))
             .map(|(from, s)| CallSite {
                 from,
                 to: s.import,

@@ -196,6 +196,9 @@ fn inspect_outputs_are_stable() {
     insta::assert_snapshot!("graph-dot-compute.wasm", dot);
 }
 
+/// An entry point's name and its complete capability set.
+type EntryCaps<'a> = (&'a str, &'a [&'a str]);
+
 /// Every entry point of every C program with its complete capability set under the current
 /// model, checked for equality (nothing missing, nothing extra) and for the entry list itself.
 ///
@@ -216,7 +219,7 @@ fn inspect_outputs_are_stable() {
 ///   (`allocate_stack`), which calls no import.
 #[test]
 fn c_programs_reach_exactly_their_capability_sets() {
-    let expected: &[(&str, &[(&str, &[&str])])] = &[
+    let expected: &[(&str, &[EntryCaps])] = &[
         ("compute.wasm", &[("_start", &["proc.exit"])]),
         (
             "compute.component.wasm",

@@ -388,7 +388,10 @@ fn corpus_binaries_reach_what_their_manifest_says() {
         for c in &e.must_not_reach {
             facts += 1;
             if a.reached.contains(c) {
-                problems.push(format!("{}: must not reach {c} but an entry point does", e.id));
+                problems.push(format!(
+                    "{}: must not reach {c} but an entry point does",
+                    e.id
+                ));
             }
         }
     }

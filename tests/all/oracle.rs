@@ -95,8 +95,12 @@ fn check_graph(
             return;
         }
     }
-    if g.edges.iter().any(|&(a, b)| a as usize >= n || b as usize >= n)
-        || g.sites.iter().any(|s| s.from as usize >= n || s.to as usize >= n)
+    if g.edges
+        .iter()
+        .any(|&(a, b)| a as usize >= n || b as usize >= n)
+        || g.sites
+            .iter()
+            .any(|s| s.from as usize >= n || s.to as usize >= n)
     {
         bad("an edge or site names a node that does not exist".into());
         return;
@@ -106,7 +110,10 @@ fn check_graph(
     if let Some(imports) = imports {
         // One id may be imported several times (as a function and as a table, say).
         let mut table: HashMap<&str, Vec<Vec<String>>> = HashMap::new();
-        for i in imports.iter().filter(|i| i.kind == wasmgate_analyzer::ExternKind::Func) {
+        for i in imports
+            .iter()
+            .filter(|i| i.kind == wasmgate_analyzer::ExternKind::Func)
+        {
             let mut caps = i.capabilities.clone();
             caps.sort();
             caps.dedup();
@@ -129,7 +136,10 @@ fn check_graph(
             bad(format!("site {} -> {} is not an edge", s.from, s.to));
         }
         if g.nodes[s.to as usize].kind != NodeKind::Import {
-            bad(format!("site {} -> {} does not call an import", s.from, s.to));
+            bad(format!(
+                "site {} -> {} does not call an import",
+                s.from, s.to
+            ));
         }
         sites_at.entry((s.from, s.to)).or_default().push(s);
     }
@@ -161,7 +171,8 @@ fn check_graph(
     let unresolved_bit = cap_names.len();
     let words = (unresolved_bit + 1).div_ceil(64);
     let mut own = vec![0u64; n * words];
-    let set = |v: &mut [u64], node: usize, bit: usize| v[node * words + bit / 64] |= 1 << (bit % 64);
+    let set =
+        |v: &mut [u64], node: usize, bit: usize| v[node * words + bit / 64] |= 1 << (bit % 64);
     for node in &g.nodes {
         for c in &node.capabilities {
             set(&mut own, node.id as usize, cap_ids[c.as_str()]);
@@ -190,7 +201,10 @@ fn check_graph(
         }
         let mut reached = vec![0u64; words];
         for &r in &e.roots {
-            for (w, x) in reached.iter_mut().zip(&closure[r as usize * words..][..words]) {
+            for (w, x) in reached
+                .iter_mut()
+                .zip(&closure[r as usize * words..][..words])
+            {
                 *w |= x;
             }
         }
@@ -207,7 +221,10 @@ fn check_graph(
             bad(format!("{}: reaches lack {missing:?}", e.name));
         }
         if !extra.is_empty() {
-            bad(format!("{}: reaches {extra:?}, which nothing reached confers", e.name));
+            bad(format!(
+                "{}: reaches {extra:?}, which nothing reached confers",
+                e.name
+            ));
         }
         if e.unresolved != has(unresolved_bit) {
             bad(format!(
@@ -220,7 +237,10 @@ fn check_graph(
         for r in &e.reaches {
             tally.witnesses += 1;
             if let Some(d) = witness_defect(g, &ids, &followed, &sites_at, &e.roots, r) {
-                bad(format!("{}: {}: witness {:?}: {d}", e.name, r.capability, r.path));
+                bad(format!(
+                    "{}: {}: witness {:?}: {d}",
+                    e.name, r.capability, r.path
+                ));
             }
         }
     }
@@ -390,7 +410,10 @@ fn witness_defect(
         && !cur.iter().any(|&y| confers(y))
         && !by_site.iter().any(|s| Some(s.offset) == r.offset)
     {
-        return Some(format!("offset {:?} is not the offset of a call site", r.offset));
+        return Some(format!(
+            "offset {:?} is not the offset of a call site",
+            r.offset
+        ));
     }
     None
 }
@@ -402,7 +425,12 @@ pub fn assert_clean(what: &str, tally: Tally, problems: &[String]) {
         problems.is_empty(),
         "oracle over {what}: {} problems:\n{}",
         problems.len(),
-        problems.iter().take(40).cloned().collect::<Vec<_>>().join("\n")
+        problems
+            .iter()
+            .take(40)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     assert!(
         tally.entries > 0 && tally.capabilities > 0 && tally.witnesses > 0,
@@ -439,7 +467,11 @@ fn oracle_agrees_on_every_corpus_fixture() {
         tally.add(t);
         problems.extend(p.into_iter().map(|d| format!("{name}: {d}")));
     }
-    assert!(analysed >= 50, "only {analysed} of {} fixtures analysed", files.len());
+    assert!(
+        analysed >= 50,
+        "only {analysed} of {} fixtures analysed",
+        files.len()
+    );
     assert_clean("corpus fixtures", tally, &problems);
 }
 
