@@ -433,7 +433,7 @@ pub fn assert_clean(what: &str, tally: Tally, problems: &[String]) {
             .join("\n")
     );
     assert!(
-        tally.entries > 0 && tally.capabilities > 0 && tally.witnesses > 0,
+        tally.entries > 0 && tally.capabilities > 0 && tally.witnesses > 0 && tally.sites > 0,
         "oracle over {what} checked nothing: {tally:?}"
     );
 }
@@ -524,4 +524,69 @@ fn oracle_agrees_on_wasm_smith_modules() {
         problems.extend(p.into_iter().map(|d| format!("seed {seed:#x}: {d}")));
     }
     assert_clean("wasm-smith modules", tally, &problems);
+}
+
+/// The oracle itself must notice a tampered analysis: a dropped reach, an invented one, a
+/// witness that does not start at the entry point, and call sites lost from the graph
+/// (then a narrowed call would look like a full one).
+#[test]
+fn oracle_rejects_tampered_analyses() {
+    let bytes =
+        wat::parse_file(root().join("corpus/fixtures/callgraph/fd_write_narrowing.wat")).unwrap();
+    let clean = wasmgate_analyzer::analyze(&bytes).unwrap();
+    assert!(
+        check_json(&clean).1.is_empty(),
+        "the untouched analysis passes"
+    );
+    let entry = |a: &mut Analysis, name: &str| -> usize {
+        a.entry_points.iter().position(|e| e.name == name).unwrap()
+    };
+
+    let mut a = clean.clone();
+    let i = entry(&mut a, "both");
+    a.entry_points[i].reaches.pop();
+    let problems = check_json(&a).1;
+    assert!(
+        problems.iter().any(|p| p.contains("both: reaches lack")),
+        "{problems:?}"
+    );
+
+    let mut a = clean.clone();
+    let i = entry(&mut a, "via_helper");
+    let mut extra = a.entry_points[i].reaches[0].clone();
+    extra.capability = "fs.write".into();
+    a.entry_points[i].reaches.push(extra);
+    let problems = check_json(&a).1;
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("via_helper: reaches [\"fs.write\"], which nothing reached")),
+        "{problems:?}"
+    );
+    // The invented reach reuses a stdio-only path: its witness does not confer fs.write.
+    assert!(
+        problems.iter().any(|p| p.contains("confers nothing of it")),
+        "{problems:?}"
+    );
+
+    let mut a = clean.clone();
+    let i = entry(&mut a, "via_helper");
+    a.entry_points[i].reaches[0].path[0] = "write_file".into();
+    let problems = check_json(&a).1;
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("does not start at a root")),
+        "{problems:?}"
+    );
+
+    let mut a = clean.clone();
+    a.module.as_mut().unwrap().call_graph.sites.clear();
+    let problems = check_json(&a).1;
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("via_helper: reaches lack")),
+        "{problems:?}"
+    );
 }
