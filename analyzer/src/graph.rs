@@ -26,7 +26,7 @@ use wasmparser::{CompositeInnerType, ExternalKind, FuncType, TypeRef};
 use crate::capabilities::{Classification, Narrow, UNKNOWN_HOST};
 use crate::core::{ModuleFacts, may_carry_funcref};
 use crate::model::{
-    CallGraph, EntryKind, EntryPoint, Node, NodeKind, Reach, SegmentMode, import_id,
+    CallGraph, CallSite, EntryKind, EntryPoint, Node, NodeKind, Reach, SegmentMode, import_id,
 };
 use crate::types::{import_may_match, is_two_way, module_has_box};
 
@@ -151,6 +151,7 @@ impl Builder<'_> {
             kind,
             name,
             function,
+            capabilities: Vec::new(),
         });
         self.succ.push(Vec::new());
         id
@@ -896,10 +897,40 @@ impl Graph {
     }
 
     /// The public call graph; consumes the graph so large node lists are moved, not copied.
+    /// Node capabilities and call sites go with it, so that readers can recompute every
+    /// entry point's reach without the analyzer.
     pub fn into_call_graph(self) -> CallGraph {
+        let names = |ids: &[u16]| -> Vec<String> {
+            let mut v: Vec<String> = ids
+                .iter()
+                .map(|&c| self.cap_names[c as usize].clone())
+                .collect();
+            v.sort();
+            v.dedup();
+            v
+        };
+        let mut nodes = self.nodes;
+        for (node, caps) in nodes.iter_mut().zip(&self.node_caps) {
+            node.capabilities = names(caps);
+        }
+        let mut sites: Vec<CallSite> = self
+            .sites
+            .iter()
+            .enumerate()
+            .flat_map(|(from, list)| list.iter().map(move |s| (from as u32, s)))
+            .map(|(from, s)| CallSite {
+                from,
+                to: s.import,
+                offset: s.offset,
+                capabilities: names(&s.caps),
+            })
+            .collect();
+        sites.sort();
+        sites.dedup();
         CallGraph {
-            nodes: self.nodes,
+            nodes,
             edges: self.edges,
+            sites,
         }
     }
 
@@ -955,6 +986,12 @@ impl Graph {
             .map(|(name, kind, roots)| EntryPoint {
                 name: name.clone(),
                 kind: *kind,
+                roots: {
+                    let mut r = roots.clone();
+                    r.sort_unstable();
+                    r.dedup();
+                    r
+                },
                 reaches: fields
                     .iter()
                     .enumerate()

@@ -132,6 +132,7 @@ impl<'a> Linker<'a> {
             kind,
             name,
             function: None,
+            capabilities: Vec::new(),
         });
         id
     }

@@ -113,7 +113,12 @@ pub struct EntryPoint {
     /// Export name, `<start>`, or `<escaped>`.
     pub name: String,
     pub kind: EntryKind,
-    /// One element per (capability, import) pair reachable from this entry point.
+    /// Node ids (in the call graph this entry point belongs to) where execution starts.
+    /// Reachability from these, over the call graph's followed edges and sites, gives
+    /// exactly the capabilities of `reaches` (see the README, "JSON contract").
+    #[serde(default)]
+    pub roots: Vec<u32>,
+    /// One element per capability reachable from this entry point, with one witness.
     pub reaches: Vec<Reach>,
     /// True when the reach set is a conservative over-approximation that did not trace code
     /// (component entry points whose lifts/lowers are not traced yet).
@@ -283,8 +288,28 @@ pub struct Producer {
 #[derive(Serialize, Deserialize, Debug, Clone, Default)]
 pub struct CallGraph {
     pub nodes: Vec<Node>,
-    /// `(from, to)` node ids, sorted and deduplicated.
+    /// `(from, to)` node ids, sorted and deduplicated. Reachability follows every edge
+    /// except a direct call to a plain import: such an edge also appears in `sites`, which
+    /// say what that call confers; it does not lead to the import node itself.
     pub edges: Vec<(u32, u32)>,
+    /// Direct calls to plain imports with the capabilities narrowed at each call (e.g.
+    /// `fd_write` on a constant descriptor 1 confers `stdio` only), sorted and deduplicated.
+    /// A function reaching `from` reaches these capabilities, whatever `to` itself confers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sites: Vec<CallSite>,
+}
+
+/// A direct call to a plain import, with what that one call may do.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CallSite {
+    /// Node id of the calling function.
+    pub from: u32,
+    /// Node id of the called import.
+    pub to: u32,
+    /// Byte offset of the call instruction in the binary.
+    pub offset: u64,
+    /// Capabilities narrowed at this call (sorted; may be empty).
+    pub capabilities: Vec<String>,
 }
 
 impl CallGraph {
@@ -354,6 +379,11 @@ pub struct Node {
     /// Function index for `function` and `import` nodes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub function: Option<u32>,
+    /// Capabilities conferred by arriving at this node over a followed edge: an import
+    /// reached through a table or reference, `<unknown-host>`, a component import's lower,
+    /// `<unresolved>` (sorted).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capabilities: Vec<String>,
 }
 
 /// Component structure: nested core modules and components, each analysed.

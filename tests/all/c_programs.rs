@@ -195,3 +195,123 @@ fn inspect_outputs_are_stable() {
     assert_eq!(code, 0);
     insta::assert_snapshot!("graph-dot-compute.wasm", dot);
 }
+
+/// An entry point's name and its complete capability set.
+type EntryCaps<'a> = (&'a str, &'a [&'a str]);
+
+/// Every entry point of every C program with its complete capability set under the current
+/// model, checked for equality (nothing missing, nothing extra) and for the entry list itself.
+///
+/// Derivation, from each program's source (see the headers in `corpus/c/*.c`) and
+/// `rules/capabilities/`:
+/// * `proc.exit`: wasi-libc's `_start` ends in `exit()` -> `proc_exit` in every program.
+/// * `net.io` on the core modules: WASI p1 `fd_read`/`fd_write` on a descriptor that is not
+///   a constant 0-2 may be a socket, so the p1 table gives them `fs.*`, `net.io` and `stdio`.
+///   libc's stdio calls them with the descriptor loaded from the `FILE`, so no narrowing
+///   applies (and `copy` also opens and closes files, which turns narrowing off). This is
+///   today's documented model, not a claim that the programs use sockets.
+/// * `fs.metadata` (+ `stdio`): `fd_fdstat_get` / `fd_seek` from libc's stdio set-up; copy's
+///   preopen lookup (`fd_prestat_*`).
+/// * The components trace through the WASI p1 adapter to WASI p2 imports: no component
+///   import confers `net.io` (the command adapter imports no sockets), so it drops out;
+///   `io.stream` comes from the streams every write goes through (and the adapter's own
+///   error printing on `proc_exit`). `<start>` is the adapter's start function
+///   (`allocate_stack`), which calls no import.
+#[test]
+fn c_programs_reach_exactly_their_capability_sets() {
+    let expected: &[(&str, &[EntryCaps])] = &[
+        ("compute.wasm", &[("_start", &["proc.exit"])]),
+        (
+            "compute.component.wasm",
+            &[
+                ("<start>", &[]),
+                (
+                    "wasi:cli/run@0.2.12#run",
+                    &["io.stream", "proc.exit", "stdio"],
+                ),
+            ],
+        ),
+        (
+            "copy.wasm",
+            &[(
+                "_start",
+                &[
+                    "args",
+                    "fs.create",
+                    "fs.metadata",
+                    "fs.read",
+                    "fs.write",
+                    "net.io",
+                    "proc.exit",
+                    "stdio",
+                ],
+            )],
+        ),
+        (
+            "copy.component.wasm",
+            &[
+                ("<start>", &[]),
+                (
+                    "wasi:cli/run@0.2.12#run",
+                    &[
+                        "args",
+                        "fs.create",
+                        "fs.metadata",
+                        "fs.read",
+                        "fs.write",
+                        "io.stream",
+                        "proc.exit",
+                        "stdio",
+                    ],
+                ),
+            ],
+        ),
+        (
+            "envprint.wasm",
+            &[(
+                "_start",
+                &[
+                    "env",
+                    "fs.metadata",
+                    "fs.write",
+                    "net.io",
+                    "proc.exit",
+                    "stdio",
+                ],
+            )],
+        ),
+        (
+            "envprint.component.wasm",
+            &[
+                ("<start>", &[]),
+                (
+                    "wasi:cli/run@0.2.12#run",
+                    &[
+                        "env",
+                        "fs.metadata",
+                        "fs.write",
+                        "io.stream",
+                        "proc.exit",
+                        "stdio",
+                    ],
+                ),
+            ],
+        ),
+    ];
+    let on_disk: BTreeSet<String> = crate::common::files_with_ext(&root().join("corpus/c"), "wasm")
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    let listed: BTreeSet<String> = expected.iter().map(|(f, _)| f.to_string()).collect();
+    assert_eq!(listed, on_disk, "every C program has its expected sets");
+    for (file, entries) in expected {
+        let a = load(file);
+        let got: BTreeSet<&str> = a.entry_points.iter().map(|e| e.name.as_str()).collect();
+        let want: BTreeSet<&str> = entries.iter().map(|(e, _)| *e).collect();
+        assert_eq!(got, want, "{file}: entry points");
+        for (entry, caps_want) in entries.iter() {
+            let want: BTreeSet<String> = caps_want.iter().map(|c| c.to_string()).collect();
+            assert_eq!(caps(&a, entry), want, "{file} {entry}");
+        }
+    }
+}

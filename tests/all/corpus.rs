@@ -25,6 +25,11 @@ struct Entry {
     sha256: String,
     size: u64,
     expect: String,
+    /// Capabilities some entry point must reach, and ones none may reach (see the manifest).
+    #[serde(default)]
+    must_reach: Vec<String>,
+    #[serde(default)]
+    must_not_reach: Vec<String>,
 }
 
 /// What the tests keep of one analysis (the full analyses of 30 MB binaries are large).
@@ -43,6 +48,10 @@ struct Analysed {
     defects: Vec<String>,
     /// Unresolved entry points reach every capability the imports confer.
     components_unresolved_ok: bool,
+    /// Capabilities some entry point reaches.
+    reached: BTreeSet<String>,
+    /// What the completeness oracle checked, and its first disagreements.
+    oracle: (crate::oracle::Tally, Vec<String>),
     /// `policy init` then `check` against that policy: what failed, if anything
     /// (`None` when skipped for size).
     init_roundtrip: Option<Result<(), String>>,
@@ -162,7 +171,14 @@ fn summarise(a: &Analysis) -> Analysed {
                 .iter()
                 .all(|c| e.reaches.iter().any(|r| r.capability == *c))
     });
+    // The oracle reads the typed form of the JSON contract here: serialising 30 MB binaries'
+    // analyses once more would double the corpus test's time for no extra coverage (the
+    // fixtures and C programs go through the JSON text).
+    let (tally, mut problems) = crate::oracle::check(a);
+    problems.truncate(5);
     Analysed {
+        oracle: (tally, problems),
+        reached: union.clone(),
         init_roundtrip: init_roundtrip(a),
         kind: a.kind,
         sha256: a.sha256.clone(),
@@ -325,4 +341,63 @@ fn corpus_capability_summaries() {
             insta::assert_json_snapshot!(format!("corpus-{}", s.entry.id), a.snapshot);
         }
     }
+}
+
+#[test]
+fn corpus_reaches_match_the_oracle() {
+    let mut tally = crate::oracle::Tally::default();
+    let mut problems = Vec::new();
+    for s in summaries() {
+        if let Ok(a) = &s.outcome {
+            tally.add(a.oracle.0);
+            problems.extend(a.oracle.1.iter().map(|p| format!("{}: {p}", s.entry.id)));
+        }
+    }
+    crate::oracle::assert_clean("third-party corpus", tally, &problems);
+}
+
+#[test]
+fn corpus_binaries_reach_what_their_manifest_says() {
+    let table = wasmgate_analyzer::CapabilityTable::builtin().unwrap();
+    let (mut facts, mut binaries) = (0, 0);
+    let mut problems = Vec::new();
+    for s in summaries() {
+        let e = &s.entry;
+        for c in e.must_reach.iter().chain(&e.must_not_reach) {
+            // A misspelt capability would hold vacuously.
+            assert!(
+                table.vocabulary().contains_key(c),
+                "{}: {c} is not a capability",
+                e.id
+            );
+        }
+        if e.must_reach.is_empty() && e.must_not_reach.is_empty() {
+            continue;
+        }
+        let Ok(a) = &s.outcome else {
+            problems.push(format!("{}: has reach facts but did not analyse", e.id));
+            continue;
+        };
+        binaries += 1;
+        for c in &e.must_reach {
+            facts += 1;
+            if !a.reached.contains(c) {
+                problems.push(format!("{}: must reach {c} but no entry point does", e.id));
+            }
+        }
+        for c in &e.must_not_reach {
+            facts += 1;
+            if a.reached.contains(c) {
+                problems.push(format!(
+                    "{}: must not reach {c} but an entry point does",
+                    e.id
+                ));
+            }
+        }
+    }
+    assert!(
+        binaries >= 40 && facts >= 200,
+        "only {facts} facts on {binaries} binaries"
+    );
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

@@ -443,7 +443,7 @@ fn exported_call_chain_witness_paths_stay_linear() {
 /// wasm-smith cases per run (each from its own seed, so a failure names its seed).
 const PROPERTY_CASES: u64 = 3000;
 
-fn smith_module(seed: u64) -> Vec<u8> {
+pub(crate) fn smith_module(seed: u64) -> Vec<u8> {
     let mut rng = Rng::new(seed);
     let mut data = vec![0u8; 1024 + rng.below(16 << 10)];
     for b in data.iter_mut() {

@@ -392,6 +392,21 @@ fn enabling_features(base: WasmFeatures, bytes: &[u8]) -> Vec<&'static str> {
         .collect()
 }
 
+/// Every module the suite says is valid, named `file:line` (for the oracle).
+pub(crate) fn valid_modules() -> Vec<(String, Vec<u8>)> {
+    let files = suite_files();
+    let mut counts = Counts::default();
+    let mut cases = Vec::new();
+    for (i, f) in files.iter().enumerate() {
+        parse_file(i, f, &mut cases, &mut counts);
+    }
+    cases
+        .into_iter()
+        .filter(|c| c.expect == Expect::Valid)
+        .filter_map(|c| Some((format!("{}:{}", files[c.file].path, c.line), c.bytes.ok()?)))
+        .collect()
+}
+
 #[test]
 fn spec_testsuite_modules_are_analysed_or_rejected() {
     let start = Instant::now();
