@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
-use wasmgate_analyzer::{Analysis, CallGraph, CoreModule, Export, ExternKind, Node};
+use wasmgate_analyzer::{Analysis, CallGraph, CallSite, CoreModule, Export, ExternKind, Node};
 use wasmgate_escape::dot_string;
 
 use crate::{exit, input, output};
@@ -53,6 +53,9 @@ struct GraphOut<'a> {
     module: String,
     nodes: Vec<&'a Node>,
     edges: Vec<(u32, u32)>,
+    /// Direct calls to imports with the capabilities narrowed there (see the JSON contract).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    sites: Vec<&'a CallSite>,
 }
 
 #[derive(Serialize)]
@@ -74,6 +77,7 @@ pub fn run(opts: Opts) -> Result<u8> {
                 module: "<linked>".into(),
                 nodes: c.call_graph.nodes.iter().collect(),
                 edges: c.call_graph.edges.clone(),
+                sites: c.call_graph.sites.iter().collect(),
             });
         }
         _ => {
@@ -109,10 +113,16 @@ pub fn run(opts: Opts) -> Result<u8> {
                 .copied()
                 .filter(|(a, b)| keep.as_ref().is_none_or(|k| k.contains(a) && k.contains(b)))
                 .collect();
+            let sites = g
+                .sites
+                .iter()
+                .filter(|c| keep.as_ref().is_none_or(|k| k.contains(&c.from)))
+                .collect();
             graphs.push(GraphOut {
                 module: path.clone(),
                 nodes,
                 edges,
+                sites,
             });
         }
     }

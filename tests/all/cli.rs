@@ -122,3 +122,18 @@ fn extends_of_a_device_is_an_error_not_a_hang() {
         "{stderr}"
     );
 }
+
+/// `graph --format json` carries the same call sites (with narrowed capabilities) as the
+/// analysis, so an outside tool can recompute reachability from either.
+#[test]
+fn graph_json_lists_the_analysis_call_sites() {
+    let (code, graph, err) = run(&["graph", "--format", "json", "corpus/c/copy.wasm"], None);
+    assert_eq!(code, 0, "{err}");
+    let (code, inspect, err) = run(&["inspect", "--format", "json", "corpus/c/copy.wasm"], None);
+    assert_eq!(code, 0, "{err}");
+    let graph: serde_json::Value = serde_json::from_str(&graph).unwrap();
+    let inspect: serde_json::Value = serde_json::from_str(&inspect).unwrap();
+    let sites = &graph["graphs"][0]["sites"];
+    assert!(sites.as_array().is_some_and(|s| !s.is_empty()), "{sites}");
+    assert_eq!(sites, &inspect["module"]["call_graph"]["sites"]);
+}
