@@ -37,6 +37,7 @@ pub enum Narrow {
 pub struct Classification {
     /// Sorted, deduplicated capability names.
     pub capabilities: Vec<String>,
+    /// Call-site narrowing that applies to the import, if any.
     pub narrow: Option<Narrow>,
     /// Can make descriptor 0, 1 or 2 refer to something other than stdio (renumbering,
     /// duplication), so constant descriptors 0-2 no longer prove stdio in this module.
@@ -224,6 +225,7 @@ impl CapabilityTable {
         Ok(table)
     }
 
+    /// Version of the table (`capabilities_version` in the output).
     pub fn version(&self) -> &str {
         &self.version
     }

@@ -7,13 +7,26 @@ pub enum Error {
     /// The bytes are not a well-formed WebAssembly binary (bad header, truncated, bad encoding)
     /// or they break a validation rule (type mismatch, bad index...).
     #[error("invalid WebAssembly at byte offset {offset:#x} ({offset}): {message}")]
-    Invalid { offset: u64, message: String },
+    Invalid {
+        /// Byte offset of the problem in the input.
+        offset: u64,
+        /// What is wrong (from the validator; may quote names from the binary).
+        message: String,
+    },
     /// The input goes past one of wasmgate's documented resource caps.
     #[error("input too large at byte offset {offset:#x} ({offset}): {message}")]
-    Limit { offset: u64, message: String },
+    Limit {
+        /// Byte offset where the cap was passed.
+        offset: u64,
+        /// Which cap.
+        message: String,
+    },
     /// The embedded capability table is broken (a build defect, never the input's fault).
     #[error("capability table: {message}")]
-    CapabilityTable { message: String },
+    CapabilityTable {
+        /// What is wrong with the table.
+        message: String,
+    },
 }
 
 impl Error {

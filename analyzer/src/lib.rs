@@ -9,6 +9,7 @@
 //! let analysis = wasmgate_analyzer::analyze(&wasm).unwrap();
 //! assert_eq!(analysis.entry_points[0].reaches[0].capability, "random");
 //! ```
+#![warn(missing_docs)]
 
 mod capabilities;
 mod component;

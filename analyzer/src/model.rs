@@ -15,7 +15,9 @@ pub const SCHEMA_VERSION: u32 = 1;
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum BinaryKind {
+    /// A core WebAssembly module.
     Module,
+    /// A component (component model).
     Component,
 }
 
@@ -29,6 +31,7 @@ pub enum BinaryKind {
 pub struct Analysis {
     /// Version of this JSON shape ([`SCHEMA_VERSION`]); fields are only added within one.
     pub schema_version: u32,
+    /// Core module or component.
     pub kind: BinaryKind,
     /// Hex SHA-256 of the file.
     pub sha256: String,
@@ -58,24 +61,38 @@ pub struct Analysis {
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[serde(rename_all = "kebab-case")]
 pub enum ExternKind {
+    /// A function.
     Func,
+    /// A table.
     Table,
+    /// A linear memory.
     Memory,
+    /// A global.
     Global,
+    /// An exception tag.
     Tag,
+    /// A core module (components).
     Module,
+    /// A component (components).
     Component,
+    /// An instance (components).
     Instance,
+    /// A type (components).
     Type,
+    /// A value (components).
     Value,
 }
 
 /// One imported item. `id` is the `<module>#<name>` form used everywhere in wasmgate.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct Import {
+    /// `<module>#<name>`, the id every report and policy uses.
     pub id: String,
+    /// Module name.
     pub module: String,
+    /// Item name.
     pub name: String,
+    /// What is imported.
     pub kind: ExternKind,
     /// Capabilities this import may exercise (empty for non-functions and inert helpers).
     pub capabilities: Vec<String>,
@@ -89,7 +106,9 @@ pub struct Import {
 /// One exported item.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct Export {
+    /// Export name.
     pub name: String,
+    /// What is exported.
     pub kind: ExternKind,
     /// Index in the index space of `kind`.
     pub index: u32,
@@ -112,6 +131,7 @@ pub enum EntryKind {
 pub struct EntryPoint {
     /// Export name, `<start>`, or `<escaped>`.
     pub name: String,
+    /// How the host enters here.
     pub kind: EntryKind,
     /// Node ids (in the call graph this entry point belongs to) where execution starts.
     /// Reachability from these, over the call graph's followed edges and sites, gives
@@ -129,6 +149,7 @@ pub struct EntryPoint {
 /// A capability reached through one import, with a shortest witness call path.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Reach {
+    /// Capability name (`rules/capabilities/vocabulary.toml`).
     pub capability: String,
     /// Import id `<module>#<name>`, or `<unknown-host>` for host functions reached via a
     /// host-visible reference.
@@ -156,35 +177,52 @@ fn is_zero(n: &u32) -> bool {
 pub struct CoreModule {
     /// Byte offset of the module's header within the analysed file.
     pub offset: u64,
+    /// Size of the module in bytes.
     pub size: u64,
+    /// Types, in index order.
     pub types: Vec<TypeInfo>,
+    /// Functions, imports first.
     pub functions: Vec<Function>,
+    /// Tables, imports first.
     pub tables: Vec<Table>,
+    /// Memories, imports first.
     pub memories: Vec<Memory>,
+    /// Globals, imports first.
     pub globals: Vec<Global>,
+    /// Element segments.
     pub elements: Vec<ElementSegment>,
+    /// Data segments.
     pub data: Vec<DataSegment>,
+    /// Function index of the start function.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub start: Option<u32>,
+    /// Custom sections, in binary order.
     pub custom_sections: Vec<CustomSection>,
+    /// The `producers` section.
     pub producers: Vec<Producer>,
     /// Wasm proposals the module uses (by its types, sections and instructions).
     pub features: Vec<String>,
+    /// The call graph.
     pub call_graph: CallGraph,
 }
 
+/// A type of the module.
 #[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct TypeInfo {
+    /// Type index.
     pub index: u32,
     /// Text form, e.g. `(func (param i32) (result i32))`.
     pub text: String,
 }
 
+/// A function of the module.
 #[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct Function {
+    /// Function index.
     pub index: u32,
     /// Name used in graphs and witness paths: name section, else export, else `func[N]`.
     pub name: String,
+    /// Type index of its signature.
     pub type_index: u32,
     /// Import id when the function is imported.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -192,41 +230,64 @@ pub struct Function {
     /// Byte offset and length of the body for defined functions.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub body_offset: Option<u64>,
+    /// Body length in bytes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub body_size: Option<u64>,
 }
 
+/// A table of the module.
 #[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct Table {
+    /// Table index.
     pub index: u32,
+    /// Element type, as text.
     pub element_type: String,
+    /// Initial size in elements.
     pub initial: u64,
+    /// Maximum size, when declared.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub maximum: Option<u64>,
+    /// Imported rather than defined.
     pub imported: bool,
+    /// Exported.
     pub exported: bool,
 }
 
+/// A linear memory of the module.
 #[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct Memory {
+    /// Memory index.
     pub index: u32,
+    /// Initial size in pages.
     pub initial: u64,
+    /// Maximum size in pages, when declared.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub maximum: Option<u64>,
+    /// 64-bit addresses (memory64).
     pub memory64: bool,
+    /// Shared between threads.
     pub shared: bool,
+    /// Custom page size (log2 of bytes), when not 64 KiB.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub page_size_log2: Option<u32>,
+    /// Imported rather than defined.
     pub imported: bool,
+    /// Exported.
     pub exported: bool,
 }
 
+/// A global of the module.
 #[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct Global {
+    /// Global index.
     pub index: u32,
+    /// Value type, as text.
     pub value_type: String,
+    /// Mutable.
     pub mutable: bool,
+    /// Imported rather than defined.
     pub imported: bool,
+    /// Exported.
     pub exported: bool,
 }
 
@@ -235,16 +296,22 @@ pub struct Global {
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum SegmentMode {
+    /// Copied at instantiation.
     Active,
+    /// Used on demand (`table.init`, `memory.init`).
     Passive,
+    /// Only declares function references (element segments).
     Declared,
 }
 
 /// An element segment.
 #[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct ElementSegment {
+    /// Segment index.
     pub index: u32,
+    /// How the segment is used.
     pub mode: SegmentMode,
+    /// Table of an active segment.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub table: Option<u32>,
     /// Constant offset of an active segment, when it is a plain constant.
@@ -252,41 +319,57 @@ pub struct ElementSegment {
     pub table_offset: Option<u64>,
     /// Function indices the segment holds (`null` entries and non-function refs omitted).
     pub functions: Vec<u32>,
+    /// Number of items.
     pub count: u32,
+    /// Byte offset of the segment in the binary.
     pub offset: u64,
 }
 
 /// A data segment (`active` or `passive`).
 #[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct DataSegment {
+    /// Segment index.
     pub index: u32,
+    /// How the segment is used.
     pub mode: SegmentMode,
+    /// Memory of an active segment.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory: Option<u32>,
+    /// Constant offset of an active segment, when it is a plain constant.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory_offset: Option<u64>,
+    /// Bytes of data.
     pub size: u64,
+    /// Byte offset of the segment in the binary.
     pub offset: u64,
 }
 
+/// A custom section.
 #[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct CustomSection {
+    /// Section name (untrusted: escape it before printing).
     pub name: String,
+    /// Payload size in bytes.
     pub size: u64,
+    /// Byte offset of the section in the binary.
     pub offset: u64,
 }
 
+/// One entry of the `producers` section (untrusted text).
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Producer {
     /// `language`, `processed-by` or `sdk`.
     pub field: String,
+    /// Tool or language name.
     pub name: String,
+    /// Its version.
     pub version: String,
 }
 
 /// The call graph: functions, imports, indirect-dispatch nodes and the unknown host.
 #[derive(Serialize, Deserialize, Debug, Clone, Default)]
 pub struct CallGraph {
+    /// Nodes, indexed by id.
     pub nodes: Vec<Node>,
     /// `(from, to)` node ids, sorted and deduplicated. Reachability follows every edge
     /// except a direct call to a plain import: such an edge also appears in `sites`, which
@@ -360,10 +443,13 @@ impl WitnessCheck<'_> {
     }
 }
 
+/// What a call-graph node stands for.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum NodeKind {
+    /// A function defined in the module.
     Function,
+    /// An imported function.
     Import,
     /// `call_indirect` on one (table, type), `call_ref` on one type, or an `invoke_*` trampoline.
     Dispatch,
@@ -371,10 +457,14 @@ pub enum NodeKind {
     UnknownHost,
 }
 
+/// A call-graph node.
 #[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct Node {
+    /// Node id (index into `nodes`).
     pub id: u32,
+    /// What it stands for.
     pub kind: NodeKind,
+    /// Name used in witness paths (unique in its graph).
     pub name: String,
     /// Function index for `function` and `import` nodes.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -406,20 +496,30 @@ pub struct Component {
 pub struct EmbeddedModule {
     /// Position in the component tree, e.g. `module[0]` or `component[1]/module[0]`.
     pub path: String,
+    /// Its imports.
     pub imports: Vec<Import>,
+    /// Its exports.
     pub exports: Vec<Export>,
+    /// Its own entry points, as if it ran alone.
     pub entry_points: Vec<EntryPoint>,
+    /// Its imports no entry point reaches.
     pub unreachable_imports: Vec<String>,
+    /// Its structure.
     pub module: CoreModule,
 }
 
 /// A component nested in another.
 #[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct EmbeddedComponent {
+    /// Position in the component tree, e.g. `component[0]`.
     pub path: String,
+    /// Byte offset in the file.
     pub offset: u64,
+    /// Size in bytes.
     pub size: u64,
+    /// Its imports.
     pub imports: Vec<Import>,
+    /// Its exports.
     pub exports: Vec<Export>,
 }
 

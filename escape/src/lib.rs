@@ -21,6 +21,7 @@
 //! The escapes are visible (`\u{1b}`, `\n`) rather than dropped, so two names that differ
 //! only in hidden characters still look different, and a backslash in a name is doubled so
 //! that an escape can be told apart from a name that spells one.
+#![warn(missing_docs)]
 
 use std::borrow::Cow;
 use std::fmt::{self, Write};
