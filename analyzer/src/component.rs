@@ -11,7 +11,7 @@ use wasmparser::{
 
 use crate::capabilities::{CapabilityTable, UNKNOWN_HOST};
 use crate::error::Error;
-use crate::model::{Export, ExternKind, Import};
+use crate::model::{Export, ExternKind, Import, import_id};
 
 /// Module name wit-component uses for functions imported at the root of a world.
 pub const ROOT_MODULE: &str = "$root";
@@ -549,7 +549,7 @@ impl ComponentBuilder {
             };
             let mut push = |module: &str, func: &str, kind: ExternKind, caps: Vec<String>| {
                 imports.push(Import {
-                    id: format!("{module}#{func}"),
+                    id: import_id(module, func),
                     module: module.to_string(),
                     name: func.to_string(),
                     kind,
