@@ -42,7 +42,7 @@ fn read_binary(mut r: impl Read, name: &str) -> Result<Vec<u8>> {
         .with_context(|| format!("reading {name}"))?;
     if buf.as_slice() != MAGIC {
         bail!(
-            "{name}: not a WebAssembly binary: expected the magic bytes `\\0asm` at byte offset 0"
+            "{name}: not a WebAssembly binary: expected the magic bytes 00 61 73 6d at byte offset 0"
         );
     }
     files::read_capped(r, MAX_BINARY_BYTES, &mut buf).with_context(|| format!("reading {name}"))?;
