@@ -162,6 +162,8 @@ pub struct ValidPolicy {
     pub limits: Limits,
     pub calls: Vec<CallConstraint>,
     pub sandbox: SandboxGrants,
+    /// Where `[sandbox]` was written (its preopen paths are relative to that file).
+    pub sandbox_origin: Option<Origin>,
     pub waivers: Vec<Waiver>,
     pub levels: BTreeMap<String, At<LevelSetting>>,
     sections: BTreeMap<String, Origin>,
@@ -404,6 +406,7 @@ pub fn load_str(path: &Path, text: &str) -> Result<ValidPolicy, LoadError> {
         forbidden_exports: p.forbidden_exports,
         limits: p.limits,
         calls: p.calls,
+        sandbox_origin: p.sandbox.as_ref().map(|s| s.at.clone()),
         sandbox: p.sandbox.map(|s| s.value).unwrap_or_default(),
         waivers: p.waivers,
         levels: p.levels,

@@ -11,4 +11,5 @@ mod hostile_names;
 mod policy_check;
 mod policy_rules;
 mod robustness;
+mod sandbox;
 mod spec;
