@@ -1,7 +1,7 @@
 ;; Uses fd numbers never granted: writes to fd 7, reads fd 42, opens a path under fd 9.
 ;; Exits 0.
 ;; expect-outcome: exit(0)
-;; expect-denied: fd_write 7; fd_read 42; path_open 9
+;; expect-denied: fd_write 7; fd_read 42; path_open x
 (module
   (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "fd_read" (func $read (param i32 i32 i32 i32) (result i32)))

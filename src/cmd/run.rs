@@ -314,12 +314,12 @@ fn human(r: &RunReport, limits: &Limits, analysis: &Analysis, check: &CrossCheck
             let _ = writeln!(s, "cross-check: NOT PREDICTED: {}", T(m));
         }
     }
-    if !check.unobserved.is_empty() {
+    if !check.unobserved_capabilities.is_empty() {
         let _ = writeln!(
             s,
-            "  predicted, not called this run: {}",
+            "  capabilities predicted, not used this run: {}",
             check
-                .unobserved
+                .unobserved_capabilities
                 .iter()
                 .map(|u| terminal(u).into_owned())
                 .collect::<Vec<_>>()
