@@ -16,4 +16,6 @@ if ! ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/wasm-tools-1.263.0/tests
     printf '[package]\nname = "fetch-wasm-tools"\nversion = "0.0.0"\nedition = "2024"\n\n[dependencies]\nwasm-tools = { version = "=1.263.0", default-features = false }\n' >"$tmp/Cargo.toml"
     cargo fetch --manifest-path "$tmp/Cargo.toml"
 fi
+# Default features include the sandbox harness (wasmtime): its tests (tests/all/sandbox.rs)
+# run here too; see README "Tests" for what it adds to a cold build.
 cargo test --workspace --locked
