@@ -18,6 +18,8 @@ if ! ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/wasm-tools-1.263.0/tests
 fi
 # The soundness fixtures' liveness check runs them under real wasmtime (PyPI package, cached venv).
 scripts/install-wasmtime-py.sh
+# Default features include the sandbox harness (wasmtime): its tests (tests/all/sandbox.rs)
+# run here too; see README "Tests" for what it adds to a cold build.
 cargo test --workspace --locked
 # The fuzz crate (fuzz/, outside the workspace; nightly-only to run) must keep compiling on
 # stable: type-check every target so an API change cannot silently break fuzzing.

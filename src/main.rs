@@ -48,6 +48,8 @@ enum Command {
     Check(cmd::check::Opts),
     Explain(cmd::explain::Opts),
     Policy(cmd::policy::Opts),
+    #[cfg(feature = "sandbox")]
+    Run(cmd::run::Opts),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +71,8 @@ fn main() -> ExitCode {
         Command::Check(opts) => cmd::check::run(opts),
         Command::Explain(opts) => cmd::explain::run(opts),
         Command::Policy(opts) => cmd::policy::run(opts),
+        #[cfg(feature = "sandbox")]
+        Command::Run(opts) => cmd::run::run(opts),
     };
     match result {
         Ok(code) => ExitCode::from(code),

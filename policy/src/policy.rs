@@ -197,6 +197,8 @@ pub struct ValidPolicy {
     pub calls: Vec<CallConstraint>,
     /// `[sandbox]`.
     pub sandbox: SandboxGrants,
+    /// Where `[sandbox]` was written (its preopen paths are relative to that file).
+    pub sandbox_origin: Option<Origin>,
     /// `[[waivers]]`.
     pub waivers: Vec<Waiver>,
     /// `[levels]`, by rule id.

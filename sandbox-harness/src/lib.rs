@@ -1,6 +1,23 @@
-//! Behavioural checks for wasmgate.
+//! Behavioural checks for wasmgate: run a guest on wasmtime under the least authority its
+//! policy grants, and record what it actually does.
 //!
-//! This crate will run each guest on wasmtime under a sandbox derived from its policy
-//! (deterministic clocks and randomness, fuel, memory and time limits), record every host
-//! call into a trace, and diff traces (minimal vs permissive grants, version A vs B).
-//! It is empty until the sandbox issue.
+//! The static analyzer says what a guest *could* do; this crate shows what it *does*. A run
+//! is capability-minimal (nothing is granted that the caller did not list), deterministic
+//! (virtual clocks, seeded randomness, sleeps advance virtual time) and bounded (fuel,
+//! memory, tables, stack, wall-clock time, output bytes), and every host call is recorded
+//! in a [`Trace`]. [`crosscheck`] compares the imports a run used with the analyzer's
+//! reachable set, so a run doubles as an oracle for the static analysis.
+
+pub mod crosscheck;
+mod limits;
+mod output;
+mod preopen;
+mod run;
+mod trace;
+mod traced;
+mod virt;
+
+pub use limits::{Limits, LimitsOverride};
+pub use preopen::{PreopenGrant, PreopenReport};
+pub use run::{Grants, HarnessError, LimitHit, Outcome, RunReport, run_p1};
+pub use trace::{HostCall, Trace};

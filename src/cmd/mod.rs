@@ -5,3 +5,5 @@ pub mod explain;
 pub mod graph;
 pub mod inspect;
 pub mod policy;
+#[cfg(feature = "sandbox")]
+pub mod run;

@@ -15,5 +15,6 @@ mod oracle;
 mod policy_check;
 mod policy_rules;
 mod robustness;
+mod sandbox;
 mod soundness_fixtures;
 mod spec;

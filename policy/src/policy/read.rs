@@ -79,6 +79,7 @@ pub fn load_str(path: &Path, text: &str) -> Result<ValidPolicy, LoadError> {
         forbidden_exports: p.forbidden_exports,
         limits: p.limits,
         calls: p.calls,
+        sandbox_origin: p.sandbox.as_ref().map(|s| s.at.clone()),
         sandbox: p.sandbox.map(|s| s.value).unwrap_or_default(),
         waivers: p.waivers,
         levels: p.levels,

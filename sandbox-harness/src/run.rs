@@ -1,0 +1,379 @@
+//! One run of a WASI preview 1 command module: sandbox set-up, limits, and the outcome.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use wasmtime::{Config, Engine, ExternType, Linker, Module, ResourceLimiter, Store, Trap};
+use wasmtime_wasi::{Deterministic, FsPerms, I32Exit, WasiCtxBuilder};
+
+use crate::limits::Limits;
+use crate::output::Capture;
+use crate::preopen::{PreopenGrant, PreopenReport, copy_tree};
+use crate::trace::Trace;
+use crate::traced::Traced;
+use crate::virt::{Monotonic, SEED, VirtualTime, Wall, random_bytes};
+
+/// Everything a run grants the guest. Nothing else is visible to it: no host environment,
+/// no network, an empty stdin, no directory but the copies of `preopens`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Grants {
+    pub preopens: Vec<PreopenGrant>,
+    /// Environment variables, as the guest sees them.
+    pub env: Vec<(String, String)>,
+    /// Arguments, `argv[0]` included.
+    pub args: Vec<String>,
+}
+
+/// A limit the guest ran into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LimitHit {
+    Memory,
+    Table,
+    Output,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The guest exited (returning from `_start` is `exit(0)`).
+    Exit(i32),
+    /// The guest trapped, or called an import the sandbox does not provide.
+    Trap(String),
+    FuelExhausted,
+    Timeout,
+    /// A `memory.grow` (or the initial memory) was refused.
+    MemoryLimit,
+    /// A `table.grow` (or the initial table) was refused.
+    TableLimit,
+    StackOverflow,
+    /// More output than the limit was written (it was counted and cut).
+    OutputLimit,
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Exit(c) => write!(f, "exit({c})"),
+            Outcome::Trap(m) => write!(f, "trap: {m}"),
+            Outcome::FuelExhausted => f.write_str("fuel-exhausted"),
+            Outcome::Timeout => f.write_str("timeout"),
+            Outcome::MemoryLimit => f.write_str("memory-limit"),
+            Outcome::TableLimit => f.write_str("table-limit"),
+            Outcome::StackOverflow => f.write_str("stack-overflow"),
+            Outcome::OutputLimit => f.write_str("output-limit"),
+        }
+    }
+}
+
+impl Serialize for Outcome {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// Everything one run produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    /// The first limit the guest hit, else how it ended.
+    pub outcome: Outcome,
+    /// How the guest ended (differs from `outcome` when it ran on after hitting a limit).
+    pub end: Outcome,
+    /// Limits hit, in order.
+    pub limit_hits: Vec<LimitHit>,
+    #[serde(skip)]
+    pub stdout: Vec<u8>,
+    /// Bytes the guest wrote to stdout (more than `stdout` holds when cut).
+    pub stdout_bytes: u64,
+    #[serde(skip)]
+    pub stderr: Vec<u8>,
+    pub stderr_bytes: u64,
+    pub fuel_used: u64,
+    /// Virtual nanoseconds that passed.
+    pub virtual_time_ns: u64,
+    pub preopens: Vec<PreopenReport>,
+    #[serde(skip)]
+    pub trace: Trace,
+}
+
+/// Why a run could not start (as opposed to how the guest ended, which is an [`Outcome`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HarnessError {
+    /// The bytes are not a core module wasmtime compiles.
+    #[error("cannot compile the module: {0}")]
+    Compile(String),
+    /// The module has no `_start` function export.
+    #[error("not a WASI preview 1 command: no `_start` function export")]
+    NotCommand,
+    /// An import the sandbox cannot provide and cannot stub (a memory, table or global).
+    #[error("cannot link import {0}: the sandbox provides only WASI preview 1 functions")]
+    Link(String),
+    /// A granted directory could not be copied.
+    #[error("cannot copy preopen {}: {source}", host.display())]
+    Preopen {
+        host: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// wasmtime or the OS refused part of the set-up.
+    #[error("cannot set up the sandbox: {0}")]
+    Setup(String),
+}
+
+/// Refuses growth beyond the limits and records each refusal, so the outcome can say
+/// `memory-limit` even though a refused `memory.grow` only returns -1 to the guest.
+struct Limiter {
+    memory_bytes: u64,
+    table_elements: u64,
+    hits: Arc<Mutex<Vec<LimitHit>>>,
+}
+
+impl Limiter {
+    fn hit(&self, h: LimitHit) {
+        let mut hits = self.hits.lock().unwrap_or_else(|e| e.into_inner());
+        if !hits.contains(&h) {
+            hits.push(h);
+        }
+    }
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        _: usize,
+        desired: usize,
+        _: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let ok = desired as u64 <= self.memory_bytes;
+        if !ok {
+            self.hit(LimitHit::Memory);
+        }
+        Ok(ok)
+    }
+    fn table_growing(
+        &mut self,
+        _: usize,
+        desired: usize,
+        _: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let ok = desired as u64 <= self.table_elements;
+        if !ok {
+            self.hit(LimitHit::Table);
+        }
+        Ok(ok)
+    }
+}
+
+struct Host {
+    wasi: Traced,
+    limiter: Limiter,
+}
+
+/// Runs `bytes`, a WASI preview 1 command module, under `grants` and `limits`.
+pub fn run_p1(bytes: &[u8], grants: &Grants, limits: &Limits) -> Result<RunReport, HarnessError> {
+    let setup = |e: wasmtime::Error| HarnessError::Setup(format!("{e:#}"));
+    let stack = usize::try_from(limits.stack_bytes).unwrap_or(usize::MAX);
+    let mut config = Config::new();
+    config
+        .consume_fuel(true)
+        .epoch_interruption(true)
+        .max_wasm_stack(stack)
+        .async_stack_size(stack.saturating_add(1 << 20))
+        // Same results on every host: no relaxed-SIMD or NaN-bit differences.
+        .relaxed_simd_deterministic(true)
+        .cranelift_nan_canonicalization(true);
+    let engine = Engine::new(&config).map_err(setup)?;
+    let module =
+        Module::new(&engine, bytes).map_err(|e| HarnessError::Compile(format!("{e:#}")))?;
+    if !matches!(module.get_export("_start"), Some(ExternType::Func(_))) {
+        return Err(HarnessError::NotCommand);
+    }
+
+    let scratch = tempfile::tempdir()
+        .map_err(|e| HarnessError::Setup(format!("creating a temporary directory: {e}")))?;
+    let time = VirtualTime::default();
+    let hits = Arc::new(Mutex::new(Vec::new()));
+    let stdout = Capture::new(limits.output_bytes);
+    let stderr = Capture::new(limits.output_bytes);
+    let mut b = WasiCtxBuilder::new();
+    b.args(&grants.args)
+        .envs(&grants.env)
+        .stdout(stdout.clone())
+        .stderr(stderr.clone())
+        .wall_clock(Wall(time.clone()))
+        .monotonic_clock(Monotonic(time.clone()))
+        .secure_random(Deterministic::new(random_bytes(1)))
+        .insecure_random(Deterministic::new(random_bytes(2)))
+        .insecure_random_seed(u128::from(SEED))
+        // File operations on the local copies cannot block for long; running them on this
+        // thread keeps the order of events fixed.
+        .allow_blocking_current_thread(true);
+    let mut preopens = Vec::new();
+    for (i, p) in grants.preopens.iter().enumerate() {
+        let mut report = PreopenReport {
+            guest: p.guest.clone(),
+            writable: p.writable,
+            files: 0,
+            skipped: Vec::new(),
+        };
+        let copy = scratch.path().join(i.to_string());
+        copy_tree(&p.host, &copy, &mut report).map_err(|source| HarnessError::Preopen {
+            host: p.host.clone(),
+            source,
+        })?;
+        let perms = if p.writable {
+            FsPerms::ReadWrite
+        } else {
+            FsPerms::ReadOnly
+        };
+        b.preopened_dir(&copy, &p.guest, perms).map_err(setup)?;
+        preopens.push(report);
+    }
+
+    let host = Host {
+        wasi: Traced {
+            inner: b.build_p1(),
+            trace: Trace::default(),
+            time: time.clone(),
+        },
+        limiter: Limiter {
+            memory_bytes: limits.memory_bytes,
+            table_elements: limits.table_elements,
+            hits: hits.clone(),
+        },
+    };
+    let mut store = Store::new(&engine, host);
+    store.limiter(|h| &mut h.limiter);
+    store.set_fuel(limits.fuel).map_err(setup)?;
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_trap();
+
+    let mut linker: Linker<Host> = Linker::new(&engine);
+    wasmtime_wasi::p1::wasi_snapshot_preview1::add_to_linker(&mut linker, |h: &mut Host| {
+        &mut h.wasi
+    })
+    .map_err(setup)?;
+    stub_unknown_imports(&mut linker, &module, &mut store)?;
+
+    // The wall-clock limit: the epoch stops Wasm code, the tokio timeout stops a host call.
+    let timeout = Duration::from_millis(limits.time_ms);
+    let (cancel, cancelled) = mpsc::channel::<()>();
+    let ticker = {
+        let engine = engine.clone();
+        std::thread::spawn(move || {
+            if let Err(mpsc::RecvTimeoutError::Timeout) = cancelled.recv_timeout(timeout) {
+                engine.increment_epoch();
+            }
+        })
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .map_err(|e| HarnessError::Setup(format!("starting the runtime: {e}")))?;
+    let result = rt.block_on(async {
+        let run = async {
+            let instance = linker.instantiate_async(&mut store, &module).await?;
+            let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
+            start.call_async(&mut store, ()).await
+        };
+        tokio::time::timeout(timeout, run).await
+    });
+    drop(cancel);
+    let _ = ticker.join();
+
+    let end = match result {
+        Err(_elapsed) => Outcome::Timeout,
+        Ok(Ok(())) => Outcome::Exit(0),
+        Ok(Err(e)) => ended(&e),
+    };
+    if stdout.cut() || stderr.cut() {
+        let mut h = hits.lock().unwrap_or_else(|e| e.into_inner());
+        if !h.contains(&LimitHit::Output) {
+            h.push(LimitHit::Output);
+        }
+    }
+    let limit_hits = hits.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let outcome = match limit_hits.first() {
+        Some(LimitHit::Memory) => Outcome::MemoryLimit,
+        Some(LimitHit::Table) => Outcome::TableLimit,
+        Some(LimitHit::Output) => Outcome::OutputLimit,
+        None => end.clone(),
+    };
+    let fuel_used = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
+    let (out, stdout_bytes) = stdout.take();
+    let (err, stderr_bytes) = stderr.take();
+    let trace = std::mem::take(&mut store.data_mut().wasi.trace);
+    Ok(RunReport {
+        outcome,
+        end,
+        limit_hits,
+        stdout: out,
+        stdout_bytes,
+        stderr: err,
+        stderr_bytes,
+        fuel_used,
+        virtual_time_ns: time.peek(),
+        preopens,
+        trace,
+    })
+}
+
+/// How an error from instantiating or running the guest ends the run.
+fn ended(e: &wasmtime::Error) -> Outcome {
+    if let Some(exit) = e.downcast_ref::<I32Exit>() {
+        return Outcome::Exit(exit.0);
+    }
+    match e.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => Outcome::FuelExhausted,
+        Some(Trap::Interrupt) => Outcome::Timeout,
+        Some(Trap::StackOverflow) => Outcome::StackOverflow,
+        Some(t) => Outcome::Trap(t.to_string()),
+        // Not a trap: a host error such as a stubbed import or a refused initial memory.
+        None => Outcome::Trap(e.to_string()),
+    }
+}
+
+/// Gives every function import the sandbox does not provide a body that records the call
+/// (as denied) and traps, so such a guest still runs up to that call.
+fn stub_unknown_imports(
+    linker: &mut Linker<Host>,
+    module: &Module,
+    store: &mut Store<Host>,
+) -> Result<(), HarnessError> {
+    for import in module.imports() {
+        if linker
+            .get(&mut *store, import.module(), import.name())
+            .is_ok()
+        {
+            continue;
+        }
+        let id = format!("{}#{}", import.module(), import.name());
+        let ExternType::Func(ty) = import.ty() else {
+            return Err(HarnessError::Link(id));
+        };
+        let call = id.clone();
+        linker
+            .func_new(
+                import.module(),
+                import.name(),
+                ty,
+                move |mut caller, _, _| {
+                    let msg = format!("import {call} is not provided by the sandbox");
+                    caller.data_mut().wasi.trace.push(
+                        &call,
+                        serde_json::json!({}),
+                        serde_json::json!({ "trap": msg }),
+                        true,
+                    );
+                    Err(wasmtime::Error::msg(msg))
+                },
+            )
+            .map_err(|e| HarnessError::Setup(format!("{e:#}")))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,330 @@
+//! `wasmgate run`: run a WASI preview 1 command under the least authority its policy grants,
+//! report how it ended and what it did, and cross-check that against the static analysis.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+use wasmgate_analyzer::Analysis;
+use wasmgate_escape::{Terminal as T, terminal};
+use wasmgate_policy::{Access, LoadError, ValidPolicy};
+use wasmgate_sandbox_harness::crosscheck::{CrossCheck, crosscheck};
+use wasmgate_sandbox_harness::{
+    Grants, Limits, LimitsOverride, Outcome, PreopenGrant, RunReport, run_p1,
+};
+
+use crate::{exit, input, output};
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+/// Run a WASI preview 1 command in a capability-minimal, deterministic sandbox.
+#[derive(Args, Debug)]
+#[command(after_long_help = "\
+Examples:
+  wasmgate run corpus/c/hello.wasm
+  wasmgate run corpus/c/copy.wasm --policy copy.toml -- /in/a.txt /out/b.txt
+  wasmgate run app.wasm --trace app.trace.jsonl --time-ms 2000 --format json
+
+Nothing is granted unless the policy's [sandbox] grants it: no environment variables but
+those named there (with the host's values), no directories but copies of the granted ones
+(made in a fresh temporary directory, so the host is never modified; symbolic links and
+special files are left out), an empty stdin, no network. Arguments are the file's name
+then ARGS. Clocks are virtual (they start at 2000-01-01 and sleeps pass instantly),
+randomness is seeded: two runs of the same input give the same output and trace.
+
+Limits (policy [sandbox] keys, overridden by the flags): fuel 2e9, memory 256 MiB per
+memory, 100000 table elements, 512 KiB of Wasm stack, 10 s of wall-clock time, 1 MiB
+kept of stdout and of stderr (more is counted and cut, the guest is not stopped).
+
+Outcome: exit(N), trap: MESSAGE, fuel-exhausted, timeout, memory-limit, table-limit,
+stack-overflow or output-limit (the first limit the guest hit, else how it ended).
+After every run each import the guest called is checked against the imports the static
+analysis says `_start` can reach; a miss is an analyzer soundness bug.
+
+Exit status:
+  0  the guest exited with status 0 and hit no limit
+  1  any other outcome
+  2  usage or input error (not a WASI preview 1 command, unreadable policy...), or an
+     import was called that the analysis did not predict (analyzer soundness bug)")]
+pub struct Opts {
+    /// The .wasm file: a WASI preview 1 command module.
+    pub file: PathBuf,
+    /// Policy whose [sandbox] section grants directories, environment and limits.
+    #[arg(long, short = 'p')]
+    pub policy: Option<PathBuf>,
+    /// Write every host call as JSON lines to this file (atomically).
+    #[arg(long)]
+    pub trace: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Fuel (about one unit per Wasm instruction).
+    #[arg(long)]
+    pub fuel: Option<u64>,
+    /// Bytes of linear memory per memory.
+    #[arg(long)]
+    pub memory_bytes: Option<u64>,
+    /// Elements per table.
+    #[arg(long)]
+    pub table_elements: Option<u64>,
+    /// Bytes of native stack for Wasm frames.
+    #[arg(long)]
+    pub stack_bytes: Option<u64>,
+    /// Wall-clock limit in milliseconds, host calls included.
+    #[arg(long)]
+    pub time_ms: Option<u64>,
+    /// Bytes of stdout and of stderr kept.
+    #[arg(long)]
+    pub output_bytes: Option<u64>,
+    /// Arguments after the program name.
+    #[arg(last = true)]
+    pub args: Vec<String>,
+}
+
+/// The JSON report.
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    schema_version: u32,
+    #[serde(flatten)]
+    run: &'a RunReport,
+    limits: Limits,
+    stdout: String,
+    stderr: String,
+    host_calls: usize,
+    calls_by_capability: BTreeMap<String, usize>,
+    denied: Vec<&'a wasmgate_sandbox_harness::HostCall>,
+    crosscheck: &'a CrossCheck,
+}
+
+pub fn run(opts: Opts) -> Result<u8> {
+    let bytes = input::read(&opts.file)?;
+    let analysis = wasmgate_analyzer::analyze(&bytes)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", opts.file.display()))?;
+    let policy = match &opts.policy {
+        None => None,
+        Some(p) => Some(match wasmgate_policy::load(p) {
+            Ok(p) => p,
+            Err(e) => {
+                if let LoadError::Invalid { rendered, .. } = &e {
+                    eprint!("{rendered}");
+                }
+                return Err(e.into());
+            }
+        }),
+    };
+    let (grants, policy_limits) = grants(&opts, policy.as_ref())?;
+    let limits = Limits::default()
+        .with(&policy_limits)
+        .with(&LimitsOverride {
+            fuel: opts.fuel,
+            memory_bytes: opts.memory_bytes,
+            table_elements: opts.table_elements,
+            stack_bytes: opts.stack_bytes,
+            time_ms: opts.time_ms,
+            output_bytes: opts.output_bytes,
+        });
+    let report = run_p1(&bytes, &grants, &limits)
+        .with_context(|| format!("running {}", opts.file.display()))?;
+    if let Some(path) = &opts.trace {
+        output::write_atomic(path, report.trace.to_json_lines().as_bytes())?;
+    }
+    let check = crosscheck(&analysis, "_start", &report.trace);
+    match opts.format {
+        Format::Human => output::print(&human(&report, &limits, &analysis, &check))?,
+        Format::Json => output::print_json(&JsonReport {
+            schema_version: 1,
+            run: &report,
+            limits,
+            stdout: String::from_utf8_lossy(&report.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&report.stderr).into_owned(),
+            host_calls: report.trace.calls.len(),
+            calls_by_capability: by_capability(&report, &analysis),
+            denied: report.trace.denied().collect(),
+            crosscheck: &check,
+        })?,
+    }
+    if !check.missing.is_empty() {
+        let names: Vec<String> = check
+            .missing
+            .iter()
+            .map(|m| terminal(m).into_owned())
+            .collect();
+        bail!(
+            "internal error: analyzer soundness bug: the guest called {} but the analysis \
+             says `_start` cannot reach it",
+            names.join(", ")
+        );
+    }
+    Ok(if report.outcome == Outcome::Exit(0) {
+        exit::OK
+    } else {
+        exit::VIOLATION
+    })
+}
+
+/// The grants and limits a policy's `[sandbox]` gives; nothing without a policy.
+fn grants(opts: &Opts, policy: Option<&ValidPolicy>) -> Result<(Grants, LimitsOverride)> {
+    // argv[0] is the file name only: the host path is nobody's business.
+    let program = opts
+        .file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "main.wasm".into());
+    let mut g = Grants {
+        args: std::iter::once(program)
+            .chain(opts.args.iter().cloned())
+            .collect(),
+        ..Grants::default()
+    };
+    let Some(p) = policy else {
+        return Ok((g, LimitsOverride::default()));
+    };
+    let s = &p.sandbox;
+    if !s.network.is_empty() {
+        bail!(
+            "[sandbox] network grants are not supported yet by `wasmgate run` (WASI preview 1 has no way to connect)"
+        );
+    }
+    // Preopen paths are relative to the policy file that wrote `[sandbox]`.
+    let base: &Path = p
+        .sandbox_origin
+        .as_ref()
+        .and_then(|o| p.sources.get(o.file))
+        .and_then(|src| src.path.parent())
+        .unwrap_or_else(|| Path::new("."));
+    for o in &s.preopens {
+        g.preopens.push(PreopenGrant {
+            host: base.join(&o.host),
+            guest: o.guest.clone(),
+            writable: o.mode == Access::Rw,
+        });
+    }
+    for name in &s.env {
+        if let Ok(v) = std::env::var(name) {
+            g.env.push((name.clone(), v));
+        }
+    }
+    Ok((
+        g,
+        LimitsOverride {
+            fuel: s.fuel,
+            memory_bytes: s.memory_bytes,
+            time_ms: s.time_ms,
+            output_bytes: s.output_bytes,
+            ..LimitsOverride::default()
+        },
+    ))
+}
+
+/// Host calls per capability (an import with no capability counts as `none`).
+fn by_capability(report: &RunReport, analysis: &Analysis) -> BTreeMap<String, usize> {
+    let mut caps: BTreeMap<&str, &[String]> = BTreeMap::new();
+    for i in &analysis.imports {
+        caps.insert(i.id.as_str(), &i.capabilities);
+    }
+    let mut out = BTreeMap::new();
+    for c in &report.trace.calls {
+        match caps.get(c.call.as_str()) {
+            Some(cs) if !cs.is_empty() => {
+                for cap in cs.iter() {
+                    *out.entry(cap.clone()).or_insert(0) += 1;
+                }
+            }
+            _ => *out.entry("none".to_string()).or_insert(0) += 1,
+        }
+    }
+    out
+}
+
+/// The human report: outcome, output, host calls by capability, denials, cross-check.
+fn human(r: &RunReport, limits: &Limits, analysis: &Analysis, check: &CrossCheck) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "outcome: {}", T(&r.outcome.to_string()));
+    if r.end != r.outcome {
+        let _ = writeln!(s, "  then: {}", T(&r.end.to_string()));
+    }
+    for p in &r.preopens {
+        let mode = if p.writable { "rw" } else { "ro" };
+        let _ = writeln!(
+            s,
+            "preopen {} ({mode}): {} files copied",
+            T(&p.guest),
+            p.files
+        );
+        for k in &p.skipped {
+            let _ = writeln!(s, "  left out (link or special file): {}", T(k));
+        }
+    }
+    for (name, kept, total) in [
+        ("stdout", &r.stdout, r.stdout_bytes),
+        ("stderr", &r.stderr, r.stderr_bytes),
+    ] {
+        if total == 0 {
+            continue;
+        }
+        let cut = if total > kept.len() as u64 {
+            format!(", cut at {}", limits.output_bytes)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(s, "{name}: {total} bytes{cut}");
+        for line in String::from_utf8_lossy(kept).lines() {
+            let _ = writeln!(s, "  | {}", T(line));
+        }
+    }
+    let _ = writeln!(
+        s,
+        "host calls: {} (fuel used {}, virtual time {} ms)",
+        r.trace.calls.len(),
+        r.fuel_used,
+        r.virtual_time_ns / 1_000_000
+    );
+    for (cap, n) in by_capability(r, analysis) {
+        let _ = writeln!(s, "  {cap:<16} {n}");
+    }
+    let denied: Vec<_> = r.trace.denied().collect();
+    if !denied.is_empty() {
+        let _ = writeln!(s, "denied attempts: {}", denied.len());
+        for c in denied {
+            let _ = writeln!(
+                s,
+                "  #{} {} {} -> {}",
+                c.seq,
+                T(&c.call),
+                T(&c.args.to_string()),
+                T(&c.result.to_string())
+            );
+        }
+    }
+    if check.missing.is_empty() {
+        let _ = writeln!(
+            s,
+            "cross-check: every import called ({}) was predicted by the analysis",
+            check.observed.len()
+        );
+    } else {
+        for m in &check.missing {
+            let _ = writeln!(s, "cross-check: NOT PREDICTED: {}", T(m));
+        }
+    }
+    if !check.unobserved_capabilities.is_empty() {
+        let _ = writeln!(
+            s,
+            "  capabilities predicted, not used this run: {}",
+            check
+                .unobserved_capabilities
+                .iter()
+                .map(|u| terminal(u).into_owned())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    s
+}
