@@ -113,7 +113,7 @@ pub fn run(opts: Opts) -> Result<u8> {
             Ok(p) => p,
             Err(e) => {
                 if let LoadError::Invalid { rendered, .. } = &e {
-                    eprint!("{rendered}");
+                    output::eprint(rendered);
                 }
                 return Err(e.into());
             }
