@@ -280,14 +280,30 @@ fn wasm_bindgen_js_name(name: &str) -> Option<&str> {
 
 /// Matches `text` against a pattern where `*` stands for any run of characters.
 pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let (p, t) = (pattern.as_bytes(), text.as_bytes());
+    glob_units(
+        pattern.as_bytes(),
+        text.as_bytes(),
+        |p| p == b'*',
+        |p, t| p == t,
+    )
+}
+
+/// Glob matching over any units (bytes here, escaped pattern tokens in policies): a unit
+/// for which `is_star` holds consumes any run of `text`, any other must be `eq` to one.
+/// Greedy with one backtrack point: linear in practice, O(pattern * text) at worst.
+pub fn glob_units<P: Copy, T: Copy>(
+    pat: &[P],
+    text: &[T],
+    is_star: impl Fn(P) -> bool,
+    eq: impl Fn(P, T) -> bool,
+) -> bool {
     let (mut pi, mut ti) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && p[pi] == b'*' {
+    while ti < text.len() {
+        if pi < pat.len() && is_star(pat[pi]) {
             star = Some((pi, ti));
             pi += 1;
-        } else if pi < p.len() && p[pi] == t[ti] {
+        } else if pi < pat.len() && eq(pat[pi], text[ti]) {
             pi += 1;
             ti += 1;
         } else if let Some((sp, st)) = star {
@@ -298,7 +314,7 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
             return false;
         }
     }
-    p[pi..].iter().all(|&b| b == b'*')
+    pat[pi..].iter().all(|&p| is_star(p))
 }
 
 #[cfg(test)]

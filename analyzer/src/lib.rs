@@ -27,7 +27,7 @@ use sha2::{Digest, Sha256};
 use wasmparser::{Encoding, Parser, Payload, TypeRef, ValidPayload, Validator, WasmFeatures};
 
 pub use capabilities::{
-    CapabilityTable, Classification, Narrow, UNKNOWN_HOST, glob_match, strip_version,
+    CapabilityTable, Classification, Narrow, UNKNOWN_HOST, glob_match, glob_units, strip_version,
 };
 pub use core::FEATURE_NAMES;
 pub use error::Error;

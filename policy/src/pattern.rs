@@ -104,27 +104,10 @@ impl Pattern {
     }
 }
 
-/// Greedy matching with one backtrack point, linear in practice and O(p * t) at worst: `*`
-/// in `pat` consumes any run of `text` units, any other unit must be `eq` to one.
+/// `*` in `pat` consumes any run of `text` units, any other unit must be `eq` to one
+/// (the analyzer's glob, over tokens).
 fn glob<T: Copy>(pat: &[Tok], text: &[T], eq: impl Fn(Tok, T) -> bool) -> bool {
-    let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < text.len() {
-        if pi < pat.len() && pat[pi] == Tok::Star {
-            star = Some((pi, ti));
-            pi += 1;
-        } else if pi < pat.len() && eq(pat[pi], text[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if let Some((sp, st)) = star {
-            pi = sp + 1;
-            ti = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
-        }
-    }
-    pat[pi..].iter().all(|&t| t == Tok::Star)
+    wasmgate_analyzer::glob_units(pat, text, |t| t == Tok::Star, eq)
 }
 
 /// Whether `text` matches `pattern`. Patterns without `\` take a fast path with no
