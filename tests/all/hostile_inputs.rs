@@ -913,45 +913,8 @@ impl Rng {
 
 /// Pieces that hostile policy text is made of: the loader's own keys and shapes, plus what
 /// breaks parsers (quotes, escapes, brackets, control and bidi characters, huge numbers).
-const KEYS: &[&str] = &[
-    "extends",
-    "widen",
-    "capabilities",
-    "imports",
-    "features",
-    "exports",
-    "limits",
-    "calls",
-    "sandbox",
-    "waivers",
-    "levels",
-    "allow",
-    "deny",
-    "required",
-    "forbidden",
-    "restrict",
-    "max_memory_pages",
-    "max_table_elements",
-    "require_memory_maximum",
-    "import",
-    "arg",
-    "one_of",
-    "min",
-    "max",
-    "preopens",
-    "env",
-    "network",
-    "fuel",
-    "memory_bytes",
-    "time_ms",
-    "output_bytes",
-    "host",
-    "guest",
-    "mode",
-    "rule",
-    "target",
-    "reason",
-    "expires",
+/// Keys beyond the loader's own (`ACCEPTED_KEYS`, in order): rule names and key syntax.
+const EXTRA_KEYS: &[&str] = &[
     "WG0001",
     "capability-not-allowed",
     "\"quoted key\"",
@@ -960,6 +923,23 @@ const KEYS: &[&str] = &[
     "'lit'",
     "x-y_z",
 ];
+
+/// The loader's accepted keys (each once, in table order), then [`EXTRA_KEYS`].
+fn keys() -> &'static [&'static str] {
+    static KEYS: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        let mut v: Vec<&'static str> = Vec::new();
+        for (_, keys) in wasmgate_policy::ACCEPTED_KEYS {
+            for k in *keys {
+                if !v.contains(k) {
+                    v.push(k);
+                }
+            }
+        }
+        v.extend_from_slice(EXTRA_KEYS);
+        v
+    })
+}
 const ATOMS: &[&str] = &[
     "\"stdio\"",
     "\"fs.*\"",
@@ -1023,7 +1003,7 @@ fn value(rng: &mut Rng, depth: usize) -> String {
         (1, d) if d < 6 => {
             let n = rng.below(4);
             let items: Vec<String> = (0..n)
-                .map(|_| format!("{} = {}", rng.pick(KEYS), value(rng, d + 1)))
+                .map(|_| format!("{} = {}", rng.pick(keys()), value(rng, d + 1)))
                 .collect();
             format!("{{{}}}", items.join(", "))
         }
@@ -1061,14 +1041,14 @@ fn policy_text(rng: &mut Rng, example: &str) -> String {
     let mut out = String::new();
     for _ in 0..rng.below(24) {
         match rng.below(10) {
-            0 => out.push_str(&format!("[{}]\n", rng.pick(KEYS))),
-            1 => out.push_str(&format!("[{}.{}]\n", rng.pick(KEYS), rng.pick(KEYS))),
-            2 => out.push_str(&format!("[[{}]]\n", rng.pick(KEYS))),
+            0 => out.push_str(&format!("[{}]\n", rng.pick(keys()))),
+            1 => out.push_str(&format!("[{}.{}]\n", rng.pick(keys()), rng.pick(keys()))),
+            2 => out.push_str(&format!("[[{}]]\n", rng.pick(keys()))),
             3 => out.push_str(rng.pick(NOISE)),
             4 => out.push_str(&format!("# {}\n", rng.pick(ATOMS))),
             _ => {
                 let v = value(rng, 0);
-                out.push_str(&format!("{} = {v}\n", rng.pick(KEYS)));
+                out.push_str(&format!("{} = {v}\n", rng.pick(keys())));
             }
         }
     }
