@@ -201,6 +201,13 @@ impl CapabilityTable {
                         return Err(err(file, format!("unknown capability `{c}`")));
                     }
                 }
+                // The mark only cuts descriptor capabilities: without one it is a typo.
+                if descriptor_io && !caps.iter().any(|c| DESCRIPTOR_CAPABILITIES.contains(&&**c)) {
+                    return Err(err(
+                        file,
+                        "`descriptor_io` on an entry with none of fs.read, fs.write, net.io".into(),
+                    ));
+                }
                 let caps: BTreeSet<String> = caps.into_iter().collect();
                 Ok(Classification {
                     capabilities: caps.into_iter().collect(),
@@ -389,6 +396,61 @@ mod tests {
             Some("set_onmessage")
         );
         assert_eq!(wasm_bindgen_js_name("fd_write"), None);
+    }
+
+    #[test]
+    fn descriptor_producers_and_movers_come_from_the_data() {
+        let t = CapabilityTable::builtin().unwrap();
+        let produces = |m: &str, n: &str| t.classify(m, n).produces;
+        assert_eq!(
+            produces("wasi_snapshot_preview1", "path_open"),
+            Some(Produces::File)
+        );
+        assert_eq!(
+            produces("wasi_snapshot_preview1", "sock_accept"),
+            Some(Produces::Socket)
+        );
+        assert_eq!(produces("env", "__syscall_openat"), Some(Produces::File));
+        assert_eq!(produces("env", "__syscall_accept4"), Some(Produces::Socket));
+        assert_eq!(produces("wasix_32v1", "fd_pipe"), Some(Produces::Pipe));
+        assert_eq!(
+            produces("wasix_64v1", "http_request"),
+            Some(Produces::Other)
+        );
+        assert_eq!(produces("wasi_snapshot_preview1", "fd_close"), None);
+        assert!(
+            t.classify("wasi_snapshot_preview1", "fd_write")
+                .descriptor_io
+        );
+        assert!(t.classify("env", "__syscall_pwrite64").descriptor_io);
+        assert!(
+            !t.classify("wasi_snapshot_preview1", "sock_send")
+                .descriptor_io
+        );
+    }
+
+    #[test]
+    fn descriptor_io_without_a_descriptor_capability_is_rejected() {
+        let vocab = r#"version = "0"
+[[capability]]
+name = "stdio"
+doc = "d"
+"#;
+        let family = r#"[[import]]
+module = "m"
+name = "f"
+capabilities = ["stdio"]
+descriptor_io = true
+"#;
+        let e = CapabilityTable::from_files(&[("vocabulary.toml", vocab), ("f.toml", family)])
+            .unwrap_err();
+        assert!(e.to_string().contains("descriptor_io"), "{e}");
+        let bad_kind =
+            "[[import]]\nmodule = \"m\"\nname = \"f\"\ncapabilities = []\nproduces = \"tape\"\n";
+        assert!(
+            CapabilityTable::from_files(&[("vocabulary.toml", vocab), ("f.toml", bad_kind)])
+                .is_err()
+        );
     }
 
     #[test]

@@ -268,10 +268,7 @@ fn c_programs_reach_exactly_their_capability_sets() {
         ),
         (
             "envprint.wasm",
-            &[(
-                "_start",
-                &["env", "fs.metadata", "proc.exit", "stdio"],
-            )],
+            &[("_start", &["env", "fs.metadata", "proc.exit", "stdio"])],
         ),
         (
             "envprint.component.wasm",

@@ -603,3 +603,70 @@ fn oracle_rejects_tampered_analyses() {
         "{problems:?}"
     );
 }
+
+fn module_graph(a: &mut Analysis) -> &mut CallGraph {
+    &mut a.module.as_mut().unwrap().call_graph
+}
+
+/// The descriptor check notices a stated `carry` the producers do not allow, a site that
+/// keeps a capability no descriptor carries, and an import node cut by more than `carry`.
+#[test]
+fn oracle_rejects_tampered_descriptor_facts() {
+    let bytes =
+        wat::parse_file(root().join("corpus/fixtures/callgraph/descriptors_read_only_open.wat"))
+            .unwrap();
+    let clean = wasmgate_analyzer::analyze(&bytes).unwrap();
+    assert!(
+        check_json(&clean).1.is_empty(),
+        "the untouched analysis passes"
+    );
+
+    let mut a = clean.clone();
+    module_graph(&mut a)
+        .descriptors
+        .as_mut()
+        .unwrap()
+        .carry
+        .push("net.io".into());
+    let problems = check_json(&a).1;
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("the reachable producers allow")),
+        "{problems:?}"
+    );
+
+    let mut a = clean.clone();
+    let g = module_graph(&mut a);
+    let write = g
+        .nodes
+        .iter()
+        .position(|n| n.name == "wasi_snapshot_preview1#fd_write")
+        .unwrap() as u32;
+    let site = g.sites.iter_mut().find(|s| s.to == write).unwrap();
+    site.capabilities.push("fs.write".into());
+    site.capabilities.sort();
+    let problems = check_json(&a).1;
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("which no descriptor carries")),
+        "{problems:?}"
+    );
+
+    let mut a = clean.clone();
+    let g = module_graph(&mut a);
+    let read = g
+        .nodes
+        .iter_mut()
+        .find(|n| n.name == "wasi_snapshot_preview1#fd_read")
+        .unwrap();
+    read.capabilities.retain(|c| c != "fs.read");
+    let problems = check_json(&a).1;
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("import node wasi_snapshot_preview1#fd_read confers")),
+        "{problems:?}"
+    );
+}
