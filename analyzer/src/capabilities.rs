@@ -32,6 +32,24 @@ pub enum Narrow {
     P1ClockId,
 }
 
+/// What kind of descriptor an import can create (`produces` in the data). Descriptors a
+/// host hands over at start are only stdio (0-2) and preopened directories and listening
+/// sockets, so every other descriptor a module can read or write comes from one of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Produces {
+    /// An open file (`path_open`, `openat`): may carry `fs.read` / `fs.write`, as far as the
+    /// producing call site's own capabilities (its rights) allow.
+    File,
+    /// A connected socket (`sock_accept`, `socket`, `accept4`): may carry `net.io`.
+    Socket,
+    /// An in-process pipe: data the module wrote itself, no authority; still a new number.
+    Pipe,
+    /// Anything else (a child process's pipes, an HTTP body): may carry every descriptor
+    /// capability.
+    Other,
+}
+
 /// How one import is classified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Classification {
@@ -42,7 +60,15 @@ pub struct Classification {
     /// Can make descriptor 0, 1 or 2 refer to something other than stdio (renumbering,
     /// duplication), so constant descriptors 0-2 no longer prove stdio in this module.
     pub replaces_stdio: bool,
+    /// Creates descriptors of this kind (see [`Produces`]).
+    pub produces: Option<Produces>,
+    /// Moves data through a descriptor argument: its `fs.read`, `fs.write` and `net.io` are
+    /// only possible when a producer of such descriptors is reachable in the module.
+    pub descriptor_io: bool,
 }
+
+/// Capabilities of `descriptor_io` imports that depend on which descriptors can exist.
+pub const DESCRIPTOR_CAPABILITIES: [&str; 3] = ["fs.read", "fs.write", "net.io"];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -83,6 +109,9 @@ struct ImportEntry {
     narrow: Option<Narrow>,
     #[serde(default)]
     replaces_stdio: bool,
+    produces: Option<Produces>,
+    #[serde(default)]
+    descriptor_io: bool,
     #[allow(dead_code)]
     doc: Option<String>,
 }
@@ -161,20 +190,33 @@ impl CapabilityTable {
 
         for (file, text) in files.iter().filter(|(n, _)| *n != "vocabulary.toml") {
             let fam: FamilyFile = toml::from_str(text).map_err(|e| err(file, e.to_string()))?;
-            let class_of =
-                |caps: Vec<String>, narrow, replaces_stdio| -> Result<Classification, Error> {
-                    for c in &caps {
-                        if !table.vocabulary.contains_key(c) {
-                            return Err(err(file, format!("unknown capability `{c}`")));
-                        }
+            let class_of = |caps: Vec<String>,
+                            narrow,
+                            replaces_stdio,
+                            produces,
+                            descriptor_io|
+             -> Result<Classification, Error> {
+                for c in &caps {
+                    if !table.vocabulary.contains_key(c) {
+                        return Err(err(file, format!("unknown capability `{c}`")));
                     }
-                    let caps: BTreeSet<String> = caps.into_iter().collect();
-                    Ok(Classification {
-                        capabilities: caps.into_iter().collect(),
-                        narrow,
-                        replaces_stdio,
-                    })
-                };
+                }
+                // The mark only cuts descriptor capabilities: without one it is a typo.
+                if descriptor_io && !caps.iter().any(|c| DESCRIPTOR_CAPABILITIES.contains(&&**c)) {
+                    return Err(err(
+                        file,
+                        "`descriptor_io` on an entry with none of fs.read, fs.write, net.io".into(),
+                    ));
+                }
+                let caps: BTreeSet<String> = caps.into_iter().collect();
+                Ok(Classification {
+                    capabilities: caps.into_iter().collect(),
+                    narrow,
+                    replaces_stdio,
+                    produces,
+                    descriptor_io,
+                })
+            };
             let mut new_exact = Vec::new();
             let mut new_globs = Vec::new();
             let mut new_js = Vec::new();
@@ -183,7 +225,13 @@ impl CapabilityTable {
                     OneOrMany::One(m) => vec![m],
                     OneOrMany::Many(ms) => ms,
                 };
-                let class = class_of(entry.capabilities, entry.narrow, entry.replaces_stdio)?;
+                let class = class_of(
+                    entry.capabilities,
+                    entry.narrow,
+                    entry.replaces_stdio,
+                    entry.produces,
+                    entry.descriptor_io,
+                )?;
                 for module in modules {
                     if module.contains('*') || entry.name.contains('*') {
                         let specificity = module.len() + entry.name.len()
@@ -201,7 +249,10 @@ impl CapabilityTable {
                 }
             }
             for entry in fam.js {
-                new_js.push((entry.js_name, class_of(entry.capabilities, None, false)?));
+                new_js.push((
+                    entry.js_name,
+                    class_of(entry.capabilities, None, false, None, false)?,
+                ));
             }
             for (key, class) in new_exact {
                 if table.exact.insert(key.clone(), class).is_some() {
@@ -255,6 +306,8 @@ impl CapabilityTable {
             capabilities: vec![UNKNOWN_HOST.to_string()],
             narrow: None,
             replaces_stdio: false,
+            produces: None,
+            descriptor_io: false,
         }
     }
 }
@@ -343,6 +396,61 @@ mod tests {
             Some("set_onmessage")
         );
         assert_eq!(wasm_bindgen_js_name("fd_write"), None);
+    }
+
+    #[test]
+    fn descriptor_producers_and_movers_come_from_the_data() {
+        let t = CapabilityTable::builtin().unwrap();
+        let produces = |m: &str, n: &str| t.classify(m, n).produces;
+        assert_eq!(
+            produces("wasi_snapshot_preview1", "path_open"),
+            Some(Produces::File)
+        );
+        assert_eq!(
+            produces("wasi_snapshot_preview1", "sock_accept"),
+            Some(Produces::Socket)
+        );
+        assert_eq!(produces("env", "__syscall_openat"), Some(Produces::File));
+        assert_eq!(produces("env", "__syscall_accept4"), Some(Produces::Socket));
+        assert_eq!(produces("wasix_32v1", "fd_pipe"), Some(Produces::Pipe));
+        assert_eq!(
+            produces("wasix_64v1", "http_request"),
+            Some(Produces::Other)
+        );
+        assert_eq!(produces("wasi_snapshot_preview1", "fd_close"), None);
+        assert!(
+            t.classify("wasi_snapshot_preview1", "fd_write")
+                .descriptor_io
+        );
+        assert!(t.classify("env", "__syscall_pwrite64").descriptor_io);
+        assert!(
+            !t.classify("wasi_snapshot_preview1", "sock_send")
+                .descriptor_io
+        );
+    }
+
+    #[test]
+    fn descriptor_io_without_a_descriptor_capability_is_rejected() {
+        let vocab = r#"version = "0"
+[[capability]]
+name = "stdio"
+doc = "d"
+"#;
+        let family = r#"[[import]]
+module = "m"
+name = "f"
+capabilities = ["stdio"]
+descriptor_io = true
+"#;
+        let e = CapabilityTable::from_files(&[("vocabulary.toml", vocab), ("f.toml", family)])
+            .unwrap_err();
+        assert!(e.to_string().contains("descriptor_io"), "{e}");
+        let bad_kind =
+            "[[import]]\nmodule = \"m\"\nname = \"f\"\ncapabilities = []\nproduces = \"tape\"\n";
+        assert!(
+            CapabilityTable::from_files(&[("vocabulary.toml", vocab), ("f.toml", bad_kind)])
+                .is_err()
+        );
     }
 
     #[test]

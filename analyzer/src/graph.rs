@@ -30,6 +30,8 @@ use crate::model::{
 };
 use crate::types::{import_may_match, is_two_way, module_has_box};
 
+mod descriptors;
+
 /// Name of the node standing for every host function reachable through a host-visible ref.
 pub const UNKNOWN_HOST_NODE: &str = "<unknown-host>";
 
@@ -59,6 +61,8 @@ pub(crate) struct Graph {
     node_caps: Vec<Vec<u16>>,
     cap_names: Vec<String>,
     pub entries: Vec<(String, EntryKind, Vec<u32>)>,
+    /// The descriptor refinement applied to this module, if it imports a descriptor mover.
+    descriptors: Option<crate::model::Descriptors>,
 }
 
 struct Builder<'t> {
@@ -399,10 +403,13 @@ pub(crate) fn function_name(facts: &ModuleFacts, index: u32) -> String {
 /// Builds the call graph of a module, in phases: one node per function, the functions whose
 /// references escape, what each table can hold, the edges of every body, the calls the host
 /// makes back into the module, the capabilities of each call site, and the entry points.
+/// `shared_table`: the module shares its descriptor table with other modules (it is part of
+/// a component), so what its descriptors are cannot be read from it alone.
 pub(crate) fn build(
     facts: &ModuleFacts,
     types: &Types,
     import_classes: &[Option<Classification>],
+    shared_table: bool,
 ) -> Graph {
     let bnd = boundary(facts, types);
     let mut b = Builder::new(types.as_ref(), facts.func_types.len());
@@ -417,8 +424,17 @@ pub(crate) fn build(
     let tables = Tables::of(facts, &bnd, &escape.all);
     body_edges(&mut b, facts, &bnd, &escape, &tables);
     let reentrant = host_callers(&mut b, facts, &tables);
-    let caps = CapabilitySites::of(&mut b, facts, &func_imports, &reentrant);
+    let unrefined =
+        descriptors::unrefinable(facts, &func_imports, b.unknown_host.is_some(), shared_table);
+    let mut caps = CapabilitySites::of(
+        &mut b,
+        facts,
+        &func_imports,
+        &reentrant,
+        unrefined.is_some(),
+    );
     let entries = entry_points(facts, &bnd, &escape);
+    let descriptors = descriptors::refine(&mut caps, &b.succ, &entries, &func_imports, unrefined);
 
     let mut edges: Vec<(u32, u32)> = b.edges.into_iter().collect();
     edges.sort_unstable();
@@ -438,6 +454,7 @@ pub(crate) fn build(
         node_caps: caps.node_caps,
         cap_names: caps.names,
         entries,
+        descriptors,
     }
 }
 
@@ -725,6 +742,7 @@ impl CapabilitySites {
         facts: &ModuleFacts,
         func_imports: &[(String, Classification)],
         reentrant: &HashSet<u32>,
+        fds_unknown: bool,
     ) -> Self {
         let mut names: Vec<String> = Vec::new();
         let mut ids: HashMap<String, u16> = HashMap::new();
@@ -746,21 +764,14 @@ impl CapabilitySites {
             node_caps[h as usize] = vec![intern(UNKNOWN_HOST)];
         }
         // Descriptors 0-2 prove stdio only while nothing can put a file or socket there:
-        // renumbering or duplicating can, and so can closing one and opening another (hosts
-        // reuse the lowest free number). Then the constant proves nothing and narrowing is off.
-        let imports_fn = |name: &str| {
-            facts
-                .imports
-                .iter()
-                .any(|i| i.name == name && matches!(i.ty, TypeRef::Func(_) | TypeRef::FuncExact(_)))
-        };
-        let opens_fds = ["path_open", "sock_accept", "sock_open"]
-            .iter()
-            .any(|n| imports_fn(n));
-        // Renumbering and duplication (`fd_renumber`, WASIX `fd_dup2`, ...) are marked in the
-        // data.
+        // renumbering or duplicating can (`replaces_stdio` in the data), and so can closing
+        // one and producing another (hosts reuse the lowest free number), and so can code
+        // this module cannot see. Then the constant proves nothing and narrowing is off.
         let replaces_stdio = func_imports.iter().any(|(_, c)| c.replaces_stdio);
-        let fds_renumbered = replaces_stdio || (imports_fn("fd_close") && opens_fds);
+        let fds_renumbered = fds_unknown
+            || replaces_stdio
+            || (descriptors::imports_fn(facts, "fd_close")
+                && descriptors::imports_producer(func_imports));
         let mut sites: Vec<Vec<Site>> = vec![Vec::new(); nnodes];
         for (i, body) in facts.bodies.iter().enumerate() {
             let from = facts.num_imported_funcs + i as u32;
@@ -874,6 +885,7 @@ impl Graph {
             node_caps,
             cap_names,
             entries,
+            descriptors: None,
         }
     }
 
@@ -931,6 +943,7 @@ impl Graph {
             nodes,
             edges: self.edges,
             sites,
+            descriptors: self.descriptors,
         }
     }
 

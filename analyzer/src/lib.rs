@@ -27,7 +27,8 @@ use sha2::{Digest, Sha256};
 use wasmparser::{Encoding, Parser, Payload, TypeRef, ValidPayload, Validator, WasmFeatures};
 
 pub use capabilities::{
-    CapabilityTable, Classification, Narrow, UNKNOWN_HOST, glob_match, glob_units, strip_version,
+    CapabilityTable, Classification, DESCRIPTOR_CAPABILITIES, Narrow, Produces, UNKNOWN_HOST,
+    glob_match, glob_units, strip_version,
 };
 pub use core::FEATURE_NAMES;
 pub use error::Error;
@@ -111,7 +112,7 @@ fn parse(bytes: &[u8], table: &'static CapabilityTable) -> Result<Analysis, Erro
                             exports,
                             entry_points,
                             unreachable_imports,
-                        } = finish_module(&facts, &types, table);
+                        } = finish_module(&facts, &types, table, !stack.is_empty());
                         if stack.is_empty() {
                             result = Some(Analysis {
                                 schema_version: SCHEMA_VERSION,
@@ -231,10 +232,13 @@ enum Frame<'a> {
 }
 
 /// Turns module facts into the public model: imports, exports, graph and entry points.
+/// `in_component`: the module is part of a component and shares its descriptors with the
+/// other modules there.
 fn finish_module(
     facts: &ModuleFacts,
     types: &wasmparser::types::Types,
     table: &CapabilityTable,
+    in_component: bool,
 ) -> ModuleParts {
     let classes: Vec<Option<Classification>> = facts
         .imports
@@ -272,7 +276,7 @@ fn finish_module(
         .collect();
     exports.sort_by(|a, b| a.name.cmp(&b.name));
 
-    let graph = graph::build(facts, types, &classes);
+    let graph = graph::build(facts, types, &classes, in_component);
     let entry_points = graph.entry_points();
 
     let tr = types.as_ref();

@@ -380,6 +380,26 @@ pub struct CallGraph {
     /// A function reaching `from` reaches these capabilities, whatever `to` itself confers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sites: Vec<CallSite>,
+    /// Which descriptors the module can come to hold, and so what its descriptor-moving
+    /// imports (`fd_read`, `fd_write`, ...) keep; present on core modules importing one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub descriptors: Option<Descriptors>,
+}
+
+/// The descriptor refinement of one core module (README, "Descriptors"). A host hands a
+/// WASI p1 module only stdio and preopened directories (and listening sockets), so `fs.read`,
+/// `fs.write` and `net.io` through a descriptor need a producer (`path_open`, `sock_accept`,
+/// ...) reachable from some entry point.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Descriptors {
+    /// Of `fs.read`, `fs.write` and `net.io`, those a descriptor the module can hold may carry
+    /// (sorted). Node and site capabilities of descriptor-moving imports are already cut to
+    /// these (plus their other capabilities, such as `stdio`).
+    pub carry: Vec<String>,
+    /// Why the module gets no refinement (then `carry` has all three, and constant stdio
+    /// descriptors prove nothing either), if it does not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unrefined: Option<String>,
 }
 
 /// A direct call to a plain import, with what that one call may do.

@@ -103,8 +103,8 @@ fn components_trace_through_the_adapter_and_keep_the_core_capabilities() {
         );
         let got: BTreeSet<String> = run.reaches.iter().map(|r| r.capability.clone()).collect();
         // Superset of the core module's capabilities, except those no component import can
-        // confer at all (the p1 classification of fd_write includes sockets; the command
-        // adapter imports no wasi:sockets, so net.io is impossible, not dropped).
+        // confer at all (the command adapter imports no wasi:sockets, so net.io would be
+        // impossible there, not dropped, if a core module kept it).
         let conferrable: BTreeSet<&str> = comp
             .imports
             .iter()
@@ -205,11 +205,12 @@ type EntryCaps<'a> = (&'a str, &'a [&'a str]);
 /// Derivation, from each program's source (see the headers in `corpus/c/*.c`) and
 /// `rules/capabilities/`:
 /// * `proc.exit`: wasi-libc's `_start` ends in `exit()` -> `proc_exit` in every program.
-/// * `net.io` on the core modules: WASI p1 `fd_read`/`fd_write` on a descriptor that is not
-///   a constant 0-2 may be a socket, so the p1 table gives them `fs.*`, `net.io` and `stdio`.
-///   libc's stdio calls them with the descriptor loaded from the `FILE`, so no narrowing
-///   applies (and `copy` also opens and closes files, which turns narrowing off). This is
-///   today's documented model, not a claim that the programs use sockets.
+/// * Descriptors (README, "Descriptors"): libc's stdio calls `fd_read`/`fd_write` with the
+///   descriptor loaded from the `FILE`, so constant narrowing never applies (and `copy` also
+///   opens and closes files, which turns it off). What they keep besides `stdio` depends on
+///   the descriptor producers the program reaches: none imports a socket producer, so no
+///   `net.io`; `copy` opens files with `path_open` (fopen with non-constant rights), so
+///   `fs.read` and `fs.write`; `envprint` and `compute` open nothing, so only `stdio`.
 /// * `fs.metadata` (+ `stdio`): `fd_fdstat_get` / `fd_seek` from libc's stdio set-up; copy's
 ///   preopen lookup (`fd_prestat_*`).
 /// * The components trace through the WASI p1 adapter to WASI p2 imports: no component
@@ -241,7 +242,6 @@ fn c_programs_reach_exactly_their_capability_sets() {
                     "fs.metadata",
                     "fs.read",
                     "fs.write",
-                    "net.io",
                     "proc.exit",
                     "stdio",
                 ],
@@ -268,17 +268,7 @@ fn c_programs_reach_exactly_their_capability_sets() {
         ),
         (
             "envprint.wasm",
-            &[(
-                "_start",
-                &[
-                    "env",
-                    "fs.metadata",
-                    "fs.write",
-                    "net.io",
-                    "proc.exit",
-                    "stdio",
-                ],
-            )],
+            &[("_start", &["env", "fs.metadata", "proc.exit", "stdio"])],
         ),
         (
             "envprint.component.wasm",

@@ -13,6 +13,8 @@ use wasmgate_analyzer::{Analysis, CallGraph, CallSite, EntryPoint, Import, NodeK
 
 use crate::common::root;
 
+mod descriptors;
+
 /// What one run of the oracle looked at.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Tally {
@@ -106,8 +108,27 @@ fn check_graph(
         bad("an edge or site names a node that does not exist".into());
         return;
     }
-    // Import nodes confer what the import table says (core modules; a component's lowers
-    // are named differently).
+    let edge_set: HashSet<(u32, u32)> = g.edges.iter().copied().collect();
+    let mut sites_at: HashMap<(u32, u32), Vec<&CallSite>> = HashMap::new();
+    for s in &g.sites {
+        sites_at.entry((s.from, s.to)).or_default().push(s);
+    }
+    // A call-site edge is not followed: the site says what the call confers.
+    let mut succ: Vec<Vec<u32>> = vec![Vec::new(); n];
+    let mut followed: HashSet<(u32, u32)> = HashSet::new();
+    for &(a, b) in &g.edges {
+        if !sites_at.contains_key(&(a, b)) {
+            succ[a as usize].push(b);
+            followed.insert((a, b));
+        }
+    }
+    // What descriptors may carry, recomputed from the graph (core modules only).
+    let dropped = match imports {
+        Some(imports) => descriptors::check(g, entries, imports, &succ, &mut bad),
+        None => BTreeSet::new(),
+    };
+    // Import nodes confer what the import table says, less what no descriptor the module
+    // can hold carries (core modules; a component's lowers are named differently).
     if let Some(imports) = imports {
         // One id may be imported several times (as a function and as a table, say).
         let mut table: HashMap<&str, Vec<Vec<String>>> = HashMap::new();
@@ -116,6 +137,9 @@ fn check_graph(
             .filter(|i| i.kind == wasmgate_analyzer::ExternKind::Func)
         {
             let mut caps = i.capabilities.clone();
+            if descriptors::is_io(i) {
+                caps.retain(|c| !dropped.contains(c.as_str()));
+            }
             caps.sort();
             caps.dedup();
             table.entry(i.id.as_str()).or_default().push(caps);
@@ -130,8 +154,6 @@ fn check_graph(
             }
         }
     }
-    let edge_set: HashSet<(u32, u32)> = g.edges.iter().copied().collect();
-    let mut sites_at: HashMap<(u32, u32), Vec<&CallSite>> = HashMap::new();
     for s in &g.sites {
         if !edge_set.contains(&(s.from, s.to)) {
             bad(format!("site {} -> {} is not an edge", s.from, s.to));
@@ -142,18 +164,8 @@ fn check_graph(
                 s.from, s.to
             ));
         }
-        sites_at.entry((s.from, s.to)).or_default().push(s);
     }
     tally.sites += g.sites.len();
-    // A call-site edge is not followed: the site says what the call confers.
-    let mut succ: Vec<Vec<u32>> = vec![Vec::new(); n];
-    let mut followed: HashSet<(u32, u32)> = HashSet::new();
-    for &(a, b) in &g.edges {
-        if !sites_at.contains_key(&(a, b)) {
-            succ[a as usize].push(b);
-            followed.insert((a, b));
-        }
-    }
 
     // Capability numbering, plus one bit for "reaches the <unresolved> node".
     let mut cap_ids: HashMap<&str, usize> = HashMap::new();
@@ -588,6 +600,73 @@ fn oracle_rejects_tampered_analyses() {
         problems
             .iter()
             .any(|p| p.contains("via_helper: reaches lack")),
+        "{problems:?}"
+    );
+}
+
+fn module_graph(a: &mut Analysis) -> &mut CallGraph {
+    &mut a.module.as_mut().unwrap().call_graph
+}
+
+/// The descriptor check notices a stated `carry` the producers do not allow, a site that
+/// keeps a capability no descriptor carries, and an import node cut by more than `carry`.
+#[test]
+fn oracle_rejects_tampered_descriptor_facts() {
+    let bytes =
+        wat::parse_file(root().join("corpus/fixtures/callgraph/descriptors_read_only_open.wat"))
+            .unwrap();
+    let clean = wasmgate_analyzer::analyze(&bytes).unwrap();
+    assert!(
+        check_json(&clean).1.is_empty(),
+        "the untouched analysis passes"
+    );
+
+    let mut a = clean.clone();
+    module_graph(&mut a)
+        .descriptors
+        .as_mut()
+        .unwrap()
+        .carry
+        .push("net.io".into());
+    let problems = check_json(&a).1;
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("the reachable producers allow")),
+        "{problems:?}"
+    );
+
+    let mut a = clean.clone();
+    let g = module_graph(&mut a);
+    let write = g
+        .nodes
+        .iter()
+        .position(|n| n.name == "wasi_snapshot_preview1#fd_write")
+        .unwrap() as u32;
+    let site = g.sites.iter_mut().find(|s| s.to == write).unwrap();
+    site.capabilities.push("fs.write".into());
+    site.capabilities.sort();
+    let problems = check_json(&a).1;
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("which no descriptor carries")),
+        "{problems:?}"
+    );
+
+    let mut a = clean.clone();
+    let g = module_graph(&mut a);
+    let read = g
+        .nodes
+        .iter_mut()
+        .find(|n| n.name == "wasi_snapshot_preview1#fd_read")
+        .unwrap();
+    read.capabilities.retain(|c| c != "fs.read");
+    let problems = check_json(&a).1;
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("import node wasi_snapshot_preview1#fd_read confers")),
         "{problems:?}"
     );
 }
