@@ -98,7 +98,7 @@ struct FamilyFile {
 #[serde(deny_unknown_fields)]
 struct ReentryEntry {
     module: OneOrMany,
-    name: String,
+    name: OneOrMany,
     calls: Vec<String>,
     table: Option<String>,
     #[allow(dead_code)]
@@ -250,30 +250,36 @@ impl CapabilityTable {
             }
             table.globs.extend(new_globs);
             for entry in fam.reentry {
-                let modules = match entry.module {
+                let list = |m: OneOrMany| match m {
                     OneOrMany::One(m) => vec![m],
                     OneOrMany::Many(ms) => ms,
                 };
-                let what = Reentry::Known {
-                    rule: entry.name.clone(),
-                    exports: entry.calls,
-                    table: entry.table,
-                };
-                for module in modules {
-                    if module.contains('*') || entry.name.contains('*') {
-                        let s = specificity(&module, &entry.name);
-                        table
-                            .reentry_globs
-                            .push((module, entry.name.clone(), s, what.clone()));
-                    } else if table
-                        .reentry_exact
-                        .insert((module.clone(), entry.name.clone()), what.clone())
-                        .is_some()
-                    {
-                        return Err(err(
-                            file,
-                            format!("duplicate reentry entry for `{module}#{}`", entry.name),
-                        ));
+                let (modules, names) = (list(entry.module), list(entry.name));
+                for name in &names {
+                    let what = Reentry::Known {
+                        rule: name.clone(),
+                        exports: entry.calls.clone(),
+                        table: entry.table.clone(),
+                    };
+                    for module in &modules {
+                        if module.contains('*') || name.contains('*') {
+                            let s = specificity(module, name);
+                            table.reentry_globs.push((
+                                module.clone(),
+                                name.clone(),
+                                s,
+                                what.clone(),
+                            ));
+                        } else if table
+                            .reentry_exact
+                            .insert((module.clone(), name.clone()), what.clone())
+                            .is_some()
+                        {
+                            return Err(err(
+                                file,
+                                format!("duplicate reentry entry for `{module}#{name}`"),
+                            ));
+                        }
                     }
                 }
             }
@@ -282,9 +288,7 @@ impl CapabilityTable {
         table
             .globs
             .sort_by_key(|g| std::cmp::Reverse(g.specificity));
-        table
-            .reentry_globs
-            .sort_by_key(|g| std::cmp::Reverse(g.2));
+        table.reentry_globs.sort_by_key(|g| std::cmp::Reverse(g.2));
         Ok(table)
     }
 
@@ -292,7 +296,10 @@ impl CapabilityTable {
     /// specific glob, else anything).
     pub fn reentry(&self, module: &str, name: &str) -> Reentry {
         let module = strip_version(module);
-        if let Some(r) = self.reentry_exact.get(&(module.to_string(), name.to_string())) {
+        if let Some(r) = self
+            .reentry_exact
+            .get(&(module.to_string(), name.to_string()))
+        {
             return r.clone();
         }
         self.reentry_globs
@@ -446,11 +453,23 @@ mod tests {
             Reentry::Any => false,
         };
         assert!(none("wasi_snapshot_preview1", "path_open"));
-        assert!(none("wasi:filesystem/types@0.2.3", "[method]descriptor.open-at"));
+        assert!(none(
+            "wasi:filesystem/types@0.2.3",
+            "[method]descriptor.open-at"
+        ));
         assert!(none("gojs", "runtime.wasmWrite"));
         assert_eq!(t.reentry("env", "js_callback"), Reentry::Any);
+        assert!(none("env", "__syscall_openat"));
+        assert_eq!(t.reentry("env", "emscripten_asm_const_int"), Reentry::Any);
+        match t.reentry("env", "_mmap_js") {
+            Reentry::Known { exports, .. } => assert_eq!(exports, ["emscripten_builtin_memalign"]),
+            Reentry::Any => panic!("mmap is listed"),
+        }
         assert_eq!(t.reentry("gojs", "syscall/js.valueCall"), Reentry::Any);
-        assert_eq!(t.reentry("wbg", "__wbg_call_1b2c3d4e5f6a7b8c"), Reentry::Any);
+        assert_eq!(
+            t.reentry("wbg", "__wbg_call_1b2c3d4e5f6a7b8c"),
+            Reentry::Any
+        );
         match t.reentry("wbg", "__wbindgen_string_get") {
             Reentry::Known { exports, table, .. } => {
                 assert_eq!(exports, ["__wbindgen_*", "__externref_*"]);

@@ -69,7 +69,11 @@ fn callgraph_fixtures_match_ground_truth() {
         );
         let wasm = wat::parse_file(&file).unwrap_or_else(|e| panic!("{name}: {e}"));
         let a = wasmgate_analyzer::analyze(&wasm).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(a.options, wasmgate_analyzer::Options::default(), "{name}: sound by default");
+        assert_eq!(
+            a.options,
+            wasmgate_analyzer::Options::default(),
+            "{name}: sound by default"
+        );
         let got_edges = compare(&name, &a, &want, &mut failures);
         let no_reentry = expected_as(&text, "-assuming-no-reentry");
         if !no_reentry.edges.is_empty() || !no_reentry.caps.is_empty() {
@@ -78,7 +82,10 @@ fn callgraph_fixtures_match_ground_truth() {
             };
             let b = wasmgate_analyzer::analyze_with(&wasm, options)
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
-            assert_eq!(b.options, options, "{name}: the analysis records its options");
+            assert_eq!(
+                b.options, options,
+                "{name}: the analysis records its options"
+            );
             let label = format!("{name} (assuming no re-entry)");
             compare(&label, &b, &no_reentry, &mut failures);
         }
