@@ -49,8 +49,9 @@ fn read_binary(mut r: impl Read, name: &str) -> Result<Vec<u8>> {
     Ok(buf)
 }
 
-/// Reads and analyses one binary; errors name the file and the byte offset.
-pub fn analyze(path: &Path) -> Result<Analysis> {
+/// Reads and analyses one binary under `options`; errors name the file and the byte offset.
+pub fn analyze(path: &Path, options: wasmgate_analyzer::Options) -> Result<Analysis> {
     let bytes = read(path)?;
-    wasmgate_analyzer::analyze(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    wasmgate_analyzer::analyze_with(&bytes, options)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }

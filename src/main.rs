@@ -24,10 +24,10 @@ pub mod exit {
 const AFTER_HELP: &str = "\
 Analysis model:
   Entry points are exported functions, the start function and (as one `<escaped>` entry)
-  function references the host can obtain. Results per entry point assume a host import
-  does not re-enter the module during the call; any re-entry comes through an export or an
-  escaped reference, which are entry points themselves, so the union over entry points is
-  sound even with callbacks.
+  function references the host can obtain. An import that may re-enter the module (call
+  back into it: anything not listed in rules/capabilities/reentry.toml, e.g. JS imports) leads
+  to <host-reentry>, which runs every export and escaped function, so each entry point's
+  result counts host callbacks. --assume-no-reentry drops that (unsound for JS hosts).
 
 Exit status:
   0  pass / no difference

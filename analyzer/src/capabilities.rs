@@ -3,6 +3,8 @@
 //! The table is data, not code, so that reviewers can audit it and users can read it; this
 //! module only loads it (embedded at build time) and applies the matching precedence:
 //! exact `[[import]]` > wasm-bindgen `[[js]]` > most specific glob `[[import]]` > `unknown-host`.
+//! The same files say which imports may call back into the module (`[[reentry]]`, exact >
+//! most specific glob > may call anything).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::OnceLock;
@@ -84,6 +86,22 @@ struct VocabularyEntry {
     doc: String,
 }
 
+/// Which code of the module an import may run before it returns (`[[reentry]]` entries).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reentry {
+    /// Not listed: the host may call any exported or escaped function during the call.
+    Any,
+    /// A listed family: it calls back at most these.
+    Known {
+        /// The entry's name pattern (names the table dispatch node, e.g. `invoke_*`).
+        rule: String,
+        /// Patterns of exported function names it may call.
+        exports: Vec<String>,
+        /// Export name of a table any of whose entries it may call.
+        table: Option<String>,
+    },
+}
+
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum OneOrMany {
@@ -98,6 +116,19 @@ struct FamilyFile {
     import: Vec<ImportEntry>,
     #[serde(default)]
     js: Vec<JsEntry>,
+    #[serde(default)]
+    reentry: Vec<ReentryEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReentryEntry {
+    module: OneOrMany,
+    name: OneOrMany,
+    calls: Vec<String>,
+    table: Option<String>,
+    #[allow(dead_code)]
+    doc: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -140,6 +171,9 @@ pub struct CapabilityTable {
     exact: HashMap<(String, String), Classification>,
     js: HashMap<String, Classification>,
     globs: Vec<GlobRule>,
+    reentry_exact: HashMap<(String, String), Reentry>,
+    /// `(module, name, specificity, what)`, most specific first.
+    reentry_globs: Vec<(String, String, usize, Reentry)>,
 }
 
 impl std::fmt::Debug for CapabilityTable {
@@ -234,9 +268,7 @@ impl CapabilityTable {
                 )?;
                 for module in modules {
                     if module.contains('*') || entry.name.contains('*') {
-                        let specificity = module.len() + entry.name.len()
-                            - module.matches('*').count()
-                            - entry.name.matches('*').count();
+                        let specificity = specificity(&module, &entry.name);
                         new_globs.push(GlobRule {
                             module,
                             name: entry.name.clone(),
@@ -268,12 +300,63 @@ impl CapabilityTable {
                 }
             }
             table.globs.extend(new_globs);
+            for entry in fam.reentry {
+                let list = |m: OneOrMany| match m {
+                    OneOrMany::One(m) => vec![m],
+                    OneOrMany::Many(ms) => ms,
+                };
+                let (modules, names) = (list(entry.module), list(entry.name));
+                for name in &names {
+                    let what = Reentry::Known {
+                        rule: name.clone(),
+                        exports: entry.calls.clone(),
+                        table: entry.table.clone(),
+                    };
+                    for module in &modules {
+                        if module.contains('*') || name.contains('*') {
+                            let s = specificity(module, name);
+                            table.reentry_globs.push((
+                                module.clone(),
+                                name.clone(),
+                                s,
+                                what.clone(),
+                            ));
+                        } else if table
+                            .reentry_exact
+                            .insert((module.clone(), name.clone()), what.clone())
+                            .is_some()
+                        {
+                            return Err(err(
+                                file,
+                                format!("duplicate reentry entry for `{module}#{name}`"),
+                            ));
+                        }
+                    }
+                }
+            }
         }
         // Most specific first; ties keep file order, which is sorted and therefore stable.
         table
             .globs
             .sort_by_key(|g| std::cmp::Reverse(g.specificity));
+        table.reentry_globs.sort_by_key(|g| std::cmp::Reverse(g.2));
         Ok(table)
+    }
+
+    /// What a function import may call back while it runs (exact entry, else the most
+    /// specific glob, else anything).
+    pub fn reentry(&self, module: &str, name: &str) -> Reentry {
+        let module = strip_version(module);
+        if let Some(r) = self
+            .reentry_exact
+            .get(&(module.to_string(), name.to_string()))
+        {
+            return r.clone();
+        }
+        self.reentry_globs
+            .iter()
+            .find(|(m, n, _, _)| glob_match(m, module) && glob_match(n, name))
+            .map_or(Reentry::Any, |g| g.3.clone())
     }
 
     /// Version of the table (`capabilities_version` in the output).
@@ -310,6 +393,11 @@ impl CapabilityTable {
             descriptor_io: false,
         }
     }
+}
+
+/// How specific a glob rule is: its characters other than `*`.
+fn specificity(module: &str, name: &str) -> usize {
+    module.len() + name.len() - module.matches('*').count() - name.matches('*').count()
 }
 
 /// `wasi:filesystem/types@0.2.0` -> `wasi:filesystem/types`; names without a version are kept.
@@ -463,5 +551,46 @@ descriptor_io = true
             t.classify("env", "no_such_import_xyz").capabilities,
             vec![UNKNOWN_HOST]
         );
+    }
+
+    #[test]
+    fn reentry_families_come_from_the_data() {
+        let t = CapabilityTable::builtin().unwrap();
+        let none = |m: &str, n: &str| match t.reentry(m, n) {
+            Reentry::Known { exports, table, .. } => exports.is_empty() && table.is_none(),
+            Reentry::Any => false,
+        };
+        assert!(none("wasi_snapshot_preview1", "path_open"));
+        assert!(none(
+            "wasi:filesystem/types@0.2.3",
+            "[method]descriptor.open-at"
+        ));
+        assert!(none("gojs", "runtime.wasmWrite"));
+        assert_eq!(t.reentry("env", "js_callback"), Reentry::Any);
+        assert!(none("env", "__syscall_openat"));
+        assert_eq!(t.reentry("env", "emscripten_asm_const_int"), Reentry::Any);
+        match t.reentry("env", "_mmap_js") {
+            Reentry::Known { exports, .. } => assert_eq!(exports, ["emscripten_builtin_memalign"]),
+            Reentry::Any => panic!("mmap is listed"),
+        }
+        assert_eq!(t.reentry("gojs", "syscall/js.valueCall"), Reentry::Any);
+        assert_eq!(
+            t.reentry("wbg", "__wbg_call_1b2c3d4e5f6a7b8c"),
+            Reentry::Any
+        );
+        match t.reentry("wbg", "__wbindgen_string_get") {
+            Reentry::Known { exports, table, .. } => {
+                assert_eq!(exports, ["__wbindgen_*", "__externref_*"]);
+                assert_eq!(table, None);
+            }
+            Reentry::Any => panic!("wasm-bindgen intrinsics are listed"),
+        }
+        match t.reentry("env", "invoke_vii") {
+            Reentry::Known { rule, table, .. } => {
+                assert_eq!(rule, "invoke_*");
+                assert_eq!(table.as_deref(), Some("__indirect_function_table"));
+            }
+            Reentry::Any => panic!("invoke_* is listed"),
+        }
     }
 }

@@ -13,8 +13,11 @@
 //!   functions are indexed by canonical type, so the graph stays linear in the input.
 //! * Tables and references the host can see or write also hold host functions:
 //!   `<unknown-host>`.
-//! * Emscripten `invoke_*` (one node per table: JS does not check arity, so any entry) and
-//!   wasi-threads `thread-spawn` call back into the module.
+//! * Host imports may call back into the module while they run: what each family can call
+//!   is data (`rules/capabilities/reentry.toml`: WASI nothing, Emscripten `invoke_*` any
+//!   entry of the indirect function table, wasi-threads `wasi_thread_start`...); any other
+//!   import leads to the one `<host-reentry>` node, which calls every exported and escaped
+//!   function, unless the caller assumes no re-entry.
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -23,10 +26,11 @@ use rayon::prelude::*;
 use wasmparser::types::{CoreTypeId, Types, TypesRef};
 use wasmparser::{CompositeInnerType, ExternalKind, FuncType, TypeRef};
 
-use crate::capabilities::{Classification, Narrow, UNKNOWN_HOST};
+use crate::capabilities::{Classification, Narrow, Reentry, UNKNOWN_HOST, glob_match};
 use crate::core::{ModuleFacts, may_carry_funcref};
 use crate::model::{
-    CallGraph, CallSite, EntryKind, EntryPoint, Node, NodeKind, Reach, SegmentMode, import_id,
+    CallGraph, CallSite, EntryKind, EntryPoint, Node, NodeKind, Options, Reach, SegmentMode,
+    import_id,
 };
 use crate::types::{import_may_match, is_two_way, module_has_box};
 
@@ -34,6 +38,10 @@ mod descriptors;
 
 /// Name of the node standing for every host function reachable through a host-visible ref.
 pub const UNKNOWN_HOST_NODE: &str = "<unknown-host>";
+
+/// Name of the node standing for the host calling back into the module during an import:
+/// it calls every exported and escaped function.
+pub const HOST_REENTRY_NODE: &str = "<host-reentry>";
 
 /// One call of an import from a function, with the capabilities that call site may use.
 #[derive(Debug, Clone)]
@@ -408,8 +416,9 @@ pub(crate) fn function_name(facts: &ModuleFacts, index: u32) -> String {
 pub(crate) fn build(
     facts: &ModuleFacts,
     types: &Types,
-    import_classes: &[Option<Classification>],
+    import_classes: &[Option<(Classification, Reentry)>],
     shared_table: bool,
+    options: Options,
 ) -> Graph {
     let bnd = boundary(facts, types);
     let mut b = Builder::new(types.as_ref(), facts.func_types.len());
@@ -417,13 +426,20 @@ pub(crate) fn build(
         .imports
         .iter()
         .zip(import_classes)
-        .filter_map(|(imp, class)| Some((import_id(&imp.module, &imp.name), class.clone()?)))
+        .filter_map(|(imp, class)| {
+            Some((import_id(&imp.module, &imp.name), class.as_ref()?.0.clone()))
+        })
+        .collect();
+    let reentry: Vec<&Reentry> = import_classes
+        .iter()
+        .filter_map(|c| c.as_ref().map(|c| &c.1))
         .collect();
     function_nodes(&mut b, facts);
     let escape = Escape::of(facts);
     let tables = Tables::of(facts, &bnd, &escape.all);
     body_edges(&mut b, facts, &bnd, &escape, &tables);
-    let reentrant = host_callers(&mut b, facts, &tables);
+    let entries = entry_points(facts, &bnd, &escape);
+    let reentrant = host_callers(&mut b, facts, &tables, &reentry, &entries, options);
     let unrefined =
         descriptors::unrefinable(facts, &func_imports, b.unknown_host.is_some(), shared_table);
     let mut caps = CapabilitySites::of(
@@ -433,7 +449,6 @@ pub(crate) fn build(
         &reentrant,
         unrefined.is_some(),
     );
-    let entries = entry_points(facts, &bnd, &escape);
     let descriptors = descriptors::refine(&mut caps, &b.succ, &entries, &func_imports, unrefined);
 
     let mut edges: Vec<(u32, u32)> = b.edges.into_iter().collect();
@@ -666,55 +681,88 @@ fn body_edges(
     }
 }
 
-/// Host-side callers the ABI makes known (Emscripten `invoke_*`, wasi-threads
-/// `thread-spawn`): edges from the import into the module. Returns those imports; calls to
-/// them are followed, not only recorded as capability sites.
-fn host_callers(b: &mut Builder<'_>, facts: &ModuleFacts, tables: &Tables) -> HashSet<u32> {
-    let indirect_table = facts
-        .exports
-        .iter()
-        .find(|(n, k, _)| *k == ExternalKind::Table && n == "__indirect_function_table")
-        .map(|(_, _, i)| *i)
-        .or(if tables.contents.is_empty() {
-            None
-        } else {
-            Some(0)
-        });
-    let thread_start = facts
-        .exports
-        .iter()
-        .find(|(n, k, _)| *k == ExternalKind::Func && n == "wasi_thread_start")
-        .map(|(_, _, i)| *i);
+/// Calls the host makes back into the module while an import runs: edges from the import
+/// node to what it may call. A family listed in `rules/capabilities/reentry.toml` calls at
+/// most its listed exports and, for a `table` entry (Emscripten `invoke_*`), any entry of
+/// that table (the JS glue does not check arity: one node per table serves them all). Any
+/// other import may call every exported and escaped function: an edge to the one shared
+/// `<host-reentry>` node, unless `options` assume no re-entry. Returns the imports given
+/// such edges: calls to them are followed, not only recorded as capability sites.
+fn host_callers(
+    b: &mut Builder<'_>,
+    facts: &ModuleFacts,
+    tables: &Tables,
+    reentry: &[&Reentry],
+    entries: &[(String, EntryKind, Vec<u32>)],
+    options: Options,
+) -> HashSet<u32> {
+    let table_named = |name: &str| {
+        facts
+            .exports
+            .iter()
+            .find(|(n, k, _)| *k == ExternalKind::Table && n == name)
+            .map(|(_, _, i)| *i)
+            .or(if tables.contents.is_empty() {
+                None
+            } else {
+                Some(0)
+            })
+    };
     let empty = BTreeSet::new();
     let mut reentrant: HashSet<u32> = HashSet::new();
-    let mut fi = 0u32;
-    for imp in &facts.imports {
-        let (TypeRef::Func(ty) | TypeRef::FuncExact(ty)) = imp.ty else {
-            continue;
-        };
-        let idx = fi;
-        fi += 1;
-        // The JS glue calls `table.get(i)(args...)` and JS does not check arity, so every
-        // `invoke_*` can run any entry: one node per table serves them all.
-        if imp.name.starts_with("invoke_")
-            && let Some(tbl) = indirect_table
-            && b.func_type(ty).is_some_and(|sig| !sig.params().is_empty())
-        {
-            let c = tables.contents.get(tbl as usize).unwrap_or(&empty);
-            let d = b.dispatch(
-                format!("table[{tbl}]:invoke_*"),
-                |_| c.iter().copied().collect(),
-                tables.host(tbl),
-            );
-            b.edge(idx, d, 0, true);
-            reentrant.insert(idx);
-        }
-        if imp.module == "wasi"
-            && imp.name == "thread-spawn"
-            && let Some(start) = thread_start
-        {
-            b.edge(idx, start, 0, true);
-            reentrant.insert(idx);
+    let mut host_reentry: Option<u32> = None;
+    for (idx, what) in reentry.iter().enumerate() {
+        let idx = idx as u32;
+        match what {
+            Reentry::Any if options.assume_no_reentry => {}
+            Reentry::Any => {
+                let h = *host_reentry.get_or_insert_with(|| {
+                    let h = b.node(NodeKind::Dispatch, HOST_REENTRY_NODE.into(), None);
+                    // The host can call whatever it can name: the roots of every entry
+                    // point but the start function.
+                    let targets: BTreeSet<u32> = entries
+                        .iter()
+                        .filter(|(_, kind, _)| *kind != EntryKind::Start)
+                        .flat_map(|(_, _, roots)| roots.iter().copied())
+                        .collect();
+                    for t in targets {
+                        b.edge(h, t, 0, true);
+                    }
+                    h
+                });
+                b.edge(idx, h, 0, true);
+                reentrant.insert(idx);
+            }
+            Reentry::Known {
+                rule,
+                exports,
+                table,
+            } => {
+                let ty = facts.func_types.get(idx as usize).copied();
+                if let Some(name) = table
+                    && let Some(tbl) = table_named(name)
+                    && ty
+                        .and_then(|t| b.func_type(t))
+                        .is_some_and(|sig| !sig.params().is_empty())
+                {
+                    let c = tables.contents.get(tbl as usize).unwrap_or(&empty);
+                    let d = b.dispatch(
+                        format!("table[{tbl}]:{rule}"),
+                        |_| c.iter().copied().collect(),
+                        tables.host(tbl),
+                    );
+                    b.edge(idx, d, 0, true);
+                    reentrant.insert(idx);
+                }
+                for (name, kind, f) in &facts.exports {
+                    if matches!(kind, ExternalKind::Func | ExternalKind::FuncExact)
+                        && exports.iter().any(|p| glob_match(p, name))
+                    {
+                        b.edge(idx, *f, 0, true);
+                        reentrant.insert(idx);
+                    }
+                }
+            }
         }
     }
     for (i, body) in facts.bodies.iter().enumerate() {

@@ -27,22 +27,30 @@ use sha2::{Digest, Sha256};
 use wasmparser::{Encoding, Parser, Payload, TypeRef, ValidPayload, Validator, WasmFeatures};
 
 pub use capabilities::{
-    CapabilityTable, Classification, DESCRIPTOR_CAPABILITIES, Narrow, Produces, UNKNOWN_HOST,
-    glob_match, glob_units, strip_version,
+    CapabilityTable, Classification, DESCRIPTOR_CAPABILITIES, Narrow, Produces, Reentry,
+    UNKNOWN_HOST, glob_match, glob_units, strip_version,
 };
 pub use core::FEATURE_NAMES;
 pub use error::Error;
-pub use graph::{ELIDED, UNKNOWN_HOST_NODE};
+pub use graph::{ELIDED, HOST_REENTRY_NODE, UNKNOWN_HOST_NODE};
 pub use model::*;
 
 use crate::component::ComponentBuilder;
 use crate::core::{ModuleBuilder, ModuleFacts};
 
-/// Analyses a core module or component.
+/// Analyses a core module or component under the default (sound) options.
 pub fn analyze(bytes: &[u8]) -> Result<Analysis, Error> {
+    analyze_with(bytes, Options::default())
+}
+
+/// Analyses a core module or component under `options` (recorded in the result).
+pub fn analyze_with(bytes: &[u8], options: Options) -> Result<Analysis, Error> {
     let table = CapabilityTable::builtin()?;
     // Hashing a 30 MB file is a few percent of the work: do it beside the parse.
-    let (sha256, result) = rayon::join(|| hex(&Sha256::digest(bytes)), || parse(bytes, table));
+    let (sha256, result) = rayon::join(
+        || hex(&Sha256::digest(bytes)),
+        || parse(bytes, table, options),
+    );
     let mut analysis = result?;
     analysis.sha256 = sha256;
     lengths::fill(&mut analysis, bytes);
@@ -50,7 +58,11 @@ pub fn analyze(bytes: &[u8]) -> Result<Analysis, Error> {
 }
 
 /// Parses, validates and analyses; `sha256` is filled in by the caller.
-fn parse(bytes: &[u8], table: &'static CapabilityTable) -> Result<Analysis, Error> {
+fn parse(
+    bytes: &[u8],
+    table: &'static CapabilityTable,
+    options: Options,
+) -> Result<Analysis, Error> {
     let sha256 = String::new();
     let mut validator = Validator::new_with_features(WasmFeatures::all());
     let mut stack: Vec<Frame<'_>> = Vec::new();
@@ -112,7 +124,7 @@ fn parse(bytes: &[u8], table: &'static CapabilityTable) -> Result<Analysis, Erro
                             exports,
                             entry_points,
                             unreachable_imports,
-                        } = finish_module(&facts, &types, table, !stack.is_empty());
+                        } = finish_module(&facts, &types, table, !stack.is_empty(), options);
                         if stack.is_empty() {
                             result = Some(Analysis {
                                 schema_version: SCHEMA_VERSION,
@@ -120,6 +132,7 @@ fn parse(bytes: &[u8], table: &'static CapabilityTable) -> Result<Analysis, Erro
                                 sha256: sha256.clone(),
                                 size: bytes.len() as u64,
                                 capabilities_version: table.version().to_string(),
+                                options,
                                 imports,
                                 exports,
                                 entry_points,
@@ -188,6 +201,7 @@ fn parse(bytes: &[u8], table: &'static CapabilityTable) -> Result<Analysis, Erro
                                 sha256: sha256.clone(),
                                 size: bytes.len() as u64,
                                 capabilities_version: table.version().to_string(),
+                                options,
                                 imports: done.imports,
                                 exports: done.exports,
                                 entry_points: linked.entry_points,
@@ -239,12 +253,16 @@ fn finish_module(
     types: &wasmparser::types::Types,
     table: &CapabilityTable,
     in_component: bool,
+    options: Options,
 ) -> ModuleParts {
-    let classes: Vec<Option<Classification>> = facts
+    let classes: Vec<Option<(Classification, Reentry)>> = facts
         .imports
         .iter()
         .map(|i| match i.ty {
-            TypeRef::Func(_) | TypeRef::FuncExact(_) => Some(table.classify(&i.module, &i.name)),
+            TypeRef::Func(_) | TypeRef::FuncExact(_) => Some((
+                table.classify(&i.module, &i.name),
+                table.reentry(&i.module, &i.name),
+            )),
             _ => None,
         })
         .collect();
@@ -259,7 +277,7 @@ fn finish_module(
             kind: core::type_ref_kind(&i.ty),
             capabilities: c
                 .as_ref()
-                .map(|c| c.capabilities.clone())
+                .map(|(c, _)| c.capabilities.clone())
                 .unwrap_or_default(),
             offset: i.offset,
             length: None,
@@ -276,7 +294,7 @@ fn finish_module(
         .collect();
     exports.sort_by(|a, b| a.name.cmp(&b.name));
 
-    let graph = graph::build(facts, types, &classes, in_component);
+    let graph = graph::build(facts, types, &classes, in_component, options);
     let entry_points = graph.entry_points();
 
     let tr = types.as_ref();

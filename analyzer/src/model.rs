@@ -11,6 +11,17 @@ use serde::{Deserialize, Serialize};
 /// Version of the JSON shape of [`Analysis`].
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// What the analysis may assume about the host: given by the caller (CLI flag or policy)
+/// before analysing, recorded in the output (JSON `options`).
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Assume that no import calls back into the module while it runs: calls to imports
+    /// not listed in `rules/capabilities/reentry.toml` no longer lead to `<host-reentry>`.
+    /// Unsound for JavaScript hosts (Emscripten, wasm-bindgen, plain JS imports).
+    #[serde(default)]
+    pub assume_no_reentry: bool,
+}
+
 /// Whether the binary is a core module or a component.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -39,6 +50,9 @@ pub struct Analysis {
     pub size: u64,
     /// Version of the capability table (`rules/capabilities/vocabulary.toml`) used.
     pub capabilities_version: String,
+    /// The assumptions this analysis was made under.
+    #[serde(default)]
+    pub options: Options,
     /// The binary's own imports (for a component: its component-level imports, one per function).
     pub imports: Vec<Import>,
     /// The binary's own exports.
@@ -471,7 +485,9 @@ pub enum NodeKind {
     Function,
     /// An imported function.
     Import,
-    /// `call_indirect` on one (table, type), `call_ref` on one type, or an `invoke_*` trampoline.
+    /// `call_indirect` on one (table, type), `call_ref` on one type, an `invoke_*`
+    /// trampoline, or `<host-reentry>` (every exported and escaped function, called back by
+    /// a host import).
     Dispatch,
     /// Any host function reachable through a host-visible function reference.
     UnknownHost,

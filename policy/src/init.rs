@@ -69,6 +69,14 @@ pub fn least_privilege(source: &str, a: &Analysis) -> String {
         "# Least privilege: it allows exactly what the binary's entry points can reach today.\n\
          # Review every line: anything not allowed here is denied, and deny beats allow.\n\n",
     );
+    if a.options.assume_no_reentry {
+        // The reach below was computed under this assumption: checking needs it too.
+        s.push_str(
+            "# Analysed assuming no import calls back into the module (--assume-no-reentry):\n\
+             # unsound for JavaScript hosts, where an export's callbacks run other exports.\n\
+             assume_no_reentry = true\n\n",
+        );
+    }
 
     // Per capability, the shortest witness over every entry point, to say why it is allowed.
     let shortest = witness::shortest_by(witness::all(&a.entry_points), |r| r.capability.as_str());

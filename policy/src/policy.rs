@@ -159,6 +159,7 @@ pub type LevelSetting = Option<Level>;
 struct PolicyFile {
     extends: Option<At<String>>,
     widen: Vec<At<String>>,
+    assume_no_reentry: Option<At<bool>>,
     capabilities: AllowDeny,
     imports: AllowDeny,
     features: AllowDeny,
@@ -203,6 +204,9 @@ pub struct ValidPolicy {
     pub waivers: Vec<Waiver>,
     /// `[levels]`, by rule id.
     pub levels: BTreeMap<String, At<LevelSetting>>,
+    /// `assume_no_reentry`: analyse as if no import called back into the module (unsound
+    /// for JavaScript hosts; widening in a child policy).
+    pub assume_no_reentry: Option<At<bool>>,
     sections: BTreeMap<String, Origin>,
 }
 
@@ -219,6 +223,13 @@ impl ValidPolicy {
             file: 0,
             span: 0..0,
         })
+    }
+
+    /// The analyzer options this policy asks for: read before analysing a binary.
+    pub fn analysis_options(&self) -> wasmgate_analyzer::Options {
+        wasmgate_analyzer::Options {
+            assume_no_reentry: self.assume_no_reentry.as_ref().is_some_and(|a| a.value),
+        }
     }
 
     /// The level a rule reports at under this policy (`None`: switched off).
@@ -271,6 +282,7 @@ pub const ACCEPTED_KEYS: &[(&str, &[&str])] = &[
         &[
             "extends",
             "widen",
+            "assume_no_reentry",
             "capabilities",
             "imports",
             "features",
@@ -348,6 +360,7 @@ pub const WIDEN_KINDS: &[&str] = &[
     "sandbox",
     "level",
     "waiver",
+    "analysis",
 ];
 
 /// Values of `limit:` widenings.

@@ -69,6 +69,9 @@ pub struct Opts {
     /// Today's date for waiver expiry, YYYY-MM-DD.
     #[arg(long, value_name = "DATE")]
     pub now: Option<String>,
+    // Or-ed with each binary's policy `assume_no_reentry`.
+    #[command(flatten)]
+    pub analysis: crate::cmd::AnalysisOpts,
 }
 
 pub fn run(opts: Opts) -> Result<u8> {
@@ -166,7 +169,10 @@ pub fn run(opts: Opts) -> Result<u8> {
         .into_par_iter()
         .map(|(bin, artifact, policy_path)| {
             let policy = &policies[&policy_path];
-            let analysis = input::analyze(bin)?;
+            // The policy is read first: its assumptions are the analysis' options.
+            let mut options = policy.analysis_options();
+            options.assume_no_reentry |= opts.analysis.assume_no_reentry;
+            let analysis = input::analyze(bin, options)?;
             let findings = wasmgate_policy::check(policy, &analysis, &artifact, today);
             // Freeing a large analysis takes a while: do it beside the other files' work.
             std::thread::spawn(move || drop(analysis));

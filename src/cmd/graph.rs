@@ -46,6 +46,8 @@ pub struct Opts {
     pub module: Option<String>,
     #[arg(long, value_enum, default_value_t = Format::Dot)]
     pub format: Format,
+    #[command(flatten)]
+    pub analysis: crate::cmd::AnalysisOpts,
 }
 
 #[derive(Serialize)]
@@ -65,7 +67,7 @@ struct Out<'a> {
 }
 
 pub fn run(opts: Opts) -> Result<u8> {
-    let analysis = input::analyze(&opts.file)?;
+    let analysis = input::analyze(&opts.file, opts.analysis.options())?;
     let mut graphs = Vec::new();
     match (&analysis.component, &opts.module) {
         // A component without `--module`: the linked graph across all its core instances.

@@ -36,10 +36,12 @@ pub struct Opts {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
+    #[command(flatten)]
+    pub analysis: crate::cmd::AnalysisOpts,
 }
 
 pub fn run(opts: Opts) -> Result<u8> {
-    let analysis = input::analyze(&opts.file)?;
+    let analysis = input::analyze(&opts.file, opts.analysis.options())?;
     match opts.format {
         Format::Json => output::print_json(&analysis)?,
         Format::Human => output::print(&human(&opts.file.display().to_string(), &analysis))?,

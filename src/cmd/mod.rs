@@ -1,5 +1,7 @@
 //! One module per subcommand.
 
+use clap::Args;
+
 pub mod check;
 pub mod explain;
 pub mod graph;
@@ -7,3 +9,22 @@ pub mod inspect;
 pub mod policy;
 #[cfg(feature = "sandbox")]
 pub mod run;
+
+/// Analysis assumptions, shared by every command that analyses a binary.
+#[derive(Args, Debug, Clone, Copy)]
+pub struct AnalysisOpts {
+    /// Assume no import calls back into the module while it runs (the behaviour before
+    /// `<host-reentry>`). Unsound for JavaScript hosts (Emscripten, wasm-bindgen, JS imports):
+    /// an export that calls a JS import may then run any other export or escaped function.
+    #[arg(long)]
+    pub assume_no_reentry: bool,
+}
+
+impl AnalysisOpts {
+    /// The analyzer's options these flags ask for.
+    pub fn options(self) -> wasmgate_analyzer::Options {
+        wasmgate_analyzer::Options {
+            assume_no_reentry: self.assume_no_reentry,
+        }
+    }
+}

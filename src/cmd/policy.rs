@@ -38,12 +38,15 @@ pub struct InitOpts {
     /// Write the policy to this file (atomically) instead of standard output.
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
+    // With --assume-no-reentry the policy also says `assume_no_reentry = true`.
+    #[command(flatten)]
+    pub analysis: crate::cmd::AnalysisOpts,
 }
 
 pub fn run(opts: Opts) -> Result<u8> {
     match opts.command {
         PolicyCommand::Init(o) => {
-            let analysis = input::analyze(&o.file)?;
+            let analysis = input::analyze(&o.file, o.analysis.options())?;
             let text =
                 wasmgate_policy::init::least_privilege(&o.file.display().to_string(), &analysis);
             match &o.output {

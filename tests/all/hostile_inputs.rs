@@ -321,6 +321,12 @@ fn every_widening_of_a_parent_needs_its_widen_entry() {
             "a waiver of WG0001 widens the parent policy",
         ),
         (
+            "analysis:assume_no_reentry",
+            "",
+            "assume_no_reentry = true\n",
+            "`assume_no_reentry = true` widens the parent policy",
+        ),
+        (
             "sandbox:grants",
             "",
             "[sandbox]\nenv = [\"HOME\"]\n",
@@ -399,6 +405,7 @@ fn every_widening_of_a_parent_needs_its_widen_entry() {
         "sandbox:env",
         "level:no-such-rule",
         "waiver:WG9999",
+        "analysis:assume_everything",
         "socket:x",
     ] {
         let err = load_child("", &format!("widen = [\"{bad}\"]\n"))

@@ -9,6 +9,7 @@ mod component_shapes;
 mod corpus;
 mod fuzz_regressions;
 mod graph_size;
+mod host_reentry;
 mod hostile_inputs;
 mod hostile_names;
 mod oracle;

@@ -163,6 +163,26 @@ impl Loader {
             out.limits.require_memory_maximum = Some(cv.clone());
         }
 
+        // Assuming no re-entry drops reach (and so findings) the parent's sound analysis has.
+        if let Some(cv) = &child.assume_no_reentry {
+            let parent_assumes = parent.assume_no_reentry.as_ref().is_some_and(|p| p.value);
+            if cv.value && !parent_assumes && !widened("analysis", "assume_no_reentry") {
+                self.diags.push(
+                    Diagnostic::new(
+                        file,
+                        cv.at.span.clone(),
+                        "`assume_no_reentry = true` widens the parent policy",
+                    )
+                    .label("widens the parent")
+                    .note(
+                        "the parent's analysis counts what host callbacks can reach; add \
+                         `widen = [\"analysis:assume_no_reentry\"]` to drop that deliberately",
+                    ),
+                );
+            }
+            out.assume_no_reentry = Some(cv.clone());
+        }
+
         if let Some(sb) = &child.sandbox {
             let beyond = self.sandbox_widening(parent.sandbox.as_ref(), sb);
             if !beyond.is_empty() && !widened("sandbox", "grants") {

@@ -83,6 +83,7 @@ pub fn load_str(path: &Path, text: &str) -> Result<ValidPolicy, LoadError> {
         sandbox: p.sandbox.map(|s| s.value).unwrap_or_default(),
         waivers: p.waivers,
         levels: p.levels,
+        assume_no_reentry: p.assume_no_reentry,
         sections,
     })
 }

@@ -31,6 +31,9 @@ impl Loader {
             match &*key.name {
                 "extends" => pf.extends = self.string(file, &mut v, "`extends`"),
                 "widen" => pf.widen = self.strings(file, &mut v, "`widen`").unwrap_or_default(),
+                "assume_no_reentry" => {
+                    pf.assume_no_reentry = self.boolean(file, &mut v, "`assume_no_reentry`")
+                }
                 "capabilities" | "imports" | "features" => {
                     let name = key.name.to_string();
                     let ad = self.allow_deny(file, &mut v, &name);

@@ -96,6 +96,7 @@ impl Loader {
                     && match k {
                         "limit" => WIDEN_LIMITS.contains(&v),
                         "sandbox" => v == "grants",
+                        "analysis" => v == "assume_no_reentry",
                         "level" | "waiver" => rules::find(v).is_some(),
                         _ => true,
                     }
@@ -110,6 +111,7 @@ impl Loader {
                     .label("expected KIND:VALUE")
                     .note(format!(
                         "KIND is one of: {}; `limit:` takes {}, `sandbox:` takes `grants`, \
+                         `analysis:` takes `assume_no_reentry`, \
                          `level:` and `waiver:` take a rule id or name",
                         WIDEN_KINDS.join(", "),
                         WIDEN_LIMITS.join(", ")
