@@ -207,7 +207,11 @@ fn exports_section(s: &mut String, a: &Analysis, allowed: &BTreeSet<String>, max
 
     // Per export name, what it reaches (entry points sharing a name share a restriction).
     let mut reach: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    for e in a.entry_points.iter().filter(|e| e.kind == EntryKind::Export) {
+    for e in a
+        .entry_points
+        .iter()
+        .filter(|e| e.kind == EntryKind::Export)
+    {
         let set = reach.entry(e.name.as_str()).or_default();
         set.extend(e.reaches.iter().map(|r| r.capability.as_str()));
     }
@@ -223,8 +227,14 @@ fn exports_section(s: &mut String, a: &Analysis, allowed: &BTreeSet<String>, max
     let names: Vec<&str> = reach.keys().copied().collect();
     let group: Vec<usize> = reach.values().map(id).collect();
     // An export reaching everything `[capabilities] allow` lists is bounded by it already.
-    let unbounded = |set: &BTreeSet<&str>| set.len() == allowed.len() && set.iter().all(|c| allowed.contains(*c));
-    let restricted: usize = sets.iter().filter(|(s, _)| !unbounded(s)).map(|(_, n)| n).sum();
+    let unbounded = |set: &BTreeSet<&str>| {
+        set.len() == allowed.len() && set.iter().all(|c| allowed.contains(*c))
+    };
+    let restricted: usize = sets
+        .iter()
+        .filter(|(s, _)| !unbounded(s))
+        .map(|(_, n)| n)
+        .sum();
     let prefixes = restricted > max_listed;
     let patterns = if prefixes {
         prefix_patterns(&names, &group, sets.len())
@@ -240,8 +250,16 @@ fn exports_section(s: &mut String, a: &Analysis, allowed: &BTreeSet<String>, max
             s,
             "# {} export{} reach{} every capability allowed above: `[capabilities] allow` is their restriction.",
             names.len() - restricted,
-            if names.len() - restricted == 1 { "" } else { "s" },
-            if names.len() - restricted == 1 { "es" } else { "" },
+            if names.len() - restricted == 1 {
+                ""
+            } else {
+                "s"
+            },
+            if names.len() - restricted == 1 {
+                "es"
+            } else {
+                ""
+            },
         );
     }
     if restricted == 0 {
@@ -305,7 +323,7 @@ fn prefix_patterns(names: &[&str], group: &[usize], groups: usize) -> Vec<Vec<St
             continue;
         }
         if same_until[lo] >= hi {
-            out[group[lo]].push(if names[lo].len() == d {
+            out[group[lo]].push(if hi - lo == 1 && names[lo].len() == d {
                 pattern::literal(names[lo]) // alone, and the prefix is the whole name
             } else {
                 format!("{}*", pattern::literal(&names[lo][..d]))
@@ -322,7 +340,8 @@ fn prefix_patterns(names: &[&str], group: &[usize], groups: usize) -> Vec<Vec<St
             let next = names[lo][d..].chars().next().map_or(0, char::len_utf8);
             let key = &names[lo].as_bytes()[..d + next];
             let end = lo
-                + names[lo..hi].partition_point(|s| &s.as_bytes()[..(d + next).min(s.len())] <= key);
+                + names[lo..hi]
+                    .partition_point(|s| &s.as_bytes()[..(d + next).min(s.len())] <= key);
             stack.push((lo, end, d + next));
             lo = end;
         }
@@ -346,7 +365,8 @@ mod tests {
     /// Checks `prefix_patterns` with the policy's own matcher: every pattern matches only
     /// names of its group, every name is matched by a pattern of its group.
     fn exact(names: &[&str], group: &[usize]) {
-        let mut sorted: Vec<(&str, usize)> = names.iter().copied().zip(group.iter().copied()).collect();
+        let mut sorted: Vec<(&str, usize)> =
+            names.iter().copied().zip(group.iter().copied()).collect();
         sorted.sort();
         let names: Vec<&str> = sorted.iter().map(|(n, _)| *n).collect();
         let group: Vec<usize> = sorted.iter().map(|(_, g)| *g).collect();
@@ -355,7 +375,11 @@ mod tests {
         for (g, pats) in patterns.iter().enumerate() {
             for p in pats {
                 crate::pattern::Pattern::parse(p).unwrap();
-                let matched: Vec<_> = names.iter().zip(&group).filter(|(n, _)| pattern::matches(p, n)).collect();
+                let matched: Vec<_> = names
+                    .iter()
+                    .zip(&group)
+                    .filter(|(n, _)| pattern::matches(p, n))
+                    .collect();
                 assert!(!matched.is_empty(), "{p:?} matches nothing");
                 for (n, other) in matched {
                     assert_eq!(*other, g, "{p:?} of group {g} matches {n:?}");
@@ -363,7 +387,10 @@ mod tests {
             }
         }
         for (n, g) in names.iter().zip(&group) {
-            assert!(patterns[*g].iter().any(|p| pattern::matches(p, n)), "{n:?} unmatched: {patterns:?}");
+            assert!(
+                patterns[*g].iter().any(|p| pattern::matches(p, n)),
+                "{n:?} unmatched: {patterns:?}"
+            );
         }
     }
 
@@ -375,11 +402,26 @@ mod tests {
         let p = prefix_patterns(&["get_a", "get_b", "gzip"], &[0, 0, 1], 2);
         assert_eq!(p, vec![vec!["ge*".to_string()], vec!["gz*".to_string()]]);
         // One group: every export, `*`.
-        assert_eq!(prefix_patterns(&["a", "b"], &[0, 0], 1), vec![vec!["*".to_string()]]);
+        assert_eq!(
+            prefix_patterns(&["a", "b"], &[0, 0], 1),
+            vec![vec!["*".to_string()]]
+        );
         // A name that is a prefix of others, the empty name, and hostile characters.
         exact(&["", "a", "ab", "abc", "abd"], &[1, 0, 1, 0, 0]);
         exact(
-            &["*", "**", "\\", "\\*", "a#b", "a#c", "日本", "日本語", "日x", "\u{202e}", "\n"],
+            &[
+                "*",
+                "**",
+                "\\",
+                "\\*",
+                "a#b",
+                "a#c",
+                "日本",
+                "日本語",
+                "日x",
+                "\u{202e}",
+                "\n",
+            ],
             &[0, 1, 0, 1, 1, 0, 0, 1, 1, 0, 1],
         );
         // Seeded names over few characters, so the trie branches everywhere.
@@ -392,7 +434,11 @@ mod tests {
         };
         for _ in 0..200 {
             let mut names: Vec<String> = (0..next(40))
-                .map(|_| (0..next(6)).map(|_| ['a', '*', '\\', '#', 'é'][next(5)]).collect())
+                .map(|_| {
+                    (0..next(6))
+                        .map(|_| ['a', '*', '\\', '#', 'é'][next(5)])
+                        .collect()
+                })
                 .collect();
             names.sort();
             names.dedup();

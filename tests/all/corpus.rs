@@ -178,10 +178,7 @@ fn summarise(a: &Analysis) -> Analysed {
     Analysed {
         oracle: (tally, problems),
         reached: union.clone(),
-        init_roundtrip: crate::policy_init::roundtrip(
-            a,
-            wasmgate_policy::init::MAX_LISTED_EXPORTS,
-        ),
+        init_roundtrip: crate::policy_init::roundtrip(a, wasmgate_policy::init::MAX_LISTED_EXPORTS),
         kind: a.kind,
         sha256: a.sha256.clone(),
         snapshot: serde_json::json!({
@@ -223,15 +220,24 @@ fn corpus_binaries_pass_their_own_least_privilege_policy() {
         }
     }
     sizes.sort();
-    eprintln!("largest policies (bytes, lines, binary): {:?}", &sizes[sizes.len().saturating_sub(3)..]);
+    eprintln!(
+        "largest policies (bytes, lines, binary): {:?}",
+        &sizes[sizes.len().saturating_sub(3)..]
+    );
     // Every binary that analyses, none skipped for size.
-    let ok = summaries().iter().filter(|s| s.entry.expect == "ok").count();
+    let ok = summaries()
+        .iter()
+        .filter(|s| s.entry.expect == "ok")
+        .count();
     assert_eq!(checked, ok, "round trip ran on {checked} of {ok} binaries");
     let reaching = summaries()
         .iter()
         .filter(|s| s.outcome.as_ref().is_ok_and(|a| !a.reached.is_empty()))
         .count();
-    assert!(mutations >= reaching, "only {mutations} mutations for {reaching} binaries reaching something");
+    assert!(
+        mutations >= reaching,
+        "only {mutations} mutations for {reaching} binaries reaching something"
+    );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 

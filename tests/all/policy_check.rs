@@ -546,8 +546,10 @@ fn policy_schema_lists_exactly_the_keys_the_loader_accepts() {
     // The schema's examples (the table and the group form) load without errors.
     for example in schema["examples"].as_array().unwrap() {
         let example = example.as_str().unwrap();
-        match wasmgate_policy::load_str(&root().join("corpus/fixtures/policy/example.toml"), example)
-        {
+        match wasmgate_policy::load_str(
+            &root().join("corpus/fixtures/policy/example.toml"),
+            example,
+        ) {
             Ok(_) => {}
             Err(wasmgate_policy::LoadError::Invalid { rendered, .. }) => panic!("{rendered}"),
             Err(e) => panic!("the schema's example does not load: {e}"),

@@ -146,10 +146,7 @@ pub fn roundtrip(a: &Analysis, max_listed: usize) -> Result<Trip, String> {
     }
     if !doc["capabilities"]["allow"].as_array().unwrap().is_empty() {
         let mut m = doc.clone();
-        m["capabilities"]["allow"]
-            .as_array_mut()
-            .unwrap()
-            .remove(0);
+        m["capabilities"]["allow"].as_array_mut().unwrap().remove(0);
         mutants.push((m, "capability-not-allowed"));
     }
     for (m, rule) in mutants {
@@ -250,12 +247,7 @@ fn restricted(files: &[(&str, &str)]) -> Result<BTreeSet<(String, String)>, Stri
     );
     Ok(findings
         .iter()
-        .map(|f| {
-            (
-                f.location.entry_point.clone().unwrap(),
-                f.subject.clone(),
-            )
-        })
+        .map(|f| (f.location.entry_point.clone().unwrap(), f.subject.clone()))
         .collect())
 }
 
@@ -279,7 +271,8 @@ fn overlapping_groups_allow_only_what_every_group_allows() {
         pairs(&[("a_both", "random")])
     );
     // Each pattern of a group restricts what it matches: `a_*` covers `a_rand` too.
-    let p = format!("{ALLOW}[[exports.restrict]]\nexports = [\"a_*\", \"b_env\"]\ncapabilities = []\n");
+    let p =
+        format!("{ALLOW}[[exports.restrict]]\nexports = [\"a_*\", \"b_env\"]\ncapabilities = []\n");
     assert_eq!(
         restricted(&[("p.toml", &p)]).unwrap(),
         pairs(&[
@@ -325,8 +318,11 @@ fn group_and_table_forms_combine_across_extends() {
     );
     // In a parent's group it drops that one pattern; the group's others still apply.
     assert_eq!(
-        restricted(&[("child.toml", "extends = \"parent.toml\"\n"), ("parent.toml", &group_parent)])
-            .unwrap(),
+        restricted(&[
+            ("child.toml", "extends = \"parent.toml\"\n"),
+            ("parent.toml", &group_parent)
+        ])
+        .unwrap(),
         pairs(&[("a_both", "env"), ("b_env", "env")])
     );
     let child = "extends = \"parent.toml\"\nwiden = [\"export:a_both\"]\n";
@@ -369,12 +365,18 @@ capabilities = [\"random\"]
 ";
     let err = restricted(&[("p.toml", text)]).unwrap_err();
     for (want, at) in [
-        ("unknown key `export` in an `[[exports.restrict]]` entry", "p.toml:5:1"),
+        (
+            "unknown key `export` in an `[[exports.restrict]]` entry",
+            "p.toml:5:1",
+        ),
         ("did you mean `exports`?", ""),
         ("`exports` is empty", "p.toml:9:11"),
-        ("unknown capability `rnd`", "p.toml:14:17"),
+        ("unknown capability `rnd`", "p.toml:14:18"),
         ("needs `exports` and `capabilities`", "p.toml:16:1"),
-        ("`exports.restrict.exports` must be an array of strings", "p.toml:20:11"),
+        (
+            "`exports.restrict.exports` must be an array of strings",
+            "p.toml:20:12",
+        ),
         // The pattern is bad, and the entry lacks `capabilities`: reported once, above.
     ] {
         assert!(err.contains(want), "missing {want:?}:\n{err}");
@@ -382,9 +384,13 @@ capabilities = [\"random\"]
     }
     // A bad capability in a group of two patterns is one mistake, reported once.
     assert_eq!(err.matches("unknown capability `rnd`").count(), 1, "{err}");
-    let bad = format!("{ALLOW}[[exports.restrict]]\nexports = [\"a**\", \"ok\"]\ncapabilities = []\n");
+    let bad =
+        format!("{ALLOW}[[exports.restrict]]\nexports = [\"a**\", \"ok\"]\ncapabilities = []\n");
     let err = restricted(&[("p.toml", &bad)]).unwrap_err();
-    assert!(err.contains("bad pattern \"a**\"") && err.contains("p.toml:4:12"), "{err}");
+    assert!(
+        err.contains("bad pattern \"a**\"") && err.contains("p.toml:4:13"),
+        "{err}"
+    );
     // TOML gives a key one type: the two forms cannot share a file.
     let both = format!(
         "{ALLOW}[exports.restrict]\na_both = []\n\n[[exports.restrict]]\nexports = [\"b_env\"]\ncapabilities = []\n"
