@@ -248,21 +248,13 @@ fn exports_section(s: &mut String, a: &Analysis, allowed: &BTreeSet<String>, max
     if restricted < names.len() {
         let _ = writeln!(
             s,
-            "# {} export{} reach{} every capability allowed above: `[capabilities] allow` is their restriction.",
-            names.len() - restricted,
-            if names.len() - restricted == 1 {
-                ""
-            } else {
-                "s"
-            },
-            if names.len() - restricted == 1 {
-                "es"
-            } else {
-                ""
-            },
+            "# Exports reaching every capability allowed above ({}) need no group: `[capabilities] allow`\n\
+             # bounds them.",
+            names.len() - restricted
         );
     }
     if restricted == 0 {
+        s.push('\n');
         return;
     }
     s.push_str("# Each group of exports may reach only the capabilities it reaches today.\n");

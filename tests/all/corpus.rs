@@ -199,14 +199,12 @@ fn summarise(a: &Analysis) -> Analysed {
 fn corpus_binaries_pass_their_own_least_privilege_policy() {
     let (mut checked, mut mutations) = (0, 0);
     let mut problems = Vec::new();
-    let mut sizes = Vec::new();
     for s in summaries() {
         if let Ok(a) = &s.outcome {
             checked += 1;
             match &a.init_roundtrip {
                 Ok(t) => {
                     mutations += t.mutations;
-                    sizes.push((t.bytes, t.lines, s.entry.id.as_str()));
                     // The acceptance bound of issue 11 for duckdb-eh, held by every binary.
                     if t.lines > 5_000 || t.bytes > 500_000 {
                         problems.push(format!(
@@ -219,11 +217,6 @@ fn corpus_binaries_pass_their_own_least_privilege_policy() {
             }
         }
     }
-    sizes.sort();
-    eprintln!(
-        "largest policies (bytes, lines, binary): {:?}",
-        &sizes[sizes.len().saturating_sub(3)..]
-    );
     // Every binary that analyses, none skipped for size.
     let ok = summaries()
         .iter()
