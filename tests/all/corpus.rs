@@ -197,7 +197,7 @@ fn summarise(a: &Analysis) -> Analysed {
 
 #[test]
 fn corpus_binaries_pass_their_own_least_privilege_policy() {
-    let (mut checked, mut mutations) = (0, 0);
+    let (mut checked, mut mutations, mut groups_dropped) = (0, 0, 0);
     let mut problems = Vec::new();
     for s in summaries() {
         if let Ok(a) = &s.outcome {
@@ -205,6 +205,7 @@ fn corpus_binaries_pass_their_own_least_privilege_policy() {
             match &a.init_roundtrip {
                 Ok(t) => {
                     mutations += t.mutations;
+                    groups_dropped += usize::from(t.group_dropped);
                     // The acceptance bound of issue 11 for duckdb-eh, held by every binary.
                     if t.lines > 5_000 || t.bytes > 500_000 {
                         problems.push(format!(
@@ -227,6 +228,10 @@ fn corpus_binaries_pass_their_own_least_privilege_policy() {
         .iter()
         .filter(|s| s.outcome.as_ref().is_ok_and(|a| !a.reached.is_empty()))
         .count();
+    assert!(
+        groups_dropped > 0,
+        "no round trip dropped a capability from a group"
+    );
     assert!(
         mutations >= reaching,
         "only {mutations} mutations for {reaching} binaries reaching something"
