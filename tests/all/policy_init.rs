@@ -406,5 +406,8 @@ capabilities = [\"random\"]
         "{ALLOW}[exports.restrict]\na_both = []\n\n[[exports.restrict]]\nexports = [\"b_env\"]\ncapabilities = []\n"
     );
     let err = restricted(&[("p.toml", &both)]).unwrap_err();
-    assert!(err.contains("p.toml:6:"), "{err}");
+    assert!(
+        err.contains("p.toml:6:") && err.contains("not both"),
+        "{err}"
+    );
 }
