@@ -129,6 +129,18 @@ pub fn as_literal(pattern: &str) -> Option<String> {
     }
 }
 
+/// The text every match of `pattern` starts with: its characters before the first `*`.
+pub fn literal_prefix(pattern: &str) -> String {
+    Pattern::lossy(pattern)
+        .toks
+        .iter()
+        .map_while(|t| match t {
+            Tok::Char(c) => Some(*c),
+            Tok::Star => None,
+        })
+        .collect()
+}
+
 /// Whether every text `inner` matches is matched by `outer`.
 pub fn covers(outer: &str, inner: &str) -> bool {
     Pattern::lossy(outer).covers(&Pattern::lossy(inner))
@@ -200,6 +212,9 @@ mod tests {
         assert_eq!(split_import(&id), Some(("a\\#b", "\\*")));
         assert_eq!(split_import("m#n#o"), Some(("m", "n#o")));
         assert_eq!(split_import("m\\#n"), None);
+        assert_eq!(literal_prefix("a\\*b*c"), "a*b");
+        assert_eq!(literal_prefix("*x"), "");
+        assert_eq!(literal_prefix("plain"), "plain");
     }
 
     #[test]

@@ -49,10 +49,13 @@ pub struct AllowDeny {
     pub deny: Vec<At<String>>,
 }
 
-/// `[exports.restrict]`: exports matching `export` may reach only `capabilities`.
+/// `[exports.restrict]`: exports matching `export` may reach only `capabilities`. A table
+/// entry (`name = [...]`) is one restriction; a group (`[[exports.restrict]]`) is one per
+/// pattern of its `exports`, all with the group's capabilities. An export matching several
+/// restrictions must satisfy each (it may reach only what all of them allow).
 #[derive(Debug, Clone)]
 pub struct Restriction {
-    /// Export name pattern.
+    /// Export name pattern (where it is written: the table entry, or the group's pattern).
     pub export: At<String>,
     /// The only capabilities (patterns) the matching exports may reach.
     pub capabilities: Vec<At<String>>,
@@ -274,7 +277,8 @@ pub enum LoadError {
 }
 
 /// Keys accepted in each table of a policy file (`""` is the top level, `[]` marks an array
-/// of tables). Tables with free-form keys (`exports.restrict`, `levels`) are not listed.
+/// of tables). Tables with free-form keys (`levels`, and `[exports.restrict]` in its table
+/// form) are not listed.
 /// The JSON Schema test checks `schemas/policy.schema.json` against this list.
 pub const ACCEPTED_KEYS: &[(&str, &[&str])] = &[
     (
@@ -298,6 +302,7 @@ pub const ACCEPTED_KEYS: &[(&str, &[&str])] = &[
     ("imports", &["allow", "deny"]),
     ("features", &["allow", "deny"]),
     ("exports", &["required", "forbidden", "restrict"]),
+    ("exports.restrict[]", &["exports", "capabilities"]),
     (
         "limits",
         &[

@@ -27,7 +27,8 @@ Examples:
   wasmgate check --policy policy.toml app.wasm      # passes
 
 The policy is commented for review: it allows the capabilities and imports the entry points
-reach today, restricts each export to its own capabilities and pins limits and features.
+reach today, restricts exports in groups ([[exports.restrict]], one per capability set; past
+1,000 exports a group names its exports by prefixes) and pins limits and features.
 
 Exit status:
   0  written

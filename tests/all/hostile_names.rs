@@ -4,7 +4,7 @@
 //! format; a property test checks that `policy init` then `check` passes for any names and
 //! that the written policy allows exactly what the analysis reports.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use serde_json::Value;
@@ -254,8 +254,41 @@ fn hostile_names_stay_data_in_every_output() {
         expected_imports.iter().map(String::as_str).collect(),
         "{text}"
     );
-    let restricted = policy["exports"]["restrict"].as_table().unwrap();
-    assert_eq!(restricted.len(), names.len(), "{text}");
+    // Each export reaching less than the whole allow list is named, exactly, in one group
+    // whose capabilities are what it reaches; the others are in none.
+    let mut in_groups: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for g in policy["exports"]["restrict"].as_array().unwrap() {
+        let caps: BTreeSet<String> = g["capabilities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_string())
+            .collect();
+        for p in g["exports"].as_array().unwrap() {
+            let name = wasmgate_policy::pattern::as_literal(p.as_str().unwrap()).expect("a name");
+            assert!(in_groups.insert(name, caps.clone()).is_none(), "{text}");
+        }
+    }
+    let mut expected = BTreeMap::new();
+    for e in json["entry_points"].as_array().unwrap() {
+        if e["kind"] != "export" {
+            continue;
+        }
+        let caps: BTreeSet<String> = e["reaches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["capability"].as_str().unwrap().to_string())
+            .collect();
+        if caps != allowed {
+            expected.insert(e["name"].as_str().unwrap().to_string(), caps);
+        }
+    }
+    assert!(
+        !expected.is_empty(),
+        "some export reaches less than all: {text}"
+    );
+    assert_eq!(in_groups, expected, "{text}");
     let (code, out, err) = run_in(
         &dir,
         &[
@@ -389,55 +422,65 @@ fn init_then_check_passes_for_any_names() {
             // possible here (UTF-8 by construction): any error is a failure.
             Err(e) => panic!("case {case}: {e}"),
         };
-        let text = wasmgate_policy::init::least_privilege("case.wasm", &analysis);
-        let policy = match wasmgate_policy::load_str(Path::new("case.toml"), &text) {
-            Ok(p) => p,
-            Err(wasmgate_policy::LoadError::Invalid { rendered, .. }) => {
-                panic!("case {case}: {rendered}\n{text}")
+        // Names one by one, and by prefix (the form large binaries get).
+        for max_listed in [wasmgate_policy::init::MAX_LISTED_EXPORTS, 0] {
+            let text =
+                wasmgate_policy::init::least_privilege_with("case.wasm", &analysis, max_listed);
+            let policy = match wasmgate_policy::load_str(Path::new("case.toml"), &text) {
+                Ok(p) => p,
+                Err(wasmgate_policy::LoadError::Invalid { rendered, .. }) => {
+                    panic!("case {case}: {rendered}\n{text}")
+                }
+                Err(e) => panic!("case {case}: {e}"),
+            };
+            let findings = wasmgate_policy::check(&policy, &analysis, "case.wasm", today);
+            let failing: Vec<_> = findings
+                .iter()
+                // By design, whatever the policy: imports no export calls are reported as
+                // unreachable, and imports of unknown meaning get a warning.
+                .filter(|f| {
+                    !["declared-import-unreachable", "unknown-host-import"]
+                        .contains(&f.name.as_str())
+                })
+                .filter(|f| wasmgate_policy::counts(f, wasmgate_policy::Level::Note))
+                .collect();
+            assert!(failing.is_empty(), "case {case}: {failing:#?}\n{text}");
+            let toml: toml::Table = toml::from_str(&text).unwrap();
+            let allowed: BTreeSet<&str> = toml["capabilities"]["allow"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap())
+                .collect();
+            let reached: BTreeSet<&str> = analysis
+                .entry_points
+                .iter()
+                .flat_map(|e| &e.reaches)
+                .map(|r| r.capability.as_str())
+                .collect();
+            assert_eq!(allowed, reached, "case {case}\n{text}");
+            let allowed_imports: BTreeSet<String> = toml["imports"]["allow"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_string())
+                .collect();
+            let reachable: BTreeSet<String> = analysis
+                .imports
+                .iter()
+                .filter(|i| !analysis.unreachable_imports.contains(&i.id))
+                .map(|i| wasmgate_policy::pattern::literal_import(&i.module, &i.name))
+                .collect();
+            assert_eq!(allowed_imports, reachable, "case {case}\n{text}");
+            // Each export's effective restriction is exactly what it reaches, and dropping
+            // a capability fails the check.
+            if let Err(e) = crate::policy_init::roundtrip(&analysis, max_listed) {
+                panic!("case {case} (max_listed {max_listed}): {e}\n{text}");
             }
-            Err(e) => panic!("case {case}: {e}"),
-        };
-        let findings = wasmgate_policy::check(&policy, &analysis, "case.wasm", today);
-        let failing: Vec<_> = findings
-            .iter()
-            // By design, whatever the policy: imports no export calls are reported as
-            // unreachable, and imports of unknown meaning get a warning.
-            .filter(|f| {
-                !["declared-import-unreachable", "unknown-host-import"].contains(&f.name.as_str())
-            })
-            .filter(|f| wasmgate_policy::counts(f, wasmgate_policy::Level::Note))
-            .collect();
-        assert!(failing.is_empty(), "case {case}: {failing:#?}\n{text}");
-        let toml: toml::Table = toml::from_str(&text).unwrap();
-        let allowed: BTreeSet<&str> = toml["capabilities"]["allow"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap())
-            .collect();
-        let reached: BTreeSet<&str> = analysis
-            .entry_points
-            .iter()
-            .flat_map(|e| &e.reaches)
-            .map(|r| r.capability.as_str())
-            .collect();
-        assert_eq!(allowed, reached, "case {case}\n{text}");
-        let allowed_imports: BTreeSet<String> = toml["imports"]["allow"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap().to_string())
-            .collect();
-        let reachable: BTreeSet<String> = analysis
-            .imports
-            .iter()
-            .filter(|i| !analysis.unreachable_imports.contains(&i.id))
-            .map(|i| wasmgate_policy::pattern::literal_import(&i.module, &i.name))
-            .collect();
-        assert_eq!(allowed_imports, reachable, "case {case}\n{text}");
-        checked += 1;
+            checked += 1;
+        }
     }
-    assert_eq!(checked, 300);
+    assert_eq!(checked, 600);
 }
 
 /// Error messages quote names too (wasmparser: "duplicate export name"): stderr stays safe.

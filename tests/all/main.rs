@@ -14,6 +14,7 @@ mod hostile_inputs;
 mod hostile_names;
 mod oracle;
 mod policy_check;
+mod policy_init;
 mod policy_rules;
 mod robustness;
 mod sandbox;

@@ -51,15 +51,24 @@ impl Cx<'_> {
         {
             by_name.entry(e.name.as_str()).or_default().push(e);
         }
+        // A pattern is tried only on the names starting with its literal prefix, so the
+        // thousands of `PREFIX*` patterns `policy init` writes for such a binary do too.
+        let mut sorted: Vec<&str> = by_name.keys().copied().collect();
+        sorted.sort_unstable();
         for restriction in &self.policy.restrict {
             let pattern = restriction.export.value.as_str();
             let entries: Vec<&EntryPoint> = match pattern::as_literal(pattern) {
                 Some(name) => by_name.get(name.as_str()).cloned().unwrap_or_default(),
-                None => a
-                    .entry_points
-                    .iter()
-                    .filter(|e| e.kind == EntryKind::Export && pattern::matches(pattern, &e.name))
-                    .collect(),
+                None => {
+                    let prefix = pattern::literal_prefix(pattern);
+                    let from = sorted.partition_point(|n| *n < prefix.as_str());
+                    sorted[from..]
+                        .iter()
+                        .take_while(|n| n.starts_with(prefix.as_str()))
+                        .filter(|n| pattern::matches(pattern, n))
+                        .flat_map(|n| by_name[n].iter().copied())
+                        .collect()
+                }
             };
             for e in entries {
                 for (cap, r) in by_capability(e) {

@@ -20,6 +20,13 @@ impl Loader {
                         .strings(file, &mut val, "`exports.forbidden`")
                         .unwrap_or_default()
                 }
+                // An array is the group form (`[[exports.restrict]]`); anything else goes
+                // to the table form, which reports a wrong type.
+                "restrict" if val.as_array().is_some() => {
+                    for mut item in self.array(file, &mut val, "`exports.restrict`") {
+                        self.restrict_group(file, &mut item, &mut pf.restrict);
+                    }
+                }
                 "restrict" => {
                     for (name, mut caps) in self.free_table(file, &mut val, "`[exports.restrict]`")
                     {
@@ -40,6 +47,60 @@ impl Loader {
                 }
                 _ => self.unread(file, &k),
             }
+        }
+    }
+
+    /// One `[[exports.restrict]]` entry: every export matching one of `exports` may reach
+    /// only `capabilities`. Stored as one [`Restriction`] per pattern, each pointing at its
+    /// pattern, so checks, `extends` and `widen = ["export:NAME"]` treat both forms alike.
+    fn restrict_group(&mut self, file: usize, v: &mut Value<'_>, out: &mut Vec<Restriction>) {
+        let span = v.span;
+        let Some(t) = self.table(
+            file,
+            v,
+            "exports.restrict[]",
+            "an `[[exports.restrict]]` entry",
+        ) else {
+            return;
+        };
+        let (mut exports, mut capabilities) = (None, None);
+        for (k, mut val) in t {
+            let what = format!("`exports.restrict.{}`", k.name);
+            match &*k.name {
+                "exports" => exports = Some((self.strings(file, &mut val, &what), val.span)),
+                "capabilities" => capabilities = Some(self.strings(file, &mut val, &what)),
+                _ => self.unread(file, &k),
+            }
+        }
+        let (Some((exports, exports_span)), Some(capabilities)) = (exports, capabilities) else {
+            self.err(
+                file,
+                span,
+                "an `[[exports.restrict]]` entry needs `exports` and `capabilities`".into(),
+                "incomplete restriction",
+            );
+            return;
+        };
+        let (Some(exports), Some(capabilities)) = (exports, capabilities) else {
+            return; // a wrong type, already reported
+        };
+        if exports.is_empty() {
+            self.diags.push(
+                Diagnostic::new(
+                    file,
+                    exports_span.start..exports_span.end,
+                    "`exports` is empty: this `[[exports.restrict]]` entry restricts nothing",
+                )
+                .label("no export pattern")
+                .note("list the export names (or patterns) the capabilities apply to"),
+            );
+            return;
+        }
+        for export in exports {
+            out.push(Restriction {
+                export,
+                capabilities: capabilities.clone(),
+            });
         }
     }
 

@@ -18,6 +18,15 @@ impl Loader {
                     d.secondary = Some((first.start..first.end, "first defined here".into()));
                     d.label = "defined again here".into();
                 }
+                if let toml_span::ErrorKind::DuplicateTable { name, .. } = &e.kind
+                    && name == "restrict"
+                {
+                    d = d.note(
+                        "a file writes `[exports.restrict]` as a table or as groups \
+                         (`[[exports.restrict]]`), not both; a group with one pattern says \
+                         what a table entry says",
+                    );
+                }
                 self.diags.push(d);
                 return pf;
             }

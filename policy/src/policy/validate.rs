@@ -16,7 +16,12 @@ impl Loader {
             .chain(pf.restrict.iter().flat_map(|r| &r.capabilities))
             .cloned()
             .collect();
+        // A group's patterns share its capability list: report each written entry once.
+        let mut seen = std::collections::HashSet::new();
         for c in caps {
+            if !seen.insert(c.at.span.clone()) {
+                continue;
+            }
             if !self
                 .vocabulary
                 .iter()
