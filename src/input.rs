@@ -51,6 +51,12 @@ fn read_binary(mut r: impl Read, name: &str) -> Result<Vec<u8>> {
 
 /// Reads and analyses one binary; errors name the file and the byte offset.
 pub fn analyze(path: &Path) -> Result<Analysis> {
+    analyze_with(path, wasmgate_analyzer::Witnesses::PerEntry)
+}
+
+/// [`analyze`], with witnesses reported as `witnesses` says.
+pub fn analyze_with(path: &Path, witnesses: wasmgate_analyzer::Witnesses) -> Result<Analysis> {
     let bytes = read(path)?;
-    wasmgate_analyzer::analyze(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    wasmgate_analyzer::analyze_with(&bytes, witnesses)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }

@@ -19,6 +19,7 @@ mod graph;
 mod lengths;
 mod link;
 mod model;
+mod shared_json;
 mod slots;
 mod types;
 mod wit;
@@ -33,15 +34,41 @@ pub use core::FEATURE_NAMES;
 pub use error::Error;
 pub use graph::{ELIDED, UNKNOWN_HOST_NODE};
 pub use model::*;
+pub use shared_json::SharedJson;
 
 use crate::component::ComponentBuilder;
 use crate::core::{ModuleBuilder, ModuleFacts};
 
-/// Analyses a core module or component.
+/// How [`analyze_with`] reports the witnesses of what entry points reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Witnesses {
+    /// Schema 1: every entry point's `reaches` holds one shortest witness per capability.
+    /// Output grows with entry points x capabilities (a million paths for a 75,000-export
+    /// Emscripten main module).
+    #[default]
+    PerEntry,
+    /// Schema 2: `reaches` stay empty; `shared_reaches` (beside the entry points) holds one
+    /// witness per (capability, import) with the entry points that share it. Same capability
+    /// sets and imports as `PerEntry`; each group's witness is the `PerEntry` witness of its
+    /// entry point nearest to the import. Cost and size follow the graph, not the pairs.
+    Shared,
+}
+
+/// Analyses a core module or component, with a witness per entry point and capability
+/// ([`Witnesses::PerEntry`]).
 pub fn analyze(bytes: &[u8]) -> Result<Analysis, Error> {
+    analyze_with(bytes, Witnesses::PerEntry)
+}
+
+/// Analyses a core module or component, reporting witnesses as `witnesses` says.
+pub fn analyze_with(bytes: &[u8], witnesses: Witnesses) -> Result<Analysis, Error> {
     let table = CapabilityTable::builtin()?;
     // Hashing a 30 MB file is a few percent of the work: do it beside the parse.
-    let (sha256, result) = rayon::join(|| hex(&Sha256::digest(bytes)), || parse(bytes, table));
+    let (sha256, result) = rayon::join(
+        || hex(&Sha256::digest(bytes)),
+        || parse(bytes, table, witnesses),
+    );
     let mut analysis = result?;
     analysis.sha256 = sha256;
     lengths::fill(&mut analysis, bytes);
@@ -49,7 +76,15 @@ pub fn analyze(bytes: &[u8]) -> Result<Analysis, Error> {
 }
 
 /// Parses, validates and analyses; `sha256` is filled in by the caller.
-fn parse(bytes: &[u8], table: &'static CapabilityTable) -> Result<Analysis, Error> {
+fn parse(
+    bytes: &[u8],
+    table: &'static CapabilityTable,
+    witnesses: Witnesses,
+) -> Result<Analysis, Error> {
+    let schema_version = match witnesses {
+        Witnesses::PerEntry => SCHEMA_VERSION,
+        Witnesses::Shared => SCHEMA_VERSION_SHARED,
+    };
     let sha256 = String::new();
     let mut validator = Validator::new_with_features(WasmFeatures::all());
     let mut stack: Vec<Frame<'_>> = Vec::new();
@@ -110,11 +145,12 @@ fn parse(bytes: &[u8], table: &'static CapabilityTable) -> Result<Analysis, Erro
                             imports,
                             exports,
                             entry_points,
+                            shared_reaches,
                             unreachable_imports,
-                        } = finish_module(&facts, &types, table);
+                        } = finish_module(&facts, &types, table, witnesses);
                         if stack.is_empty() {
                             result = Some(Analysis {
-                                schema_version: SCHEMA_VERSION,
+                                schema_version,
                                 kind: BinaryKind::Module,
                                 sha256: sha256.clone(),
                                 size: bytes.len() as u64,
@@ -123,6 +159,7 @@ fn parse(bytes: &[u8], table: &'static CapabilityTable) -> Result<Analysis, Erro
                                 exports,
                                 entry_points,
                                 unreachable_imports,
+                                shared_reaches,
                                 module: Some(module),
                                 component: None,
                                 warnings: Vec::new(),
@@ -133,6 +170,7 @@ fn parse(bytes: &[u8], table: &'static CapabilityTable) -> Result<Analysis, Erro
                                 imports,
                                 exports,
                                 entry_points,
+                                shared_reaches,
                                 unreachable_imports,
                                 module,
                             });
@@ -166,6 +204,7 @@ fn parse(bytes: &[u8], table: &'static CapabilityTable) -> Result<Analysis, Erro
                                 &linkable,
                                 &done.imports,
                                 &exports,
+                                witnesses,
                             );
                             let wit = match wit::world(bytes) {
                                 Ok(text) => Some(text),
@@ -182,7 +221,7 @@ fn parse(bytes: &[u8], table: &'static CapabilityTable) -> Result<Analysis, Erro
                             };
                             component.components.sort_by_key(|c| c.offset);
                             result = Some(Analysis {
-                                schema_version: SCHEMA_VERSION,
+                                schema_version,
                                 kind: BinaryKind::Component,
                                 sha256: sha256.clone(),
                                 size: bytes.len() as u64,
@@ -191,6 +230,7 @@ fn parse(bytes: &[u8], table: &'static CapabilityTable) -> Result<Analysis, Erro
                                 exports: done.exports,
                                 entry_points: linked.entry_points,
                                 unreachable_imports: linked.unreachable_imports,
+                                shared_reaches: linked.shared_reaches,
                                 module: None,
                                 component: Some(component),
                                 warnings: std::mem::take(&mut warnings),
@@ -235,6 +275,7 @@ fn finish_module(
     facts: &ModuleFacts,
     types: &wasmparser::types::Types,
     table: &CapabilityTable,
+    witnesses: Witnesses,
 ) -> ModuleParts {
     let classes: Vec<Option<Classification>> = facts
         .imports
@@ -273,7 +314,10 @@ fn finish_module(
     exports.sort_by(|a, b| a.name.cmp(&b.name));
 
     let graph = graph::build(facts, types, &classes);
-    let entry_points = graph.entry_points();
+    let (entry_points, shared_reaches) = match witnesses {
+        Witnesses::PerEntry => (graph.entry_points(), Vec::new()),
+        Witnesses::Shared => graph.shared_reaches(),
+    };
 
     let tr = types.as_ref();
     let types_out = (0..tr.core_type_count_in_module())
@@ -322,6 +366,7 @@ fn finish_module(
         imports,
         exports,
         entry_points,
+        shared_reaches,
         unreachable_imports,
     }
 }
@@ -332,6 +377,7 @@ struct ModuleParts {
     imports: Vec<Import>,
     exports: Vec<Export>,
     entry_points: Vec<EntryPoint>,
+    shared_reaches: Vec<SharedReach>,
     unreachable_imports: Vec<String>,
 }
 

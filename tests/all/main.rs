@@ -16,5 +16,6 @@ mod policy_check;
 mod policy_rules;
 mod robustness;
 mod sandbox;
+mod shared_reach;
 mod soundness_fixtures;
 mod spec;
