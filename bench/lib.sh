@@ -23,12 +23,14 @@ log() { echo ">> $*" >&2; }
 # Prints the comment block at the top of the calling script (its --help).
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$1"; }
 
-# build_wasmgate BUILD: `cargo build --release` when BUILD is 1, then copy the binary to $TMP
-# so that a concurrent build in the shared work tree cannot replace it mid-measurement.
+# build_wasmgate BUILD: `cargo build --release` (plus $BENCH_CARGO_FLAGS, e.g.
+# --no-default-features) when BUILD is 1, then copy the binary to $TMP so that a concurrent
+# build in the shared work tree cannot replace it mid-measurement.
 build_wasmgate() {
     if [[ $1 -eq 1 ]]; then
-        log "cargo build --release --bin wasmgate (in $REPO_ROOT)"
-        (cd "$REPO_ROOT" && cargo build --release --bin wasmgate) >&2
+        log "cargo build --release --bin wasmgate ${BENCH_CARGO_FLAGS:-}(in $REPO_ROOT)"
+        # shellcheck disable=SC2086 # the flags are words
+        (cd "$REPO_ROOT" && cargo build --release --bin wasmgate ${BENCH_CARGO_FLAGS:-}) >&2
     fi
     local built=$TARGET_DIR/release/wasmgate
     [[ -x "$built" ]] || die "$built not found (build failed, or run without --no-build)"

@@ -30,6 +30,16 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
     Ok(())
 }
 
+/// Streams JSON without whitespace (one line plus a newline) to standard output: the
+/// indentation of pretty JSON alone would be half the size of a large analysis.
+pub fn print_json_compact<T: serde::Serialize>(value: &T) -> Result<()> {
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    serde_json::to_writer(&mut out, value)?;
+    out.write_all(b"\n")?;
+    out.flush()?;
+    Ok(())
+}
+
 /// Pretty JSON with a trailing newline.
 pub fn json<T: serde::Serialize>(value: &T) -> Result<String> {
     let mut s = serde_json::to_string_pretty(value)?;

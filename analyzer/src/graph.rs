@@ -35,6 +35,7 @@ use crate::model::{
 use crate::types::{import_may_match, is_two_way, module_has_box};
 
 mod descriptors;
+mod reach;
 
 /// Name of the node standing for every host function reachable through a host-visible ref.
 pub const UNKNOWN_HOST_NODE: &str = "<unknown-host>";
@@ -886,6 +887,13 @@ fn entry_points(
     entries
 }
 
+fn sorted_roots(roots: &[u32]) -> Vec<u32> {
+    let mut r = roots.to_vec();
+    r.sort_unstable();
+    r.dedup();
+    r
+}
+
 fn shared_names(nodes: &[Node]) -> Vec<Arc<str>> {
     nodes.iter().map(|n| Arc::from(n.name.as_str())).collect()
 }
@@ -1036,27 +1044,28 @@ impl Graph {
     }
 
     /// Every entry point with, per reachable capability, one shortest witness path.
+    /// Capability sets come from the component closure ([`reach`]); each capability's
+    /// search runs once and serves every entry point.
     pub fn entry_points(&self) -> Vec<EntryPoint> {
-        let fields: Vec<CapField> = (0..self.cap_names.len() as u16)
-            .into_par_iter()
-            .map(|c| self.cap_field(c))
+        let closure = self.closure();
+        let caps: Vec<Vec<u16>> = self
+            .entries
+            .par_iter()
+            .map(|(_, _, roots)| closure.caps(roots))
             .collect();
+        let fields = reach::Fields::new(self);
+        fields.prefetch(caps.iter().flatten().copied());
         let mut out: Vec<EntryPoint> = self
             .entries
             .par_iter()
-            .map(|(name, kind, roots)| EntryPoint {
+            .zip(caps)
+            .map(|((name, kind, roots), caps)| EntryPoint {
                 name: name.clone(),
                 kind: *kind,
-                roots: {
-                    let mut r = roots.clone();
-                    r.sort_unstable();
-                    r.dedup();
-                    r
-                },
-                reaches: fields
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(c, f)| self.witness(c, f, roots))
+                roots: sorted_roots(roots),
+                reaches: caps
+                    .into_iter()
+                    .filter_map(|c| self.witness(c as usize, fields.get(c), roots))
                     .collect(),
                 unresolved: false,
             })
@@ -1072,7 +1081,7 @@ impl Graph {
     /// Reverse breadth-first search from everything that grants capability `c`: afterwards
     /// each node knows its distance to the nearest grant and the next hop towards it.
     /// One search per capability serves every entry point, however many there are.
-    fn cap_field(&self, c: u16) -> CapField {
+    pub(crate) fn cap_field(&self, c: u16) -> CapField {
         let n = self.nodes.len();
         let mut f = CapField {
             dist: vec![INF; n],
@@ -1081,6 +1090,7 @@ impl Graph {
             site_offset: vec![0; n],
             edge_offset: vec![0; n],
             jump: vec![NONE; n],
+            end: vec![NONE; n],
         };
         let mut queue = VecDeque::new();
         // Arriving at the node itself grants it (an import reached indirectly, the host).
@@ -1123,11 +1133,18 @@ impl Graph {
                 std::cmp::Ordering::Equal => u,
                 std::cmp::Ordering::Greater => f.jump[f.next[ui] as usize],
             };
+            f.end[ui] = if f.dist[ui] == 0 {
+                u
+            } else if f.next[ui] == NONE {
+                f.site[ui]
+            } else {
+                f.end[f.next[ui] as usize]
+            };
         }
         f
     }
 
-    fn witness(&self, c: usize, f: &CapField, roots: &[u32]) -> Option<Reach> {
+    pub(crate) fn witness(&self, c: usize, f: &CapField, roots: &[u32]) -> Option<Reach> {
         let start = roots
             .iter()
             .copied()
@@ -1182,7 +1199,7 @@ const INF: u32 = u32::MAX;
 const NONE: u32 = u32::MAX;
 
 /// Distances and next hops towards one capability, for every node.
-struct CapField {
+pub(crate) struct CapField {
     dist: Vec<u32>,
     next: Vec<u32>,
     /// For nodes at distance 1 through a call site: the import called and the call's offset.
@@ -1192,6 +1209,8 @@ struct CapField {
     edge_offset: Vec<u64>,
     /// The node on this node's witness path at distance `WITNESS_TAIL`, when it is farther.
     jump: Vec<u32>,
+    /// The import (or conferring node) this node's witness path ends at.
+    end: Vec<u32>,
 }
 
 /// Witness paths longer than `WITNESS_HEAD + WITNESS_TAIL` nodes keep their first

@@ -2,7 +2,7 @@
 //! and each core function import entry. Reports (SARIF `byteLength`) need them, and only the
 //! analyzer decodes the binary, so they are recorded here from the recorded offsets.
 
-use crate::model::{Analysis, BinaryKind, EntryPoint, ExternKind, Import};
+use crate::model::{Analysis, BinaryKind, EntryPoint, ExternKind, Import, SharedReach};
 
 /// Length of an unsigned LEB128 u32 at `at`, as encoded (a hostile binary may pad it).
 fn leb_u32(bytes: &[u8], at: usize) -> Option<(u32, usize)> {
@@ -46,8 +46,9 @@ fn import_length(bytes: &[u8], at: usize) -> Option<u64> {
     Some((p + 1 + n - at) as u64)
 }
 
-fn fill_reaches(entries: &mut [EntryPoint], bytes: &[u8]) {
-    for r in entries.iter_mut().flat_map(|e| e.reaches.iter_mut()) {
+fn fill_reaches(entries: &mut [EntryPoint], shared: &mut [SharedReach], bytes: &[u8]) {
+    let per_entry = entries.iter_mut().flat_map(|e| e.reaches.iter_mut());
+    for r in per_entry.chain(shared.iter_mut().map(|s| &mut s.witness)) {
         r.length = r
             .offset
             .and_then(|o| usize::try_from(o).ok())
@@ -66,14 +67,14 @@ fn fill_imports(imports: &mut [Import], bytes: &[u8]) {
 /// Fills `Reach::length` and `Import::length` wherever the bytes at the recorded offset are
 /// the expected instruction or entry; anything else stays unknown.
 pub(crate) fn fill(a: &mut Analysis, bytes: &[u8]) {
-    fill_reaches(&mut a.entry_points, bytes);
+    fill_reaches(&mut a.entry_points, &mut a.shared_reaches, bytes);
     // A component's own imports are component-level entries, not core ones.
     if a.kind == BinaryKind::Module {
         fill_imports(&mut a.imports, bytes);
     }
     if let Some(c) = &mut a.component {
         for m in &mut c.modules {
-            fill_reaches(&mut m.entry_points, bytes);
+            fill_reaches(&mut m.entry_points, &mut m.shared_reaches, bytes);
             fill_imports(&mut m.imports, bytes);
         }
     }

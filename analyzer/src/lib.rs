@@ -19,6 +19,7 @@ mod graph;
 mod lengths;
 mod link;
 mod model;
+mod shared_json;
 mod slots;
 mod types;
 mod wit;
@@ -34,16 +35,35 @@ pub use core::FEATURE_NAMES;
 pub use error::Error;
 pub use graph::{ELIDED, HOST_REENTRY_NODE, UNKNOWN_HOST_NODE};
 pub use model::*;
+pub use shared_json::SharedJson;
 
 use crate::component::ComponentBuilder;
 use crate::core::{ModuleBuilder, ModuleFacts};
 
-/// Analyses a core module or component under the default (sound) options.
+/// How [`analyze_with`] reports the witnesses of what entry points reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Witnesses {
+    /// Schema 1: every entry point's `reaches` holds one shortest witness per capability.
+    /// Output grows with entry points x capabilities (a million paths for a 75,000-export
+    /// Emscripten main module).
+    #[default]
+    PerEntry,
+    /// Schema 2: `reaches` stay empty; `shared_reaches` (beside the entry points) holds one
+    /// witness per (capability, import) with the entry points that share it. Same capability
+    /// sets and imports as `PerEntry`; each group's witness is the `PerEntry` witness of its
+    /// entry point nearest to the import. Cost and size follow the graph, not the pairs.
+    Shared,
+}
+
+/// Analyses a core module or component under the default options: sound host assumptions
+/// and a witness per entry point and capability ([`Witnesses::PerEntry`]).
 pub fn analyze(bytes: &[u8]) -> Result<Analysis, Error> {
     analyze_with(bytes, Options::default())
 }
 
-/// Analyses a core module or component under `options` (recorded in the result).
+/// Analyses a core module or component under `options` (the assumptions are recorded in
+/// the result; `options.witnesses` chooses the witness form and schema version).
 pub fn analyze_with(bytes: &[u8], options: Options) -> Result<Analysis, Error> {
     let table = CapabilityTable::builtin()?;
     // Hashing a 30 MB file is a few percent of the work: do it beside the parse.
@@ -63,6 +83,11 @@ fn parse(
     table: &'static CapabilityTable,
     options: Options,
 ) -> Result<Analysis, Error> {
+    let witnesses = options.witnesses;
+    let schema_version = match witnesses {
+        Witnesses::PerEntry => SCHEMA_VERSION,
+        Witnesses::Shared => SCHEMA_VERSION_SHARED,
+    };
     let sha256 = String::new();
     let mut validator = Validator::new_with_features(WasmFeatures::all());
     let mut stack: Vec<Frame<'_>> = Vec::new();
@@ -123,11 +148,12 @@ fn parse(
                             imports,
                             exports,
                             entry_points,
+                            shared_reaches,
                             unreachable_imports,
                         } = finish_module(&facts, &types, table, !stack.is_empty(), options);
                         if stack.is_empty() {
                             result = Some(Analysis {
-                                schema_version: SCHEMA_VERSION,
+                                schema_version,
                                 kind: BinaryKind::Module,
                                 sha256: sha256.clone(),
                                 size: bytes.len() as u64,
@@ -137,6 +163,7 @@ fn parse(
                                 exports,
                                 entry_points,
                                 unreachable_imports,
+                                shared_reaches,
                                 module: Some(module),
                                 component: None,
                                 warnings: Vec::new(),
@@ -147,6 +174,7 @@ fn parse(
                                 imports,
                                 exports,
                                 entry_points,
+                                shared_reaches,
                                 unreachable_imports,
                                 module,
                             });
@@ -180,6 +208,7 @@ fn parse(
                                 &linkable,
                                 &done.imports,
                                 &exports,
+                                witnesses,
                             );
                             let wit = match wit::world(bytes) {
                                 Ok(text) => Some(text),
@@ -196,7 +225,7 @@ fn parse(
                             };
                             component.components.sort_by_key(|c| c.offset);
                             result = Some(Analysis {
-                                schema_version: SCHEMA_VERSION,
+                                schema_version,
                                 kind: BinaryKind::Component,
                                 sha256: sha256.clone(),
                                 size: bytes.len() as u64,
@@ -206,6 +235,7 @@ fn parse(
                                 exports: done.exports,
                                 entry_points: linked.entry_points,
                                 unreachable_imports: linked.unreachable_imports,
+                                shared_reaches: linked.shared_reaches,
                                 module: None,
                                 component: Some(component),
                                 warnings: std::mem::take(&mut warnings),
@@ -295,7 +325,10 @@ fn finish_module(
     exports.sort_by(|a, b| a.name.cmp(&b.name));
 
     let graph = graph::build(facts, types, &classes, in_component, options);
-    let entry_points = graph.entry_points();
+    let (entry_points, shared_reaches) = match options.witnesses {
+        Witnesses::PerEntry => (graph.entry_points(), Vec::new()),
+        Witnesses::Shared => graph.shared_reaches(),
+    };
 
     let tr = types.as_ref();
     let types_out = (0..tr.core_type_count_in_module())
@@ -344,6 +377,7 @@ fn finish_module(
         imports,
         exports,
         entry_points,
+        shared_reaches,
         unreachable_imports,
     }
 }
@@ -354,6 +388,7 @@ struct ModuleParts {
     imports: Vec<Import>,
     exports: Vec<Export>,
     entry_points: Vec<EntryPoint>,
+    shared_reaches: Vec<SharedReach>,
     unreachable_imports: Vec<String>,
 }
 

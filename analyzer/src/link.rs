@@ -21,7 +21,9 @@ use crate::component::{
 };
 use crate::core::ModuleFacts;
 use crate::graph::{Graph, function_name};
-use crate::model::{CallGraph, EntryKind, EntryPoint, Import, Node, NodeKind, SegmentMode};
+use crate::model::{
+    CallGraph, EntryKind, EntryPoint, Import, Node, NodeKind, SegmentMode, SharedReach,
+};
 use crate::slots::{self, Slot, Slots};
 use crate::types::{import_may_match, is_subtype};
 
@@ -32,6 +34,7 @@ pub const UNRESOLVED_NODE: &str = "<unresolved>";
 #[derive(Debug)]
 pub(crate) struct Linked {
     pub entry_points: Vec<EntryPoint>,
+    pub shared_reaches: Vec<SharedReach>,
     pub unreachable_imports: Vec<String>,
     pub call_graph: CallGraph,
 }
@@ -1105,6 +1108,7 @@ pub(crate) fn link(
     modules: &[(ModuleFacts, Types)],
     imports: &[Import],
     export_funcs: &[(String, ComponentExternalKind, u32, Vec<String>)],
+    witnesses: crate::Witnesses,
 ) -> Linked {
     let run = || resolve(bytes, scopes, root, modules, imports, export_funcs);
     // Only resolution runs on the big-stack thread: reachability uses the rayon pool, and a
@@ -1120,7 +1124,7 @@ pub(crate) fn link(
             Err(_) => run(),
         }
     });
-    reach(resolved)
+    reach(resolved, witnesses)
 }
 
 /// The linked graph before reachability.
@@ -1263,13 +1267,16 @@ fn resolve(
 }
 
 /// Entry points, their `unresolved` marks and the unreachable imports of a linked graph.
-fn reach(r: Resolved) -> Linked {
+fn reach(r: Resolved, witnesses: crate::Witnesses) -> Linked {
     let Resolved {
         graph,
         unresolved,
         terminals,
     } = r;
-    let mut entry_points = graph.entry_points();
+    let (mut entry_points, shared_reaches) = match witnesses {
+        crate::Witnesses::PerEntry => (graph.entry_points(), Vec::new()),
+        crate::Witnesses::Shared => graph.shared_reaches(),
+    };
     for e in &mut entry_points {
         let roots = &graph
             .entries
@@ -1292,6 +1299,7 @@ fn reach(r: Resolved) -> Linked {
         .collect();
     Linked {
         entry_points,
+        shared_reaches,
         unreachable_imports,
         call_graph: graph.into_call_graph(),
     }

@@ -8,8 +8,12 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-/// Version of the JSON shape of [`Analysis`].
+/// Version of the JSON shape of [`Analysis`] with one witness per (entry point, capability).
 pub const SCHEMA_VERSION: u32 = 1;
+
+/// Version of the compact JSON shape: entry points without `reaches`, and one witness per
+/// (capability, import) in `shared_reaches` (see [`crate::Witnesses::Shared`]).
+pub const SCHEMA_VERSION_SHARED: u32 = 2;
 
 /// What the analysis may assume about the host: given by the caller (CLI flag or policy)
 /// before analysing, recorded in the output (JSON `options`).
@@ -20,6 +24,10 @@ pub struct Options {
     /// Unsound for JavaScript hosts (Emscripten, wasm-bindgen, plain JS imports).
     #[serde(default)]
     pub assume_no_reentry: bool,
+    /// How entry points' witnesses are reported (and so the schema version); not an
+    /// assumption, so not recorded in the output.
+    #[serde(skip)]
+    pub witnesses: crate::Witnesses,
 }
 
 /// Whether the binary is a core module or a component.
@@ -61,6 +69,12 @@ pub struct Analysis {
     pub entry_points: Vec<EntryPoint>,
     /// Function imports (ids) that no entry point can reach: declared but unused authority.
     pub unreachable_imports: Vec<String>,
+    /// Schema 2 ([`crate::Witnesses::Shared`]) only: what `entry_points` reach, as one
+    /// witness per (capability, import) shared by the entry points whose shortest witness
+    /// for that capability ends at that import. Empty in schema 1, where each entry point's
+    /// `reaches` says it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shared_reaches: Vec<SharedReach>,
     /// Details of the core module, when `kind` is `module`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub module: Option<CoreModule>,
@@ -153,6 +167,9 @@ pub struct EntryPoint {
     #[serde(default)]
     pub roots: Vec<u32>,
     /// One element per capability reachable from this entry point, with one witness.
+    /// Empty under [`crate::Witnesses::Shared`] (schema 2, where the JSON leaves it out):
+    /// the `shared_reaches` beside the entry points say it instead.
+    #[serde(default)]
     pub reaches: Vec<Reach>,
     /// True when the reach set is a conservative over-approximation that did not trace code
     /// (component entry points whose lifts/lowers are not traced yet).
@@ -180,6 +197,20 @@ pub struct Reach {
     /// Nodes left out of a very long path, where the element `...` stands (0: complete).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub elided: u32,
+}
+
+/// One capability reached through one import by several entry points, with one witness
+/// (schema 2). An entry point is listed in exactly one `SharedReach` per capability it
+/// reaches: the one of the import its own shortest witness ends at.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SharedReach {
+    /// Indices into the `entry_points` array beside this list, ascending.
+    pub entry_points: Vec<u32>,
+    /// Index of the entry point `witness` starts from: one nearest to the import (the
+    /// first in `entry_points` order among equally near ones).
+    pub from: u32,
+    /// The capability, the import, and a shortest witness path from `from`.
+    pub witness: Reach,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -538,6 +569,9 @@ pub struct EmbeddedModule {
     pub exports: Vec<Export>,
     /// Its own entry points, as if it ran alone.
     pub entry_points: Vec<EntryPoint>,
+    /// Schema 2 only: what its entry points reach (see [`Analysis::shared_reaches`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shared_reaches: Vec<SharedReach>,
     /// Its imports no entry point reaches.
     pub unreachable_imports: Vec<String>,
     /// Its structure.

@@ -232,6 +232,7 @@ impl ValidPolicy {
     pub fn analysis_options(&self) -> wasmgate_analyzer::Options {
         wasmgate_analyzer::Options {
             assume_no_reentry: self.assume_no_reentry.as_ref().is_some_and(|a| a.value),
+            ..Default::default()
         }
     }
 

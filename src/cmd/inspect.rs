@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Args, ValueEnum};
-use wasmgate_analyzer::{Analysis, BinaryKind, EntryPoint};
+use wasmgate_analyzer::{Analysis, BinaryKind, EntryPoint, SharedJson, Witnesses};
 use wasmgate_escape::{Terminal as T, join_terminal, terminal};
 
 use crate::{exit, input, output};
@@ -21,11 +21,15 @@ pub enum Format {
 #[command(after_long_help = "\
 Examples:
   wasmgate inspect corpus/c/copy.wasm
-  wasmgate inspect --format json app.wasm | jq '.entry_points[].reaches[].capability'
+  wasmgate inspect --format json app.wasm | jq '.shared_reaches[].witness.capability'
+  wasmgate inspect --format json --per-entry app.wasm | jq '.entry_points[].reaches[]'
   cat app.wasm | wasmgate inspect -
 
-The JSON shape is versioned by `schema_version` and documented in the README.
-Each reach carries a shortest witness call path from the entry point to the import.
+The JSON shape is versioned by `schema_version` and documented in the README. By default
+(schema 2, one line) each (capability, import) has one shortest witness, listing the
+entry points that share it; `--per-entry` (schema 1, indented) gives each entry point its
+own witness per capability, which on a module with tens of thousands of exports is
+hundreds of megabytes.
 
 Exit status:
   0  analysed
@@ -38,11 +42,21 @@ pub struct Opts {
     pub format: Format,
     #[command(flatten)]
     pub analysis: crate::cmd::AnalysisOpts,
+    /// JSON: schema 1, one witness per (entry point, capability), instead of schema 2's one
+    /// per (capability, import).
+    #[arg(long)]
+    pub per_entry: bool,
 }
 
 pub fn run(opts: Opts) -> Result<u8> {
-    let analysis = input::analyze(&opts.file, opts.analysis.options())?;
+    let shared = matches!(opts.format, Format::Json) && !opts.per_entry;
+    let mut options = opts.analysis.options();
+    if shared {
+        options.witnesses = Witnesses::Shared;
+    }
+    let analysis = input::analyze(&opts.file, options)?;
     match opts.format {
+        Format::Json if shared => output::print_json_compact(&SharedJson(&analysis))?,
         Format::Json => output::print_json(&analysis)?,
         Format::Human => output::print(&human(&opts.file.display().to_string(), &analysis))?,
     }

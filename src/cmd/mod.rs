@@ -25,6 +25,7 @@ impl AnalysisOpts {
     pub fn options(self) -> wasmgate_analyzer::Options {
         wasmgate_analyzer::Options {
             assume_no_reentry: self.assume_no_reentry,
+            ..Default::default()
         }
     }
 }

@@ -181,13 +181,29 @@ fn inspect_outputs_are_stable() {
         insta::assert_snapshot!(format!("inspect-human-{name}"), human);
     }
     let (code, json, _) = run(
-        &["inspect", "--format", "json", "corpus/c/compute.wasm"],
+        &[
+            "inspect",
+            "--format",
+            "json",
+            "--per-entry",
+            "corpus/c/compute.wasm",
+        ],
         None,
     );
     assert_eq!(code, 0);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["schema_version"], 1);
     insta::assert_json_snapshot!("inspect-json-compute.wasm", v);
+    // The default: schema 2, one line, witnesses shared per (capability, import).
+    let (code, json, _) = run(
+        &["inspect", "--format", "json", "corpus/c/compute.wasm"],
+        None,
+    );
+    assert_eq!(code, 0);
+    assert_eq!(json.lines().count(), 1, "schema 2 is written on one line");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["schema_version"], 2);
+    insta::assert_json_snapshot!("inspect-json-shared-compute.wasm", v);
     let (code, dot, _) = run(
         &["graph", "corpus/c/compute.wasm", "--export", "_start"],
         None,

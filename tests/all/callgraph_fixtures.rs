@@ -79,6 +79,7 @@ fn callgraph_fixtures_match_ground_truth() {
         if !no_reentry.edges.is_empty() || !no_reentry.caps.is_empty() {
             let options = wasmgate_analyzer::Options {
                 assume_no_reentry: true,
+                ..Default::default()
             };
             let b = wasmgate_analyzer::analyze_with(&wasm, options)
                 .unwrap_or_else(|e| panic!("{name}: {e}"));

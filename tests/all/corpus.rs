@@ -54,6 +54,8 @@ struct Analysed {
     oracle: (crate::oracle::Tally, Vec<String>),
     /// `policy init` then `check` against that policy, and with one capability dropped.
     init_roundtrip: Result<crate::policy_init::Trip, String>,
+    /// How the shared reach form (schema 2) differs from the per-entry one (first few).
+    shared: Vec<String>,
 }
 
 fn corpus_dir() -> PathBuf {
@@ -100,7 +102,10 @@ fn summaries() -> &'static [Summary] {
                 {
                     Err(_) => Err("PANIC".to_string()),
                     Ok(Err(e)) => Err(e.to_string()),
-                    Ok(Ok(a)) => Ok(summarise(&a)),
+                    Ok(Ok(a)) => Ok(Analysed {
+                        shared: crate::shared_reach::disagreements(&a, &bytes),
+                        ..summarise(&a)
+                    }),
                 };
                 Summary { entry, outcome }
             })
@@ -192,6 +197,7 @@ fn summarise(a: &Analysis) -> Analysed {
         }),
         defects,
         components_unresolved_ok,
+        shared: Vec::new(),
     }
 }
 
@@ -336,6 +342,21 @@ fn corpus_capability_summaries() {
             insta::assert_json_snapshot!(format!("corpus-{}", s.entry.id), a.snapshot);
         }
     }
+}
+
+/// Every corpus binary's shared reaches (schema 2) say what its per-entry reaches say.
+#[test]
+fn corpus_shared_reaches_match_per_entry_reaches() {
+    let mut compared = 0;
+    let mut problems = Vec::new();
+    for s in summaries() {
+        if let Ok(a) = &s.outcome {
+            compared += 1;
+            problems.extend(a.shared.iter().map(|p| format!("{}: {p}", s.entry.id)));
+        }
+    }
+    assert!(compared >= 60, "compared {compared} binaries");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 #[test]

@@ -176,7 +176,8 @@ fn restrict_on_a_calling_export_fails_unless_the_policy_assumes_no_reentry() {
     assert_eq!(
         p.analysis_options(),
         Options {
-            assume_no_reentry: true
+            assume_no_reentry: true,
+            ..Default::default()
         }
     );
     let p = wasmgate_policy::load(&dir.join("p.toml")).unwrap();

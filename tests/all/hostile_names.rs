@@ -189,12 +189,12 @@ fn hostile_names_stay_data_in_every_output() {
         .map(|x| x["name"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(exported, names.iter().cloned().collect());
-    let reached: BTreeSet<String> = json["entry_points"]
+    // Schema 2 (the default): what is reached is in the shared witnesses.
+    let reached: BTreeSet<String> = json["shared_reaches"]
         .as_array()
         .unwrap()
         .iter()
-        .flat_map(|e| e["reaches"].as_array().unwrap())
-        .map(|r| r["capability"].as_str().unwrap().to_string())
+        .map(|r| r["witness"]["capability"].as_str().unwrap().to_string())
         .collect();
 
     // graph: every node line is one well-formed DOT statement.

@@ -18,5 +18,6 @@ mod policy_init;
 mod policy_rules;
 mod robustness;
 mod sandbox;
+mod shared_reach;
 mod soundness_fixtures;
 mod spec;

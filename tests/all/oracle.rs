@@ -9,7 +9,9 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use wasmgate_analyzer::{Analysis, CallGraph, CallSite, EntryPoint, Import, NodeKind, Reach};
+use wasmgate_analyzer::{
+    Analysis, CallGraph, CallSite, EntryPoint, Import, NodeKind, Reach, SharedJson, SharedReach,
+};
 
 use crate::common::root;
 
@@ -46,6 +48,7 @@ pub fn check(a: &Analysis) -> (Tally, Vec<String>) {
             "",
             &m.call_graph,
             &a.entry_points,
+            &a.shared_reaches,
             Some(&a.imports),
             &mut tally,
             &mut problems,
@@ -56,6 +59,7 @@ pub fn check(a: &Analysis) -> (Tally, Vec<String>) {
             "<linked> ",
             &c.call_graph,
             &a.entry_points,
+            &a.shared_reaches,
             None,
             &mut tally,
             &mut problems,
@@ -65,6 +69,7 @@ pub fn check(a: &Analysis) -> (Tally, Vec<String>) {
                 &format!("{} ", m.path),
                 &m.module.call_graph,
                 &m.entry_points,
+                &m.shared_reaches,
                 Some(&m.imports),
                 &mut tally,
                 &mut problems,
@@ -77,7 +82,13 @@ pub fn check(a: &Analysis) -> (Tally, Vec<String>) {
 /// Round-trips `a` through its JSON form first, so that the oracle reads what a tool would
 /// (the corpus test calls `check` on its one in-memory analysis of each large binary).
 pub fn check_json(a: &Analysis) -> (Tally, Vec<String>) {
-    let json = serde_json::to_vec(a).expect("serialise");
+    // Schema 2 is written without the (empty) per-entry `reaches`, as `inspect` writes it.
+    let json = if a.schema_version == 2 {
+        serde_json::to_vec(&SharedJson(a))
+    } else {
+        serde_json::to_vec(a)
+    }
+    .expect("serialise");
     let back: Analysis = serde_json::from_slice(&json).expect("the JSON contract reads back");
     check(&back)
 }
@@ -86,11 +97,35 @@ fn check_graph(
     label: &str,
     g: &CallGraph,
     entries: &[EntryPoint],
+    shared: &[SharedReach],
     imports: Option<&[Import]>,
     tally: &mut Tally,
     problems: &mut Vec<String>,
 ) {
     let mut bad = |m: String| problems.push(format!("{label}{m}"));
+    // What each entry point claims to reach, and the witnesses to check from its roots: its
+    // own reaches (schema 1), or the shared reaches listing it, whose witnesses start at
+    // their `from` entry point (schema 2).
+    let mut claimed: Vec<Vec<&Reach>> =
+        entries.iter().map(|e| e.reaches.iter().collect()).collect();
+    let mut witnessed = claimed.clone();
+    for s in shared {
+        for &i in &s.entry_points {
+            match claimed.get_mut(i as usize) {
+                Some(c) => c.push(&s.witness),
+                None => bad(format!(
+                    "shared reach lists entry point {i}, which does not exist"
+                )),
+            }
+        }
+        match witnessed.get_mut(s.from as usize) {
+            Some(w) if s.entry_points.contains(&s.from) => w.push(&s.witness),
+            _ => bad(format!(
+                "shared reach of {} starts at entry point {}, which it does not list",
+                s.witness.capability, s.from
+            )),
+        }
+    }
     let n = g.nodes.len();
     for (i, node) in g.nodes.iter().enumerate() {
         if node.id as usize != i {
@@ -206,7 +241,7 @@ fn check_graph(
         ids.entry(node.name.as_str()).or_default().push(node.id);
     }
     tally.graphs += 1;
-    for e in entries {
+    for (k, e) in entries.iter().enumerate() {
         tally.entries += 1;
         if e.roots.is_empty() || e.roots.iter().any(|&r| r as usize >= n) {
             bad(format!("{}: roots {:?} are not nodes", e.name, e.roots));
@@ -226,7 +261,7 @@ fn check_graph(
             .filter(|&b| has(b))
             .map(|b| cap_names[b])
             .collect();
-        let got: BTreeSet<&str> = e.reaches.iter().map(|r| r.capability.as_str()).collect();
+        let got: BTreeSet<&str> = claimed[k].iter().map(|r| r.capability.as_str()).collect();
         tally.capabilities += want.len().max(got.len());
         let missing: Vec<&&str> = want.difference(&got).collect();
         let extra: Vec<&&str> = got.difference(&want).collect();
@@ -247,7 +282,7 @@ fn check_graph(
                 if has(unresolved_bit) { "" } else { "not " }
             ));
         }
-        for r in &e.reaches {
+        for r in &witnessed[k] {
             tally.witnesses += 1;
             if let Some(d) = witness_defect(g, &ids, &followed, &sites_at, &e.roots, r) {
                 bad(format!(

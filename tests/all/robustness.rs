@@ -215,7 +215,7 @@ fn corrupted_corpus_binaries_never_panic_or_hang() {
 // WASMGATE_DUMP_HOSTILE=DIR to write the generated binaries out, e.g. to measure peak memory
 // with `/usr/bin/time -v wasmgate inspect DIR/<name>.wasm`.
 
-mod hostile {
+pub(crate) mod hostile {
     use std::time::Instant;
 
     use wasm_encoder::{

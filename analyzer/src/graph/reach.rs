@@ -1,0 +1,299 @@
+//! Capability reachability for all entry points at once, with witness paths only where they
+//! are asked for.
+//!
+//! Dynamic-linking main modules have tens of thousands of entry points: one witness per
+//! (entry point, capability) is close to a million paths. Instead, capability sets come from
+//! one pass over the strongly connected components of the followed edges (each component's
+//! bits are its members' own capabilities united with those of the components it calls,
+//! which Tarjan's algorithm finishes first), and each capability's reverse search
+//! ([`CapField`]: distances and next hops, i.e. every node's shortest witness) runs once, the
+//! first time a witness for it is wanted. Tarjan runs with an explicit stack: a hostile
+//! million-deep call chain must not overflow the thread's stack.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::OnceLock;
+
+use rayon::prelude::*;
+
+use super::{CapField, Graph, INF, sorted_roots};
+use crate::model::{EntryPoint, SharedReach};
+
+/// Capability bits reachable from each strongly connected component.
+pub(crate) struct Closure {
+    /// 64-bit words per bit set.
+    words: usize,
+    /// Component of each node.
+    comp: Vec<u32>,
+    /// `words` words per component.
+    bits: Vec<u64>,
+}
+
+impl Closure {
+    /// Ids of the capabilities reachable from any of `roots`, ascending.
+    pub fn caps(&self, roots: &[u32]) -> Vec<u16> {
+        let mut acc = vec![0u64; self.words];
+        for &r in roots {
+            let c = self.comp[r as usize] as usize;
+            for (a, b) in acc
+                .iter_mut()
+                .zip(&self.bits[c * self.words..][..self.words])
+            {
+                *a |= b;
+            }
+        }
+        let mut out = Vec::new();
+        for (w, &word) in acc.iter().enumerate() {
+            let mut x = word;
+            while x != 0 {
+                out.push((w * 64 + x.trailing_zeros() as usize) as u16);
+                x &= x - 1;
+            }
+        }
+        out
+    }
+}
+
+/// Per-capability searches, each run on first use and then shared.
+pub(crate) struct Fields<'g> {
+    graph: &'g Graph,
+    fields: Vec<OnceLock<CapField>>,
+}
+
+impl<'g> Fields<'g> {
+    pub fn new(graph: &'g Graph) -> Self {
+        Fields {
+            graph,
+            fields: (0..graph.cap_names.len())
+                .map(|_| OnceLock::new())
+                .collect(),
+        }
+    }
+
+    /// The search for capability `c`.
+    pub fn get(&self, c: u16) -> &CapField {
+        self.fields[c as usize].get_or_init(|| self.graph.cap_field(c))
+    }
+
+    /// Runs the searches of `caps` in parallel, so that later `get`s never wait on each other.
+    pub fn prefetch(&self, caps: impl IntoIterator<Item = u16>) {
+        let mut want = vec![false; self.fields.len()];
+        for c in caps {
+            want[c as usize] = true;
+        }
+        let want: Vec<u16> = (0..want.len() as u16)
+            .filter(|&c| want[c as usize])
+            .collect();
+        want.par_iter().for_each(|&c| {
+            self.get(c);
+        });
+    }
+}
+
+/// One shared witness being gathered: the entry points, and the nearest one so far.
+struct Group {
+    entries: Vec<u32>,
+    /// (distance to the import, entry index) of the entry the witness will start from.
+    best: (u32, u32),
+}
+
+impl Graph {
+    /// The capability closure of every component of the followed edges (iterative Tarjan).
+    pub(crate) fn closure(&self) -> Closure {
+        let n = self.nodes.len();
+        let words = self.cap_names.len().div_ceil(64).max(1);
+        let mut own = vec![0u64; n * words];
+        let mut set = |node: usize, c: u16| own[node * words + c as usize / 64] |= 1 << (c % 64);
+        for (node, caps) in self.node_caps.iter().enumerate() {
+            for &c in caps {
+                set(node, c);
+            }
+        }
+        for (node, sites) in self.sites.iter().enumerate() {
+            for &c in sites.iter().flat_map(|s| &s.caps) {
+                set(node, c);
+            }
+        }
+
+        const UNSEEN: u32 = u32::MAX;
+        let mut index = vec![UNSEEN; n];
+        let mut low = vec![0u32; n];
+        let mut on_stack = vec![false; n];
+        let mut comp = vec![UNSEEN; n];
+        let mut stack: Vec<u32> = Vec::new();
+        // The explicit call stack: (node, position in its successor list).
+        let mut calls: Vec<(u32, usize)> = Vec::new();
+        let mut bits: Vec<u64> = Vec::new();
+        let mut counter = 0u32;
+        let mut ncomp = 0u32;
+        for start in 0..n {
+            if index[start] != UNSEEN {
+                continue;
+            }
+            index[start] = counter;
+            low[start] = counter;
+            counter += 1;
+            stack.push(start as u32);
+            on_stack[start] = true;
+            calls.push((start as u32, 0));
+            while let Some(top) = calls.last_mut() {
+                let v = top.0 as usize;
+                if let Some(&(w, _)) = self.succ[v].get(top.1) {
+                    top.1 += 1;
+                    let w = w as usize;
+                    if index[w] == UNSEEN {
+                        index[w] = counter;
+                        low[w] = counter;
+                        counter += 1;
+                        stack.push(w as u32);
+                        on_stack[w] = true;
+                        calls.push((w as u32, 0));
+                    } else if on_stack[w] {
+                        low[v] = low[v].min(index[w]);
+                    }
+                    continue;
+                }
+                calls.pop();
+                if let Some(&(p, _)) = calls.last() {
+                    low[p as usize] = low[p as usize].min(low[v]);
+                }
+                if low[v] != index[v] {
+                    continue;
+                }
+                // `v` roots a component: pop it, then unite its bits with its members' own
+                // and with every finished component they call.
+                let c = ncomp;
+                ncomp += 1;
+                let first = stack.iter().rposition(|&x| x as usize == v).unwrap_or(0);
+                let mut acc = vec![0u64; words];
+                for &m in &stack[first..] {
+                    let m = m as usize;
+                    on_stack[m] = false;
+                    comp[m] = c;
+                }
+                for &m in &stack[first..] {
+                    let m = m as usize;
+                    for (a, b) in acc.iter_mut().zip(&own[m * words..][..words]) {
+                        *a |= b;
+                    }
+                    for &(s, _) in &self.succ[m] {
+                        let sc = comp[s as usize];
+                        if sc != c {
+                            let from = &bits[sc as usize * words..][..words];
+                            for (a, b) in acc.iter_mut().zip(from) {
+                                *a |= b;
+                            }
+                        }
+                    }
+                }
+                stack.truncate(first);
+                bits.extend(acc);
+            }
+        }
+        Closure { words, comp, bits }
+    }
+
+    /// Entry points (without per-entry witnesses) and one witness per (capability, import):
+    /// for each capability an entry point reaches, the import its shortest witness ends at
+    /// names the group it joins; each group's witness starts at its member nearest to the
+    /// import (the first in `entry_points` order among equals). Entry points come sorted as
+    /// in [`Graph::entry_points`]; groups by capability, then import.
+    pub fn shared_reaches(&self) -> (Vec<EntryPoint>, Vec<SharedReach>) {
+        let mut order: Vec<usize> = (0..self.entries.len()).collect();
+        order.sort_by(|&a, &b| {
+            let (ea, eb) = (&self.entries[a], &self.entries[b]);
+            (ea.1, &ea.0).cmp(&(eb.1, &eb.0))
+        });
+        let closure = self.closure();
+        let caps: Vec<Vec<u16>> = order
+            .par_iter()
+            .map(|&i| closure.caps(&self.entries[i].2))
+            .collect();
+        let fields = Fields::new(self);
+        fields.prefetch(caps.iter().flatten().copied());
+        // Per entry: (capability, node its witness ends at, length of that witness).
+        let hits: Vec<Vec<(u16, u32, u32)>> = order
+            .par_iter()
+            .zip(&caps)
+            .map(|(&i, caps)| {
+                let roots = &self.entries[i].2;
+                caps.iter()
+                    .filter_map(|&c| {
+                        let f = fields.get(c);
+                        let best = roots
+                            .iter()
+                            .copied()
+                            .filter(|r| f.dist[*r as usize] != INF)
+                            .min_by_key(|r| f.dist[*r as usize])?;
+                        Some((c, f.end[best as usize], f.dist[best as usize]))
+                    })
+                    .collect()
+            })
+            .collect();
+        drop(caps);
+        let mut by_end: HashMap<(u16, u32), Group> = HashMap::new();
+        for (i, hs) in hits.iter().enumerate() {
+            let i = i as u32;
+            for &(c, end, d) in hs {
+                let g = by_end.entry((c, end)).or_insert(Group {
+                    entries: Vec::new(),
+                    best: (d, i),
+                });
+                g.entries.push(i);
+                g.best = g.best.min((d, i));
+            }
+        }
+        drop(hits);
+        // The same import id may be declared twice (two nodes, one name): one group.
+        let mut groups: BTreeMap<(&str, &str), Group> = BTreeMap::new();
+        for ((c, end), g) in by_end {
+            let key = (
+                self.cap_names[c as usize].as_str(),
+                self.nodes[end as usize].name.as_str(),
+            );
+            match groups.get_mut(&key) {
+                None => {
+                    groups.insert(key, g);
+                }
+                Some(into) => {
+                    into.entries.extend(g.entries);
+                    into.entries.sort_unstable();
+                    into.best = into.best.min(g.best);
+                }
+            }
+        }
+        let cap_id: HashMap<&str, u16> = self
+            .cap_names
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.as_str(), i as u16))
+            .collect();
+        let groups: Vec<((&str, &str), Group)> = groups.into_iter().collect();
+        let shared: Vec<SharedReach> = groups
+            .into_par_iter()
+            .filter_map(|((cap, _), g)| {
+                let c = cap_id[cap];
+                let roots = &self.entries[order[g.best.1 as usize]].2;
+                let witness = self.witness(c as usize, fields.get(c), roots)?;
+                Some(SharedReach {
+                    entry_points: g.entries,
+                    from: g.best.1,
+                    witness,
+                })
+            })
+            .collect();
+        let entries = order
+            .iter()
+            .map(|&i| {
+                let (name, kind, roots) = &self.entries[i];
+                EntryPoint {
+                    name: name.clone(),
+                    kind: *kind,
+                    roots: sorted_roots(roots),
+                    reaches: Vec::new(),
+                    unresolved: false,
+                }
+            })
+            .collect();
+        (entries, shared)
+    }
+}
