@@ -22,12 +22,13 @@ struct ModuleView<'a>(&'a EmbeddedModule);
 impl Serialize for SharedJson<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let a = self.0;
-        let mut st = s.serialize_struct("Analysis", 13)?;
+        let mut st = s.serialize_struct("Analysis", 14)?;
         st.serialize_field("schema_version", &a.schema_version)?;
         st.serialize_field("kind", &a.kind)?;
         st.serialize_field("sha256", &a.sha256)?;
         st.serialize_field("size", &a.size)?;
         st.serialize_field("capabilities_version", &a.capabilities_version)?;
+        st.serialize_field("options", &a.options)?;
         st.serialize_field("imports", &a.imports)?;
         st.serialize_field("exports", &a.exports)?;
         st.serialize_field("entry_points", &Entries(&a.entry_points))?;
