@@ -15,6 +15,8 @@ use wasmparser::{
 };
 
 use crate::error::Error;
+use crate::index::{self, CallArgs, IndexScan, Val, Values};
+use crate::slots::Slots;
 use crate::model::{
     CustomSection, DataSegment, ElementSegment, ExternKind, Global, Memory, Producer, SegmentMode,
     Table,
@@ -46,9 +48,13 @@ pub(crate) struct BodyFacts {
     /// Direct callees (`call`, `return_call`) with the offset of the first site.
     pub calls: Vec<(u32, u64)>,
     pub import_calls: Vec<ImportCall>,
-    /// `(table, type index, offset, constant table slot)` of `call_indirect` /
-    /// `return_call_indirect`; the slot is known when a constant is pushed right before.
-    pub indirect: Vec<(u32, u32, u64, Option<i64>)>,
+    /// `(table, type index, offset, table index as scanned)` of `call_indirect` /
+    /// `return_call_indirect`.
+    pub indirect: Vec<(u32, u32, u64, Val)>,
+    /// Per `indirect`, the values its table index can take (`None`: unknown), once resolved.
+    pub index_sets: Vec<Option<Values>>,
+    /// What the index analysis needs of this body; taken by [`crate::index::resolve`].
+    pub index_scan: IndexScan,
     /// `(type index, offset)` of `call_ref` / `return_call_ref`.
     pub call_refs: Vec<(u32, u64)>,
     /// Offsets of stack-switching instructions that run a continuation (any escaped function).
@@ -102,6 +108,8 @@ pub(crate) struct ModuleFacts {
     /// `ref.func` in global and table initialisers (the functions they make escape).
     pub global_ref_funcs: Vec<u32>,
     pub bodies: Vec<BodyFacts>,
+    /// What each table slot holds after instantiation (read from the module's bytes).
+    pub slots: Slots,
     pub body_ranges: Vec<(u64, u64)>,
     pub features: BTreeSet<String>,
 }
@@ -460,6 +468,7 @@ impl<'a> ModuleBuilder<'a> {
         }
         f.bodies = bodies;
         f.features = module_features(f, types);
+        index::resolve(f);
         Ok(self.facts)
     }
 
@@ -587,6 +596,12 @@ struct Tap<'v> {
     /// Pushes of the current straight run of `*.const`/`local.get`/`global.get`.
     run: Vec<Option<i64>>,
     seen_calls: HashSet<u32>,
+    /// Symbolic values of the top of the operand stack, for the index analysis: exact for
+    /// the straight run of modelled instructions, empty after anything else.
+    vals: Vec<Val>,
+    index: IndexScan,
+    /// Results of this function.
+    results: u32,
 }
 
 impl Tap<'_> {
@@ -597,7 +612,8 @@ impl Tap<'_> {
         self.run.push(value);
     }
 
-    fn call(&mut self, callee: u32) {
+    fn call(&mut self, callee: u32, tail: bool) {
+        self.call_vals(callee, tail);
         if self.seen_calls.insert(callee) {
             self.facts.calls.push((callee, self.offset));
         }
@@ -611,70 +627,244 @@ impl Tap<'_> {
     }
 
     fn indirect(&mut self, table: u32, ty: u32) {
-        let slot = self.run.last().copied().flatten();
-        self.facts.indirect.push((table, ty, self.offset, slot));
+        let index = self.v_pop();
+        self.facts.indirect.push((table, ty, self.offset, index));
+        self.clear();
+    }
+
+    /// Ends both runs: the next value comes from code the scan does not model.
+    fn clear(&mut self) {
         self.run.clear();
+        self.vals.clear();
+    }
+
+    fn v_push(&mut self, v: Val) {
+        if self.vals.len() == index::WINDOW {
+            self.vals.remove(0);
+        }
+        self.vals.push(v);
+    }
+
+    /// The top value; unknown when it was pushed before the window.
+    fn v_pop(&mut self) -> Val {
+        self.vals.pop().unwrap_or(Val::Unknown)
+    }
+
+    fn v_top(&self) -> Val {
+        self.vals.last().copied().unwrap_or(Val::Unknown)
+    }
+
+    /// Parameters and results of function `f`.
+    fn arity(&self, f: u32) -> Option<(u32, u32)> {
+        use wasmparser::WasmModuleResources;
+        let res = self.validator.resources();
+        let id = res.type_id_of_function(f)?;
+        match &res.sub_type_at_id(id).composite_type.inner {
+            wasmparser::CompositeInnerType::Func(t) => {
+                Some((t.params().len() as u32, t.results().len() as u32))
+            }
+            _ => None,
+        }
+    }
+
+    fn local_write(&mut self, local: u32, v: Val) {
+        self.index.writes.push((local, v));
+        // Outside every block a write runs before everything after it.
+        if self.validator.control_stack_height() == 1 {
+            self.index.top_writes.push((local, self.offset));
+        }
+    }
+
+    /// A direct call's arguments and result, for the index analysis.
+    fn call_vals(&mut self, callee: u32, tail: bool) {
+        let (params, results) = self.arity(callee).unwrap_or((u32::MAX, u32::MAX));
+        let known = (self.vals.len() as u32).min(params);
+        let start = self.index.args.len() as u32;
+        let from = self.vals.len() - known as usize;
+        self.index.args.extend_from_slice(&self.vals[from..]);
+        self.index.calls.push(CallArgs {
+            callee,
+            params,
+            start,
+            known,
+        });
+        self.vals.clear();
+        if tail {
+            if results == 1 {
+                self.index.returns.push(Val::Ret(callee));
+            } else {
+                self.index.returns_unknown = true;
+            }
+        } else if results == 1 {
+            self.v_push(Val::Ret(callee));
+        }
+    }
+
+    /// A branch to relative depth `depth` with the returned value `depth_below` under the top.
+    fn branch(&mut self, depth: u32, below: usize) {
+        if depth.checked_add(1) == Some(self.validator.control_stack_height()) {
+            self.returned(below);
+        }
+    }
+
+    /// The function returns the value `below` places under the top of the stack.
+    fn returned(&mut self, below: usize) {
+        if self.results != 1 {
+            return;
+        }
+        let v = self
+            .vals
+            .len()
+            .checked_sub(below + 1)
+            .map_or(Val::Unknown, |i| self.vals[i]);
+        self.index.returns.push(v);
+    }
+
+    /// A branch whose value may leave the function and that the scan does not model.
+    fn opaque_exit(&mut self) {
+        self.index.returns_unknown = true;
+        self.clear();
     }
 
     fn table_write(&mut self, table: u32) {
         self.facts.table_writes.push(table);
-        self.run.clear();
+        self.clear();
     }
 }
 
 /// What the scan does for one operator, by name; anything unlisted ends a run of pushes.
 macro_rules! scan {
-    ($t:ident, I32Const, $v:ident) => {
-        $t.push(Some($v as i64))
+    ($t:ident, I32Const, $v:ident) => {{
+        $t.push(Some($v as i64));
+        $t.v_push(Val::Const(u64::from($v as u32)))
+    }};
+    ($t:ident, I64Const, $v:ident) => {{
+        $t.push(Some($v));
+        $t.v_push(Val::Const($v as u64))
+    }};
+    ($t:ident, LocalGet, $l:ident) => {{
+        $t.push(None);
+        $t.v_push(Val::Local {
+            local: $l,
+            at: $t.offset,
+        })
+    }};
+    ($t:ident, GlobalGet, $($a:ident)*) => {{
+        $t.push(None);
+        $t.v_push(Val::Unknown)
+    }};
+    ($t:ident, LocalSet, $l:ident) => {{
+        let v = $t.v_pop();
+        $t.local_write($l, v);
+        $t.run.clear()
+    }};
+    ($t:ident, LocalTee, $l:ident) => {{
+        let v = $t.v_top();
+        $t.local_write($l, v);
+        $t.run.clear()
+    }};
+    ($t:ident, I32And, ) => {{
+        let b = $t.v_pop();
+        let a = $t.v_pop();
+        $t.v_push(match (a, b) {
+            (Val::Const(x), Val::Const(y)) => Val::Const(x & y),
+            (Val::Const(m) | Val::Mask(m), _) | (_, Val::Const(m) | Val::Mask(m)) => Val::Mask(m),
+            _ => Val::Unknown,
+        });
+        $t.run.clear()
+    }};
+    ($t:ident, Drop, ) => {{
+        $t.v_pop();
+        $t.run.clear()
+    }};
+    ($t:ident, Return, ) => {{
+        $t.returned(0);
+        $t.clear()
+    }};
+    ($t:ident, Br, $d:ident) => {{
+        $t.branch($d, 0);
+        $t.clear()
+    }};
+    ($t:ident, BrIf, $d:ident) => {{
+        $t.branch($d, 1);
+        $t.v_pop();
+        $t.run.clear()
+    }};
+    ($t:ident, BrTable, $targets:ident) => {{
+        let depth = $t.validator.control_stack_height().saturating_sub(1);
+        if $targets.default() == depth || $targets.targets().any(|d| d.ok() == Some(depth)) {
+            $t.returned(1);
+        }
+        $t.clear()
+    }};
+    ($t:ident, End, ) => {{
+        let reachable = $t.validator.get_control_frame(0).is_some_and(|f| !f.unreachable);
+        if $t.validator.control_stack_height() == 1 && reachable {
+            $t.returned(0);
+        }
+        $t.clear()
+    }};
+    ($t:ident, BrOnNull, $($a:ident)*) => {
+        $t.opaque_exit()
     };
-    ($t:ident, I64Const, $v:ident) => {
-        $t.push(Some($v))
+    ($t:ident, BrOnNonNull, $($a:ident)*) => {
+        $t.opaque_exit()
     };
-    ($t:ident, LocalGet, $($a:ident)*) => {
-        $t.push(None)
+    ($t:ident, BrOnCast, $($a:ident)*) => {
+        $t.opaque_exit()
     };
-    ($t:ident, GlobalGet, $($a:ident)*) => {
-        $t.push(None)
+    ($t:ident, BrOnCastFail, $($a:ident)*) => {
+        $t.opaque_exit()
+    };
+    ($t:ident, BrOnCastDescEq, $($a:ident)*) => {
+        $t.opaque_exit()
+    };
+    ($t:ident, BrOnCastDescEqFail, $($a:ident)*) => {
+        $t.opaque_exit()
+    };
+    ($t:ident, TryTable, $($a:ident)*) => {
+        $t.opaque_exit()
     };
     ($t:ident, Call, $f:ident) => {
-        $t.call($f)
+        $t.call($f, false)
     };
     ($t:ident, ReturnCall, $f:ident) => {
-        $t.call($f)
+        $t.call($f, true)
     };
     ($t:ident, CallIndirect, $ty:ident $tb:ident) => {
         $t.indirect($tb, $ty)
     };
-    ($t:ident, ReturnCallIndirect, $ty:ident $tb:ident) => {
+    ($t:ident, ReturnCallIndirect, $ty:ident $tb:ident) => {{
+        $t.index.returns_unknown = true;
         $t.indirect($tb, $ty)
-    };
+    }};
     ($t:ident, CallRef, $ty:ident) => {{
         $t.facts.call_refs.push(($ty, $t.offset));
-        $t.run.clear()
+        $t.clear()
     }};
     ($t:ident, ReturnCallRef, $ty:ident) => {{
         $t.facts.call_refs.push(($ty, $t.offset));
-        $t.run.clear()
+        $t.opaque_exit()
     }};
     ($t:ident, Resume, $($a:ident)*) => {{
         $t.facts.resumes.push($t.offset);
-        $t.run.clear()
+        $t.opaque_exit()
     }};
     ($t:ident, ResumeThrow, $($a:ident)*) => {{
         $t.facts.resumes.push($t.offset);
-        $t.run.clear()
+        $t.opaque_exit()
     }};
     ($t:ident, ResumeThrowRef, $($a:ident)*) => {{
         $t.facts.resumes.push($t.offset);
-        $t.run.clear()
+        $t.opaque_exit()
     }};
     ($t:ident, Switch, $($a:ident)*) => {{
         $t.facts.resumes.push($t.offset);
-        $t.run.clear()
+        $t.opaque_exit()
     }};
     ($t:ident, RefFunc, $f:ident) => {{
         $t.facts.ref_funcs.push($f);
-        $t.run.clear()
+        $t.clear()
     }};
     ($t:ident, TableSet, $tb:ident) => {
         $t.table_write($tb)
@@ -702,14 +892,14 @@ macro_rules! scan {
     };
     ($t:ident, AnyConvertExtern, ) => {{
         $t.facts.converts_extern = true;
-        $t.run.clear()
+        $t.clear()
     }};
     ($t:ident, ExternConvertAny, ) => {{
         $t.facts.converts_extern = true;
-        $t.run.clear()
+        $t.clear()
     }};
     ($t:ident, $op:ident, $($a:ident)*) => {
-        $t.run.clear()
+        $t.clear()
     };
 }
 
@@ -731,7 +921,7 @@ macro_rules! define_tap_simd {
         $(
             fn $visit(&mut self $($(, $arg: $argty)*)?) -> wasmparser::Result<()> {
                 self.facts.proposals |= const { proposal_bit(stringify!($proposal)) };
-                self.run.clear();
+                self.clear();
                 self.validator.simd_visitor(self.offset).$visit($($($arg),*)?)
             }
         )*
@@ -775,13 +965,20 @@ fn scan_body(
         facts: BodyFacts::default(),
         run: Vec::with_capacity(RUN_KEEP),
         seen_calls: HashSet::new(),
+        vals: Vec::with_capacity(index::WINDOW),
+        index: IndexScan::default(),
+        results: 0,
     };
+    let (params, results) = tap.arity(tap.validator.index()).unwrap_or((0, u32::MAX));
+    tap.index.params = params;
+    tap.results = results;
     while !reader.eof() {
         tap.offset = reader.original_position();
         reader.visit_operator(&mut tap)??;
     }
     reader.finish_expression(&tap.validator.visitor(reader.original_position()))?;
     let mut facts = tap.facts;
+    facts.index_scan = tap.index;
     facts.table_writes.sort_unstable();
     facts.table_writes.dedup();
     facts.ref_funcs.sort_unstable();

@@ -16,6 +16,7 @@ mod component;
 mod core;
 mod error;
 mod graph;
+mod index;
 mod lengths;
 mod link;
 mod model;
@@ -104,7 +105,11 @@ fn parse(bytes: &[u8], table: &'static CapabilityTable) -> Result<Analysis, Erro
                 };
                 match stack.pop() {
                     Some(Frame::Module(m, path)) => {
-                        let facts = m.finish(*end, &types)?;
+                        let mut facts = m.finish(*end, &types)?;
+                        facts.slots = bytes
+                            .get(facts.offset as usize..*end as usize)
+                            .map(slots::read)
+                            .unwrap_or_default();
                         let ModuleParts {
                             module,
                             imports,
@@ -160,7 +165,6 @@ fn parse(bytes: &[u8], table: &'static CapabilityTable) -> Result<Analysis, Erro
                                 })
                                 .collect();
                             let linked = link::link(
-                                bytes,
                                 &scopes,
                                 scope,
                                 &linkable,
