@@ -15,7 +15,7 @@ use wasmparser::{
 };
 
 use crate::error::Error;
-use crate::index::{self, CallArgs, IndexScan, Val, Values};
+use crate::index::{self, CallArgs, DataInit, IndexScan, MemAccess, Store, Val, Values};
 use crate::slots::Slots;
 use crate::model::{
     CustomSection, DataSegment, ElementSegment, ExternKind, Global, Memory, Producer, SegmentMode,
@@ -99,6 +99,8 @@ pub(crate) struct ModuleFacts {
     /// A section kind this analyzer does not model appeared (a newer wasmparser).
     pub unmodelled_section: bool,
     pub data: Vec<DataSegment>,
+    /// Active data segments with where their bytes sit in the file (index analysis).
+    pub data_init: Vec<DataInit>,
     pub start: Option<u32>,
     pub names: HashMap<u32, String>,
     /// The module's own name from its `name` section.
@@ -389,6 +391,16 @@ impl<'a> ModuleBuilder<'a> {
                         ),
                         DataKind::Passive => (SegmentMode::Passive, None, None),
                     };
+                    if let Some(memory) = memory {
+                        let len = d.data.len() as u64;
+                        f.data_init.push(DataInit {
+                            memory,
+                            offset: memory_offset,
+                            // The bytes end the segment's entry.
+                            file_start: (d.range.end as u64).saturating_sub(len),
+                            len,
+                        });
+                    }
                     f.data.push(DataSegment {
                         index: f.data.len() as u32,
                         mode,
@@ -468,7 +480,6 @@ impl<'a> ModuleBuilder<'a> {
         }
         f.bodies = bodies;
         f.features = module_features(f, types);
-        index::resolve(f);
         Ok(self.facts)
     }
 
@@ -720,6 +731,51 @@ impl Tap<'_> {
         self.index.returns.push(v);
     }
 
+    /// An instruction with a `memarg`: constant-address `i32.load`/`i64.load` values, and
+    /// every write with its address when it is a constant `i32.store`/`i64.store`.
+    fn memory_access(&mut self, access: MemAccess, memarg: wasmparser::MemArg) {
+        let wasmparser::MemArgTarget::Memory(memory) = memarg.target else {
+            // A GC array's payload, not linear memory.
+            self.clear();
+            return;
+        };
+        let at = |v: Val| match v {
+            Val::Const(a) => a.checked_add(memarg.offset),
+            _ => None,
+        };
+        match access {
+            MemAccess::LoadI32 | MemAccess::LoadI64 => {
+                let size = if access == MemAccess::LoadI32 { 4 } else { 8 };
+                let addr = at(self.v_pop());
+                self.run.clear();
+                self.v_push(addr.map_or(Val::Unknown, |addr| Val::Load { memory, addr, size }));
+            }
+            MemAccess::StoreI32 | MemAccess::StoreI64 => {
+                let size = if access == MemAccess::StoreI32 { 4 } else { 8 };
+                let value = self.v_pop();
+                let region = at(self.v_pop()).map(|a| (a, size));
+                self.index.stores.push(Store {
+                    memory,
+                    region,
+                    value,
+                });
+                self.run.clear();
+            }
+            MemAccess::Read => self.clear(),
+            MemAccess::Write => self.memory_write(memory),
+        }
+    }
+
+    /// A write anywhere in `memory`.
+    fn memory_write(&mut self, memory: u32) {
+        self.index.stores.push(Store {
+            memory,
+            region: None,
+            value: Val::Unknown,
+        });
+        self.clear();
+    }
+
     /// A branch whose value may leave the function and that the scan does not model.
     fn opaque_exit(&mut self) {
         self.index.returns_unknown = true;
@@ -899,6 +955,36 @@ macro_rules! scan {
         $t.clear()
     }};
     ($t:ident, $op:ident, $($a:ident)*) => {
+        memory!($t, $op, ($($a)*) ($($a)*))
+    };
+}
+
+/// Instructions that touch memory, by argument shape (the names once to match, once to use),
+/// so that none goes unseen (`memory_arguments_have_an_arm` checks the shapes); anything
+/// else ends the run.
+macro_rules! memory {
+    ($t:ident, $op:ident, (memarg) ($m:ident)) => {
+        $t.memory_access(const { index::mem_access(stringify!($op)) }, $m)
+    };
+    ($t:ident, $op:ident, (memarg lane) ($m:ident $l:ident)) => {
+        $t.memory_access(const { index::mem_access(stringify!($op)) }, $m)
+    };
+    ($t:ident, MemorySize, (mem) ($m:ident)) => {
+        $t.clear()
+    };
+    ($t:ident, MemoryGrow, (mem) ($m:ident)) => {
+        $t.clear()
+    };
+    ($t:ident, $op:ident, (mem) ($m:ident)) => {
+        $t.memory_write($m)
+    };
+    ($t:ident, $op:ident, (data_index mem) ($d:ident $m:ident)) => {
+        $t.memory_write($m)
+    };
+    ($t:ident, $op:ident, (dst_mem src_mem) ($d:ident $s:ident)) => {
+        $t.memory_write($d)
+    };
+    ($t:ident, $op:ident, ($($a:ident)*) ($($b:ident)*)) => {
         $t.clear()
     };
 }
@@ -921,7 +1007,7 @@ macro_rules! define_tap_simd {
         $(
             fn $visit(&mut self $($(, $arg: $argty)*)?) -> wasmparser::Result<()> {
                 self.facts.proposals |= const { proposal_bit(stringify!($proposal)) };
-                self.clear();
+                scan!(self, $op, $($($arg)*)?);
                 self.validator.simd_visitor(self.offset).$visit($($($arg),*)?)
             }
         )*
@@ -1283,6 +1369,81 @@ mod tests {
             "operators that may create, move or call a function reference are neither \
              handled nor reviewed: {unreviewed:?}"
         );
+    }
+
+    macro_rules! list_operator_args {
+        ($( @$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident ($($ann:tt)*))*) => {
+            &[$((stringify!($op), &[$($(stringify!($arg)),*)?] as &[&str])),*]
+        };
+    }
+
+    /// Every operator wasmparser knows, with the names of its arguments.
+    const OPERATOR_ARGS: &[(&str, &[&str])] = wasmparser::for_each_operator!(list_operator_args);
+
+    /// Drift guard for the index analysis: `memory!` sorts memory instructions by argument
+    /// shape; an instruction with a memory argument of another shape would fall through to
+    /// "ends the run" without counting as a write.
+    #[test]
+    fn memory_arguments_have_an_arm() {
+        let shapes: &[&[&str]] = &[
+            &["memarg"],
+            &["memarg", "lane"],
+            &["mem"],
+            &["data_index", "mem"],
+            &["dst_mem", "src_mem"],
+        ];
+        for (op, args) in OPERATOR_ARGS {
+            if args.iter().any(|a| a.contains("mem")) {
+                assert!(shapes.contains(args), "{op} {args:?} has no memory! arm");
+            }
+        }
+        // Only what is known to read counts as a read.
+        for (op, want) in [
+            ("I32Store8", MemAccess::Write),
+            ("V128Store", MemAccess::Write),
+            ("V128Store64Lane", MemAccess::Write),
+            ("I32AtomicRmwAdd", MemAccess::Write),
+            ("I64AtomicRmw32CmpxchgU", MemAccess::Write),
+            ("I32AtomicStore", MemAccess::Write),
+            ("I32Load8U", MemAccess::Read),
+            ("V128Load64Lane", MemAccess::Read),
+            ("MemoryAtomicWait32", MemAccess::Read),
+            ("I32Load", MemAccess::LoadI32),
+            ("I64Store", MemAccess::StoreI64),
+        ] {
+            assert_eq!(index::mem_access(op), want, "{op}");
+        }
+    }
+
+    /// Drift guard for the index analysis: a function's results are known only when every
+    /// way a value can reach its label is modelled. Every operator with a label argument is
+    /// a modelled branch, ends the scan of results (`opaque_exit`), or carries no value to
+    /// a label.
+    #[test]
+    fn branches_with_labels_are_modelled_or_opaque() {
+        let src = include_str!("core.rs");
+        let modelled = ["Br", "BrIf", "BrTable"];
+        // Legacy exceptions: `delegate` and `rethrow` name a `try`, and pass no values.
+        let no_value = ["Delegate", "Rethrow"];
+        for (op, args) in OPERATOR_ARGS {
+            let label = args.iter().any(|a| {
+                matches!(
+                    *a,
+                    "relative_depth" | "targets" | "try_table" | "resume_table"
+                )
+            });
+            if !label || modelled.contains(op) || no_value.contains(op) {
+                continue;
+            }
+            let arm = src
+                .find(&format!("($t:ident, {op},"))
+                .unwrap_or_else(|| panic!("{op} takes a label but has no scan! arm"));
+            let body = &src[arm..arm + src[arm..].find("};").unwrap()];
+            assert!(
+                body.contains("opaque_exit"),
+                "{op} takes a label but its arm does not call opaque_exit"
+            );
+        }
     }
 
     /// The constant-expression operators that create or move a reference across a boundary

@@ -17,7 +17,12 @@
 //!   called any other way (not exported, never referenced by `ref.func`, element segments or
 //!   initialisers, not the start function), plus what the body writes to it;
 //! * `call g` is the union of every value `g` returns (`return`, branches to the function's
-//!   label, falling off its end), unless `g` is imported or leaves by a construct not modelled.
+//!   label, falling off its end), unless `g` is imported or leaves by a construct not modelled;
+//! * `i32.load` / `i64.load` at a constant address of a memory nobody outside the module can
+//!   reach (not imported, exported or shared) and whose every write is known (active data
+//!   segments and `i32.store` / `i64.store` at constant addresses, none overlapping another;
+//!   any other store, atomic or bulk operation on it disqualifies it) is what the data
+//!   segments put there (zero elsewhere) plus every value stored at exactly that address.
 //!
 //! Cycles, depth beyond [`MAX_DEPTH`] and sets of more than [`MAX_RANGES`] ranges are unknown.
 //! Unknown is always sound: the call then keeps its dispatch node.
@@ -49,6 +54,78 @@ pub(crate) enum Val {
     Local { local: u32, at: u64 },
     /// The single result of a direct call of this function.
     Ret(u32),
+    /// `i32.load` (`size` 4) or `i64.load` (8) at a constant address.
+    Load { memory: u32, addr: u64, size: u8 },
+}
+
+/// One instruction that writes memory.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Store {
+    pub memory: u32,
+    /// `(address, bytes)` of an `i32.store` / `i64.store` at a constant address; `None`:
+    /// anything else (other stores, atomics, bulk operations), which may write anywhere.
+    pub region: Option<(u64, u8)>,
+    pub value: Val,
+}
+
+/// How an instruction with a memory argument touches memory, from its name (evaluated at
+/// compile time). Whatever is not known to only read counts as a write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MemAccess {
+    LoadI32,
+    LoadI64,
+    StoreI32,
+    StoreI64,
+    Read,
+    Write,
+}
+
+const fn eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+const fn contains(s: &str, part: &str) -> bool {
+    let (s, p) = (s.as_bytes(), part.as_bytes());
+    let mut i = 0;
+    while i + p.len() <= s.len() {
+        let mut j = 0;
+        while j < p.len() && s[i + j] == p[j] {
+            j += 1;
+        }
+        if j == p.len() {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+/// The access of the operator named `op` that takes a `memarg`.
+pub(crate) const fn mem_access(op: &str) -> MemAccess {
+    if eq(op, "I32Load") {
+        MemAccess::LoadI32
+    } else if eq(op, "I64Load") {
+        MemAccess::LoadI64
+    } else if eq(op, "I32Store") {
+        MemAccess::StoreI32
+    } else if eq(op, "I64Store") {
+        MemAccess::StoreI64
+    } else if contains(op, "Load") || contains(op, "Wait") || contains(op, "Notify") {
+        MemAccess::Read
+    } else {
+        MemAccess::Write
+    }
 }
 
 /// One direct call: the callee and its last arguments as the window saw them.
@@ -78,6 +155,17 @@ pub(crate) struct IndexScan {
     pub returns: Vec<Val>,
     /// The function may return by a construct whose value is not modelled.
     pub returns_unknown: bool,
+    /// Every instruction that writes memory.
+    pub stores: Vec<Store>,
+}
+
+/// An active data segment: its memory, constant offset (if any) and bytes in the file.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DataInit {
+    pub memory: u32,
+    pub offset: Option<u64>,
+    pub file_start: u64,
+    pub len: u64,
 }
 
 /// A set of integers: sorted, disjoint, non-adjacent inclusive ranges.
@@ -143,8 +231,21 @@ struct Locals {
     first_top: HashMap<u32, u64>,
 }
 
+/// A memory whose every write is known: nothing outside the module can reach it, and every
+/// data segment and store into it has a constant address, none overlapping another.
+struct Memory {
+    /// Active data segments `(start, end, start in the file)`, by address.
+    data: Vec<(u64, u64, u64)>,
+    /// Store regions `(address, bytes)`, by address, with every `(function, value)` stored.
+    regions: Vec<((u64, u8), Vec<(u32, Val)>)>,
+}
+
 struct Resolver<'f> {
     scans: &'f [IndexScan],
+    bytes: &'f [u8],
+    /// Per memory, when every write to it is known.
+    memories: &'f [Option<Memory>],
+    load_memo: HashMap<(u32, u64, u8), Memo>,
     nimp: u32,
     /// Per defined function: whether only direct calls in this module can run it.
     closed: Vec<bool>,
@@ -156,8 +257,9 @@ struct Resolver<'f> {
 }
 
 /// Resolves the index of every `call_indirect` of the module into `index_sets` (one entry per
-/// `indirect` of each body; `None`: unknown), and drops the scan facts.
-pub(crate) fn resolve(facts: &mut ModuleFacts) {
+/// `indirect` of each body; `None`: unknown), and drops the scan facts. `bytes` is the file
+/// the module's offsets point into (data segments are read from it).
+pub(crate) fn resolve(facts: &mut ModuleFacts, bytes: &[u8]) {
     let scans: Vec<IndexScan> = facts
         .bodies
         .iter_mut()
@@ -177,8 +279,12 @@ pub(crate) fn resolve(facts: &mut ModuleFacts) {
             }
         }
     }
+    let memories = known_memories(facts, &scans);
     let mut r = Resolver {
         scans: &scans,
+        bytes,
+        memories: &memories,
+        load_memo: HashMap::new(),
         nimp,
         closed,
         callers,
@@ -193,6 +299,58 @@ pub(crate) fn resolve(facts: &mut ModuleFacts) {
             .map(|&(_, _, _, v)| r.val(d as u32, v, 0))
             .collect();
     }
+}
+
+/// The memories whose every write is known (see [`Memory`]).
+fn known_memories(facts: &ModuleFacts, scans: &[IndexScan]) -> Vec<Option<Memory>> {
+    let n = facts.memories.len();
+    let mut ok: Vec<bool> = facts
+        .memories
+        .iter()
+        .map(|m| !m.imported && !m.exported && !m.shared && !facts.unmodelled_section)
+        .collect();
+    let mut data: Vec<Vec<(u64, u64, u64)>> = vec![Vec::new(); n];
+    for d in &facts.data_init {
+        let m = d.memory as usize;
+        if m >= n {
+            continue;
+        }
+        match d.offset.and_then(|o| Some((o, o.checked_add(d.len)?))) {
+            Some((start, end)) if start < end => data[m].push((start, end, d.file_start)),
+            Some(_) => {}
+            None => ok[m] = false,
+        }
+    }
+    let mut regions: Vec<std::collections::BTreeMap<(u64, u8), Vec<(u32, Val)>>> =
+        vec![Default::default(); n];
+    for (d, scan) in scans.iter().enumerate() {
+        for st in &scan.stores {
+            let m = st.memory as usize;
+            if m >= n {
+                continue;
+            }
+            match st.region {
+                Some(r) => regions[m]
+                    .entry(r)
+                    .or_default()
+                    .push((d as u32, st.value)),
+                None => ok[m] = false,
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(n);
+    for ((ok, mut data), regions) in ok.into_iter().zip(data).zip(regions) {
+        data.sort_unstable();
+        let data_apart = data.windows(2).all(|w| w[0].1 <= w[1].0);
+        let regions: Vec<((u64, u8), Vec<(u32, Val)>)> = regions.into_iter().collect();
+        let regions_apart = regions.windows(2).all(|w| {
+            let ((a, size), _) = w[0];
+            a.checked_add(u64::from(size))
+                .is_some_and(|end| end <= w[1].0.0)
+        });
+        out.push((ok && data_apart && regions_apart).then_some(Memory { data, regions }));
+    }
+    out
 }
 
 /// Functions the host, a table or a reference can run: their parameters are not known.
@@ -227,7 +385,60 @@ impl Resolver<'_> {
                 }
             }
             Val::Ret(g) => self.ret(g, depth),
+            Val::Load { memory, addr, size } => self.load(memory, addr, size, depth),
         }
+    }
+
+    /// The values `size` bytes at `addr` of `memory` may hold: what the data segments put
+    /// there (zero elsewhere) and whatever a store of exactly that region writes.
+    fn load(&mut self, memory: u32, addr: u64, size: u8, depth: u32) -> Set {
+        let memories = self.memories;
+        let mem = memories.get(memory as usize)?.as_ref()?;
+        let key = (memory, addr, size);
+        match self.load_memo.get(&key) {
+            Some(Memo::Done(s)) => return s.clone(),
+            Some(Memo::InProgress) => return None,
+            None if depth > MAX_DEPTH => return None,
+            None => {}
+        }
+        let end = addr.checked_add(u64::from(size))?;
+        // Regions are sorted and apart, so their ends are sorted too.
+        let below = mem.regions.partition_point(|((a, _), _)| *a < end);
+        let mut hits = mem.regions[..below]
+            .iter()
+            .rev()
+            .take_while(|((a, s), _)| a.saturating_add(u64::from(*s)) > addr);
+        let stored = match (hits.next(), hits.next()) {
+            (None, _) => &[][..],
+            (Some((region, values)), None) if *region == (addr, size) => &values[..],
+            // A store that covers part of the value: not modelled.
+            _ => return None,
+        };
+        let mut buf = [0u8; 8];
+        let below = mem.data.partition_point(|(start, _, _)| *start < end);
+        for &(start, stop, file) in mem.data[..below].iter().rev() {
+            if stop <= addr {
+                break;
+            }
+            let (lo, hi) = (start.max(addr), stop.min(end));
+            let from = usize::try_from(file.checked_add(lo - start)?).ok()?;
+            let len = usize::try_from(hi - lo).ok()?;
+            let src = self.bytes.get(from..from.checked_add(len)?)?;
+            let at = usize::try_from(lo - addr).ok()?;
+            buf.get_mut(at..at + len)?.copy_from_slice(src);
+        }
+        let initial = u64::from_le_bytes(buf);
+        self.load_memo.insert(key, Memo::InProgress);
+        let mut set: Set = Some(Values::range(initial, initial));
+        for &(d, v) in stored {
+            if set.is_none() {
+                break;
+            }
+            let s = self.val(d, v, depth + 1);
+            set = union(set, s);
+        }
+        self.load_memo.insert(key, Memo::Done(set.clone()));
+        set
     }
 
     fn locals_of(&mut self, d: u32) -> &Locals {
@@ -283,12 +494,13 @@ impl Resolver<'_> {
             if !self.closed[d as usize] {
                 set = None;
             }
-            let f = self.nimp + d;
-            let sites = self.callers[f as usize].clone();
-            for (caller, c) in sites {
+            let f = (self.nimp + d) as usize;
+            // By position, not a copy of the list: a function may have many parameters.
+            for k in 0..self.callers[f].len() {
                 if set.is_none() {
                     break;
                 }
+                let (caller, c) = self.callers[f][k];
                 let scans = self.scans;
                 let scan = &scans[caller as usize];
                 let call = scan.calls[c as usize];

@@ -110,6 +110,7 @@ fn parse(bytes: &[u8], table: &'static CapabilityTable) -> Result<Analysis, Erro
                             .get(facts.offset as usize..*end as usize)
                             .map(slots::read)
                             .unwrap_or_default();
+                        index::resolve(&mut facts, bytes);
                         let ModuleParts {
                             module,
                             imports,
