@@ -1392,6 +1392,13 @@ mod tests {
             &["data_index", "mem"],
             &["dst_mem", "src_mem"],
         ];
+        let src = include_str!("core.rs");
+        for shape in shapes {
+            assert!(
+                src.contains(&format!("$op:ident, ({})", shape.join(" "))),
+                "memory! has no arm for {shape:?}"
+            );
+        }
         for (op, args) in OPERATOR_ARGS {
             if args.iter().any(|a| a.contains("mem")) {
                 assert!(shapes.contains(args), "{op} {args:?} has no memory! arm");

@@ -29,6 +29,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use wasmparser::ExternalKind;
+
 use crate::core::ModuleFacts;
 
 /// Values the scan keeps of the current straight run of modelled instructions.
@@ -364,7 +366,13 @@ fn callable_from_outside(facts: &ModuleFacts) -> BTreeSet<u32> {
     }
     out.extend(facts.global_ref_funcs.iter().copied());
     out.extend(facts.table_init_funcs.iter().map(|(_, f)| *f));
-    out.extend(facts.exports.iter().map(|(_, _, i)| *i));
+    out.extend(
+        facts
+            .exports
+            .iter()
+            .filter(|(_, k, _)| matches!(k, ExternalKind::Func | ExternalKind::FuncExact))
+            .map(|(_, _, i)| *i),
+    );
     out.extend(facts.start);
     out
 }
