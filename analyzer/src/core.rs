@@ -16,11 +16,11 @@ use wasmparser::{
 
 use crate::error::Error;
 use crate::index::{self, CallArgs, DataInit, IndexScan, MemAccess, Store, Val, Values};
-use crate::slots::Slots;
 use crate::model::{
     CustomSection, DataSegment, ElementSegment, ExternKind, Global, Memory, Producer, SegmentMode,
     Table,
 };
+use crate::slots::Slots;
 
 /// Facts about one import of a core module.
 #[derive(Debug, Clone)]
@@ -397,7 +397,7 @@ impl<'a> ModuleBuilder<'a> {
                             memory,
                             offset: memory_offset,
                             // The bytes end the segment's entry.
-                            file_start: (d.range.end as u64).saturating_sub(len),
+                            file_start: d.range.end.saturating_sub(len),
                             len,
                         });
                     }

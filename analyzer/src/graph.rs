@@ -584,8 +584,7 @@ impl Tables {
             .iter()
             .filter(|e| e.mode == SegmentMode::Active)
             .count();
-        let agree =
-            facts.slots.segments.len() == active && facts.slots.table_init.len() == ntables;
+        let agree = facts.slots.segments.len() == active && facts.slots.table_init.len() == ntables;
         let mut slots = vec![None; ntables];
         for (t, info) in facts.tables.iter().enumerate() {
             let visible = info.imported || info.exported || facts.unmodelled_section;

@@ -37,7 +37,7 @@ use crate::core::ModuleFacts;
 pub(crate) const WINDOW: usize = 12;
 /// Most table entries a narrowed call may select; a wider set keeps the dispatch node, so a
 /// call site costs at most this many edges.
-pub(crate) const MAX_SLOTS: usize = 16;
+pub(crate) const MAX_SLOTS: usize = 8;
 /// Most disjoint ranges a value set holds before it counts as unknown.
 const MAX_RANGES: usize = 16;
 /// How many locals, parameters and results resolution follows in a chain before giving up.
@@ -239,8 +239,13 @@ struct Memory {
     /// Active data segments `(start, end, start in the file)`, by address.
     data: Vec<(u64, u64, u64)>,
     /// Store regions `(address, bytes)`, by address, with every `(function, value)` stored.
-    regions: Vec<((u64, u8), Vec<(u32, Val)>)>,
+    regions: Vec<(Region, Stored)>,
 }
+
+/// `(address, bytes)` of a store.
+type Region = (u64, u8);
+/// `(defined function, value)` of every store to one region.
+type Stored = Vec<(u32, Val)>;
 
 struct Resolver<'f> {
     scans: &'f [IndexScan],
@@ -323,8 +328,7 @@ fn known_memories(facts: &ModuleFacts, scans: &[IndexScan]) -> Vec<Option<Memory
             None => ok[m] = false,
         }
     }
-    let mut regions: Vec<std::collections::BTreeMap<(u64, u8), Vec<(u32, Val)>>> =
-        vec![Default::default(); n];
+    let mut regions: Vec<std::collections::BTreeMap<Region, Stored>> = vec![Default::default(); n];
     for (d, scan) in scans.iter().enumerate() {
         for st in &scan.stores {
             let m = st.memory as usize;
@@ -332,10 +336,7 @@ fn known_memories(facts: &ModuleFacts, scans: &[IndexScan]) -> Vec<Option<Memory
                 continue;
             }
             match st.region {
-                Some(r) => regions[m]
-                    .entry(r)
-                    .or_default()
-                    .push((d as u32, st.value)),
+                Some(r) => regions[m].entry(r).or_default().push((d as u32, st.value)),
                 None => ok[m] = false,
             }
         }
@@ -344,7 +345,7 @@ fn known_memories(facts: &ModuleFacts, scans: &[IndexScan]) -> Vec<Option<Memory
     for ((ok, mut data), regions) in ok.into_iter().zip(data).zip(regions) {
         data.sort_unstable();
         let data_apart = data.windows(2).all(|w| w[0].1 <= w[1].0);
-        let regions: Vec<((u64, u8), Vec<(u32, Val)>)> = regions.into_iter().collect();
+        let regions: Vec<(Region, Stored)> = regions.into_iter().collect();
         let regions_apart = regions.windows(2).all(|w| {
             let ((a, size), _) = w[0];
             a.checked_add(u64::from(size))

@@ -165,13 +165,8 @@ fn parse(bytes: &[u8], table: &'static CapabilityTable) -> Result<Analysis, Erro
                                     )
                                 })
                                 .collect();
-                            let linked = link::link(
-                                &scopes,
-                                scope,
-                                &linkable,
-                                &done.imports,
-                                &exports,
-                            );
+                            let linked =
+                                link::link(&scopes, scope, &linkable, &done.imports, &exports);
                             let wit = match wit::world(bytes) {
                                 Ok(text) => Some(text),
                                 Err(e) => {

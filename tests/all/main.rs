@@ -11,6 +11,7 @@ mod fuzz_regressions;
 mod graph_size;
 mod hostile_inputs;
 mod hostile_names;
+mod index_size;
 mod oracle;
 mod policy_check;
 mod policy_rules;
