@@ -15,7 +15,9 @@ use wasmparser::{
 };
 
 use crate::error::Error;
-use crate::index::{self, CallArgs, DataInit, IndexScan, MemAccess, Store, Val, Values};
+use crate::index::{
+    self, CallArgs, DataInit, IndexScan, MemAccess, ScanContext, Store, Val, Values,
+};
 use crate::model::{
     CustomSection, DataSegment, ElementSegment, ExternKind, Global, Memory, Producer, SegmentMode,
     Table,
@@ -53,8 +55,9 @@ pub(crate) struct BodyFacts {
     pub indirect: Vec<(u32, u32, u64, Val)>,
     /// Per `indirect`, the values its table index can take (`None`: unknown), once resolved.
     pub index_sets: Vec<Option<Values>>,
-    /// What the index analysis needs of this body; taken by [`crate::index::resolve`].
-    pub index_scan: IndexScan,
+    /// What the index analysis needs of this body (`None`: nothing); taken by
+    /// [`crate::index::resolve`].
+    pub index_scan: Option<Box<IndexScan>>,
     /// `(type index, offset)` of `call_ref` / `return_call_ref`.
     pub call_refs: Vec<(u32, u64)>,
     /// Offsets of stack-switching instructions that run a continuation (any escaped function).
@@ -466,12 +469,13 @@ impl<'a> ModuleBuilder<'a> {
     pub fn finish(mut self, end_offset: u64, types: &Types) -> Result<ModuleFacts, Error> {
         let f = &mut self.facts;
         f.size = end_offset.saturating_sub(f.offset);
+        let ctx = ScanContext::of(f);
         let scanned: Vec<Result<BodyFacts, Error>> = self
             .pending
             .into_par_iter()
             .map(|(func, body)| {
                 let mut validator = func.into_validator(FuncValidatorAllocations::default());
-                scan_body(&body, &mut validator)
+                scan_body(&body, &mut validator, &ctx)
             })
             .collect();
         let mut bodies = Vec::with_capacity(scanned.len());
@@ -613,6 +617,7 @@ struct Tap<'v> {
     index: IndexScan,
     /// Results of this function.
     results: u32,
+    ctx: &'v ScanContext,
 }
 
 impl Tap<'_> {
@@ -689,25 +694,38 @@ impl Tap<'_> {
     /// A direct call's arguments and result, for the index analysis.
     fn call_vals(&mut self, callee: u32, tail: bool) {
         let (params, results) = self.arity(callee).unwrap_or((u32::MAX, u32::MAX));
-        let known = (self.vals.len() as u32).min(params);
-        let start = self.index.args.len() as u32;
-        let from = self.vals.len() - known as usize;
-        self.index.args.extend_from_slice(&self.vals[from..]);
-        self.index.calls.push(CallArgs {
-            callee,
-            params,
-            start,
-            known,
-        });
+        // An import's parameters and result are nobody's business here.
+        let defined = callee >= self.ctx.nimp;
+        if defined {
+            let mut known = (self.vals.len() as u32).min(params);
+            let from = self.vals.len() - known as usize;
+            let start = self.index.args.len() as u32;
+            if self.vals[from..].iter().all(|v| *v == Val::Unknown) {
+                known = 0;
+            } else {
+                self.index.args.extend_from_slice(&self.vals[from..]);
+            }
+            self.index.calls.push(CallArgs {
+                callee,
+                params,
+                start,
+                known,
+            });
+        }
         self.vals.clear();
+        let result = if defined {
+            Val::Ret(callee)
+        } else {
+            Val::Unknown
+        };
         if tail {
-            if results == 1 {
-                self.index.returns.push(Val::Ret(callee));
+            if results == 1 && defined {
+                self.index.returns.push(result);
             } else {
                 self.index.returns_unknown = true;
             }
         } else if results == 1 {
-            self.v_push(Val::Ret(callee));
+            self.v_push(result);
         }
     }
 
@@ -739,6 +757,11 @@ impl Tap<'_> {
             self.clear();
             return;
         };
+        if !self.ctx.private(memory) {
+            // Anyone may write it: loads are unknown and stores need no record.
+            self.clear();
+            return;
+        }
         let at = |v: Val| match v {
             Val::Const(a) => a.checked_add(memarg.offset),
             _ => None,
@@ -768,11 +791,13 @@ impl Tap<'_> {
 
     /// A write anywhere in `memory`.
     fn memory_write(&mut self, memory: u32) {
-        self.index.stores.push(Store {
-            memory,
-            region: None,
-            value: Val::Unknown,
-        });
+        if self.ctx.private(memory) {
+            self.index.stores.push(Store {
+                memory,
+                region: None,
+                value: Val::Unknown,
+            });
+        }
         self.clear();
     }
 
@@ -1041,6 +1066,7 @@ impl<'a> wasmparser::VisitSimdOperator<'a> for Tap<'_> {
 fn scan_body(
     body: &FunctionBody<'_>,
     validator: &mut FuncValidator<ValidatorResources>,
+    ctx: &ScanContext,
 ) -> Result<BodyFacts, Error> {
     let mut reader = body.get_binary_reader();
     validator.read_locals(&mut reader)?;
@@ -1054,6 +1080,7 @@ fn scan_body(
         vals: Vec::with_capacity(index::WINDOW),
         index: IndexScan::default(),
         results: 0,
+        ctx,
     };
     let (params, results) = tap.arity(tap.validator.index()).unwrap_or((0, u32::MAX));
     tap.index.params = params;
@@ -1064,7 +1091,10 @@ fn scan_body(
     }
     reader.finish_expression(&tap.validator.visitor(reader.original_position()))?;
     let mut facts = tap.facts;
-    facts.index_scan = tap.index;
+    tap.index.compact();
+    if !tap.index.is_empty() {
+        facts.index_scan = Some(Box::new(tap.index));
+    }
     facts.table_writes.sort_unstable();
     facts.table_writes.dedup();
     facts.ref_funcs.sort_unstable();

@@ -43,8 +43,37 @@ const MAX_RANGES: usize = 16;
 /// How many locals, parameters and results resolution follows in a chain before giving up.
 const MAX_DEPTH: u32 = 64;
 
+/// What the body scan needs to know of the module to record only what resolution can use.
+#[derive(Debug)]
+pub(crate) struct ScanContext {
+    /// Imported functions: calls to them have no parameters or results worth keeping.
+    pub nimp: u32,
+    /// Per memory: not imported, exported or shared (stores to others are not kept).
+    pub private_memory: Vec<bool>,
+}
+
+impl ScanContext {
+    pub fn of(facts: &ModuleFacts) -> ScanContext {
+        ScanContext {
+            nimp: facts.num_imported_funcs,
+            private_memory: facts
+                .memories
+                .iter()
+                .map(|m| !m.imported && !m.exported && !m.shared && !facts.unmodelled_section)
+                .collect(),
+        }
+    }
+
+    pub fn private(&self, memory: u32) -> bool {
+        self.private_memory
+            .get(memory as usize)
+            .copied()
+            .unwrap_or(false)
+    }
+}
+
 /// A value as the scan saw it, before resolution.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Val {
     /// Not modelled.
     Unknown,
@@ -157,8 +186,45 @@ pub(crate) struct IndexScan {
     pub returns: Vec<Val>,
     /// The function may return by a construct whose value is not modelled.
     pub returns_unknown: bool,
-    /// Every instruction that writes memory.
+    /// Every instruction that writes a private memory.
     pub stores: Vec<Store>,
+}
+
+impl IndexScan {
+    /// Keeps what resolution reads: each distinct value written to a local (only `Unknown`
+    /// once a local has an unknown write) and the first top-level write of each local.
+    pub fn compact(&mut self) {
+        self.writes.sort_unstable();
+        self.writes.dedup();
+        let mut out: Vec<(u32, Val)> = Vec::with_capacity(self.writes.len());
+        for group in self.writes.chunk_by(|a, b| a.0 == b.0) {
+            if group.iter().any(|w| w.1 == Val::Unknown) {
+                out.push((group[0].0, Val::Unknown));
+            } else {
+                out.extend_from_slice(group);
+            }
+        }
+        out.shrink_to_fit();
+        self.writes = out;
+        self.top_writes.sort_unstable();
+        self.top_writes.dedup_by_key(|w| w.0);
+        self.top_writes.shrink_to_fit();
+        self.calls.shrink_to_fit();
+        self.args.shrink_to_fit();
+        self.returns.sort_unstable();
+        self.returns.dedup();
+        self.returns.shrink_to_fit();
+        self.stores.shrink_to_fit();
+    }
+
+    /// Nothing recorded: the body needs no entry.
+    pub fn is_empty(&self) -> bool {
+        self.writes.is_empty()
+            && self.calls.is_empty()
+            && self.returns.is_empty()
+            && !self.returns_unknown
+            && self.stores.is_empty()
+    }
 }
 
 /// An active data segment: its memory, constant offset (if any) and bytes in the file.
@@ -270,7 +336,7 @@ pub(crate) fn resolve(facts: &mut ModuleFacts, bytes: &[u8]) {
     let scans: Vec<IndexScan> = facts
         .bodies
         .iter_mut()
-        .map(|b| std::mem::take(&mut b.index_scan))
+        .map(|b| b.index_scan.take().map(|s| *s).unwrap_or_default())
         .collect();
     let nimp = facts.num_imported_funcs;
     let nfuncs = facts.func_types.len() as u32;
