@@ -55,6 +55,8 @@ pub(crate) struct BodyFacts {
     pub indirect: Vec<(u32, u32, u64, Val)>,
     /// Per `indirect`, the values its table index can take (`None`: unknown), once resolved.
     pub index_sets: Vec<Option<Values>>,
+    /// Parameters of this function (the index analysis tells them from other locals).
+    pub params: u32,
     /// What the index analysis needs of this body (`None`: nothing); taken by
     /// [`crate::index::resolve`].
     pub index_scan: Option<Box<IndexScan>>,
@@ -1091,6 +1093,7 @@ fn scan_body(
     }
     reader.finish_expression(&tap.validator.visitor(reader.original_position()))?;
     let mut facts = tap.facts;
+    facts.params = tap.index.params;
     tap.index.compact();
     if !tap.index.is_empty() {
         facts.index_scan = Some(Box::new(tap.index));

@@ -336,7 +336,12 @@ pub(crate) fn resolve(facts: &mut ModuleFacts, bytes: &[u8]) {
     let scans: Vec<IndexScan> = facts
         .bodies
         .iter_mut()
-        .map(|b| b.index_scan.take().map(|s| *s).unwrap_or_default())
+        .map(|b| {
+            // A body with nothing recorded still has parameters: they are not plain locals.
+            let mut scan = b.index_scan.take().map(|s| *s).unwrap_or_default();
+            scan.params = b.params;
+            scan
+        })
         .collect();
     let nimp = facts.num_imported_funcs;
     let nfuncs = facts.func_types.len() as u32;
