@@ -15,10 +15,14 @@ use wasmparser::{
 };
 
 use crate::error::Error;
+use crate::index::{
+    self, CallArgs, DataInit, IndexScan, MemAccess, ScanContext, Store, Val, Values,
+};
 use crate::model::{
     CustomSection, DataSegment, ElementSegment, ExternKind, Global, Memory, Producer, SegmentMode,
     Table,
 };
+use crate::slots::Slots;
 
 /// Facts about one import of a core module.
 #[derive(Debug, Clone)]
@@ -46,9 +50,16 @@ pub(crate) struct BodyFacts {
     /// Direct callees (`call`, `return_call`) with the offset of the first site.
     pub calls: Vec<(u32, u64)>,
     pub import_calls: Vec<ImportCall>,
-    /// `(table, type index, offset, constant table slot)` of `call_indirect` /
-    /// `return_call_indirect`; the slot is known when a constant is pushed right before.
-    pub indirect: Vec<(u32, u32, u64, Option<i64>)>,
+    /// `(table, type index, offset, table index as scanned)` of `call_indirect` /
+    /// `return_call_indirect`.
+    pub indirect: Vec<(u32, u32, u64, Val)>,
+    /// Per `indirect`, the values its table index can take (`None`: unknown), once resolved.
+    pub index_sets: Vec<Option<Values>>,
+    /// Parameters of this function (the index analysis tells them from other locals).
+    pub params: u32,
+    /// What the index analysis needs of this body (`None`: nothing); taken by
+    /// [`crate::index::resolve`].
+    pub index_scan: Option<Box<IndexScan>>,
     /// `(type index, offset)` of `call_ref` / `return_call_ref`.
     pub call_refs: Vec<(u32, u64)>,
     /// Offsets of stack-switching instructions that run a continuation (any escaped function).
@@ -93,6 +104,8 @@ pub(crate) struct ModuleFacts {
     /// A section kind this analyzer does not model appeared (a newer wasmparser).
     pub unmodelled_section: bool,
     pub data: Vec<DataSegment>,
+    /// Active data segments with where their bytes sit in the file (index analysis).
+    pub data_init: Vec<DataInit>,
     pub start: Option<u32>,
     pub names: HashMap<u32, String>,
     /// The module's own name from its `name` section.
@@ -102,6 +115,8 @@ pub(crate) struct ModuleFacts {
     /// `ref.func` in global and table initialisers (the functions they make escape).
     pub global_ref_funcs: Vec<u32>,
     pub bodies: Vec<BodyFacts>,
+    /// What each table slot holds after instantiation (read from the module's bytes).
+    pub slots: Slots,
     pub body_ranges: Vec<(u64, u64)>,
     pub features: BTreeSet<String>,
 }
@@ -381,6 +396,16 @@ impl<'a> ModuleBuilder<'a> {
                         ),
                         DataKind::Passive => (SegmentMode::Passive, None, None),
                     };
+                    if let Some(memory) = memory {
+                        let len = d.data.len() as u64;
+                        f.data_init.push(DataInit {
+                            memory,
+                            offset: memory_offset,
+                            // The bytes end the segment's entry.
+                            file_start: d.range.end.saturating_sub(len),
+                            len,
+                        });
+                    }
                     f.data.push(DataSegment {
                         index: f.data.len() as u32,
                         mode,
@@ -446,12 +471,13 @@ impl<'a> ModuleBuilder<'a> {
     pub fn finish(mut self, end_offset: u64, types: &Types) -> Result<ModuleFacts, Error> {
         let f = &mut self.facts;
         f.size = end_offset.saturating_sub(f.offset);
+        let ctx = ScanContext::of(f);
         let scanned: Vec<Result<BodyFacts, Error>> = self
             .pending
             .into_par_iter()
             .map(|(func, body)| {
                 let mut validator = func.into_validator(FuncValidatorAllocations::default());
-                scan_body(&body, &mut validator)
+                scan_body(&body, &mut validator, &ctx)
             })
             .collect();
         let mut bodies = Vec::with_capacity(scanned.len());
@@ -587,6 +613,13 @@ struct Tap<'v> {
     /// Pushes of the current straight run of `*.const`/`local.get`/`global.get`.
     run: Vec<Option<i64>>,
     seen_calls: HashSet<u32>,
+    /// Symbolic values of the top of the operand stack, for the index analysis: exact for
+    /// the straight run of modelled instructions, empty after anything else.
+    vals: Vec<Val>,
+    index: IndexScan,
+    /// Results of this function.
+    results: u32,
+    ctx: &'v ScanContext,
 }
 
 impl Tap<'_> {
@@ -597,7 +630,8 @@ impl Tap<'_> {
         self.run.push(value);
     }
 
-    fn call(&mut self, callee: u32) {
+    fn call(&mut self, callee: u32, tail: bool) {
+        self.call_vals(callee, tail);
         if self.seen_calls.insert(callee) {
             self.facts.calls.push((callee, self.offset));
         }
@@ -611,70 +645,309 @@ impl Tap<'_> {
     }
 
     fn indirect(&mut self, table: u32, ty: u32) {
-        let slot = self.run.last().copied().flatten();
-        self.facts.indirect.push((table, ty, self.offset, slot));
+        let index = self.v_pop();
+        self.facts.indirect.push((table, ty, self.offset, index));
+        self.clear();
+    }
+
+    /// Ends both runs: the next value comes from code the scan does not model.
+    fn clear(&mut self) {
         self.run.clear();
+        self.vals.clear();
+    }
+
+    fn v_push(&mut self, v: Val) {
+        if self.vals.len() == index::WINDOW {
+            self.vals.remove(0);
+        }
+        self.vals.push(v);
+    }
+
+    /// The top value; unknown when it was pushed before the window.
+    fn v_pop(&mut self) -> Val {
+        self.vals.pop().unwrap_or(Val::Unknown)
+    }
+
+    fn v_top(&self) -> Val {
+        self.vals.last().copied().unwrap_or(Val::Unknown)
+    }
+
+    /// Parameters and results of function `f`.
+    fn arity(&self, f: u32) -> Option<(u32, u32)> {
+        use wasmparser::WasmModuleResources;
+        let res = self.validator.resources();
+        let id = res.type_id_of_function(f)?;
+        match &res.sub_type_at_id(id).composite_type.inner {
+            wasmparser::CompositeInnerType::Func(t) => {
+                Some((t.params().len() as u32, t.results().len() as u32))
+            }
+            _ => None,
+        }
+    }
+
+    fn local_write(&mut self, local: u32, v: Val) {
+        self.index.writes.push((local, v));
+        // Outside every block a write runs before everything after it.
+        if self.validator.control_stack_height() == 1 {
+            self.index.top_writes.push((local, self.offset));
+        }
+    }
+
+    /// A direct call's arguments and result, for the index analysis.
+    fn call_vals(&mut self, callee: u32, tail: bool) {
+        let (params, results) = self.arity(callee).unwrap_or((u32::MAX, u32::MAX));
+        // An import's parameters and result are nobody's business here.
+        let defined = callee >= self.ctx.nimp;
+        if defined {
+            let mut known = (self.vals.len() as u32).min(params);
+            let from = self.vals.len() - known as usize;
+            let start = self.index.args.len() as u32;
+            if self.vals[from..].iter().all(|v| *v == Val::Unknown) {
+                known = 0;
+            } else {
+                self.index.args.extend_from_slice(&self.vals[from..]);
+            }
+            self.index.calls.push(CallArgs {
+                callee,
+                params,
+                start,
+                known,
+            });
+        }
+        self.vals.clear();
+        let result = if defined {
+            Val::Ret(callee)
+        } else {
+            Val::Unknown
+        };
+        if tail {
+            if results == 1 && defined {
+                self.index.returns.push(result);
+            } else {
+                self.index.returns_unknown = true;
+            }
+        } else if results == 1 {
+            self.v_push(result);
+        }
+    }
+
+    /// A branch to relative depth `depth` with the returned value `depth_below` under the top.
+    fn branch(&mut self, depth: u32, below: usize) {
+        if depth.checked_add(1) == Some(self.validator.control_stack_height()) {
+            self.returned(below);
+        }
+    }
+
+    /// The function returns the value `below` places under the top of the stack.
+    fn returned(&mut self, below: usize) {
+        if self.results != 1 {
+            return;
+        }
+        let v = self
+            .vals
+            .len()
+            .checked_sub(below + 1)
+            .map_or(Val::Unknown, |i| self.vals[i]);
+        self.index.returns.push(v);
+    }
+
+    /// An instruction with a `memarg`: constant-address `i32.load`/`i64.load` values, and
+    /// every write with its address when it is a constant `i32.store`/`i64.store`.
+    fn memory_access(&mut self, access: MemAccess, memarg: wasmparser::MemArg) {
+        let wasmparser::MemArgTarget::Memory(memory) = memarg.target else {
+            // A GC array's payload, not linear memory.
+            self.clear();
+            return;
+        };
+        if !self.ctx.private(memory) {
+            // Anyone may write it: loads are unknown and stores need no record.
+            self.clear();
+            return;
+        }
+        let at = |v: Val| match v {
+            Val::Const(a) => a.checked_add(memarg.offset),
+            _ => None,
+        };
+        match access {
+            MemAccess::LoadI32 | MemAccess::LoadI64 => {
+                let size = if access == MemAccess::LoadI32 { 4 } else { 8 };
+                let addr = at(self.v_pop());
+                self.run.clear();
+                self.v_push(addr.map_or(Val::Unknown, |addr| Val::Load { memory, addr, size }));
+            }
+            MemAccess::StoreI32 | MemAccess::StoreI64 => {
+                let size = if access == MemAccess::StoreI32 { 4 } else { 8 };
+                let value = self.v_pop();
+                let region = at(self.v_pop()).map(|a| (a, size));
+                self.index.stores.push(Store {
+                    memory,
+                    region,
+                    value,
+                });
+                self.run.clear();
+            }
+            MemAccess::Read => self.clear(),
+            MemAccess::Write => self.memory_write(memory),
+        }
+    }
+
+    /// A write anywhere in `memory`.
+    fn memory_write(&mut self, memory: u32) {
+        if self.ctx.private(memory) {
+            self.index.stores.push(Store {
+                memory,
+                region: None,
+                value: Val::Unknown,
+            });
+        }
+        self.clear();
+    }
+
+    /// A branch whose value may leave the function and that the scan does not model.
+    fn opaque_exit(&mut self) {
+        self.index.returns_unknown = true;
+        self.clear();
     }
 
     fn table_write(&mut self, table: u32) {
         self.facts.table_writes.push(table);
-        self.run.clear();
+        self.clear();
     }
 }
 
 /// What the scan does for one operator, by name; anything unlisted ends a run of pushes.
 macro_rules! scan {
-    ($t:ident, I32Const, $v:ident) => {
-        $t.push(Some($v as i64))
+    ($t:ident, I32Const, $v:ident) => {{
+        $t.push(Some($v as i64));
+        $t.v_push(Val::Const(u64::from($v as u32)))
+    }};
+    ($t:ident, I64Const, $v:ident) => {{
+        $t.push(Some($v));
+        $t.v_push(Val::Const($v as u64))
+    }};
+    ($t:ident, LocalGet, $l:ident) => {{
+        $t.push(None);
+        $t.v_push(Val::Local {
+            local: $l,
+            at: $t.offset,
+        })
+    }};
+    ($t:ident, GlobalGet, $($a:ident)*) => {{
+        $t.push(None);
+        $t.v_push(Val::Unknown)
+    }};
+    ($t:ident, LocalSet, $l:ident) => {{
+        let v = $t.v_pop();
+        $t.local_write($l, v);
+        $t.run.clear()
+    }};
+    ($t:ident, LocalTee, $l:ident) => {{
+        let v = $t.v_top();
+        $t.local_write($l, v);
+        $t.run.clear()
+    }};
+    ($t:ident, I32And, ) => {{
+        let b = $t.v_pop();
+        let a = $t.v_pop();
+        $t.v_push(match (a, b) {
+            (Val::Const(x), Val::Const(y)) => Val::Const(x & y),
+            (Val::Const(m) | Val::Mask(m), _) | (_, Val::Const(m) | Val::Mask(m)) => Val::Mask(m),
+            _ => Val::Unknown,
+        });
+        $t.run.clear()
+    }};
+    ($t:ident, Drop, ) => {{
+        $t.v_pop();
+        $t.run.clear()
+    }};
+    ($t:ident, Return, ) => {{
+        $t.returned(0);
+        $t.clear()
+    }};
+    ($t:ident, Br, $d:ident) => {{
+        $t.branch($d, 0);
+        $t.clear()
+    }};
+    ($t:ident, BrIf, $d:ident) => {{
+        $t.branch($d, 1);
+        $t.v_pop();
+        $t.run.clear()
+    }};
+    ($t:ident, BrTable, $targets:ident) => {{
+        let depth = $t.validator.control_stack_height().saturating_sub(1);
+        if $targets.default() == depth || $targets.targets().any(|d| d.ok() == Some(depth)) {
+            $t.returned(1);
+        }
+        $t.clear()
+    }};
+    ($t:ident, End, ) => {{
+        let reachable = $t.validator.get_control_frame(0).is_some_and(|f| !f.unreachable);
+        if $t.validator.control_stack_height() == 1 && reachable {
+            $t.returned(0);
+        }
+        $t.clear()
+    }};
+    ($t:ident, BrOnNull, $($a:ident)*) => {
+        $t.opaque_exit()
     };
-    ($t:ident, I64Const, $v:ident) => {
-        $t.push(Some($v))
+    ($t:ident, BrOnNonNull, $($a:ident)*) => {
+        $t.opaque_exit()
     };
-    ($t:ident, LocalGet, $($a:ident)*) => {
-        $t.push(None)
+    ($t:ident, BrOnCast, $($a:ident)*) => {
+        $t.opaque_exit()
     };
-    ($t:ident, GlobalGet, $($a:ident)*) => {
-        $t.push(None)
+    ($t:ident, BrOnCastFail, $($a:ident)*) => {
+        $t.opaque_exit()
+    };
+    ($t:ident, BrOnCastDescEq, $($a:ident)*) => {
+        $t.opaque_exit()
+    };
+    ($t:ident, BrOnCastDescEqFail, $($a:ident)*) => {
+        $t.opaque_exit()
+    };
+    ($t:ident, TryTable, $($a:ident)*) => {
+        $t.opaque_exit()
     };
     ($t:ident, Call, $f:ident) => {
-        $t.call($f)
+        $t.call($f, false)
     };
     ($t:ident, ReturnCall, $f:ident) => {
-        $t.call($f)
+        $t.call($f, true)
     };
     ($t:ident, CallIndirect, $ty:ident $tb:ident) => {
         $t.indirect($tb, $ty)
     };
-    ($t:ident, ReturnCallIndirect, $ty:ident $tb:ident) => {
+    ($t:ident, ReturnCallIndirect, $ty:ident $tb:ident) => {{
+        $t.index.returns_unknown = true;
         $t.indirect($tb, $ty)
-    };
+    }};
     ($t:ident, CallRef, $ty:ident) => {{
         $t.facts.call_refs.push(($ty, $t.offset));
-        $t.run.clear()
+        $t.clear()
     }};
     ($t:ident, ReturnCallRef, $ty:ident) => {{
         $t.facts.call_refs.push(($ty, $t.offset));
-        $t.run.clear()
+        $t.opaque_exit()
     }};
     ($t:ident, Resume, $($a:ident)*) => {{
         $t.facts.resumes.push($t.offset);
-        $t.run.clear()
+        $t.opaque_exit()
     }};
     ($t:ident, ResumeThrow, $($a:ident)*) => {{
         $t.facts.resumes.push($t.offset);
-        $t.run.clear()
+        $t.opaque_exit()
     }};
     ($t:ident, ResumeThrowRef, $($a:ident)*) => {{
         $t.facts.resumes.push($t.offset);
-        $t.run.clear()
+        $t.opaque_exit()
     }};
     ($t:ident, Switch, $($a:ident)*) => {{
         $t.facts.resumes.push($t.offset);
-        $t.run.clear()
+        $t.opaque_exit()
     }};
     ($t:ident, RefFunc, $f:ident) => {{
         $t.facts.ref_funcs.push($f);
-        $t.run.clear()
+        $t.clear()
     }};
     ($t:ident, TableSet, $tb:ident) => {
         $t.table_write($tb)
@@ -702,14 +975,44 @@ macro_rules! scan {
     };
     ($t:ident, AnyConvertExtern, ) => {{
         $t.facts.converts_extern = true;
-        $t.run.clear()
+        $t.clear()
     }};
     ($t:ident, ExternConvertAny, ) => {{
         $t.facts.converts_extern = true;
-        $t.run.clear()
+        $t.clear()
     }};
     ($t:ident, $op:ident, $($a:ident)*) => {
-        $t.run.clear()
+        memory!($t, $op, ($($a)*) ($($a)*))
+    };
+}
+
+/// Instructions that touch memory, by argument shape (the names once to match, once to use),
+/// so that none goes unseen (`memory_arguments_have_an_arm` checks the shapes); anything
+/// else ends the run.
+macro_rules! memory {
+    ($t:ident, $op:ident, (memarg) ($m:ident)) => {
+        $t.memory_access(const { index::mem_access(stringify!($op)) }, $m)
+    };
+    ($t:ident, $op:ident, (memarg lane) ($m:ident $l:ident)) => {
+        $t.memory_access(const { index::mem_access(stringify!($op)) }, $m)
+    };
+    ($t:ident, MemorySize, (mem) ($m:ident)) => {
+        $t.clear()
+    };
+    ($t:ident, MemoryGrow, (mem) ($m:ident)) => {
+        $t.clear()
+    };
+    ($t:ident, $op:ident, (mem) ($m:ident)) => {
+        $t.memory_write($m)
+    };
+    ($t:ident, $op:ident, (data_index mem) ($d:ident $m:ident)) => {
+        $t.memory_write($m)
+    };
+    ($t:ident, $op:ident, (dst_mem src_mem) ($d:ident $s:ident)) => {
+        $t.memory_write($d)
+    };
+    ($t:ident, $op:ident, ($($a:ident)*) ($($b:ident)*)) => {
+        $t.clear()
     };
 }
 
@@ -731,7 +1034,7 @@ macro_rules! define_tap_simd {
         $(
             fn $visit(&mut self $($(, $arg: $argty)*)?) -> wasmparser::Result<()> {
                 self.facts.proposals |= const { proposal_bit(stringify!($proposal)) };
-                self.run.clear();
+                scan!(self, $op, $($($arg)*)?);
                 self.validator.simd_visitor(self.offset).$visit($($($arg),*)?)
             }
         )*
@@ -765,6 +1068,7 @@ impl<'a> wasmparser::VisitSimdOperator<'a> for Tap<'_> {
 fn scan_body(
     body: &FunctionBody<'_>,
     validator: &mut FuncValidator<ValidatorResources>,
+    ctx: &ScanContext,
 ) -> Result<BodyFacts, Error> {
     let mut reader = body.get_binary_reader();
     validator.read_locals(&mut reader)?;
@@ -775,13 +1079,25 @@ fn scan_body(
         facts: BodyFacts::default(),
         run: Vec::with_capacity(RUN_KEEP),
         seen_calls: HashSet::new(),
+        vals: Vec::with_capacity(index::WINDOW),
+        index: IndexScan::default(),
+        results: 0,
+        ctx,
     };
+    let (params, results) = tap.arity(tap.validator.index()).unwrap_or((0, u32::MAX));
+    tap.index.params = params;
+    tap.results = results;
     while !reader.eof() {
         tap.offset = reader.original_position();
         reader.visit_operator(&mut tap)??;
     }
     reader.finish_expression(&tap.validator.visitor(reader.original_position()))?;
     let mut facts = tap.facts;
+    facts.params = tap.index.params;
+    tap.index.compact();
+    if !tap.index.is_empty() {
+        facts.index_scan = Some(Box::new(tap.index));
+    }
     facts.table_writes.sort_unstable();
     facts.table_writes.dedup();
     facts.ref_funcs.sort_unstable();
@@ -1086,6 +1402,88 @@ mod tests {
             "operators that may create, move or call a function reference are neither \
              handled nor reviewed: {unreviewed:?}"
         );
+    }
+
+    macro_rules! list_operator_args {
+        ($( @$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident ($($ann:tt)*))*) => {
+            &[$((stringify!($op), &[$($(stringify!($arg)),*)?] as &[&str])),*]
+        };
+    }
+
+    /// Every operator wasmparser knows, with the names of its arguments.
+    const OPERATOR_ARGS: &[(&str, &[&str])] = wasmparser::for_each_operator!(list_operator_args);
+
+    /// Drift guard for the index analysis: `memory!` sorts memory instructions by argument
+    /// shape; an instruction with a memory argument of another shape would fall through to
+    /// "ends the run" without counting as a write.
+    #[test]
+    fn memory_arguments_have_an_arm() {
+        let shapes: &[&[&str]] = &[
+            &["memarg"],
+            &["memarg", "lane"],
+            &["mem"],
+            &["data_index", "mem"],
+            &["dst_mem", "src_mem"],
+        ];
+        let src = include_str!("core.rs");
+        for shape in shapes {
+            assert!(
+                src.contains(&format!("$op:ident, ({})", shape.join(" "))),
+                "memory! has no arm for {shape:?}"
+            );
+        }
+        for (op, args) in OPERATOR_ARGS {
+            if args.iter().any(|a| a.contains("mem")) {
+                assert!(shapes.contains(args), "{op} {args:?} has no memory! arm");
+            }
+        }
+        // Only what is known to read counts as a read.
+        for (op, want) in [
+            ("I32Store8", MemAccess::Write),
+            ("V128Store", MemAccess::Write),
+            ("V128Store64Lane", MemAccess::Write),
+            ("I32AtomicRmwAdd", MemAccess::Write),
+            ("I64AtomicRmw32CmpxchgU", MemAccess::Write),
+            ("I32AtomicStore", MemAccess::Write),
+            ("I32Load8U", MemAccess::Read),
+            ("V128Load64Lane", MemAccess::Read),
+            ("MemoryAtomicWait32", MemAccess::Read),
+            ("I32Load", MemAccess::LoadI32),
+            ("I64Store", MemAccess::StoreI64),
+        ] {
+            assert_eq!(index::mem_access(op), want, "{op}");
+        }
+    }
+
+    /// Drift guard for the index analysis: a function's results are known only when every
+    /// way a value can reach its label is modelled. Every operator with a label argument is
+    /// a modelled branch, ends the scan of results (`opaque_exit`), or carries no value to
+    /// a label.
+    #[test]
+    fn branches_with_labels_are_modelled_or_opaque() {
+        let src = include_str!("core.rs");
+        let modelled = ["Br", "BrIf", "BrTable"];
+        // Legacy exceptions: `delegate` and `rethrow` name a `try`, and pass no values.
+        let no_value = ["Delegate", "Rethrow"];
+        for (op, args) in OPERATOR_ARGS {
+            let label = args.iter().any(|a| {
+                matches!(
+                    *a,
+                    "relative_depth" | "targets" | "try_table" | "resume_table"
+                )
+            });
+            if !label || modelled.contains(op) || no_value.contains(op) {
+                continue;
+            }
+            let arm = src
+                .find(&format!("($t:ident, {op},"))
+                .unwrap_or_else(|| panic!("{op} takes a label but has no scan! arm"));
+            let body = &src[arm..arm + src[arm..].find("};").unwrap()];
+            assert!(
+                body.contains("opaque_exit"),
+                "{op} takes a label but its arm does not call opaque_exit"
+            );
+        }
     }
 
     /// The constant-expression operators that create or move a reference across a boundary

@@ -8,6 +8,8 @@
 //! * `call_indirect (type N)` on table T: `g -> table[T]:type[N]`, which points at every
 //!   function that can be in T with type N or a declared subtype of N (canonical equality),
 //!   and at imports whose declared type is above or below N (the host may link a subtype).
+//! * `call_indirect` whose index the index analysis proves (index.rs), on a table holding
+//!   only its initial contents: `g -> f` for each function `f` in a slot it can hit.
 //! * `call_ref (type N)`: `g -> ref:type[N]`: every escaped function of that type.
 //! * Dispatch nodes are shared by canonical type (named after its first type index) and
 //!   functions are indexed by canonical type, so the graph stays linear in the input.
@@ -32,7 +34,8 @@ use crate::model::{
     CallGraph, CallSite, EntryKind, EntryPoint, Node, NodeKind, Options, Reach, SegmentMode,
     import_id,
 };
-use crate::types::{import_may_match, is_two_way, module_has_box};
+use crate::slots::SlotMap;
+use crate::types::{import_may_match, is_subtype, is_two_way, module_has_box};
 
 mod descriptors;
 mod reach;
@@ -198,6 +201,25 @@ impl Builder<'_> {
         match &self.types[id].composite_type.inner {
             CompositeInnerType::Func(f) => Some(f),
             _ => None,
+        }
+    }
+
+    /// Whether function `f` can run when called through canonical type `want` (a type
+    /// mismatch traps), by the same rules as [`FuncsByType::targets`].
+    fn callable_as(&self, facts: &ModuleFacts, f: u32, want: CoreTypeId) -> bool {
+        let Some(&ty) = facts
+            .func_types
+            .get(f as usize)
+            .and_then(|t| self.canon.get(*t as usize))
+        else {
+            return false;
+        };
+        match facts.func_imports.get(f as usize) {
+            Some(&i) => {
+                let exact = matches!(facts.imports[i].ty, TypeRef::FuncExact(_));
+                import_may_match(self.types, ty, want, exact)
+            }
+            None => is_subtype(self.types, ty, want),
         }
     }
 
@@ -557,6 +579,9 @@ impl Escape {
 struct Tables {
     contents: Vec<BTreeSet<u32>>,
     host: Vec<bool>,
+    /// Per table, its exact slots when nothing but its initial contents can be there: not
+    /// imported, exported, written by any instruction or filled from a global.
+    slots: Vec<Option<SlotMap>>,
 }
 
 impl Tables {
@@ -586,12 +611,23 @@ impl Tables {
         }
         let mut contents: Vec<BTreeSet<u32>> = vec![BTreeSet::new(); ntables];
         let mut host = vec![false; ntables];
+        // The slot reader must agree with the module facts, or no slot is trusted.
+        let active = facts
+            .elements
+            .iter()
+            .filter(|e| e.mode == SegmentMode::Active)
+            .count();
+        let agree = facts.slots.segments.len() == active && facts.slots.table_init.len() == ntables;
+        let mut slots = vec![None; ntables];
         for (t, info) in facts.tables.iter().enumerate() {
             let visible = info.imported || info.exported || facts.unmodelled_section;
             if visible || written[t] {
                 contents[t].extend(escaped.iter().copied());
             }
             host[t] = visible || from_host[t] || (written[t] && bnd.refs_in);
+            if agree && !visible && !written[t] && !from_host[t] {
+                slots[t] = facts.slots.table_map(t as u32, info.initial);
+            }
         }
         for seg in &facts.elements {
             if seg.mode == SegmentMode::Active
@@ -607,7 +643,11 @@ impl Tables {
                 c.insert(f);
             }
         }
-        Tables { contents, host }
+        Tables {
+            contents,
+            host,
+            slots,
+        }
     }
 
     /// Whether the host may have put functions of its own in table `t` (unknown: yes).
@@ -635,13 +675,29 @@ fn body_edges(
             let is_plain_import = callee < facts.num_imported_funcs;
             b.edge(from, callee, offset, !is_plain_import);
         }
-        for &(tbl, ty, offset, _) in &body.indirect {
+        for (j, &(tbl, ty, offset, _)) in body.indirect.iter().enumerate() {
             let Some((want, first)) = b.canonical(ty) else {
                 // Validation rules this out; if it ever happens, fail closed.
                 let h = b.unknown_host();
                 b.edge(from, h, offset, true);
                 continue;
             };
+            // A proven index into a table that holds only its initial contents: exactly the
+            // functions in the slots it can hit (index.rs).
+            let narrowed = tables
+                .slots
+                .get(tbl as usize)
+                .and_then(Option::as_ref)
+                .zip(body.index_sets.get(j).and_then(Option::as_ref))
+                .and_then(|(map, values)| map.targets(values));
+            if let Some(targets) = narrowed {
+                for f in targets {
+                    if b.callable_as(facts, f, want) {
+                        b.edge(from, f, offset, true);
+                    }
+                }
+                continue;
+            }
             let index = table_index.get_mut(tbl as usize);
             let d = b.dispatch(
                 format!("table[{tbl}]:type[{first}]"),

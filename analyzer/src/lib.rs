@@ -16,6 +16,7 @@ mod component;
 mod core;
 mod error;
 mod graph;
+mod index;
 mod lengths;
 mod link;
 mod model;
@@ -142,7 +143,12 @@ fn parse(
                 };
                 match stack.pop() {
                     Some(Frame::Module(m, path)) => {
-                        let facts = m.finish(*end, &types)?;
+                        let mut facts = m.finish(*end, &types)?;
+                        facts.slots = bytes
+                            .get(facts.offset as usize..*end as usize)
+                            .map(slots::read)
+                            .unwrap_or_default();
+                        index::resolve(&mut facts, bytes);
                         let ModuleParts {
                             module,
                             imports,
@@ -202,7 +208,6 @@ fn parse(
                                 })
                                 .collect();
                             let linked = link::link(
-                                bytes,
                                 &scopes,
                                 scope,
                                 &linkable,

@@ -5,7 +5,8 @@
 //!
 //! Precision through wit-component shims: a table no host can see (core tables never leave
 //! a component) that is only filled by active element segments at constant offsets has
-//! known slots, so `i32.const K; call_indirect` calls exactly slot K. Anything the linker
+//! known slots, so `i32.const K; call_indirect` calls exactly slot K (and any index the
+//! index analysis settles, see `index.rs`, exactly its slots). Anything the linker
 //! cannot follow goes to `<unresolved>`, which reaches every component import, and the
 //! entry points that can get there are marked `unresolved`.
 
@@ -24,7 +25,7 @@ use crate::graph::{Graph, function_name};
 use crate::model::{
     CallGraph, EntryKind, EntryPoint, Import, Node, NodeKind, SegmentMode, SharedReach,
 };
-use crate::slots::{self, Slot, Slots};
+use crate::slots::{Slot, Slots};
 use crate::types::{import_may_match, is_subtype};
 
 /// Name of the node that stands for code the linker could not follow.
@@ -103,8 +104,7 @@ struct Linker<'a> {
     tables: BTreeMap<TableId, TableInfo>,
     starts: Vec<u32>,
     destructors: Vec<u32>,
-    bytes: &'a [u8],
-    /// Slot facts per embedded module, read when it is first instantiated.
+    /// Slot facts per embedded module, shared when it is first instantiated.
     slots: HashMap<usize, Rc<Slots>>,
     export_maps: HashMap<usize, Rc<HashMap<String, u32>>>,
     by_path: HashMap<&'a str, usize>,
@@ -632,14 +632,12 @@ impl<'a> Linker<'a> {
         }
     }
 
-    /// Slot facts of embedded module `m`, read from its bytes once.
+    /// Slot facts of embedded module `m`, shared by its instances.
     fn slots_of(&mut self, m: usize) -> Rc<Slots> {
         if let Some(s) = self.slots.get(&m) {
             return s.clone();
         }
-        let f = &self.modules[m].0;
-        let range = f.offset as usize..(f.offset + f.size) as usize;
-        let s = Rc::new(self.bytes.get(range).map(slots::read).unwrap_or_default());
+        let s = Rc::new(self.modules[m].0.slots.clone());
         self.slots.insert(m, s.clone());
         s
     }
@@ -799,7 +797,7 @@ impl<'a> Linker<'a> {
                 for &(callee, offset) in &body.calls {
                     self.edges.push((from, base + callee, offset));
                 }
-                for &(t, ty, offset, slot) in &body.indirect {
+                for (j, &(t, ty, offset, _)) in body.indirect.iter().enumerate() {
                     let Some(Some(id)) = locals.get(t as usize).copied() else {
                         let u = self.unresolved;
                         self.edges.push((from, u, offset));
@@ -809,10 +807,14 @@ impl<'a> Linker<'a> {
                     let precise = !opaque
                         && info
                             .is_none_or(|x| !x.written && x.segments.iter().all(|s| s.2.is_some()));
-                    if precise && let Some(k) = slot {
-                        // The slot is settled: call exactly what is there after instantiation.
-                        for target in self.slot_targets(id, k) {
-                            self.edges.push((from, target, offset));
+                    let slots = body.index_sets.get(j).and_then(|s| s.as_ref()?.each());
+                    if precise && let Some(slots) = slots {
+                        // The slots are settled: call exactly what is there after
+                        // instantiation (an index no table offset can reach traps).
+                        for k in slots.into_iter().filter_map(|k| i64::try_from(k).ok()) {
+                            for target in self.slot_targets(id, k) {
+                                self.edges.push((from, target, offset));
+                            }
                         }
                         continue;
                     }
@@ -1102,7 +1104,6 @@ const LINK_STACK: usize = 256 << 20;
 /// Links the component whose root scope is `root` and computes its entry points, on a
 /// thread with a large stack (reserved, not committed, so it costs nothing when unused).
 pub(crate) fn link(
-    bytes: &[u8],
     scopes: &[Scope],
     root: usize,
     modules: &[(ModuleFacts, Types)],
@@ -1110,7 +1111,7 @@ pub(crate) fn link(
     export_funcs: &[(String, ComponentExternalKind, u32, Vec<String>)],
     witnesses: crate::Witnesses,
 ) -> Linked {
-    let run = || resolve(bytes, scopes, root, modules, imports, export_funcs);
+    let run = || resolve(scopes, root, modules, imports, export_funcs);
     // Only resolution runs on the big-stack thread: reachability uses the rayon pool, and a
     // plain thread blocking on pool work while a pool worker waits for that thread (as when
     // `check` analyses files in parallel) would deadlock.
@@ -1135,7 +1136,6 @@ struct Resolved {
 }
 
 fn resolve(
-    bytes: &[u8],
     scopes: &[Scope],
     root: usize,
     modules: &[(ModuleFacts, Types)],
@@ -1157,7 +1157,6 @@ fn resolve(
         tables: BTreeMap::new(),
         starts: Vec::new(),
         destructors: Vec::new(),
-        bytes,
         slots: HashMap::new(),
         export_maps: HashMap::new(),
         by_path: scopes

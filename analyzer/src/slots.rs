@@ -1,8 +1,12 @@
 //! What each table slot of an embedded core module holds after instantiation, item by item:
 //! the component linker maps `i32.const K; call_indirect` to slot K, so a `ref.null` or
 //! `global.get` element item must keep its place instead of shifting every later slot, and a
-//! table initialiser expression fills every slot the segments leave alone.
+//! table initialiser expression fills every slot the segments leave alone. The core call
+//! graph reads the same facts ([`SlotMap`]) to narrow calls whose index is settled.
 
+use std::collections::BTreeMap;
+
+use crate::index::{MAX_SLOTS, Values};
 use wasmparser::{ConstExpr, ElementItems, ElementKind, Operator, Parser, Payload, TableInit};
 
 /// The value a constant expression puts in a table slot.
@@ -30,6 +34,83 @@ pub(crate) struct Slots {
     pub table_init: Vec<Option<Slot>>,
     /// Functions named by table initialisers: they escape like element items.
     pub init_funcs: Vec<u32>,
+}
+
+/// What every slot of one table holds after instantiation, for a table no instruction writes.
+#[derive(Debug, Clone)]
+pub(crate) struct SlotMap {
+    /// Slots past the table's size trap (it never grows: `table.grow` is a write).
+    size: u64,
+    /// Slots the active segments fill, the later segment winning.
+    entries: BTreeMap<u64, Slot>,
+    /// What the other slots hold (`None`: null).
+    init: Option<Slot>,
+}
+
+impl Slots {
+    /// The contents of table `t` of `size` slots after instantiation, when they are known:
+    /// every active segment into it has a constant offset and every item and the
+    /// initialiser are plain values. The caller checks that nothing writes or shares it.
+    pub fn table_map(&self, t: u32, size: u64) -> Option<SlotMap> {
+        let init = *self.table_init.get(t as usize)?;
+        if init == Some(Slot::Unknown) {
+            return None;
+        }
+        let mut entries = BTreeMap::new();
+        for seg in self.segments.iter().filter(|s| s.table == t) {
+            let offset = seg.offset?;
+            for (i, item) in seg.items.iter().enumerate() {
+                if *item == Slot::Unknown {
+                    return None;
+                }
+                entries.insert(offset.checked_add(i as u64)?, *item);
+            }
+        }
+        Some(SlotMap {
+            size,
+            entries,
+            init,
+        })
+    }
+}
+
+impl SlotMap {
+    /// The functions a call with an index in `values` can run (a null or out-of-range slot
+    /// traps), or `None` when the values select more than [`MAX_SLOTS`] slots.
+    pub fn targets(&self, values: &Values) -> Option<Vec<u32>> {
+        let mut out = Vec::new();
+        let mut seen = 0usize;
+        for &(lo, hi) in values.ranges() {
+            let Some(last) = self.size.checked_sub(1) else {
+                break;
+            };
+            if lo > last {
+                continue;
+            }
+            let hi = hi.min(last);
+            let mut covered = 0u64;
+            for slot in self.entries.range(lo..=hi).map(|(_, s)| *s) {
+                seen += 1;
+                covered += 1;
+                if seen > MAX_SLOTS {
+                    return None;
+                }
+                if let Slot::Func(f) = slot {
+                    out.push(f);
+                }
+            }
+            // Some slot of the range is left to the initialiser.
+            if covered <= hi - lo
+                && let Some(Slot::Func(f)) = self.init
+            {
+                seen += 1;
+                out.push(f);
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        Some(out)
+    }
 }
 
 /// One operand of a constant expression, before globals are resolved.

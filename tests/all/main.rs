@@ -12,6 +12,7 @@ mod graph_size;
 mod host_reentry;
 mod hostile_inputs;
 mod hostile_names;
+mod index_size;
 mod oracle;
 mod policy_check;
 mod policy_init;
