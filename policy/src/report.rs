@@ -100,7 +100,10 @@ pub fn human(reports: &[FileReport]) -> String {
             let _ = writeln!(
                 s,
                 "  {}[{} {}]: {}",
-                f.level.as_str(),
+                match f.kind {
+                    Kind::Fail => f.level.as_str(),
+                    Kind::Pass => "pass",
+                },
                 f.rule,
                 f.name,
                 T(&f.message)

@@ -270,7 +270,8 @@ impl Evaluator<'_, '_> {
                 Operator::Else => {
                     let ctl = ctls.last_mut().ok_or(ReasonKind::Unsupported("else"))?;
                     if st.reachable {
-                        let results = st.stack[st.stack.len().saturating_sub(ctl.results)..].to_vec();
+                        let results =
+                            st.stack[st.stack.len().saturating_sub(ctl.results)..].to_vec();
                         ctl.incoming.push(Incoming {
                             locals: st.locals.clone(),
                             results,
@@ -293,7 +294,8 @@ impl Evaluator<'_, '_> {
                 Operator::End => {
                     let mut ctl = ctls.pop().ok_or(ReasonKind::Unsupported("end"))?;
                     if st.reachable {
-                        let results = st.stack[st.stack.len().saturating_sub(ctl.results)..].to_vec();
+                        let results =
+                            st.stack[st.stack.len().saturating_sub(ctl.results)..].to_vec();
                         ctl.incoming.push(Incoming {
                             locals: st.locals.clone(),
                             results,
@@ -324,7 +326,12 @@ impl Evaluator<'_, '_> {
                         }
                         None => {
                             for _ in 0..ctl.results {
-                                let dead = self.opaque(ReasonKind::DeadCode, func, Some(offset), Width::Other);
+                                let dead = self.opaque(
+                                    ReasonKind::DeadCode,
+                                    func,
+                                    Some(offset),
+                                    Width::Other,
+                                );
                                 st.stack.push(dead);
                             }
                             st.reachable = false;
@@ -356,7 +363,10 @@ impl Evaluator<'_, '_> {
                 Operator::BrTable { targets } => {
                     pop(&mut st, self, func, offset);
                     let mut seen = Vec::new();
-                    for t in targets.targets().chain(std::iter::once(Ok(targets.default()))) {
+                    for t in targets
+                        .targets()
+                        .chain(std::iter::once(Ok(targets.default())))
+                    {
                         let t = t.map_err(bad)?;
                         if !seen.contains(&t) {
                             seen.push(t);
@@ -433,7 +443,9 @@ impl Evaluator<'_, '_> {
                 | Operator::Resume { .. }
                 | Operator::ResumeThrow { .. }
                 | Operator::Switch { .. } => {
-                    return Err(ReasonKind::Unsupported("exception handling or stack switching"));
+                    return Err(ReasonKind::Unsupported(
+                        "exception handling or stack switching",
+                    ));
                 }
                 Operator::LocalGet { local_index } => {
                     let e = st
@@ -455,24 +467,24 @@ impl Evaluator<'_, '_> {
                 Operator::GlobalGet { global_index } => {
                     let e = match m.globals.get(*global_index as usize) {
                         Some(GlobalValue::Const(c, w)) => E::konst(*c, *w),
-                        Some(GlobalValue::Opaque(w)) => self.opaque(
-                            ReasonKind::Global(*global_index),
-                            func,
-                            Some(offset),
-                            *w,
-                        ),
+                        Some(GlobalValue::Opaque(w)) => {
+                            self.opaque(ReasonKind::Global(*global_index), func, Some(offset), *w)
+                        }
                         None => return Err(ReasonKind::Unsupported("global")),
                     };
                     st.stack.push(e);
                 }
-                Operator::I32Const { value } => st.stack.push(E::konst(*value as u32 as u64, Width::I32)),
+                Operator::I32Const { value } => {
+                    st.stack.push(E::konst(*value as u32 as u64, Width::I32))
+                }
                 Operator::I64Const { value } => st.stack.push(E::konst(*value as u64, Width::I64)),
                 Operator::Select | Operator::TypedSelect { .. } => {
                     let c = pop(&mut st, self, func, offset);
                     let b = pop(&mut st, self, func, offset);
                     let a = pop(&mut st, self, func, offset);
                     if a.width() == Width::Other {
-                        let e = self.opaque(ReasonKind::NonInteger, func, Some(offset), Width::Other);
+                        let e =
+                            self.opaque(ReasonKind::NonInteger, func, Some(offset), Width::Other);
                         st.stack.push(e);
                     } else {
                         st.stack.push(E::select(c, a, b));
@@ -482,16 +494,28 @@ impl Evaluator<'_, '_> {
                     let a = pop(&mut st, self, func, offset);
                     st.stack.push(E::eqz(a));
                 }
-                Operator::I32WrapI64 => unary(&mut st, self, func, offset, |a| E::conv(Conv::Wrap, a)),
-                Operator::I64ExtendI32U => unary(&mut st, self, func, offset, |a| E::conv(Conv::ExtendU, a)),
-                Operator::I64ExtendI32S => unary(&mut st, self, func, offset, |a| E::conv(Conv::ExtendS, a)),
+                Operator::I32WrapI64 => {
+                    unary(&mut st, self, func, offset, |a| E::conv(Conv::Wrap, a))
+                }
+                Operator::I64ExtendI32U => {
+                    unary(&mut st, self, func, offset, |a| E::conv(Conv::ExtendU, a))
+                }
+                Operator::I64ExtendI32S => {
+                    unary(&mut st, self, func, offset, |a| E::conv(Conv::ExtendS, a))
+                }
                 Operator::I32Extend8S | Operator::I64Extend8S => {
-                    unary(&mut st, self, func, offset, |a| E::conv(Conv::SignLow(8), a))
+                    unary(&mut st, self, func, offset, |a| {
+                        E::conv(Conv::SignLow(8), a)
+                    })
                 }
                 Operator::I32Extend16S | Operator::I64Extend16S => {
-                    unary(&mut st, self, func, offset, |a| E::conv(Conv::SignLow(16), a))
+                    unary(&mut st, self, func, offset, |a| {
+                        E::conv(Conv::SignLow(16), a)
+                    })
                 }
-                Operator::I64Extend32S => unary(&mut st, self, func, offset, |a| E::conv(Conv::SignLow(32), a)),
+                Operator::I64Extend32S => unary(&mut st, self, func, offset, |a| {
+                    E::conv(Conv::SignLow(32), a)
+                }),
                 Operator::Drop | Operator::Nop => {
                     for _ in 0..pops {
                         pop(&mut st, self, func, offset);

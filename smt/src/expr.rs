@@ -234,7 +234,9 @@ impl E {
                 .cloned()
                 .unwrap_or_else(|| self.clone()),
             Node::Param { .. } => self.clone(),
-            Node::Bin(op, a, b) => E::bin(*op, a.subst(func, args, memo), b.subst(func, args, memo)),
+            Node::Bin(op, a, b) => {
+                E::bin(*op, a.subst(func, args, memo), b.subst(func, args, memo))
+            }
             Node::Conv(c, a) => E::conv(*c, a.subst(func, args, memo)),
             Node::Eqz(a) => E::eqz(a.subst(func, args, memo)),
             Node::Select(c, a, b) => E::select(

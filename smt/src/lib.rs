@@ -218,7 +218,8 @@ struct GraphFacts {
     callers: HashMap<u32, Vec<u32>>,
     /// Functions reachable from some entry point.
     reachable: HashSet<u32>,
-    /// Functions with an edge to a dispatch node that may call each import.
+    /// Functions with an edge to a dispatch node that may call each function (imports and
+    /// defined functions alike).
     indirect_sites: HashMap<u32, Vec<u32>>,
     /// Direct call sites per import: (calling function).
     direct_sites: HashMap<u32, Vec<u32>>,
@@ -328,6 +329,8 @@ impl GraphFacts {
             }
             through_table |= self.indirect.contains(&g);
             queue.extend(self.callers.get(&g).into_iter().flatten().copied());
+            // Callers through a table or reference (functions calling a dispatch node).
+            queue.extend(self.indirect_sites.get(&g).into_iter().flatten().copied());
         }
         if out.is_empty() && through_table {
             out.push("(through a table or reference)".to_string());
@@ -486,7 +489,10 @@ impl<'a> Checker<'a> {
 
     fn param_widths(&self, f: u32) -> Vec<expr::Width> {
         self.module.func_type(f).map_or(Vec::new(), |t| {
-            t.params().iter().map(|p| expr::Width::of(Some(*p))).collect()
+            t.params()
+                .iter()
+                .map(|p| expr::Width::of(Some(*p)))
+                .collect()
         })
     }
 
@@ -584,9 +590,11 @@ impl<'a> Checker<'a> {
                     done.push(substitute(&cx, cx.func, &args, g, None));
                     continue;
                 }
-                for call in eval.calls.iter().filter(|c| {
-                    c.target == Target::Direct(cx.func) && !c.dead
-                }) {
+                for call in eval
+                    .calls
+                    .iter()
+                    .filter(|c| c.target == Target::Direct(cx.func) && !c.dead)
+                {
                     let mut next = substitute(&cx, cx.func, &call.args, g, Some(call.offset));
                     let mut conds = call.conds.clone();
                     conds.extend(next.conds);
@@ -649,8 +657,17 @@ impl<'a> Checker<'a> {
                             inputs,
                         });
                     }
-                    leaves.opaque.sort_unstable();
-                    for id in leaves.opaque {
+                    // Name what decides the value; only when the value itself is known,
+                    // what decides whether the path is taken.
+                    let mut own = Leaves::default();
+                    cx.arg.leaves(&mut own);
+                    let mut ids = if own.opaque.is_empty() {
+                        leaves.opaque
+                    } else {
+                        own.opaque
+                    };
+                    ids.sort_unstable();
+                    for id in ids {
                         let r = self.report(id);
                         if !unknown.contains(&r) {
                             unknown.push(r);

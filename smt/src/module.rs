@@ -78,9 +78,9 @@ impl<'a> Module<'a> {
                                 m.func_types.push(t);
                                 m.num_imported += 1;
                             }
-                            TypeRef::Global(g) => m.globals.push(GlobalValue::Opaque(
-                                Width::of(Some(g.content_type)),
-                            )),
+                            TypeRef::Global(g) => m
+                                .globals
+                                .push(GlobalValue::Opaque(Width::of(Some(g.content_type)))),
                             _ => {}
                         }
                     }
@@ -94,10 +94,11 @@ impl<'a> Module<'a> {
                     for g in r {
                         let g = g?;
                         let w = Width::of(Some(g.ty.content_type));
-                        m.globals.push(match (g.ty.mutable, constant(&g.init_expr)) {
-                            (false, Some(v)) => GlobalValue::Const(v & w.mask(), w),
-                            _ => GlobalValue::Opaque(w),
-                        });
+                        m.globals
+                            .push(match (g.ty.mutable, constant(&g.init_expr)) {
+                                (false, Some(v)) => GlobalValue::Const(v & w.mask(), w),
+                                _ => GlobalValue::Opaque(w),
+                            });
                     }
                 }
                 Payload::CodeSectionEntry(body) => {

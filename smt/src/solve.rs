@@ -62,7 +62,10 @@ pub(crate) fn decide(cx: &Context, q: &Query) -> Decision {
     let refs: Vec<&Bool<'_>> = allowed.iter().collect();
     let solver = Solver::new(&ctx);
     let mut p = Params::new(&ctx);
-    p.set_u32("timeout", u32::try_from(q.timeout_ms).unwrap_or(u32::MAX).max(1));
+    p.set_u32(
+        "timeout",
+        u32::try_from(q.timeout_ms).unwrap_or(u32::MAX).max(1),
+    );
     solver.set_params(&p);
     solver.assert(&Bool::and(&ctx, &refs).not());
     for c in &cx.conds {

@@ -100,7 +100,10 @@ fn a_descriptor_loaded_from_memory_is_unknown_with_the_load_site() {
         assert_eq!(reasons[0].function, "write");
         assert!(reasons[0].offset.is_some());
     } else {
-        assert_eq!(reasons[0].what, "built without the SMT solver (feature `smt`)");
+        assert_eq!(
+            reasons[0].what,
+            "built without the SMT solver (feature `smt`)"
+        );
     }
 }
 
