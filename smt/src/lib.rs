@@ -281,9 +281,13 @@ impl GraphFacts {
                 }
             }
         }
+        // Every function with an edge to an import (the edges hold every direct call, the
+        // `sites` only those to plain imports).
         let mut direct_sites: HashMap<u32, Vec<u32>> = HashMap::new();
-        for s in &g.sites {
-            if let (Some(f), Some(i)) = (func_of(s.from), func_of(s.to)) {
+        for &(from, to) in &g.edges {
+            if let (Some(NodeKind::Function), Some(NodeKind::Import), Some(f), Some(i)) =
+                (kind_of(from), kind_of(to), func_of(from), func_of(to))
+            {
                 direct_sites.entry(i).or_default().push(f);
             }
         }
@@ -415,10 +419,15 @@ impl<'a> Checker<'a> {
                     .iter()
                     .filter(|c| match c.target {
                         Target::Direct(t) => !is_indirect && t == q.import,
+                        // Same parameters (results and subtyping aside): the call may
+                        // reach the import through the table or reference.
                         Target::Indirect(t) => {
                             is_indirect
-                                && self.module.type_at(t).cloned() == import_ty
-                                && import_ty.is_some()
+                                && import_ty.as_ref().is_some_and(|i| {
+                                    self.module
+                                        .type_at(t)
+                                        .is_some_and(|c| c.params() == i.params())
+                                })
                         }
                     })
                     .cloned()

@@ -166,3 +166,36 @@ fn a_guarding_if_is_a_path_condition() {
         v => panic!("{v:?}"),
     }
 }
+
+/// An import in a table is called by `call_indirect` of its type: that call is a site; a
+/// parameter of a function only called through the table is unknown, not free.
+#[cfg(feature = "z3")]
+#[test]
+fn calls_through_a_table_are_sites_and_their_targets_parameters_are_unknown() {
+    let wat = r#"(module
+      (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+      (type $t (func (param i32 i32 i32 i32) (result i32)))
+      (type $u (func (param i32)))
+      (table 2 funcref)
+      (elem (i32.const 0) $w $log)
+      (func $log (type $u) (param $fd i32)
+        (drop (call $w (local.get $fd) (i32.const 0) (i32.const 0) (i32.const 0))))
+      (func (export "run")
+        (drop (call_indirect (type $t) (i32.const 7) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)))
+        (call_indirect (type $u) (i32.const 1) (i32.const 1))))"#;
+    let o = outcome(wat, 0, 0, stdio());
+    assert_eq!(o.sites.len(), 2, "{o:?}");
+    let direct = o.sites.iter().find(|s| !s.indirect).unwrap();
+    let Verdict::Unknown { reasons } = &direct.verdict else {
+        panic!("{o:?}")
+    };
+    assert_eq!(
+        reasons[0].what,
+        "parameter of a function called through a table or reference"
+    );
+    let through_table = o.sites.iter().find(|s| s.indirect).unwrap();
+    match &through_table.verdict {
+        Verdict::Violated(cx) => assert_eq!(cx.value, 7),
+        v => panic!("{v:?}"),
+    }
+}

@@ -29,19 +29,23 @@ pub struct SmtOptions {
 }
 
 /// Why `arg = NAME` cannot be resolved for an import pattern, if it cannot.
+///
+/// The message never repeats the pattern or the name (policy text may be hostile and long).
 pub(crate) fn check_arg_name(pattern: &str, name: &str) -> Result<(), String> {
     let matching: Vec<_> = signatures::all()
         .filter(|(m, f, _)| import_matches(pattern, m, f))
         .collect();
     if matching.is_empty() {
-        return Err(format!(
-            "no known signature matches `{pattern}`, so `arg = {name:?}` names nothing"
-        ));
+        // The pattern and name are in the quoted source line: keep the message short.
+        return Err(
+            "no known signature matches the import pattern, so the parameter name names nothing"
+                .to_string(),
+        );
     }
     for (m, f, params) in matching {
         if !params.iter().any(|p| p == name) {
             return Err(format!(
-                "`{m}#{f}` has no parameter `{name}` (its parameters: {})",
+                "`{m}#{f}` has no parameter of that name (its parameters: {})",
                 if params.is_empty() {
                     "none".to_string()
                 } else {
