@@ -363,6 +363,8 @@ pub struct Checker<'a> {
     reasons: Vec<Reason>,
     evals: HashMap<u32, Rc<FuncEval>>,
     cache: HashMap<(u32, u64, Query), Verdict>,
+    /// Entry points reaching each function (a backward search each).
+    entries: HashMap<u32, Vec<String>>,
 }
 
 impl std::fmt::Debug for Checker<'_> {
@@ -384,6 +386,7 @@ impl<'a> Checker<'a> {
             reasons: Vec::new(),
             evals: HashMap::new(),
             cache: HashMap::new(),
+            entries: HashMap::new(),
         })
     }
 
@@ -458,8 +461,13 @@ impl<'a> Checker<'a> {
         Outcome { sites }
     }
 
-    fn site(&self, f: u32, offset: Option<u64>, indirect: bool, verdict: Verdict) -> Site {
-        let mut entry_points = self.facts.entries_reaching(f);
+    fn site(&mut self, f: u32, offset: Option<u64>, indirect: bool, verdict: Verdict) -> Site {
+        let facts = &self.facts;
+        let mut entry_points = self
+            .entries
+            .entry(f)
+            .or_insert_with(|| facts.entries_reaching(f))
+            .clone();
         entry_points.truncate(MAX_LISTED_ENTRIES);
         Site {
             function: self.facts.name(f),
