@@ -70,6 +70,10 @@ struct Incoming {
     conds: Vec<Cond>,
 }
 
+/// The state at an `if`: locals, block parameters, path conditions, the condition, and
+/// whether the `if` itself is reachable.
+type IfEntry = (Vec<E>, Vec<E>, Vec<Cond>, E, bool);
+
 struct Ctl {
     kind: FrameKind,
     /// Stack height below the block's parameters.
@@ -77,7 +81,7 @@ struct Ctl {
     results: usize,
     incoming: Vec<Incoming>,
     /// For `if`: the state at entry, for the else branch.
-    entry: Option<(Vec<E>, Vec<E>, Vec<Cond>, E, bool)>,
+    entry: Option<IfEntry>,
 }
 
 pub(crate) struct Evaluator<'m, 'a> {
@@ -165,8 +169,7 @@ impl Evaluator<'_, '_> {
         let mut lr = body.get_locals_reader().map_err(bad)?;
         for _ in 0..lr.get_count() {
             let (n, t) = lr.read().map_err(bad)?;
-            v.define_locals(lr.original_position() as u64, n, t)
-                .map_err(bad)?;
+            v.define_locals(lr.original_position(), n, t).map_err(bad)?;
             let w = Width::of(Some(t));
             let init = match w {
                 Width::Other => self.opaque(ReasonKind::NonInteger, func, None, w),
@@ -196,7 +199,7 @@ impl Evaluator<'_, '_> {
         let mut copied = 0usize;
         let mut r = body.get_operators_reader().map_err(bad)?;
         while !r.eof() {
-            let offset = r.original_position() as u64;
+            let offset = r.original_position();
             let op = r.read().map_err(bad)?;
             let (pops, pushes) = op
                 .operator_arity(&v)
@@ -569,10 +572,10 @@ fn block_arity(
 
 /// Pops one value; in dead code the stack may be empty (polymorphic): then an opaque one.
 fn pop(st: &mut State, ev: &mut Evaluator<'_, '_>, func: u32, offset: u64) -> E {
-    if st.stack.len() > st.floor {
-        if let Some(e) = st.stack.pop() {
-            return e;
-        }
+    if st.stack.len() > st.floor
+        && let Some(e) = st.stack.pop()
+    {
+        return e;
     }
     ev.opaque(ReasonKind::DeadCode, func, Some(offset), Width::Other)
 }
@@ -670,7 +673,7 @@ fn loop_assignments(
     let mut open: Vec<Option<(u64, Vec<u32>)>> = Vec::new();
     let mut out = HashMap::new();
     while !r.eof() {
-        let offset = r.original_position() as u64;
+        let offset = r.original_position();
         match r.read().map_err(bad)? {
             Operator::Loop { .. } => open.push(Some((offset, Vec::new()))),
             Operator::Block { .. }

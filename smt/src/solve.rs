@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use crate::{Context, Query, ReasonKind};
 
 /// The solver's answer for one context.
+#[cfg_attr(not(feature = "z3"), allow(dead_code))]
 pub(crate) enum Decision {
     /// No disallowed value is possible.
     Unsat,

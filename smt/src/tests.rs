@@ -30,6 +30,7 @@ fn stdio() -> Allowed {
     }
 }
 
+#[cfg(feature = "z3")]
 fn verdicts(o: &Outcome) -> Vec<(String, &'static str)> {
     o.sites
         .iter()
@@ -197,5 +198,29 @@ fn calls_through_a_table_are_sites_and_their_targets_parameters_are_unknown() {
     match &through_table.verdict {
         Verdict::Violated(cx) => assert_eq!(cx.value, 7),
         v => panic!("{v:?}"),
+    }
+}
+
+/// Fail closed: built without the solver, every site of every fixture is unknown, even
+/// where the value is a constant.
+#[cfg(not(feature = "z3"))]
+#[test]
+fn without_the_solver_every_site_is_unknown() {
+    for f in [
+        "stdio_only.wat",
+        "param_set_by_caller.wat",
+        "fd_from_memory.wat",
+    ] {
+        let o = outcome(&fixture(f), 0, 0, stdio());
+        assert!(!o.sites.is_empty(), "{f}");
+        for s in &o.sites {
+            match &s.verdict {
+                Verdict::Unknown { reasons } => assert_eq!(
+                    reasons[0].what, "built without the SMT solver (feature `smt`)",
+                    "{f}"
+                ),
+                v => panic!("{f}: {v:?}"),
+            }
+        }
     }
 }
