@@ -226,8 +226,8 @@ fn call_verdicts_render_in_every_format() {
     multitool_validate(&sarif);
 }
 
-/// The timeout flag wins over the policy key, and the checker needs the bytes: without them
-/// (the library's plain `check`) every constraint is unproven, never proven.
+/// The checker needs the bytes: without them (the library's plain `check`) every constraint
+/// is unproven, never proven.
 #[test]
 fn without_the_bytes_every_constraint_is_unproven() {
     let wasm = wat::parse_file(root().join("corpus/fixtures/calls/stdio_only.wat")).unwrap();
