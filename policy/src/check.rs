@@ -14,8 +14,11 @@ use crate::policy::{AllowDeny, DEFAULT_FEATURES, Origin, ValidPolicy, import_mat
 use crate::rules::{self, id};
 use crate::witness;
 
+pub(crate) mod calls;
 mod reach;
 mod structure;
+
+pub use calls::SmtOptions;
 
 /// Checks one analysed binary. `artifact` names it in findings (a path relative to the
 /// working directory); `today` decides which waivers have expired.
@@ -24,6 +27,26 @@ pub fn check(
     analysis: &Analysis,
     artifact: &str,
     today: Date,
+) -> Vec<Finding> {
+    check_binary(
+        policy,
+        analysis,
+        None,
+        artifact,
+        today,
+        &SmtOptions::default(),
+    )
+}
+
+/// [`check`] with the binary's bytes, which the `[[calls]]` constraints need (without them
+/// every constraint is unproven).
+pub fn check_binary(
+    policy: &ValidPolicy,
+    analysis: &Analysis,
+    bytes: Option<&[u8]>,
+    artifact: &str,
+    today: Date,
+    smt: &SmtOptions,
 ) -> Vec<Finding> {
     let mut cx = Cx {
         policy,
@@ -37,6 +60,7 @@ pub fn check(
     cx.exports(analysis);
     cx.start(analysis);
     cx.re_exported_imports(analysis);
+    cx.calls(analysis, bytes, smt);
     cx.waivers(today);
     let mut out = cx.out;
     out.sort_by(|a, b| {

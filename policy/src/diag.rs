@@ -231,10 +231,12 @@ pub fn render(sources: &[Source], diagnostics: &[Diagnostic], omitted: &[usize])
             .cloned()
             .collect();
         let span = clamp(&src.text, &d.span);
+        // With a second label, codespan also prints the lines between the two: check those.
         let long = has_long_line(src, &span)
-            || d.secondary
-                .as_ref()
-                .is_some_and(|(s2, _)| has_long_line(src, &clamp(&src.text, s2)));
+            || d.secondary.as_ref().is_some_and(|(s2, _)| {
+                let s2 = clamp(&src.text, s2);
+                has_long_line(src, &(span.start.min(s2.start)..span.end.max(s2.end)))
+            });
         let rendered = if long {
             let view = Window::new(src, span.clone());
             let mut labels = vec![Label::primary((), view.map(&span)).with_message(&d.label)];
@@ -428,6 +430,23 @@ mod tests {
                 && shown.len() < 2 * MAX_SHOWN_LINE,
             "{shown}"
         );
+    }
+
+    /// Regression: a duplicate key two lines below its first definition printed the long
+    /// line between them whole (codespan shows the lines between two labels).
+    #[test]
+    fn a_long_line_between_two_labels_is_windowed() {
+        let text = format!("a = 1\nb = [{}]\na = 2\n", "'x',".repeat(5000));
+        let s = source(&text);
+        let second = text.rfind("a = 2").unwrap();
+        let mut d = Diagnostic::new(0, second..second + 1, "duplicate key: `a`").label("again");
+        d.secondary = Some((0..1, "first defined here".to_string()));
+        let out = render(std::slice::from_ref(&s), &[d], &[]);
+        assert!(
+            out.lines().all(|l| l.chars().count() < 2 * MAX_SHOWN_LINE),
+            "{out}"
+        );
+        assert!(out.contains("first defined here"), "{out}");
     }
 
     #[test]

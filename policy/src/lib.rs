@@ -20,13 +20,14 @@ mod policy;
 pub mod project;
 pub mod report;
 pub mod rules;
+pub mod signatures;
 mod witness;
 
-pub use check::{check, counts, policy_ref};
+pub use check::{SmtOptions, check, check_binary, counts, policy_ref};
 pub use date::{Date, DateError};
 pub use finding::{Finding, Kind, Level, Location, PolicyRef, Suppression, fingerprint};
 pub use policy::{
-    ACCEPTED_KEYS, Access, AllowDeny, At, CallConstraint, DEFAULT_FEATURES, FEATURES, LevelSetting,
-    Limits, LoadError, Origin, Preopen, Restriction, SandboxGrants, ValidPolicy, Waiver,
-    import_matches, load, load_str, split_import_id,
+    ACCEPTED_KEYS, Access, AllowDeny, ArgRef, At, CallConstraint, DEFAULT_FEATURES, FEATURES,
+    LevelSetting, Limits, LoadError, Origin, Preopen, Restriction, SandboxGrants, ValidPolicy,
+    Waiver, import_matches, load, load_str, split_import_id,
 };

@@ -72,22 +72,37 @@ pub struct Limits {
     pub require_memory_maximum: Option<At<bool>>,
 }
 
-/// `[[calls]]`: a constraint on the arguments a call site passes to an import. Parsed and
-/// validated here; proving it is the SMT checker's job, so `check` does not evaluate it yet.
+/// `[[calls]]`: a constraint on the arguments a call site passes to an import. `check`
+/// gives it a verdict per call site (the SMT checker): proven, violated or unknown.
 #[derive(Debug, Clone)]
 pub struct CallConstraint {
     /// Import pattern `<module>#<name>` the constraint applies to.
     pub import: At<String>,
-    /// 0-based argument index.
-    pub arg: u32,
-    /// Allowed values (empty: any value in `min..=max`).
-    pub one_of: Vec<i64>,
-    /// Smallest allowed value.
-    pub min: Option<i64>,
-    /// Largest allowed value.
-    pub max: Option<i64>,
+    /// Which argument: a core-ABI index, or a parameter name (`fd`, `argN`).
+    pub arg: ArgRef,
+    /// Allowed values (empty: any value the other keys allow).
+    pub one_of: Vec<u64>,
+    /// Smallest allowed value (unsigned).
+    pub min: Option<u64>,
+    /// Largest allowed value (unsigned).
+    pub max: Option<u64>,
+    /// Bits that must be clear in the value.
+    pub bits_clear: Option<u64>,
+    /// Bits that must be set in the value.
+    pub bits_set: Option<u64>,
+    /// Solver time limit per query, in milliseconds (`--smt-timeout` wins).
+    pub timeout_ms: Option<u64>,
     /// Where the constraint was written.
     pub at: Origin,
+}
+
+/// Which argument of an import a `[[calls]]` constraint is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArgRef {
+    /// 0-based core-ABI parameter index (`arg = 0`, `arg = "arg0"`).
+    Index(u32),
+    /// A parameter name from the known signatures (`arg = "fd"`).
+    Name(String),
 }
 
 /// Access mode of a preopened directory.
@@ -312,7 +327,19 @@ pub const ACCEPTED_KEYS: &[(&str, &[&str])] = &[
             "require_memory_maximum",
         ],
     ),
-    ("calls[]", &["import", "arg", "one_of", "min", "max"]),
+    (
+        "calls[]",
+        &[
+            "import",
+            "arg",
+            "one_of",
+            "min",
+            "max",
+            "bits_clear",
+            "bits_set",
+            "timeout_ms",
+        ],
+    ),
     (
         "sandbox",
         &[

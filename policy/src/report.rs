@@ -84,14 +84,20 @@ pub fn human(reports: &[FileReport]) -> String {
             .filter(|f| f.suppressed.is_none())
             .collect();
         let suppressed = r.findings.len() - active.len();
+        // Proofs (SMT `pass` results) are listed but are not findings.
+        let proofs = active.iter().filter(|f| f.kind == Kind::Pass).count();
+        let failing = active.len() - proofs;
         let _ = write!(
             s,
             "{}: {} finding{} (policy {})",
             T(&r.artifact),
-            active.len(),
-            if active.len() == 1 { "" } else { "s" },
+            failing,
+            if failing == 1 { "" } else { "s" },
             T(&r.policy)
         );
+        if proofs > 0 {
+            let _ = write!(s, ", {proofs} proven");
+        }
         if suppressed > 0 {
             let _ = write!(s, ", {suppressed} suppressed");
         }
@@ -100,7 +106,10 @@ pub fn human(reports: &[FileReport]) -> String {
             let _ = writeln!(
                 s,
                 "  {}[{} {}]: {}",
-                f.level.as_str(),
+                match f.kind {
+                    Kind::Fail => f.level.as_str(),
+                    Kind::Pass => "pass",
+                },
                 f.rule,
                 f.name,
                 T(&f.message)

@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use wasmgate_policy::files;
 use wasmgate_policy::project::{self, Project};
 use wasmgate_policy::report::{self, FileReport};
-use wasmgate_policy::{Date, Level, LoadError, ValidPolicy};
+use wasmgate_policy::{Date, Level, LoadError, SmtOptions, ValidPolicy};
 
 use crate::{exit, input, output};
 
@@ -72,6 +72,10 @@ pub struct Opts {
     // Or-ed with each binary's policy `assume_no_reentry`.
     #[command(flatten)]
     pub analysis: crate::cmd::AnalysisOpts,
+    /// Solver time limit per `[[calls]]` query in milliseconds (wins over the policy's
+    /// `timeout_ms`; default 2000). A timeout is `unknown`, never a pass.
+    #[arg(long, value_name = "MS")]
+    pub smt_timeout: Option<u64>,
 }
 
 pub fn run(opts: Opts) -> Result<u8> {
@@ -172,8 +176,20 @@ pub fn run(opts: Opts) -> Result<u8> {
             // The policy is read first: its assumptions are the analysis' options.
             let mut options = policy.analysis_options();
             options.assume_no_reentry |= opts.analysis.assume_no_reentry;
-            let analysis = input::analyze(bin, options)?;
-            let findings = wasmgate_policy::check(policy, &analysis, &artifact, today);
+            let bytes = input::read(bin)?;
+            let analysis = wasmgate_analyzer::analyze_with(&bytes, options)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", bin.display()))?;
+            let smt = SmtOptions {
+                timeout_ms: opts.smt_timeout,
+            };
+            let findings = wasmgate_policy::check_binary(
+                policy,
+                &analysis,
+                Some(&bytes),
+                &artifact,
+                today,
+                &smt,
+            );
             // Freeing a large analysis takes a while: do it beside the other files' work.
             std::thread::spawn(move || drop(analysis));
             Ok(FileReport {

@@ -2,6 +2,7 @@
 
 mod c_programs;
 mod callgraph_fixtures;
+mod calls;
 mod cli;
 mod common;
 mod component_fixtures;

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use wasmgate_policy::{Date, rules};
+use wasmgate_policy::{Date, Kind, rules};
 
 use crate::common::{files_with_ext, root};
 
@@ -20,11 +20,13 @@ fn case(fixture: &Path, table: &toml::Value, which: &str) -> Vec<wasmgate_policy
         wasmgate_policy::LoadError::Invalid { rendered, .. } => panic!("{rendered}"),
         e => panic!("{e}"),
     });
-    wasmgate_policy::check(
+    wasmgate_policy::check_binary(
         &policy,
         &analysis,
+        Some(&wasm),
         "fixture.wasm",
         Date::parse("2026-06-01").unwrap(),
+        &wasmgate_policy::SmtOptions::default(),
     )
 }
 
@@ -65,9 +67,10 @@ fn every_rule_has_a_fixture_that_fires_and_one_that_does_not() {
             "{}: empty `expect`",
             fixture.display()
         );
+        // Proofs (`kind: pass`) are not findings that fire.
         let actual: BTreeSet<(String, String)> = fired
             .iter()
-            .filter(|f| f.rule == rule.id && f.suppressed.is_none())
+            .filter(|f| f.rule == rule.id && f.suppressed.is_none() && f.kind == Kind::Fail)
             .map(|f| (f.subject.clone(), f.level.as_str().to_string()))
             .collect();
         assert_eq!(
@@ -81,7 +84,7 @@ fn every_rule_has_a_fixture_that_fires_and_one_that_does_not() {
         assert!(
             !passed
                 .iter()
-                .any(|f| f.rule == rule.id && f.suppressed.is_none()),
+                .any(|f| f.rule == rule.id && f.suppressed.is_none() && f.kind == Kind::Fail),
             "{}: [passes] produced a {} finding: {passed:#?}",
             fixture.display(),
             rule.id

@@ -132,20 +132,24 @@ impl Loader {
         let mut arg = None;
         let mut one_of = Vec::new();
         let (mut min, mut max) = (None, None);
+        let (mut bits_clear, mut bits_set, mut timeout_ms) = (None, None, None);
         for (k, mut val) in t {
             let what = format!("`calls.{}`", k.name);
             match &*k.name {
                 "import" => import = self.string(file, &mut val, &what),
-                "arg" => arg = self.unsigned(file, &mut val, &what),
+                "arg" => arg = self.call_arg(file, &mut val),
                 "one_of" => {
                     for mut item in self.array(file, &mut val, &what) {
-                        if let Some(i) = self.integer(file, &mut item, "each entry of `one_of`") {
+                        if let Some(i) = self.unsigned(file, &mut item, "each entry of `one_of`") {
                             one_of.push(i.value);
                         }
                     }
                 }
-                "min" => min = self.integer(file, &mut val, &what).map(|i| i.value),
-                "max" => max = self.integer(file, &mut val, &what).map(|i| i.value),
+                "min" => min = self.unsigned(file, &mut val, &what).map(|i| i.value),
+                "max" => max = self.unsigned(file, &mut val, &what).map(|i| i.value),
+                "bits_clear" => bits_clear = self.unsigned(file, &mut val, &what).map(|i| i.value),
+                "bits_set" => bits_set = self.unsigned(file, &mut val, &what).map(|i| i.value),
+                "timeout_ms" => timeout_ms = self.unsigned(file, &mut val, &what).map(|i| i.value),
                 _ => self.unread(file, &k),
             }
         }
@@ -164,24 +168,68 @@ impl Loader {
             );
             return None;
         };
-        if one_of.is_empty() && min.is_none() && max.is_none() {
+        if one_of.is_empty()
+            && min.is_none()
+            && max.is_none()
+            && bits_clear.is_none()
+            && bits_set.is_none()
+        {
             self.diags.push(
                 Diagnostic::new(
                     file,
                     at.span.clone(),
-                    "a `[[calls]]` entry needs `one_of`, `min` or `max`",
+                    "a `[[calls]]` entry needs `one_of`, `min`, `max`, `bits_clear` or `bits_set`",
                 )
                 .label("constrains nothing"),
             );
         }
+        if let ArgRef::Name(name) = &arg.value
+            && let Err(why) = crate::check::calls::check_arg_name(&import.value, name)
+        {
+            self.diags.push(
+                Diagnostic::new(file, arg.at.span.clone(), why)
+                    .label("unknown parameter")
+                    .note("an argument is named by its core-ABI index (`arg = 0`), as `argN`, or by a parameter name from rules/capabilities/signatures/"),
+            );
+        }
         Some(CallConstraint {
             import,
-            arg: u32::try_from(arg.value).unwrap_or(u32::MAX),
+            arg: arg.value,
             one_of,
             min,
             max,
+            bits_clear,
+            bits_set,
+            timeout_ms,
             at,
         })
+    }
+
+    /// `arg`: an index, `argN`, or a parameter name.
+    fn call_arg(&mut self, file: usize, v: &mut Value<'_>) -> Option<At<ArgRef>> {
+        let shape = ("an index or a parameter name", "an integer or a string");
+        let raw = self.shaped(file, v, "`calls.arg`", shape, |x| match x {
+            ValueInner::Integer(i) => Ok(Err(i)),
+            ValueInner::String(s) => Ok(Ok(s.into_owned())),
+            other => Err(other),
+        })?;
+        let value = match raw.value {
+            Ok(s) => match crate::signatures::positional(&s) {
+                Some(i) => ArgRef::Index(i),
+                None => ArgRef::Name(s),
+            },
+            Err(i) => match u32::try_from(i) {
+                Ok(i) => ArgRef::Index(i),
+                Err(_) => {
+                    self.diags.push(
+                        Diagnostic::new(file, raw.at.span, "`calls.arg` is not a parameter index")
+                            .label("negative or too large"),
+                    );
+                    return None;
+                }
+            },
+        };
+        Some(At { value, at: raw.at })
     }
 
     pub(super) fn sandbox(&mut self, file: usize, v: &mut Value<'_>) -> Option<At<SandboxGrants>> {

@@ -444,7 +444,11 @@ fn result(f: &Finding, catalogue: &[Rule]) -> SarifResult {
     SarifResult {
         rule_id: f.rule.clone(),
         rule_index: catalogue.iter().position(|r| r.id == f.rule),
-        level: f.level.as_str(),
+        // SARIF 2.1.0 §3.27.10: a result of kind `pass` has level `none`.
+        level: match f.kind {
+            Kind::Fail => f.level.as_str(),
+            Kind::Pass => "none",
+        },
         kind: match f.kind {
             Kind::Fail => "fail",
             Kind::Pass => "pass",

@@ -1,0 +1,198 @@
+//! One solver question per caller context: can the argument take a disallowed value on this
+//! path? Encoded over Z3 bit-vectors with Wasm's integer semantics (shift counts modulo the
+//! width, comparisons as i32 0/1). Without the `z3` feature every question is unknown.
+
+#[cfg(feature = "z3")]
+use std::collections::HashMap;
+
+use crate::{Context, Query, ReasonKind};
+
+/// The solver's answer for one context.
+#[cfg_attr(not(feature = "z3"), allow(dead_code))]
+pub(crate) enum Decision {
+    /// No disallowed value is possible.
+    Unsat,
+    /// A disallowed value: the argument and the free parameters ((function, index), value).
+    Sat {
+        value: u64,
+        inputs: Vec<((u32, u32), u64)>,
+    },
+    /// Undecided.
+    Unknown(ReasonKind),
+}
+
+#[cfg(not(feature = "z3"))]
+pub(crate) fn decide(_cx: &Context, _q: &Query) -> Decision {
+    Decision::Unknown(ReasonKind::NoSolver)
+}
+
+#[cfg(feature = "z3")]
+pub(crate) fn decide(cx: &Context, q: &Query) -> Decision {
+    use z3::ast::{Ast, BV, Bool};
+    use z3::{Config, Context as Z3, Params, SatResult, Solver};
+
+    let cfg = Config::new();
+    let ctx = Z3::new(&cfg);
+    let mut enc = Encoder {
+        ctx: &ctx,
+        memo: HashMap::new(),
+        params: Vec::new(),
+    };
+    let arg = enc.bv(&cx.arg);
+    let v = fit(&arg, 64);
+    let k = |x: u64| BV::from_u64(&ctx, x, 64);
+    let mut allowed: Vec<Bool<'_>> = Vec::new();
+    let a = &q.allowed;
+    if !a.one_of.is_empty() {
+        let eqs: Vec<Bool<'_>> = a.one_of.iter().map(|x| v._eq(&k(*x))).collect();
+        let refs: Vec<&Bool<'_>> = eqs.iter().collect();
+        allowed.push(Bool::or(&ctx, &refs));
+    }
+    if let Some(m) = a.min {
+        allowed.push(v.bvuge(&k(m)));
+    }
+    if let Some(m) = a.max {
+        allowed.push(v.bvule(&k(m)));
+    }
+    if a.bits_clear != 0 {
+        allowed.push(v.bvand(&k(a.bits_clear))._eq(&k(0)));
+    }
+    if a.bits_set != 0 {
+        allowed.push(v.bvand(&k(a.bits_set))._eq(&k(a.bits_set)));
+    }
+    let refs: Vec<&Bool<'_>> = allowed.iter().collect();
+    let solver = Solver::new(&ctx);
+    let mut p = Params::new(&ctx);
+    p.set_u32(
+        "timeout",
+        u32::try_from(q.timeout_ms).unwrap_or(u32::MAX).max(1),
+    );
+    solver.set_params(&p);
+    solver.assert(&Bool::and(&ctx, &refs).not());
+    for c in &cx.conds {
+        let e = enc.bv(&c.e);
+        let zero = BV::from_u64(&ctx, 0, e.get_size());
+        let is_zero = e._eq(&zero);
+        solver.assert(&if c.nonzero { is_zero.not() } else { is_zero });
+    }
+    match solver.check() {
+        SatResult::Unsat => Decision::Unsat,
+        SatResult::Unknown => Decision::Unknown(ReasonKind::Timeout),
+        SatResult::Sat => {
+            let Some(model) = solver.get_model() else {
+                return Decision::Unknown(ReasonKind::Timeout);
+            };
+            let value = model.eval(&v, true).and_then(|x| x.as_u64());
+            let Some(value) = value else {
+                return Decision::Unknown(ReasonKind::Timeout);
+            };
+            let inputs = enc
+                .params
+                .iter()
+                .filter_map(|(key, bv)| {
+                    let x = model.eval(bv, true)?.as_u64()?;
+                    Some((*key, x))
+                })
+                .collect();
+            Decision::Sat { value, inputs }
+        }
+    }
+}
+
+#[cfg(feature = "z3")]
+struct Encoder<'c> {
+    ctx: &'c z3::Context,
+    memo: HashMap<usize, z3::ast::BV<'c>>,
+    /// Free parameters met, in order.
+    params: Vec<((u32, u32), z3::ast::BV<'c>)>,
+}
+
+/// `b` resized to `bits` (truncated or zero-extended); widths agree in valid code.
+#[cfg(feature = "z3")]
+fn fit<'c>(b: &z3::ast::BV<'c>, bits: u32) -> z3::ast::BV<'c> {
+    let n = b.get_size();
+    match n.cmp(&bits) {
+        std::cmp::Ordering::Equal => b.clone(),
+        std::cmp::Ordering::Less => b.zero_ext(bits - n),
+        std::cmp::Ordering::Greater => b.extract(bits - 1, 0),
+    }
+}
+
+#[cfg(feature = "z3")]
+impl<'c> Encoder<'c> {
+    fn bv(&mut self, e: &crate::expr::E) -> z3::ast::BV<'c> {
+        use crate::expr::{Bin, Conv, Node};
+        use z3::ast::{Ast, BV, Bool};
+        if let Some(b) = self.memo.get(&(e.ptr() as usize)) {
+            return b.clone();
+        }
+        let ctx = self.ctx;
+        let bits = e.width().bits();
+        let bool_bv = |b: Bool<'c>| b.ite(&BV::from_u64(ctx, 1, 32), &BV::from_u64(ctx, 0, 32));
+        let out = match e.node() {
+            Node::Const(c) => BV::from_u64(ctx, *c, bits),
+            Node::Param { func, index } => {
+                let b = BV::new_const(ctx, format!("p{func}_{index}"), bits);
+                self.params.push(((*func, *index), b.clone()));
+                b
+            }
+            Node::Opaque(id) => BV::new_const(ctx, format!("o{id}_{bits}"), bits),
+            Node::Bin(op, a, b) => {
+                let x = self.bv(a);
+                let w = x.get_size();
+                let y = fit(&self.bv(b), w);
+                let count = || y.bvand(&BV::from_u64(ctx, u64::from(w - 1), w));
+                match op {
+                    Bin::Add => x.bvadd(&y),
+                    Bin::Sub => x.bvsub(&y),
+                    Bin::Mul => x.bvmul(&y),
+                    Bin::And => x.bvand(&y),
+                    Bin::Or => x.bvor(&y),
+                    Bin::Xor => x.bvxor(&y),
+                    Bin::Shl => x.bvshl(&count()),
+                    Bin::ShrU => x.bvlshr(&count()),
+                    Bin::ShrS => x.bvashr(&count()),
+                    Bin::Rotl => x.bvrotl(&count()),
+                    Bin::Rotr => x.bvrotr(&count()),
+                    Bin::Eq => bool_bv(x._eq(&y)),
+                    Bin::Ne => bool_bv(x._eq(&y).not()),
+                    Bin::LtU => bool_bv(x.bvult(&y)),
+                    Bin::LtS => bool_bv(x.bvslt(&y)),
+                    Bin::LeU => bool_bv(x.bvule(&y)),
+                    Bin::LeS => bool_bv(x.bvsle(&y)),
+                    Bin::GtU => bool_bv(x.bvugt(&y)),
+                    Bin::GtS => bool_bv(x.bvsgt(&y)),
+                    Bin::GeU => bool_bv(x.bvuge(&y)),
+                    Bin::GeS => bool_bv(x.bvsge(&y)),
+                }
+            }
+            Node::Conv(c, a) => {
+                let x = self.bv(a);
+                match c {
+                    Conv::Wrap => fit(&x, 64).extract(31, 0),
+                    Conv::ExtendU => fit(&x, 32).zero_ext(32),
+                    Conv::ExtendS => fit(&x, 32).sign_ext(32),
+                    Conv::SignLow(n) => {
+                        let w = x.get_size();
+                        x.extract(n - 1, 0).sign_ext(w - n)
+                    }
+                }
+            }
+            Node::Eqz(a) => {
+                let x = self.bv(a);
+                let zero = BV::from_u64(ctx, 0, x.get_size());
+                bool_bv(x._eq(&zero))
+            }
+            Node::Select(c, a, b) => {
+                let cv = self.bv(c);
+                let zero = BV::from_u64(ctx, 0, cv.get_size());
+                let x = self.bv(a);
+                let y = fit(&self.bv(b), x.get_size());
+                cv._eq(&zero).not().ite(&x, &y)
+            }
+        };
+        let out = fit(&out, bits);
+        self.memo.insert(e.ptr() as usize, out.clone());
+        out
+    }
+}

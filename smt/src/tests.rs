@@ -1,0 +1,226 @@
+//! The checker on the call-constraint fixtures (`corpus/fixtures/calls/`), and on shapes the
+//! evaluator must not get wrong (merges, loops).
+
+use super::*;
+
+fn outcome(wat: &str, import: u32, arg: u32, allowed: Allowed) -> Outcome {
+    let wasm = wat::parse_str(wat).unwrap();
+    let analysis = wasmgate_analyzer::analyze(&wasm).unwrap();
+    let mut c = Checker::new(&wasm, &analysis).unwrap();
+    c.check(&Query {
+        import,
+        arg,
+        allowed,
+        timeout_ms: 10_000,
+    })
+}
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/../corpus/fixtures/calls/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+fn stdio() -> Allowed {
+    Allowed {
+        one_of: vec![1, 2],
+        ..Allowed::default()
+    }
+}
+
+#[cfg(feature = "z3")]
+fn verdicts(o: &Outcome) -> Vec<(String, &'static str)> {
+    o.sites
+        .iter()
+        .map(|s| {
+            let v = match s.verdict {
+                Verdict::Proven => "proven",
+                Verdict::Violated(_) => "violated",
+                Verdict::Unknown { .. } => "unknown",
+            };
+            (s.function.clone(), v)
+        })
+        .collect()
+}
+
+#[cfg(feature = "z3")]
+#[test]
+fn stdio_only_is_proven_at_every_site() {
+    let o = outcome(&fixture("stdio_only.wat"), 0, 0, stdio());
+    assert_eq!(
+        verdicts(&o),
+        [("out".to_string(), "proven"), ("err".to_string(), "proven")]
+    );
+    // The same code breaks a narrower constraint: `out` may pass 2.
+    let only1 = Allowed {
+        one_of: vec![1],
+        ..Allowed::default()
+    };
+    let o = outcome(&fixture("stdio_only.wat"), 0, 0, only1);
+    match &o.sites[0].verdict {
+        Verdict::Violated(cx) => {
+            assert_eq!(cx.value, 2);
+            assert_eq!(cx.entry_point.as_deref(), Some("out"));
+            assert_eq!(cx.inputs.len(), 1);
+            assert_eq!(cx.inputs[0].1 & 1, 1, "{cx:?}");
+        }
+        v => panic!("{v:?}"),
+    }
+}
+
+#[cfg(feature = "z3")]
+#[test]
+fn a_caller_passing_5_violates_with_the_caller_named() {
+    let o = outcome(&fixture("param_set_by_caller.wat"), 0, 0, stdio());
+    assert_eq!(o.sites.len(), 1);
+    let s = &o.sites[0];
+    assert_eq!(s.function, "log");
+    assert_eq!(s.entry_points, ["_start", "log_stdout"]);
+    let Verdict::Violated(cx) = &s.verdict else {
+        panic!("{s:?}")
+    };
+    assert_eq!(cx.value, 5);
+    assert_eq!(cx.entry_point.as_deref(), Some("_start"));
+    let chain: Vec<&str> = cx.chain.iter().map(|s| s.function.as_str()).collect();
+    assert_eq!(chain, ["main", "log"]);
+    assert!(cx.inputs.is_empty());
+}
+
+#[test]
+fn a_descriptor_loaded_from_memory_is_unknown_with_the_load_site() {
+    let o = outcome(&fixture("fd_from_memory.wat"), 0, 0, stdio());
+    assert_eq!(o.sites.len(), 1);
+    let Verdict::Unknown { reasons } = &o.sites[0].verdict else {
+        panic!("{o:?}")
+    };
+    if SOLVER {
+        assert_eq!(reasons.len(), 1, "{reasons:?}");
+        assert_eq!(reasons[0].what, "memory load");
+        assert_eq!(reasons[0].function, "write");
+        assert!(reasons[0].offset.is_some());
+    } else {
+        assert_eq!(
+            reasons[0].what,
+            "built without the SMT solver (feature `smt`)"
+        );
+    }
+}
+
+#[test]
+fn an_import_never_called_has_no_site() {
+    let only_read = Allowed {
+        bits_clear: 1,
+        ..Allowed::default()
+    };
+    let o = outcome(&fixture("never_called.wat"), 1, 3, only_read);
+    assert!(o.sites.is_empty(), "{o:?}");
+}
+
+/// Values merged from two branches, or changed in a loop, are not constants any more.
+#[cfg(feature = "z3")]
+#[test]
+fn merged_and_loop_values_are_unknown() {
+    let merged = r#"(module
+      (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+      (func (export "f") (param $c i32) (local $fd i32)
+        (local.set $fd (i32.const 1))
+        (if (i32.load (i32.const 0)) (then (local.set $fd (i32.const 7))))
+        (drop (call $w (local.get $fd) (i32.const 0) (i32.const 0) (i32.const 0))))
+      (memory 1))"#;
+    let o = outcome(merged, 0, 0, stdio());
+    let Verdict::Unknown { reasons } = &o.sites[0].verdict else {
+        panic!("{o:?}")
+    };
+    assert_eq!(reasons[0].what, "value merged from several paths");
+    let looped = r#"(module
+      (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+      (func (export "f") (local $fd i32)
+        (local.set $fd (i32.const 1))
+        (loop $l
+          (drop (call $w (local.get $fd) (i32.const 0) (i32.const 0) (i32.const 0)))
+          (local.set $fd (i32.add (local.get $fd) (i32.const 1)))
+          (br_if $l (i32.lt_u (local.get $fd) (i32.const 9))))))"#;
+    let o = outcome(looped, 0, 0, stdio());
+    let Verdict::Unknown { reasons } = &o.sites[0].verdict else {
+        panic!("{o:?}")
+    };
+    assert_eq!(reasons[0].what, "value changed in a loop");
+}
+
+/// Path conditions: the call happens only when the descriptor is 1 or 2.
+#[cfg(feature = "z3")]
+#[test]
+fn a_guarding_if_is_a_path_condition() {
+    let guarded = r#"(module
+      (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+      (func (export "f") (param $fd i32)
+        (if (i32.and (i32.ge_u (local.get $fd) (i32.const 1)) (i32.le_u (local.get $fd) (i32.const 2)))
+          (then (drop (call $w (local.get $fd) (i32.const 0) (i32.const 0) (i32.const 0)))))))"#;
+    let o = outcome(guarded, 0, 0, stdio());
+    assert_eq!(verdicts(&o), [("func[1]".to_string(), "proven")]);
+    let unguarded = guarded.replace("(i32.const 2)))", "(i32.const 3)))");
+    let o = outcome(&unguarded, 0, 0, stdio());
+    match &o.sites[0].verdict {
+        Verdict::Violated(cx) => assert_eq!(cx.value, 3),
+        v => panic!("{v:?}"),
+    }
+}
+
+/// An import in a table is called by `call_indirect` of its type: that call is a site; a
+/// parameter of a function only called through the table is unknown, not free.
+#[cfg(feature = "z3")]
+#[test]
+fn calls_through_a_table_are_sites_and_their_targets_parameters_are_unknown() {
+    let wat = r#"(module
+      (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+      (type $t (func (param i32 i32 i32 i32) (result i32)))
+      (type $u (func (param i32)))
+      (table 2 funcref)
+      (elem (i32.const 0) $w $log)
+      (func $log (type $u) (param $fd i32)
+        (drop (call $w (local.get $fd) (i32.const 0) (i32.const 0) (i32.const 0))))
+      (func (export "run")
+        (drop (call_indirect (type $t) (i32.const 7) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)))
+        (call_indirect (type $u) (i32.const 1) (i32.const 1))))"#;
+    let o = outcome(wat, 0, 0, stdio());
+    assert_eq!(o.sites.len(), 2, "{o:?}");
+    let direct = o.sites.iter().find(|s| !s.indirect).unwrap();
+    let Verdict::Unknown { reasons } = &direct.verdict else {
+        panic!("{o:?}")
+    };
+    assert_eq!(
+        reasons[0].what,
+        "parameter of a function called through a table or reference"
+    );
+    let through_table = o.sites.iter().find(|s| s.indirect).unwrap();
+    match &through_table.verdict {
+        Verdict::Violated(cx) => assert_eq!(cx.value, 7),
+        v => panic!("{v:?}"),
+    }
+}
+
+/// Fail closed: built without the solver, every site of every fixture is unknown, even
+/// where the value is a constant.
+#[cfg(not(feature = "z3"))]
+#[test]
+fn without_the_solver_every_site_is_unknown() {
+    for f in [
+        "stdio_only.wat",
+        "param_set_by_caller.wat",
+        "fd_from_memory.wat",
+    ] {
+        let o = outcome(&fixture(f), 0, 0, stdio());
+        assert!(!o.sites.is_empty(), "{f}");
+        for s in &o.sites {
+            match &s.verdict {
+                Verdict::Unknown { reasons } => assert_eq!(
+                    reasons[0].what, "built without the SMT solver (feature `smt`)",
+                    "{f}"
+                ),
+                v => panic!("{f}: {v:?}"),
+            }
+        }
+    }
+}
