@@ -4,11 +4,14 @@
 //! points can reach; deny beats allow; what the policy does not allow is denied.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use wasmgate_analyzer::{Analysis, EntryKind, EntryPoint, ExternKind, Reach, UNKNOWN_HOST};
 
 use crate::Date;
-use crate::finding::{Finding, Kind, Location, PolicyRef, Suppression, fingerprint};
+use crate::finding::{
+    EntryRef, Finding, FingerprintVersion, Kind, Location, PolicyRef, Suppression, fingerprint,
+};
 use crate::pattern;
 use crate::policy::{AllowDeny, DEFAULT_FEATURES, Origin, ValidPolicy, import_matches};
 use crate::rules::{self, id};
@@ -17,17 +20,47 @@ use crate::witness;
 mod reach;
 mod structure;
 
-/// Checks one analysed binary. `artifact` names it in findings (a path relative to the
-/// working directory); `today` decides which waivers have expired.
+/// How findings are shaped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// One finding per (entry point, rule, subject), as before aggregation
+    /// (`check --per-entry`), with `wasmgateFinding/v2` fingerprints. Off: one finding per
+    /// (rule, subject) listing its entry points, with `wasmgateFinding/v3` fingerprints.
+    pub per_entry: bool,
+}
+
+/// Checks one analysed binary with aggregated findings ([`Options::default`]). `artifact`
+/// names it in findings (a path relative to the working directory); `today` decides which
+/// waivers have expired.
 pub fn check(
     policy: &ValidPolicy,
     analysis: &Analysis,
     artifact: &str,
     today: Date,
 ) -> Vec<Finding> {
+    check_with(policy, analysis, artifact, today, Options::default())
+}
+
+/// [`check`] with [`Options`].
+pub fn check_with(
+    policy: &ValidPolicy,
+    analysis: &Analysis,
+    artifact: &str,
+    today: Date,
+    options: Options,
+) -> Vec<Finding> {
     let mut cx = Cx {
         policy,
         artifact,
+        options,
+        entry_refs: analysis
+            .entry_points
+            .iter()
+            .map(|e| EntryRef {
+                kind: e.kind,
+                name: Arc::from(e.name.as_str()),
+            })
+            .collect(),
         out: Vec::new(),
     };
     cx.capabilities(analysis);
@@ -53,7 +86,8 @@ pub fn check(
                 b.location.offset,
             ))
     });
-    out.dedup_by(|a, b| a.fingerprint == b.fingerprint);
+    let mut seen = HashSet::new();
+    out.retain(|f| seen.insert((f.rule.clone(), f.fingerprint.clone())));
     out
 }
 
@@ -98,6 +132,9 @@ fn caller(r: &Reach) -> Option<String> {
 struct Cx<'a> {
     policy: &'a ValidPolicy,
     artifact: &'a str,
+    options: Options,
+    /// Each of the analysis' entry points, its name shared by every finding listing it.
+    entry_refs: Vec<EntryRef>,
     out: Vec<Finding>,
 }
 
@@ -107,6 +144,8 @@ struct Draft {
     message: String,
     subject: String,
     location: Location,
+    /// The entry points the finding is about (indices into `Analysis::entry_points`).
+    entries: Vec<usize>,
     witness: Vec<std::sync::Arc<str>>,
     origin: Origin,
 }
@@ -121,8 +160,22 @@ impl Cx<'_> {
             artifact: self.artifact.to_string(),
             ..d.location
         };
-        let entry = location.entry_kind.zip(location.entry_point.as_deref());
+        let version = if self.options.per_entry {
+            FingerprintVersion::V2
+        } else {
+            FingerprintVersion::V3
+        };
+        // v3 leaves the entry points out of the hash: a baseline compares them as a set.
+        let entry = match version {
+            FingerprintVersion::V2 => location.entry_kind.zip(location.entry_point.as_deref()),
+            FingerprintVersion::V3 => None,
+        };
         let fingerprint = fingerprint(&rule.id, self.artifact, entry, &d.subject);
+        let entry_points = d
+            .entries
+            .iter()
+            .map(|&i| self.entry_ref(i))
+            .collect();
         self.out.push(Finding {
             rule: rule.id.clone(),
             name: rule.name.clone(),
@@ -131,12 +184,18 @@ impl Cx<'_> {
             message: d.message,
             subject: d.subject,
             location,
+            entry_points,
             witness: d.witness,
             policy: policy_ref(self.policy, &d.origin),
             counterexample: None,
             fingerprint,
+            fingerprint_version: version,
             suppressed: None,
         });
+    }
+
+    fn entry_ref(&self, i: usize) -> EntryRef {
+        self.entry_refs[i].clone()
     }
 
     /// Where a rule that no entry decided points: its `[levels]` line, else the policy's start.
@@ -164,6 +223,7 @@ impl Cx<'_> {
                     ),
                     subject: format!("{}:{}", w.rule, w.target),
                     location: Location::default(),
+                    entries: Vec::new(),
                     witness: Vec::new(),
                     origin: w.at.clone(),
                 }),

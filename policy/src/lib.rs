@@ -22,9 +22,12 @@ pub mod report;
 pub mod rules;
 mod witness;
 
-pub use check::{check, counts, policy_ref};
+pub use check::{Options, check, check_with, counts, policy_ref};
 pub use date::{Date, DateError};
-pub use finding::{Finding, Kind, Level, Location, PolicyRef, Suppression, fingerprint};
+pub use finding::{
+    EntryRef, Finding, FingerprintVersion, Kind, Level, Location, PolicyRef, Suppression,
+    fingerprint,
+};
 pub use policy::{
     ACCEPTED_KEYS, Access, AllowDeny, At, CallConstraint, DEFAULT_FEATURES, FEATURES, LevelSetting,
     Limits, LoadError, Origin, Preopen, Restriction, SandboxGrants, ValidPolicy, Waiver,
