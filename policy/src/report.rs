@@ -163,21 +163,62 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-/// The JSON report, borrowing the findings.
-#[derive(Serialize, Debug)]
-struct Json<'a> {
-    schema_version: u32,
-    files: &'a [FileReport],
-    summary: Summary,
+/// Serializes a value with its object keys sorted, as `serde_json::Value` does: the JSON
+/// report keeps the key order it always had (diffs stay clean), one finding at a time.
+struct Sorted<'a, T>(&'a T);
+
+impl<T: Serialize> Serialize for Sorted<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serde_json::to_value(self.0)
+            .map_err(serde::ser::Error::custom)?
+            .serialize(s)
+    }
+}
+
+/// The findings of one file, keys sorted, each finding converted as it is written.
+struct JsonFile<'a>(&'a FileReport);
+
+impl Serialize for JsonFile<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(3))?;
+        m.serialize_entry("artifact", &self.0.artifact)?;
+        m.serialize_entry("findings", &Seq(&self.0.findings))?;
+        m.serialize_entry("policy", &self.0.policy)?;
+        m.end()
+    }
+}
+
+struct Seq<'a>(&'a [Finding]);
+
+impl Serialize for Seq<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(Sorted))
+    }
+}
+
+struct Files<'a>(&'a [FileReport]);
+
+impl Serialize for Files<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(JsonFile))
+    }
 }
 
 /// JSON for machines: `schema_version`, one entry per file, sorted findings, a summary;
 /// pretty-printed with a trailing newline, written as it is serialized.
 pub fn json(reports: &[FileReport], w: &mut dyn Write) -> io::Result<()> {
+    #[derive(Serialize)]
+    struct Json<'a> {
+        files: Files<'a>,
+        schema_version: u32,
+        summary: Sorted<'a, Summary>,
+    }
+    let summary = summary(reports);
     let report = Json {
+        files: Files(reports),
         schema_version: SCHEMA_VERSION,
-        files: reports,
-        summary: summary(reports),
+        summary: Sorted(&summary),
     };
     serde_json::to_writer_pretty(&mut *w, &report)?;
     writeln!(w)
