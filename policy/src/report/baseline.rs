@@ -258,3 +258,41 @@ pub fn apply_baseline(reports: &mut [FileReport], baseline: &Baseline) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[test]
+    fn index_ranges_read_back_as_written() {
+        let table: Vec<EntryRef> = (0..10)
+            .map(|i| EntryRef {
+                kind: EntryKind::Export,
+                name: Arc::from(format!("e{i}")),
+            })
+            .collect();
+        let refs: Vec<&EntryRef> = table.iter().collect();
+        let listed: Vec<EntryRef> = [0, 1, 2, 4, 7, 8, 9]
+            .iter()
+            .map(|&i| table[i].clone())
+            .collect();
+        let text = super::super::sarif::index_ranges(&refs, &listed);
+        assert_eq!(text, "0-2,4,7-9");
+        assert_eq!(
+            parse_ranges(&text, 10),
+            Some(vec![(0, 2), (4, 4), (7, 9)])
+        );
+        assert_eq!(parse_ranges("", 10), Some(vec![]));
+        // Overlapping and unordered ranges are merged.
+        assert_eq!(parse_ranges("5-6,0-3,2-4", 10), Some(vec![(0, 6)]));
+    }
+
+    #[test]
+    fn malformed_index_ranges_are_refused() {
+        for bad in ["10", "3-2", "-1", "a", "1,", "0-99999999999", " 1"] {
+            assert_eq!(parse_ranges(bad, 10), None, "{bad}");
+        }
+    }
+}
