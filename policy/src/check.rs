@@ -171,11 +171,7 @@ impl Cx<'_> {
             FingerprintVersion::V3 => None,
         };
         let fingerprint = fingerprint(&rule.id, self.artifact, entry, &d.subject);
-        let entry_points = d
-            .entries
-            .iter()
-            .map(|&i| self.entry_ref(i))
-            .collect();
+        let entry_points = d.entries.iter().map(|&i| self.entry_ref(i)).collect();
         self.out.push(Finding {
             rule: rule.id.clone(),
             name: rule.name.clone(),

@@ -56,7 +56,13 @@ fn capability_findings(v: &Value) -> Vec<(String, Vec<String>, bool)> {
                     .as_array()
                     .unwrap()
                     .iter()
-                    .map(|e| format!("{}:{}", e["kind"].as_str().unwrap(), e["name"].as_str().unwrap()))
+                    .map(|e| {
+                        format!(
+                            "{}:{}",
+                            e["kind"].as_str().unwrap(),
+                            e["name"].as_str().unwrap()
+                        )
+                    })
                     .collect(),
                 !f["suppressed"].is_null(),
             )
@@ -324,11 +330,13 @@ fn sarif_of_more_findings_than_code_scanning_takes_keeps_the_most_severe() {
     let (code, _, err) = run_in(
         &dir,
         &[
-            "check", "-p", "p.toml", "app.wasm", "--now", NOW, "--format", "sarif", "-o",
-            "r.sarif",
+            "check", "-p", "p.toml", "app.wasm", "--now", NOW, "--format", "sarif", "-o", "r.sarif",
         ],
     );
-    assert_eq!(code, json_code, "truncation does not change the exit status: {err}");
+    assert_eq!(
+        code, json_code,
+        "truncation does not change the exit status: {err}"
+    );
     let sarif = dir.join("r.sarif");
     let log: Value = serde_json::from_str(&std::fs::read_to_string(&sarif).unwrap()).unwrap();
     let results = log["runs"][0]["results"].as_array().unwrap();
@@ -342,12 +350,18 @@ fn sarif_of_more_findings_than_code_scanning_takes_keeps_the_most_severe() {
     let text = notes[0]["message"]["text"].as_str().unwrap();
     let left_out = findings.len() - 25_000;
     assert!(
-        text.starts_with(&format!("{left_out} of {} results are left out", findings.len())),
+        text.starts_with(&format!(
+            "{left_out} of {} results are left out",
+            findings.len()
+        )),
         "{text}"
     );
     assert!(text.contains("5000 errors"), "{text}");
     assert!(text.contains("--format json"), "{text}");
-    assert_eq!(log["runs"][0]["invocations"][0]["executionSuccessful"], true);
+    assert_eq!(
+        log["runs"][0]["invocations"][0]["executionSuccessful"],
+        true
+    );
     assert_github_requirements(&log);
     multitool_validate(&sarif);
 }

@@ -24,7 +24,14 @@ impl<'a> Group<'a> {
         }
     }
 
-    fn add(&mut self, i: usize, e: &'a EntryPoint, r: &'a Reach, origin: &Origin, restriction: usize) {
+    fn add(
+        &mut self,
+        i: usize,
+        e: &'a EntryPoint,
+        r: &'a Reach,
+        origin: &Origin,
+        restriction: usize,
+    ) {
         self.entries.push(i);
         self.unresolved |= e.unresolved;
         if witness::rank((e, r)) < witness::rank(self.best) {
@@ -43,7 +50,7 @@ fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -31,13 +31,17 @@ pub struct Baseline {
     /// `wasmgateFinding/v2` fingerprints of failing results.
     per_entry: HashSet<String>,
     /// `wasmgateFinding/v3` fingerprints of failing results, each with the entry points its
-    /// result listed: (table, ascending disjoint index ranges), one per result.
-    aggregated: HashMap<String, Vec<(usize, Vec<(u32, u32)>)>>,
+    /// result listed, one per result.
+    aggregated: HashMap<String, Vec<Listed>>,
     /// Entry tables of every run, each sorted, with each entry's index in the file.
     tables: Vec<Vec<(EntryKind, Box<str>, u32)>>,
     /// Failing results carrying only another `wasmgateFinding/` version: not comparable.
     pub older_fingerprints: usize,
 }
+
+/// The entry points one aggregated result listed: its table, and ascending disjoint index
+/// ranges into it.
+type Listed = (usize, Vec<(u32, u32)>);
 
 #[derive(serde::Deserialize)]
 struct SarifLog {
@@ -198,7 +202,7 @@ pub fn baseline_fingerprints(sarif: &[u8]) -> Result<Baseline, BaselineError> {
 
 impl Baseline {
     /// Whether `entry` is among those of one baseline result.
-    fn lists(&self, (table, ranges): &(usize, Vec<(u32, u32)>), entry: &EntryRef) -> bool {
+    fn lists(&self, (table, ranges): &Listed, entry: &EntryRef) -> bool {
         let Some(table) = self.tables.get(*table) else {
             return false;
         };
@@ -280,10 +284,7 @@ mod tests {
             .collect();
         let text = super::super::sarif::index_ranges(&refs, &listed);
         assert_eq!(text, "0-2,4,7-9");
-        assert_eq!(
-            parse_ranges(&text, 10),
-            Some(vec![(0, 2), (4, 4), (7, 9)])
-        );
+        assert_eq!(parse_ranges(&text, 10), Some(vec![(0, 2), (4, 4), (7, 9)]));
         assert_eq!(parse_ranges("", 10), Some(vec![]));
         // Overlapping and unordered ranges are merged.
         assert_eq!(parse_ranges("5-6,0-3,2-4", 10), Some(vec![(0, 6)]));

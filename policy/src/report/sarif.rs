@@ -766,7 +766,10 @@ fn result<'a>(
         message: Message::owned(format!("{}: {}", f.location.artifact, f.message)),
         locations: [primary],
         related_locations: [binary],
-        partial_fingerprints: BTreeMap::from([(f.fingerprint_version.key(), f.fingerprint.as_str())]),
+        partial_fingerprints: BTreeMap::from([(
+            f.fingerprint_version.key(),
+            f.fingerprint.as_str(),
+        )]),
         properties: ResultProperties {
             subject: &f.subject,
             entry_points: entries
@@ -862,7 +865,11 @@ mod tests {
             "{}",
             notes[0]
         );
-        assert!(notes[1].starts_with("1 witness paths are cut"), "{}", notes[1]);
+        assert!(
+            notes[1].starts_with("1 witness paths are cut"),
+            "{}",
+            notes[1]
+        );
 
         // Within the limits: everything, and no invocation at all.
         let log = serde_json::to_value(sarif(&reports, "0", false)).unwrap();
