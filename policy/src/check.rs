@@ -86,8 +86,9 @@ pub fn check_with(
                 b.location.offset,
             ))
     });
-    let mut seen = HashSet::new();
-    out.retain(|f| seen.insert((f.rule.clone(), f.fingerprint.clone())));
+    // Equal fingerprints sort next to each other: aggregation leaves one finding per
+    // (rule, subject) with an entry list, and the rest differ in subject or entry point.
+    out.dedup_by(|a, b| a.fingerprint == b.fingerprint);
     out
 }
 
