@@ -34,7 +34,7 @@ use serde_json::Value;
 use wasmgate_escape::sarif_text;
 
 use super::FileReport;
-use crate::finding::{EntryRef, Finding, Kind, Level, Suppression};
+use crate::finding::{EntryRef, Finding, FingerprintVersion, Kind, Level, Suppression};
 use crate::rules::{self, Rule};
 
 /// GitHub code scanning's limit on results per run. Every result counts, `kind: "pass"`
@@ -494,7 +494,8 @@ pub fn sarif_within<'a>(
     let mut tables: Vec<EntryTable> = Vec::new();
     let mut table_of: BTreeMap<&str, usize> = BTreeMap::new();
     for f in &kept {
-        if f.entry_points.is_empty() {
+        // Only v3 baselines compare entry points; a per-entry (v2) result names its own.
+        if f.entry_points.is_empty() || f.fingerprint_version != FingerprintVersion::V3 {
             continue;
         }
         let t = *table_of
@@ -773,7 +774,9 @@ fn result<'a>(
         properties: ResultProperties {
             subject: &f.subject,
             entry_points: entries
-                .filter(|_| !f.entry_points.is_empty())
+                .filter(|_| {
+                    !f.entry_points.is_empty() && f.fingerprint_version == FingerprintVersion::V3
+                })
                 .map(|(table, t)| EntryIndices {
                     table,
                     indices: index_ranges(t, &f.entry_points),
@@ -791,7 +794,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::finding::{FingerprintVersion, Location, PolicyRef};
+    use crate::finding::{Location, PolicyRef};
 
     fn finding(level: Level, kind: Kind, witness: usize) -> Finding {
         Finding {
