@@ -232,6 +232,9 @@ pub(crate) fn multitool_validate(sarif: &Path) {
             "Sarif;Gh",
             "--log",
             "ForceOverwrite",
+            // The default (10 MB) skips larger logs without an error result.
+            "--max-file-size-in-kb",
+            "1048576",
             "-o",
         ])
         .arg(&out_file)
@@ -245,6 +248,13 @@ pub(crate) fn multitool_validate(sarif: &Path) {
             .unwrap_or_else(|e| panic!("no Multitool output ({e}): {stdout}")),
     )
     .unwrap();
+    // Regression: a log over the size limit was skipped, which left no result and passed.
+    let invocation = &report["runs"][0]["invocations"][0];
+    assert_eq!(
+        invocation["executionSuccessful"], true,
+        "the Multitool did not validate {}: {invocation}",
+        sarif.display()
+    );
     let errors: Vec<&Value> = report["runs"][0]["results"]
         .as_array()
         .unwrap()
