@@ -251,7 +251,8 @@ pub(crate) fn multitool_validate(sarif: &Path) {
     // Regression: a log over the size limit was skipped, which left no result and passed.
     let invocation = &report["runs"][0]["invocations"][0];
     assert_eq!(
-        invocation["executionSuccessful"], true,
+        invocation["executionSuccessful"],
+        true,
         "the Multitool did not validate {}: {invocation}",
         sarif.display()
     );
