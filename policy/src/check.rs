@@ -11,6 +11,7 @@ use wasmgate_analyzer::{Analysis, EntryKind, EntryPoint, ExternKind, Reach, UNKN
 use crate::Date;
 use crate::finding::{
     EntryRef, Finding, FingerprintVersion, Kind, Location, PolicyRef, Suppression, fingerprint,
+    thousands,
 };
 use crate::pattern;
 use crate::policy::{AllowDeny, DEFAULT_FEATURES, Origin, ValidPolicy, import_matches};

@@ -176,6 +176,19 @@ pub struct Finding {
     pub suppressed: Option<Suppression>,
 }
 
+/// `1,234,567`: counts in messages are read by people.
+pub(crate) fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// The fingerprint of a finding: what it is about, never where the bytes happen to be.
 /// The entry point counts with its kind, so an export named `<start>` cannot stand for the
 /// start function (baseline spoofing). Each part is length-prefixed, so names holding the
@@ -227,6 +240,15 @@ mod tests {
             fp(EntryKind::Start, "<start>"),
             fp(EntryKind::Start, "<start>")
         );
+    }
+
+    #[test]
+    fn thousands_are_grouped() {
+        let got: Vec<String> = [0, 7, 999, 1_000, 65_169, 1_234_567]
+            .into_iter()
+            .map(thousands)
+            .collect();
+        assert_eq!(got, ["0", "7", "999", "1,000", "65,169", "1,234,567"]);
     }
 
     /// Regression: parts were joined with NUL, so a NUL moved between an (attacker-named)

@@ -45,19 +45,6 @@ impl<'a> Group<'a> {
 /// How many entry points a message lists by name before "and N more".
 const LISTED_ENTRIES: usize = 5;
 
-/// `1,234,567`: counts of entry points are read by people.
-fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// The first few entry points of a group by kind and name, then how many more.
 fn entry_list(a: &Analysis, entries: &[usize]) -> String {
     let mut out = entries

@@ -34,7 +34,7 @@ use serde_json::Value;
 use wasmgate_escape::sarif_text;
 
 use super::FileReport;
-use crate::finding::{EntryRef, Finding, FingerprintVersion, Kind, Level, Suppression};
+use crate::finding::{EntryRef, Finding, FingerprintVersion, Kind, Level, Suppression, thousands};
 use crate::rules::{self, Rule};
 
 /// GitHub code scanning's limit on results per run. Every result counts, `kind: "pass"`
@@ -450,13 +450,13 @@ fn notification(o: &Omitted, limits: Limits) -> Vec<Notification> {
                  scanning's limit of {} results per run: {} errors, {} warnings, {} notes and \
                  {} suppressed or passing results (the most severe are kept). The exit status \
                  counts every finding; `wasmgate check --format json` lists them all.",
-                o.results(),
-                o.total,
-                limits.results,
-                o.errors,
-                o.warnings,
-                o.notes,
-                o.other
+                thousands(o.results()),
+                thousands(o.total),
+                thousands(limits.results),
+                thousands(o.errors),
+                thousands(o.warnings),
+                thousands(o.notes),
+                thousands(o.other)
             )),
         });
     }
@@ -466,7 +466,8 @@ fn notification(o: &Omitted, limits: Limits) -> Vec<Notification> {
             message: Message::owned(format!(
                 "{} witness paths are cut to their first {} steps (GitHub's limit of locations \
                  per result); `wasmgate check --format json` shows them whole.",
-                o.cut_witnesses, limits.locations
+                thousands(o.cut_witnesses),
+                thousands(limits.locations)
             )),
         });
     }
