@@ -40,6 +40,14 @@ pub fn print_json_compact<T: serde::Serialize>(value: &T) -> Result<()> {
     Ok(())
 }
 
+/// Writes to standard output as `write` produces it (buffered).
+pub fn print_with(write: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    write(&mut out)?;
+    out.flush()?;
+    Ok(())
+}
+
 /// Pretty JSON with a trailing newline.
 pub fn json<T: serde::Serialize>(value: &T) -> Result<String> {
     let mut s = serde_json::to_string_pretty(value)?;
@@ -52,6 +60,15 @@ pub fn json<T: serde::Serialize>(value: &T) -> Result<String> {
 /// created exclusively under an unpredictable name (`O_EXCL`), so a symlink planted in a
 /// shared output directory cannot redirect the write.
 pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_with(path, |w| Ok(w.write_all(bytes)?))
+}
+
+/// [`write_atomic`] with the content written by `write` as it is produced (buffered), so a
+/// large report never sits in memory whole.
+pub fn write_atomic_with(
+    path: &std::path::Path,
+    write: impl FnOnce(&mut dyn Write) -> Result<()>,
+) -> Result<()> {
     use anyhow::Context;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -69,7 +86,11 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     let mut tmp = builder
         .tempfile_in(dir)
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    tmp.write_all(bytes)?;
+    {
+        let mut buffered = std::io::BufWriter::with_capacity(1 << 16, tmp.as_file_mut());
+        write(&mut buffered)?;
+        buffered.flush()?;
+    }
     tmp.as_file().sync_all()?;
     // On failure the temporary file is removed when `tmp` drops.
     tmp.persist(path)

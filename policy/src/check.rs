@@ -4,11 +4,15 @@
 //! points can reach; deny beats allow; what the policy does not allow is denied.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use wasmgate_analyzer::{Analysis, EntryKind, EntryPoint, ExternKind, Reach, UNKNOWN_HOST};
 
 use crate::Date;
-use crate::finding::{Finding, Kind, Location, PolicyRef, Suppression, fingerprint};
+use crate::finding::{
+    EntryRef, Finding, FingerprintVersion, Kind, Location, PolicyRef, Suppression, fingerprint,
+    thousands,
+};
 use crate::pattern;
 use crate::policy::{AllowDeny, DEFAULT_FEATURES, Origin, ValidPolicy, import_matches};
 use crate::rules::{self, id};
@@ -20,37 +24,51 @@ mod structure;
 
 pub use calls::SmtOptions;
 
-/// Checks one analysed binary. `artifact` names it in findings (a path relative to the
-/// working directory); `today` decides which waivers have expired.
+/// How findings are shaped, and what the call-site checker may spend.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// One finding per (entry point, rule, subject), as before aggregation
+    /// (`check --per-entry`), with `wasmgateFinding/v2` fingerprints. Off: one finding per
+    /// (rule, subject) listing its entry points, with `wasmgateFinding/v3` fingerprints.
+    pub per_entry: bool,
+    /// The `[[calls]]` checker's settings.
+    pub smt: SmtOptions,
+}
+
+/// Checks one analysed binary with aggregated findings ([`Options::default`]) and without its
+/// bytes (so every `[[calls]]` constraint is unproven). `artifact` names it in findings (a
+/// path relative to the working directory); `today` decides which waivers have expired.
 pub fn check(
     policy: &ValidPolicy,
     analysis: &Analysis,
     artifact: &str,
     today: Date,
 ) -> Vec<Finding> {
-    check_binary(
-        policy,
-        analysis,
-        None,
-        artifact,
-        today,
-        &SmtOptions::default(),
-    )
+    check_with(policy, analysis, None, artifact, today, Options::default())
 }
 
 /// [`check`] with the binary's bytes, which the `[[calls]]` constraints need (without them
-/// every constraint is unproven).
-pub fn check_binary(
+/// every constraint is unproven), and with [`Options`].
+pub fn check_with(
     policy: &ValidPolicy,
     analysis: &Analysis,
     bytes: Option<&[u8]>,
     artifact: &str,
     today: Date,
-    smt: &SmtOptions,
+    options: Options,
 ) -> Vec<Finding> {
     let mut cx = Cx {
         policy,
         artifact,
+        options,
+        entry_refs: analysis
+            .entry_points
+            .iter()
+            .map(|e| EntryRef {
+                kind: e.kind,
+                name: Arc::from(e.name.as_str()),
+            })
+            .collect(),
         out: Vec::new(),
     };
     cx.capabilities(analysis);
@@ -60,7 +78,7 @@ pub fn check_binary(
     cx.exports(analysis);
     cx.start(analysis);
     cx.re_exported_imports(analysis);
-    cx.calls(analysis, bytes, smt);
+    cx.calls(analysis, bytes, &options.smt);
     cx.waivers(today);
     let mut out = cx.out;
     out.sort_by(|a, b| {
@@ -77,6 +95,8 @@ pub fn check_binary(
                 b.location.offset,
             ))
     });
+    // Equal fingerprints sort next to each other: aggregation leaves one finding per
+    // (rule, subject) with an entry list, and the rest differ in subject or entry point.
     out.dedup_by(|a, b| a.fingerprint == b.fingerprint);
     out
 }
@@ -122,6 +142,9 @@ fn caller(r: &Reach) -> Option<String> {
 struct Cx<'a> {
     policy: &'a ValidPolicy,
     artifact: &'a str,
+    options: Options,
+    /// Each of the analysis' entry points, its name shared by every finding listing it.
+    entry_refs: Vec<EntryRef>,
     out: Vec<Finding>,
 }
 
@@ -131,6 +154,8 @@ struct Draft {
     message: String,
     subject: String,
     location: Location,
+    /// The entry points the finding is about (indices into `Analysis::entry_points`).
+    entries: Vec<usize>,
     witness: Vec<std::sync::Arc<str>>,
     origin: Origin,
 }
@@ -145,8 +170,18 @@ impl Cx<'_> {
             artifact: self.artifact.to_string(),
             ..d.location
         };
-        let entry = location.entry_kind.zip(location.entry_point.as_deref());
+        let version = if self.options.per_entry {
+            FingerprintVersion::V2
+        } else {
+            FingerprintVersion::V3
+        };
+        // v3 leaves the entry points out of the hash: a baseline compares them as a set.
+        let entry = match version {
+            FingerprintVersion::V2 => location.entry_kind.zip(location.entry_point.as_deref()),
+            FingerprintVersion::V3 => None,
+        };
         let fingerprint = fingerprint(&rule.id, self.artifact, entry, &d.subject);
+        let entry_points = d.entries.iter().map(|&i| self.entry_ref(i)).collect();
         self.out.push(Finding {
             rule: rule.id.clone(),
             name: rule.name.clone(),
@@ -155,12 +190,18 @@ impl Cx<'_> {
             message: d.message,
             subject: d.subject,
             location,
+            entry_points,
             witness: d.witness,
             policy: policy_ref(self.policy, &d.origin),
             counterexample: None,
             fingerprint,
+            fingerprint_version: version,
             suppressed: None,
         });
+    }
+
+    fn entry_ref(&self, i: usize) -> EntryRef {
+        self.entry_refs[i].clone()
     }
 
     /// Where a rule that no entry decided points: its `[levels]` line, else the policy's start.
@@ -188,6 +229,7 @@ impl Cx<'_> {
                     ),
                     subject: format!("{}:{}", w.rule, w.target),
                     location: Location::default(),
+                    entries: Vec::new(),
                     witness: Vec::new(),
                     origin: w.at.clone(),
                 }),

@@ -1,5 +1,7 @@
 //! `Finding`: the one shape every check produces and every output format renders.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use wasmgate_analyzer::EntryKind;
@@ -96,6 +98,39 @@ pub enum Suppression {
     Baseline,
 }
 
+/// An entry point a finding is about. The name is shared with every other finding that
+/// lists the same entry point (one allocation per entry point, not per finding).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct EntryRef {
+    /// Export, start function or escaped references.
+    pub kind: EntryKind,
+    /// Export name, `<start>` or `<escaped>`.
+    pub name: Arc<str>,
+}
+
+/// Which fingerprint a finding carries: what its hash covers and how a baseline compares it.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum FingerprintVersion {
+    /// `wasmgateFinding/v2`, per-entry findings (`check --per-entry`): rule, artifact, entry
+    /// point (kind and name) and subject.
+    V2,
+    /// `wasmgateFinding/v3`, aggregated findings (the default): rule, artifact and subject
+    /// only; the entry points are compared as a set against the baseline's.
+    #[default]
+    V3,
+}
+
+impl FingerprintVersion {
+    /// The SARIF `partialFingerprints` key.
+    pub fn key(self) -> &'static str {
+        match self {
+            FingerprintVersion::V2 => "wasmgateFinding/v2",
+            FingerprintVersion::V3 => "wasmgateFinding/v3",
+        }
+    }
+}
+
 /// One result of checking a binary against a policy.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
@@ -115,7 +150,14 @@ pub struct Finding {
     pub subject: String,
     /// Where in the binary.
     pub location: Location,
-    /// Shortest call path from the entry point to the import, when there is one.
+    /// Every entry point the finding is about, sorted: all the entry points that reach the
+    /// subject (aggregated), or the one entry point (`--per-entry`). Empty for findings about
+    /// the binary as a whole or about an import (whose `location.entry_point` names the
+    /// entry point of the witness).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entry_points: Vec<EntryRef>,
+    /// Shortest call path from the entry point to the import, when there is one. Aggregated
+    /// findings carry one: from the entry point nearest the import (`location.entry_point`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub witness: Vec<std::sync::Arc<str>>,
     /// The policy entry that decided it.
@@ -123,11 +165,28 @@ pub struct Finding {
     /// A concrete input that breaks the property (SMT checker); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub counterexample: Option<serde_json::Value>,
-    /// Stable across runs and rebuilds: rule, artifact, entry point and subject, no offsets.
+    /// Stable across runs and rebuilds: rule, artifact, subject and (v2 only) entry point, no
+    /// offsets.
     pub fingerprint: String,
+    /// What `fingerprint` hashes.
+    #[serde(default)]
+    pub fingerprint_version: FingerprintVersion,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     /// Set when a waiver or the baseline suppresses it (it then never fails a check).
     pub suppressed: Option<Suppression>,
+}
+
+/// `1,234,567`: counts in messages are read by people.
+pub(crate) fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// The fingerprint of a finding: what it is about, never where the bytes happen to be.
@@ -181,6 +240,15 @@ mod tests {
             fp(EntryKind::Start, "<start>"),
             fp(EntryKind::Start, "<start>")
         );
+    }
+
+    #[test]
+    fn thousands_are_grouped() {
+        let got: Vec<String> = [0, 7, 999, 1_000, 65_169, 1_234_567]
+            .into_iter()
+            .map(thousands)
+            .collect();
+        assert_eq!(got, ["0", "7", "999", "1,000", "65,169", "1,234,567"]);
     }
 
     /// Regression: parts were joined with NUL, so a NUL moved between an (attacker-named)

@@ -23,9 +23,12 @@ pub mod rules;
 pub mod signatures;
 mod witness;
 
-pub use check::{SmtOptions, check, check_binary, counts, policy_ref};
+pub use check::{Options, SmtOptions, check, check_with, counts, policy_ref};
 pub use date::{Date, DateError};
-pub use finding::{Finding, Kind, Level, Location, PolicyRef, Suppression, fingerprint};
+pub use finding::{
+    EntryRef, Finding, FingerprintVersion, Kind, Level, Location, PolicyRef, Suppression,
+    fingerprint,
+};
 pub use policy::{
     ACCEPTED_KEYS, Access, AllowDeny, ArgRef, At, CallConstraint, DEFAULT_FEATURES, FEATURES,
     LevelSetting, Limits, LoadError, Origin, Preopen, Restriction, SandboxGrants, ValidPolicy,

@@ -1,26 +1,35 @@
 //! Renders findings: human text, JSON, SARIF 2.1.0; reads a SARIF baseline back.
 //!
-//! SARIF lives in [`sarif`], as typed structs.
+//! Every renderer writes to an `io::Write` as it goes (no whole-report string): a report
+//! can be large, and the process should not hold it twice. SARIF lives in [`sarif`], as
+//! typed structs borrowing the findings; the baseline reader in [`baseline`].
 
-use std::collections::BTreeSet;
-use std::fmt::Write;
+use std::io::{self, Write};
 
 use serde::Serialize;
-use serde_json::{Value, json};
 use wasmgate_escape::{Terminal as T, join_terminal};
 
+mod baseline;
 mod sarif;
-pub use sarif::{Log as Sarif, sarif};
+pub use baseline::{Baseline, BaselineError, apply_baseline, baseline_fingerprints};
+pub use sarif::{
+    Limits as SarifLimits, Log as Sarif, MAX_LOCATIONS, MAX_RESULTS, Omitted, sarif, sarif_within,
+};
 
 use crate::finding::{Finding, Kind, Level, Suppression};
 
-/// JSON output version (`check --format json`); fields are only added.
-pub const SCHEMA_VERSION: u32 = 1;
+/// JSON output version (`check --format json`). 2: findings are aggregated by default and
+/// carry `entry_points` and `fingerprint_version`; otherwise fields are only added.
+pub const SCHEMA_VERSION: u32 = 2;
 
-/// Key of `partialFingerprints` carrying [`Finding::fingerprint`]. The version changes with
-/// what the fingerprint hashes (v2 added the entry point's kind), so a baseline of an older
-/// version matches nothing: its findings count as new, which fails closed.
-pub const FINGERPRINT_KEY: &str = "wasmgateFinding/v2";
+/// Key of `partialFingerprints` of aggregated findings (the default): rule, artifact and
+/// subject; the entry points are compared as a set (see [`Baseline`]).
+pub const FINGERPRINT_KEY: &str = "wasmgateFinding/v3";
+
+/// Key of per-entry findings (`check --per-entry`): rule, artifact, entry point with its kind,
+/// subject. Baselines of either version are read (see [`Baseline`]); `wasmgateFinding/v1`
+/// (before the entry kind) cannot be compared and counts as new.
+pub const PER_ENTRY_FINGERPRINT_KEY: &str = "wasmgateFinding/v2";
 
 /// Largest `--baseline` file read. Only fingerprints are kept in memory, whatever the size.
 pub const MAX_BASELINE_BYTES: u64 = 256 << 20;
@@ -75,35 +84,34 @@ pub fn summary(reports: &[FileReport]) -> Summary {
 }
 
 /// Text for people: findings grouped per file, with witness path and deciding policy line.
-pub fn human(reports: &[FileReport]) -> String {
-    let mut s = String::new();
+pub fn human(reports: &[FileReport], s: &mut dyn Write) -> io::Result<()> {
     for r in reports {
-        let active: Vec<&Finding> = r
+        let suppressed = r.findings.iter().filter(|f| f.suppressed.is_some()).count();
+        let active = r.findings.len() - suppressed;
+        // Proofs (SMT `pass` results) are listed but are not findings.
+        let proofs = r
             .findings
             .iter()
-            .filter(|f| f.suppressed.is_none())
-            .collect();
-        let suppressed = r.findings.len() - active.len();
-        // Proofs (SMT `pass` results) are listed but are not findings.
-        let proofs = active.iter().filter(|f| f.kind == Kind::Pass).count();
-        let failing = active.len() - proofs;
-        let _ = write!(
+            .filter(|f| f.suppressed.is_none() && f.kind == Kind::Pass)
+            .count();
+        let failing = active - proofs;
+        write!(
             s,
             "{}: {} finding{} (policy {})",
             T(&r.artifact),
             failing,
-            if failing == 1 { "" } else { "s" },
+            plural(failing),
             T(&r.policy)
-        );
+        )?;
         if proofs > 0 {
-            let _ = write!(s, ", {proofs} proven");
+            write!(s, ", {proofs} proven")?;
         }
         if suppressed > 0 {
-            let _ = write!(s, ", {suppressed} suppressed");
+            write!(s, ", {suppressed} suppressed")?;
         }
-        s.push('\n');
-        for f in &active {
-            let _ = writeln!(
+        writeln!(s)?;
+        for f in r.findings.iter().filter(|f| f.suppressed.is_none()) {
+            writeln!(
                 s,
                 "  {}[{} {}]: {}",
                 match f.kind {
@@ -113,50 +121,43 @@ pub fn human(reports: &[FileReport]) -> String {
                 f.rule,
                 f.name,
                 T(&f.message)
-            );
-            let mut at = format!("    at: {}", T(&f.location.artifact));
+            )?;
+            write!(s, "    at: {}", T(&f.location.artifact))?;
             if let Some(o) = f.location.offset {
-                let _ = write!(at, " @ {o:#x}");
+                write!(s, " @ {o:#x}")?;
             }
             if let Some(func) = &f.location.function {
-                let _ = write!(at, " in `{}`", T(func));
+                write!(s, " in `{}`", T(func))?;
             }
-            let _ = writeln!(s, "{at}");
+            writeln!(s)?;
             if !f.witness.is_empty() {
-                let _ = writeln!(s, "    witness: {}", join_terminal(&f.witness, " -> "));
+                writeln!(s, "    witness: {}", join_terminal(&f.witness, " -> "))?;
             }
-            let _ = writeln!(
+            writeln!(
                 s,
                 "    policy: {}:{}:{}: {}",
                 T(&f.policy.file),
                 f.policy.line,
                 f.policy.column,
                 T(&f.policy.text)
-            );
+            )?;
         }
         for f in r.findings.iter().filter(|f| f.suppressed.is_some()) {
-            let why = match &f.suppressed {
-                Some(Suppression::Waiver { reason, policy }) => {
-                    format!(
-                        "waived at {}:{}: {}",
-                        T(&policy.file),
-                        policy.line,
-                        T(reason)
-                    )
-                }
-                _ => "in the baseline".to_string(),
-            };
-            let _ = writeln!(
-                s,
-                "  suppressed[{} {}] {}: {why}",
-                f.rule,
-                f.name,
-                T(&f.subject)
-            );
+            write!(s, "  suppressed[{} {}] {}: ", f.rule, f.name, T(&f.subject))?;
+            match &f.suppressed {
+                Some(Suppression::Waiver { reason, policy }) => writeln!(
+                    s,
+                    "waived at {}:{}: {}",
+                    T(&policy.file),
+                    policy.line,
+                    T(reason)
+                )?,
+                _ => writeln!(s, "in the baseline")?,
+            }
         }
     }
     let sum = summary(reports);
-    let _ = writeln!(
+    writeln!(
         s,
         "\n{} file{} checked: {} error{}, {} warning{}, {} note{}, {} suppressed",
         sum.files,
@@ -168,93 +169,70 @@ pub fn human(reports: &[FileReport]) -> String {
         sum.notes,
         plural(sum.notes),
         sum.suppressed
-    );
-    s
+    )
 }
 
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-/// JSON for machines: `schema_version`, one entry per file, sorted findings, a summary.
-pub fn json(reports: &[FileReport]) -> Value {
-    json!({
-        "schema_version": SCHEMA_VERSION,
-        "files": reports,
-        "summary": summary(reports),
-    })
-}
+/// Serializes a value with its object keys sorted, as `serde_json::Value` does: the JSON
+/// report keeps the key order it always had (diffs stay clean), one finding at a time.
+struct Sorted<'a, T>(&'a T);
 
-/// What a `--baseline` SARIF log holds.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Baseline {
-    /// [`FINGERPRINT_KEY`] fingerprints of its failing results.
-    pub fingerprints: BTreeSet<String>,
-    /// Failing results carrying only another `wasmgateFinding/` version: not comparable.
-    pub older_fingerprints: usize,
-}
-
-/// The parts of a SARIF log a baseline needs; serde skips everything else without keeping
-/// it, so memory follows the number of results, not the size of the file.
-#[derive(serde::Deserialize)]
-struct SarifLog {
-    runs: Vec<SarifRun>,
-}
-
-#[derive(serde::Deserialize)]
-struct SarifRun {
-    #[serde(default)]
-    results: Option<Vec<SarifResult>>,
-}
-
-#[derive(serde::Deserialize)]
-struct SarifResult {
-    #[serde(default)]
-    kind: Option<String>,
-    #[serde(default, rename = "partialFingerprints")]
-    partial_fingerprints: Option<std::collections::BTreeMap<String, Value>>,
-}
-
-/// Why a `--baseline` file could not be read.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum BaselineError {
-    /// Not JSON, or JSON without the shape of a SARIF log (`runs`, `results`...).
-    #[error("not a SARIF log: {0}")]
-    NotSarif(#[source] serde_json::Error),
-}
-
-/// Fingerprints of the failing results of a previous SARIF run (`--baseline`).
-pub fn baseline_fingerprints(sarif: &[u8]) -> Result<Baseline, BaselineError> {
-    let log: SarifLog = serde_json::from_slice(sarif).map_err(BaselineError::NotSarif)?;
-    let mut out = Baseline::default();
-    for r in log
-        .runs
-        .into_iter()
-        .flat_map(|r| r.results.unwrap_or_default())
-    {
-        if r.kind.as_deref().unwrap_or("fail") != "fail" {
-            continue;
-        }
-        let fps = r.partial_fingerprints.unwrap_or_default();
-        match fps.get(FINGERPRINT_KEY).and_then(Value::as_str) {
-            Some(fp) => {
-                out.fingerprints.insert(fp.to_string());
-            }
-            None if fps.keys().any(|k| k.starts_with("wasmgateFinding/")) => {
-                out.older_fingerprints += 1;
-            }
-            None => {}
-        }
+impl<T: Serialize> Serialize for Sorted<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serde_json::to_value(self.0)
+            .map_err(serde::ser::Error::custom)?
+            .serialize(s)
     }
-    Ok(out)
 }
 
-/// Marks findings already present in the baseline as suppressed (`baselineState: unchanged`).
-pub fn apply_baseline(reports: &mut [FileReport], baseline: &BTreeSet<String>) {
-    for f in reports.iter_mut().flat_map(|r| r.findings.iter_mut()) {
-        if f.suppressed.is_none() && baseline.contains(&f.fingerprint) {
-            f.suppressed = Some(Suppression::Baseline);
-        }
+/// The findings of one file, keys sorted, each finding converted as it is written.
+struct JsonFile<'a>(&'a FileReport);
+
+impl Serialize for JsonFile<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(3))?;
+        m.serialize_entry("artifact", &self.0.artifact)?;
+        m.serialize_entry("findings", &Seq(&self.0.findings))?;
+        m.serialize_entry("policy", &self.0.policy)?;
+        m.end()
     }
+}
+
+struct Seq<'a>(&'a [Finding]);
+
+impl Serialize for Seq<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(Sorted))
+    }
+}
+
+struct Files<'a>(&'a [FileReport]);
+
+impl Serialize for Files<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(JsonFile))
+    }
+}
+
+/// JSON for machines: `schema_version`, one entry per file, sorted findings, a summary;
+/// pretty-printed with a trailing newline, written as it is serialized.
+pub fn json(reports: &[FileReport], w: &mut dyn Write) -> io::Result<()> {
+    #[derive(Serialize)]
+    struct Json<'a> {
+        files: Files<'a>,
+        schema_version: u32,
+        summary: Sorted<'a, Summary>,
+    }
+    let summary = summary(reports);
+    let report = Json {
+        files: Files(reports),
+        schema_version: SCHEMA_VERSION,
+        summary: Sorted(&summary),
+    };
+    serde_json::to_writer_pretty(&mut *w, &report)?;
+    writeln!(w)
 }

@@ -21,7 +21,8 @@ pub fn shortest_by<'a, K: Ord>(
     best
 }
 
-fn rank<'a>((e, r): (&'a EntryPoint, &'a Reach)) -> (usize, &'a str, &'a str) {
+/// The order witnesses are chosen in: shortest path, then import id, then entry name.
+pub fn rank<'a>((e, r): (&'a EntryPoint, &'a Reach)) -> (usize, &'a str, &'a str) {
     (r.path.len(), r.import.as_str(), e.name.as_str())
 }
 

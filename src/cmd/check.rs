@@ -37,6 +37,15 @@ Examples:
   wasmgate check .                                   # wasmgate.toml maps paths to policies
   wasmgate check . --format sarif -o wasmgate.sarif  # for GitHub code scanning
   wasmgate check . --baseline old.sarif              # report only new findings
+  wasmgate check --per-entry -p policy.toml app.wasm # one finding per entry point
+
+Findings are aggregated: one per (binary, rule, subject), e.g. \"65,169 entry points reach
+capability `fs.write`\", listing every entry point (all of them in JSON, the first few in text
+and SARIF) with the shortest witness. --per-entry gives one finding per entry point instead
+(wasmgateFinding/v2 fingerprints). A baseline of either form is read. SARIF stays within
+GitHub code scanning's limits (25,000 results per run, 1,000 locations per result): beyond
+them the least severe results are left out and a run notification says so; the exit status
+always counts every finding, and --format json lists them all.
 
 Without --policy, `wasmgate.toml` in the working directory decides which policy applies to
 each binary. Directories are walked for `.wasm` files, following links (each file is checked
@@ -66,6 +75,10 @@ pub struct Opts {
     /// A previous SARIF report: findings already in it do not count.
     #[arg(long)]
     pub baseline: Option<PathBuf>,
+    /// One finding per entry point, rule and subject (as before aggregation) instead of one per
+    /// rule and subject listing its entry points.
+    #[arg(long)]
+    pub per_entry: bool,
     /// Today's date for waiver expiry, YYYY-MM-DD.
     #[arg(long, value_name = "DATE")]
     pub now: Option<String>,
@@ -96,10 +109,10 @@ pub fn run(opts: Opts) -> Result<u8> {
                     p.display(),
                     b.older_fingerprints,
                     if b.older_fingerprints == 1 { "" } else { "s" },
-                    report::FINGERPRINT_KEY
+                    report::PER_ENTRY_FINGERPRINT_KEY
                 ));
             }
-            Some(b.fingerprints)
+            Some(b)
         }
         None => None,
     };
@@ -179,16 +192,19 @@ pub fn run(opts: Opts) -> Result<u8> {
             let bytes = input::read(bin)?;
             let analysis = wasmgate_analyzer::analyze_with(&bytes, options)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", bin.display()))?;
-            let smt = SmtOptions {
-                timeout_ms: opts.smt_timeout,
+            let options = wasmgate_policy::Options {
+                per_entry: opts.per_entry,
+                smt: SmtOptions {
+                    timeout_ms: opts.smt_timeout,
+                },
             };
-            let findings = wasmgate_policy::check_binary(
+            let findings = wasmgate_policy::check_with(
                 policy,
                 &analysis,
                 Some(&bytes),
                 &artifact,
                 today,
-                &smt,
+                options,
             );
             // Freeing a large analysis takes a while: do it beside the other files' work.
             std::thread::spawn(move || drop(analysis));
@@ -206,18 +222,22 @@ pub fn run(opts: Opts) -> Result<u8> {
     if let Some(b) = &baseline {
         report::apply_baseline(&mut reports, b);
     }
-    let text = match opts.format {
-        Format::Human => report::human(&reports),
-        Format::Json => output::json(&report::json(&reports))?,
-        Format::Sarif => output::json(&report::sarif(
-            &reports,
-            env!("CARGO_PKG_VERSION"),
-            baseline.is_some(),
-        ))?,
+    // Written as it is rendered: no whole-report string.
+    let render = |w: &mut dyn std::io::Write| -> Result<()> {
+        match opts.format {
+            Format::Human => report::human(&reports, w)?,
+            Format::Json => report::json(&reports, w)?,
+            Format::Sarif => {
+                let log = report::sarif(&reports, env!("CARGO_PKG_VERSION"), baseline.is_some());
+                serde_json::to_writer_pretty(&mut *w, &log)?;
+                writeln!(w)?;
+            }
+        }
+        Ok(())
     };
     match &opts.output {
-        Some(path) => output::write_atomic(path, text.as_bytes())?,
-        None => output::print(&text)?,
+        Some(path) => output::write_atomic_with(path, render)?,
+        None => output::print_with(render)?,
     }
     let fail_on = match opts.fail_on {
         FailOn::Note => Level::Note,

@@ -1159,7 +1159,8 @@ fn policy_text_never_panics_and_stays_bounded() {
 }
 
 /// A baseline from before the fingerprint gained the entry kind (`wasmgateFinding/v1`)
-/// cannot be compared: its findings count as new (fail closed) and a warning says so.
+/// cannot be compared: its findings count as new (fail closed) and a warning says so. A
+/// per-entry (`wasmgateFinding/v2`) baseline of the same run is read.
 #[test]
 fn a_baseline_with_old_fingerprints_suppresses_nothing_and_says_so() {
     let dir = tmp();
@@ -1173,6 +1174,7 @@ fn a_baseline_with_old_fingerprints_suppresses_nothing_and_says_so() {
             "--policy",
             "p.toml",
             "app.wasm",
+            "--per-entry",
             "--format",
             "sarif",
             "-o",

@@ -311,6 +311,13 @@ fn hostile_names_stay_data_in_every_output() {
     let (code, out, err) = run_in(&dir, &["check", "-p", "deny.toml", "app.wasm"]);
     assert_eq!(code, 1, "{err}");
     assert_terminal_safe("check human", &out);
+    // Per entry point, every name is in a message.
+    let (code, out, err) = run_in(
+        &dir,
+        &["check", "-p", "deny.toml", "--per-entry", "app.wasm"],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert_terminal_safe("check human --per-entry", &out);
     assert!(
         out.contains("::error file=app.wasm"),
         "names are shown, escaped: {out}"
@@ -324,11 +331,14 @@ fn hostile_names_stay_data_in_every_output() {
     );
     assert_eq!(code, 1);
     let report: Value = serde_json::from_str(&out).unwrap();
+    // Aggregated findings list their entry points with kind and exact name.
     let entries: BTreeSet<&str> = report["files"][0]["findings"]
         .as_array()
         .unwrap()
         .iter()
-        .filter_map(|f| f["location"]["entry_point"].as_str())
+        .flat_map(|f| f["entry_points"].as_array().into_iter().flatten())
+        .filter(|e| e["kind"] == "export")
+        .map(|e| e["name"].as_str().unwrap())
         .collect();
     assert_eq!(
         entries,

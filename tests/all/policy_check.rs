@@ -49,7 +49,7 @@ fn file_copier_against_stdio_only_policy_fails_with_witnessed_filesystem_finding
     );
     assert_eq!(code, 1);
     let v: Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["schema_version"], 2);
     let findings = v["files"][0]["findings"].as_array().unwrap();
     for cap in ["fs.read", "fs.write", "fs.create", "fs.metadata"] {
         let f = findings
@@ -135,7 +135,19 @@ pub(crate) fn assert_github_requirements(v: &Value) {
     }
     let results = run["results"].as_array().unwrap();
     assert!(!results.is_empty());
+    // Code scanning's limits: results per run, locations per result.
+    assert!(results.len() <= 25_000, "{} results", results.len());
     for r in results {
+        for flow in r["codeFlows"].as_array().into_iter().flatten() {
+            for thread in flow["threadFlows"].as_array().unwrap() {
+                let n = thread["locations"].as_array().unwrap().len();
+                assert!(n <= 1_000, "{n} thread flow locations");
+            }
+        }
+        for key in ["locations", "relatedLocations"] {
+            let n = r[key].as_array().map_or(0, Vec::len);
+            assert!(n <= 1_000, "{n} {key}");
+        }
         let locations = r["locations"].as_array().expect("locations");
         assert!(!locations.is_empty(), "non-empty locations: {r}");
         for l in locations
@@ -155,7 +167,13 @@ pub(crate) fn assert_github_requirements(v: &Value) {
             region["startLine"].as_u64().is_some_and(|l| l >= 1),
             "startLine: {r}"
         );
-        assert!(r["partialFingerprints"]["wasmgateFinding/v2"].is_string());
+        // Aggregated (v3) or per-entry (v2), never both.
+        let fps = r["partialFingerprints"].as_object().unwrap();
+        assert_eq!(fps.len(), 1, "{fps:?}");
+        assert!(
+            fps["wasmgateFinding/v3"].is_string() || fps["wasmgateFinding/v2"].is_string(),
+            "{fps:?}"
+        );
         assert!(r["message"]["text"].is_string());
         let binary = &r["relatedLocations"][0]["physicalLocation"];
         assert!(
@@ -214,6 +232,9 @@ pub(crate) fn multitool_validate(sarif: &Path) {
             "Sarif;Gh",
             "--log",
             "ForceOverwrite",
+            // The default (10 MB) skips larger logs without an error result.
+            "--max-file-size-in-kb",
+            "1048576",
             "-o",
         ])
         .arg(&out_file)
@@ -227,6 +248,14 @@ pub(crate) fn multitool_validate(sarif: &Path) {
             .unwrap_or_else(|e| panic!("no Multitool output ({e}): {stdout}")),
     )
     .unwrap();
+    // Regression: a log over the size limit was skipped, which left no result and passed.
+    let invocation = &report["runs"][0]["invocations"][0];
+    assert_eq!(
+        invocation["executionSuccessful"],
+        true,
+        "the Multitool did not validate {}: {invocation}",
+        sarif.display()
+    );
     let errors: Vec<&Value> = report["runs"][0]["results"]
         .as_array()
         .unwrap()

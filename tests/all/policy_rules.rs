@@ -20,13 +20,13 @@ fn case(fixture: &Path, table: &toml::Value, which: &str) -> Vec<wasmgate_policy
         wasmgate_policy::LoadError::Invalid { rendered, .. } => panic!("{rendered}"),
         e => panic!("{e}"),
     });
-    wasmgate_policy::check_binary(
+    wasmgate_policy::check_with(
         &policy,
         &analysis,
         Some(&wasm),
         "fixture.wasm",
         Date::parse("2026-06-01").unwrap(),
-        &wasmgate_policy::SmtOptions::default(),
+        wasmgate_policy::Options::default(),
     )
 }
 

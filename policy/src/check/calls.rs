@@ -22,7 +22,7 @@ use crate::signatures;
 pub const DEFAULT_TIMEOUT_MS: u64 = 2_000;
 
 /// Options of the SMT checker given on the command line.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SmtOptions {
     /// `--smt-timeout`: milliseconds per query; wins over every `timeout_ms` of the policy.
     pub timeout_ms: Option<u64>,
@@ -235,6 +235,7 @@ impl Cx<'_> {
                 message,
                 subject,
                 location: Location::default(),
+                entries: Vec::new(),
                 witness: Vec::new(),
                 origin: c.at.clone(),
             },
@@ -338,6 +339,7 @@ impl Cx<'_> {
                         message,
                         subject,
                         location,
+                        entries: Vec::new(),
                         witness,
                         origin: c.at.clone(),
                     },
@@ -392,6 +394,7 @@ impl Cx<'_> {
                         message,
                         subject,
                         location,
+                        entries: Vec::new(),
                         witness: Vec::new(),
                         origin: c.at.clone(),
                     },
@@ -416,6 +419,7 @@ impl Cx<'_> {
                 ),
                 subject: format!("{}:{label}", c.import.value),
                 location: Location::default(),
+                entries: Vec::new(),
                 witness: Vec::new(),
                 origin: c.at.clone(),
             },
@@ -435,6 +439,7 @@ impl Cx<'_> {
                 ),
                 subject: format!("{import}:{label}"),
                 location: Location::default(),
+                entries: Vec::new(),
                 witness: Vec::new(),
                 origin: c.at.clone(),
             },

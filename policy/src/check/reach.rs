@@ -2,62 +2,181 @@
 
 use super::*;
 
+/// The entry points that share an aggregated finding, and the one nearest the import.
+struct Group<'a> {
+    entries: Vec<usize>,
+    /// Shortest witness so far, and the restriction (or decision) that flagged it.
+    best: (&'a EntryPoint, &'a Reach),
+    origin: Origin,
+    /// Which restriction flagged `best` (restrictions only).
+    restriction: usize,
+    unresolved: bool,
+}
+
+impl<'a> Group<'a> {
+    fn new(e: &'a EntryPoint, r: &'a Reach, origin: Origin, restriction: usize) -> Self {
+        Group {
+            entries: Vec::new(),
+            best: (e, r),
+            origin,
+            restriction,
+            unresolved: false,
+        }
+    }
+
+    fn add(
+        &mut self,
+        i: usize,
+        e: &'a EntryPoint,
+        r: &'a Reach,
+        origin: &Origin,
+        restriction: usize,
+    ) {
+        self.entries.push(i);
+        self.unresolved |= e.unresolved;
+        if witness::rank((e, r)) < witness::rank(self.best) {
+            self.best = (e, r);
+            self.origin = origin.clone();
+            self.restriction = restriction;
+        }
+    }
+}
+
+/// How many entry points a message lists by name before "and N more".
+const LISTED_ENTRIES: usize = 5;
+
+/// The first few entry points of a group by kind and name, then how many more.
+fn entry_list(a: &Analysis, entries: &[usize]) -> String {
+    let mut out = entries
+        .iter()
+        .take(LISTED_ENTRIES)
+        .map(|&i| entry_label(&a.entry_points[i]))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if entries.len() > LISTED_ENTRIES {
+        out.push_str(&format!(
+            " and {} more",
+            thousands(entries.len() - LISTED_ENTRIES)
+        ));
+    }
+    out
+}
+
+fn caveat(unresolved: bool) -> &'static str {
+    if unresolved {
+        " (conservative: the component's lifts and lowers are not traced)"
+    } else {
+        ""
+    }
+}
+
 impl Cx<'_> {
     pub(super) fn capabilities(&mut self, a: &Analysis) {
-        let omitted = self.policy.section("capabilities");
-        for e in &a.entry_points {
+        let policy = self.policy;
+        let omitted = policy.section("capabilities");
+        // The decision depends on the capability only: made once per capability.
+        let mut decisions: HashMap<&str, Option<(&'static str, Origin)>> = HashMap::new();
+        let mut groups: BTreeMap<&str, (&'static str, Group)> = BTreeMap::new();
+        for (i, e) in a.entry_points.iter().enumerate() {
             for (cap, r) in by_capability(e) {
-                let decision = decide(
-                    &self.policy.capabilities,
-                    |_| false,
-                    omitted.clone(),
-                    cap,
-                    pattern::matches,
-                );
-                let (why, origin) = match decision {
-                    Decision::Allowed => continue,
-                    Decision::Denied(o) => ("denies", o),
-                    Decision::NotAllowed(o) => ("does not allow", o),
-                };
-                let caveat = if e.unresolved {
-                    " (conservative: the component's lifts and lowers are not traced)"
-                } else {
-                    ""
-                };
-                self.push(Draft {
-                    rule: id::CAPABILITY_NOT_ALLOWED,
-                    message: format!(
-                        "{} reaches capability `{cap}` through `{}`, which the policy {why}{caveat}",
-                        entry_label(e),
-                        r.import
-                    ),
-                    subject: cap.to_string(),
-                    location: reach_location(e, r),
-                    witness: r.path.clone(),
-                    origin,
+                let decision = decisions.entry(cap).or_insert_with(|| {
+                    match decide(
+                        &policy.capabilities,
+                        |_| false,
+                        omitted.clone(),
+                        cap,
+                        pattern::matches,
+                    ) {
+                        Decision::Allowed => None,
+                        Decision::Denied(o) => Some(("denies", o)),
+                        Decision::NotAllowed(o) => Some(("does not allow", o)),
+                    }
                 });
+                let Some((why, origin)) = decision.clone() else {
+                    continue;
+                };
+                if self.options.per_entry {
+                    self.push(Draft {
+                        rule: id::CAPABILITY_NOT_ALLOWED,
+                        message: format!(
+                            "{} reaches capability `{cap}` through `{}`, which the policy {why}{}",
+                            entry_label(e),
+                            r.import,
+                            caveat(e.unresolved)
+                        ),
+                        subject: cap.to_string(),
+                        location: reach_location(e, r),
+                        entries: vec![i],
+                        witness: r.path.clone(),
+                        origin,
+                    });
+                } else {
+                    groups
+                        .entry(cap)
+                        .or_insert_with(|| (why, Group::new(e, r, origin.clone(), 0)))
+                        .1
+                        .add(i, e, r, &origin, 0);
+                }
             }
+        }
+        for (cap, (why, g)) in groups {
+            let (e, r) = g.best;
+            let message = if g.entries.len() == 1 {
+                format!(
+                    "{} reaches capability `{cap}` through `{}`, which the policy {why}{}",
+                    entry_label(e),
+                    r.import,
+                    caveat(g.unresolved)
+                )
+            } else {
+                format!(
+                    "{} entry points reach capability `{cap}`, which the policy {why}{}: {}; \
+                     the shortest witness is from {} through `{}`",
+                    thousands(g.entries.len()),
+                    caveat(g.unresolved),
+                    entry_list(a, &g.entries),
+                    entry_label(e),
+                    r.import
+                )
+            };
+            self.push(Draft {
+                rule: id::CAPABILITY_NOT_ALLOWED,
+                message,
+                subject: cap.to_string(),
+                location: reach_location(e, r),
+                entries: g.entries,
+                witness: r.path.clone(),
+                origin: g.origin,
+            });
         }
     }
 
     pub(super) fn restrictions(&mut self, a: &Analysis) {
         // Exact names are looked up, so a policy restricting every one of 65k exports (as
         // `policy init` writes for a large binary) stays linear.
-        let mut by_name: HashMap<&str, Vec<&EntryPoint>> = HashMap::new();
-        for e in a
-            .entry_points
-            .iter()
-            .filter(|e| e.kind == EntryKind::Export)
-        {
-            by_name.entry(e.name.as_str()).or_default().push(e);
+        let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, e) in a.entry_points.iter().enumerate() {
+            if e.kind == EntryKind::Export {
+                by_name.entry(e.name.as_str()).or_default().push(i);
+            }
         }
         // A pattern is tried only on the names starting with its literal prefix, so the
         // thousands of `PREFIX*` patterns `policy init` writes for such a binary do too.
         let mut sorted: Vec<&str> = by_name.keys().copied().collect();
         sorted.sort_unstable();
-        for restriction in &self.policy.restrict {
+        let policy = self.policy;
+        let allowed = |k: usize| {
+            policy.restrict[k]
+                .capabilities
+                .iter()
+                .map(|c| c.value.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut groups: BTreeMap<&str, Group> = BTreeMap::new();
+        for (k, restriction) in policy.restrict.iter().enumerate() {
             let pattern = restriction.export.value.as_str();
-            let entries: Vec<&EntryPoint> = match pattern::as_literal(pattern) {
+            let entries: Vec<usize> = match pattern::as_literal(pattern) {
                 Some(name) => by_name.get(name.as_str()).cloned().unwrap_or_default(),
                 None => {
                     let prefix = pattern::literal_prefix(pattern);
@@ -70,7 +189,8 @@ impl Cx<'_> {
                         .collect()
                 }
             };
-            for e in entries {
+            for i in entries {
+                let e = &a.entry_points[i];
                 for (cap, r) in by_capability(e) {
                     if restriction
                         .capabilities
@@ -79,26 +199,63 @@ impl Cx<'_> {
                     {
                         continue;
                     }
-                    self.push(Draft {
-                        rule: id::EXPORT_CAPABILITY_RESTRICTED,
-                        message: format!(
-                            "export `{}` reaches capability `{cap}` through `{}`, beyond its restriction to [{}]",
-                            e.name,
-                            r.import,
-                            restriction
-                                .capabilities
-                                .iter()
-                                .map(|c| c.value.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                        subject: cap.to_string(),
-                        location: reach_location(e, r),
-                        witness: r.path.clone(),
-                        origin: restriction.export.at.clone(),
-                    });
+                    let origin = &restriction.export.at;
+                    if self.options.per_entry {
+                        self.push(Draft {
+                            rule: id::EXPORT_CAPABILITY_RESTRICTED,
+                            message: format!(
+                                "export `{}` reaches capability `{cap}` through `{}`, beyond its restriction to [{}]",
+                                e.name,
+                                r.import,
+                                allowed(k)
+                            ),
+                            subject: cap.to_string(),
+                            location: reach_location(e, r),
+                            entries: vec![i],
+                            witness: r.path.clone(),
+                            origin: origin.clone(),
+                        });
+                    } else {
+                        groups
+                            .entry(cap)
+                            .or_insert_with(|| Group::new(e, r, origin.clone(), k))
+                            .add(i, e, r, origin, k);
+                    }
                 }
             }
+        }
+        for (cap, mut g) in groups {
+            // An export several restrictions match is listed once.
+            g.entries.sort_unstable();
+            g.entries.dedup();
+            let (e, r) = g.best;
+            let message = if g.entries.len() == 1 {
+                format!(
+                    "export `{}` reaches capability `{cap}` through `{}`, beyond its restriction to [{}]",
+                    e.name,
+                    r.import,
+                    allowed(g.restriction)
+                )
+            } else {
+                format!(
+                    "{} exports reach capability `{cap}` beyond their restrictions: {}; the \
+                     shortest witness is from export `{}` through `{}` (restricted to [{}])",
+                    thousands(g.entries.len()),
+                    entry_list(a, &g.entries),
+                    e.name,
+                    r.import,
+                    allowed(g.restriction)
+                )
+            };
+            self.push(Draft {
+                rule: id::EXPORT_CAPABILITY_RESTRICTED,
+                message,
+                subject: cap.to_string(),
+                location: reach_location(e, r),
+                entries: g.entries,
+                witness: r.path.clone(),
+                origin: g.origin,
+            });
         }
     }
 
@@ -127,6 +284,7 @@ impl Cx<'_> {
                     message: format!("`{}` is imported but no entry point can reach it", i.id),
                     subject: i.id.clone(),
                     location: location(None),
+                    entries: Vec::new(),
                     witness: Vec::new(),
                     origin: self.default_origin(id::DECLARED_IMPORT_UNREACHABLE),
                 });
@@ -155,6 +313,7 @@ impl Cx<'_> {
                         message: format!("import `{}`{by} is one the policy {why}", i.id),
                         subject: i.id.clone(),
                         location: location(w),
+                        entries: Vec::new(),
                         witness: path(w),
                         origin,
                     });
@@ -169,6 +328,7 @@ impl Cx<'_> {
                     ),
                     subject: i.id.clone(),
                     location: location(w),
+                    entries: Vec::new(),
                     witness: path(w),
                     origin: self.default_origin(id::UNKNOWN_HOST_IMPORT),
                 });

@@ -34,6 +34,7 @@ impl Cx<'_> {
                         ),
                         subject: subject.clone(),
                         location: location(),
+                        entries: Vec::new(),
                         witness: Vec::new(),
                         origin: require_origin.clone(),
                     });
@@ -49,6 +50,7 @@ impl Cx<'_> {
                             ),
                             subject,
                             location: location(),
+                            entries: Vec::new(),
                             witness: Vec::new(),
                             origin: limit.at.clone(),
                         });
@@ -68,6 +70,7 @@ impl Cx<'_> {
                             ),
                             subject,
                             location: location(),
+                            entries: Vec::new(),
                             witness: Vec::new(),
                             origin: limit.at.clone(),
                         });
@@ -99,6 +102,7 @@ impl Cx<'_> {
                     ),
                     subject: f.clone(),
                     location: location(),
+                    entries: Vec::new(),
                     witness: Vec::new(),
                     origin,
                 });
@@ -123,6 +127,7 @@ impl Cx<'_> {
                         entry_kind: (x.kind == ExternKind::Func).then_some(EntryKind::Export),
                         ..Location::default()
                     },
+                    entries: Vec::new(),
                     witness: Vec::new(),
                     origin: p.at.clone(),
                 });
@@ -143,6 +148,7 @@ impl Cx<'_> {
                     message: format!("does not export `{}`, which the policy requires", req.value),
                     subject: req.value.clone(),
                     location: Location::default(),
+                    entries: Vec::new(),
                     witness: Vec::new(),
                     origin: req.at.clone(),
                 });
@@ -151,7 +157,12 @@ impl Cx<'_> {
     }
 
     pub(super) fn start(&mut self, a: &Analysis) {
-        for e in a.entry_points.iter().filter(|e| e.kind == EntryKind::Start) {
+        for (i, e) in a
+            .entry_points
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.kind == EntryKind::Start)
+        {
             for (cap, r) in by_capability(e) {
                 self.push(Draft {
                     rule: id::START_FUNCTION_PERFORMS_IO,
@@ -161,6 +172,7 @@ impl Cx<'_> {
                     ),
                     subject: cap.to_string(),
                     location: reach_location(e, r),
+                    entries: vec![i],
                     witness: r.path.clone(),
                     origin: self.default_origin(id::START_FUNCTION_PERFORMS_IO),
                 });
@@ -210,6 +222,7 @@ impl Cx<'_> {
                     entry_kind: Some(EntryKind::Export),
                     ..Location::default()
                 },
+                entries: Vec::new(),
                 witness: Vec::new(),
                 origin: self.default_origin(id::IMPORT_RE_EXPORTED),
             });
