@@ -423,15 +423,14 @@ impl<'a> Checker<'a> {
                     .filter(|c| match c.target {
                         Target::Direct(t) => !is_indirect && t == q.import,
                         // Same parameters (results and subtyping aside): the call may
-                        // reach the import through the table or reference.
-                        Target::Indirect(t) => {
-                            is_indirect
-                                && import_ty.as_ref().is_some_and(|i| {
-                                    self.module
-                                        .type_at(t)
-                                        .is_some_and(|c| c.params() == i.params())
-                                })
-                        }
+                        // reach the import through the table or reference. Also from a
+                        // function with a plain edge to the import: the analyzer's index
+                        // analysis turns a `call_indirect` at a proven slot into that edge.
+                        Target::Indirect(t) => import_ty.as_ref().is_some_and(|i| {
+                            self.module
+                                .type_at(t)
+                                .is_some_and(|c| c.params() == i.params())
+                        }),
                     })
                     .cloned()
                     .collect();
@@ -452,7 +451,8 @@ impl<'a> Checker<'a> {
                             v
                         }
                     };
-                    sites.push(self.site(f, Some(rec.offset), is_indirect, verdict));
+                    let indirect = matches!(rec.target, Target::Indirect(_));
+                    sites.push(self.site(f, Some(rec.offset), indirect, verdict));
                 }
             }
         }
@@ -607,11 +607,25 @@ impl<'a> Checker<'a> {
                     done.push(substitute(&cx, cx.func, &args, g, None));
                     continue;
                 }
-                for call in eval
+                let direct: Vec<CallRec> = eval
                     .calls
                     .iter()
-                    .filter(|c| c.target == Target::Direct(cx.func) && !c.dead)
-                {
+                    .filter(|c| c.target == Target::Direct(cx.func))
+                    .cloned()
+                    .collect();
+                // The graph has an edge from `g` but no direct call of it: the analyzer's
+                // index analysis resolved a `call_indirect` to it. Its arguments are not
+                // followed (fail closed: unknown, never an empty set of contexts).
+                if direct.is_empty() {
+                    let args: Vec<E> = self
+                        .param_widths(cx.func)
+                        .into_iter()
+                        .map(|w| self.opaque(ReasonKind::IndirectCaller, cx.func, None, w))
+                        .collect();
+                    done.push(substitute(&cx, cx.func, &args, g, None));
+                    continue;
+                }
+                for call in direct.iter().filter(|c| !c.dead) {
                     let mut next = substitute(&cx, cx.func, &call.args, g, Some(call.offset));
                     let mut conds = call.conds.clone();
                     conds.extend(next.conds);

@@ -247,7 +247,12 @@ fn restricted(files: &[(&str, &str)]) -> Result<BTreeSet<(String, String)>, Stri
         Err(e) => return Err(e.to_string()),
     };
     let a = three_exports();
-    let findings = wasmgate_policy::check(&p, &a, "three.wasm", today());
+    // One finding per (entry point, capability): the pairs are what is compared.
+    let per_entry = wasmgate_policy::Options {
+        per_entry: true,
+        ..Default::default()
+    };
+    let findings = wasmgate_policy::check_with(&p, &a, None, "three.wasm", today(), per_entry);
     // Only restrictions are at stake: the global allow covers everything reached.
     assert!(
         findings
