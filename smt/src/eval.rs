@@ -443,8 +443,11 @@ impl Evaluator<'_, '_> {
                 | Operator::BrOnNonNull { .. }
                 | Operator::BrOnCast { .. }
                 | Operator::BrOnCastFail { .. }
+                | Operator::BrOnCastDescEq { .. }
+                | Operator::BrOnCastDescEqFail { .. }
                 | Operator::Resume { .. }
                 | Operator::ResumeThrow { .. }
+                | Operator::ResumeThrowRef { .. }
                 | Operator::Switch { .. } => {
                     return Err(ReasonKind::Unsupported(
                         "exception handling or stack switching",

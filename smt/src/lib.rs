@@ -223,6 +223,10 @@ struct GraphFacts {
     indirect_sites: HashMap<u32, Vec<u32>>,
     /// Direct call sites per import: (calling function).
     direct_sites: HashMap<u32, Vec<u32>>,
+    /// Per import, the functions calling a host trampoline (an import such as Emscripten's
+    /// `invoke_*`, whose dispatch node may call it): the arguments pass through the host,
+    /// so those calls are sites whose values are unknown.
+    trampoline_sites: HashMap<u32, Vec<u32>>,
     names: Vec<String>,
 }
 
@@ -291,10 +295,23 @@ impl GraphFacts {
                 direct_sites.entry(i).or_default().push(f);
             }
         }
+        let mut trampoline_sites: HashMap<u32, Vec<u32>> = HashMap::new();
+        for &(from, to) in &g.edges {
+            if let (Some(NodeKind::Import), Some(trampoline)) = (kind_of(from), func_of(from)) {
+                let callers_of_trampoline = direct_sites.get(&trampoline).cloned();
+                for &imp in dispatch_targets.get(&to).into_iter().flatten() {
+                    trampoline_sites
+                        .entry(imp)
+                        .or_default()
+                        .extend(callers_of_trampoline.iter().flatten().copied());
+                }
+            }
+        }
         for v in callers
             .values_mut()
             .chain(indirect_sites.values_mut())
             .chain(direct_sites.values_mut())
+            .chain(trampoline_sites.values_mut())
         {
             v.sort_unstable();
             v.dedup();
@@ -307,6 +324,7 @@ impl GraphFacts {
             reachable,
             indirect_sites,
             direct_sites,
+            trampoline_sites,
             names,
         })
     }
@@ -411,6 +429,26 @@ impl<'a> Checker<'a> {
             .cloned()
             .unwrap_or_default();
         let import_ty = self.module.func_type(q.import).cloned();
+        let trampolines = self
+            .facts
+            .trampoline_sites
+            .get(&q.import)
+            .cloned()
+            .unwrap_or_default();
+        for f in trampolines {
+            if self.facts.reachable.contains(&f) {
+                let verdict = Verdict::Unknown {
+                    reasons: vec![ReasonReport {
+                        what: "called by the host through a table (e.g. Emscripten invoke_*) \
+                               with arguments the module passes to the host"
+                            .to_string(),
+                        function: self.facts.name(f),
+                        offset: None,
+                    }],
+                };
+                sites.push(self.site(f, None, true, verdict));
+            }
+        }
         for (funcs, is_indirect) in [(direct, false), (indirect, true)] {
             for f in funcs {
                 if !self.facts.reachable.contains(&f) {
@@ -613,17 +651,25 @@ impl<'a> Checker<'a> {
                     .filter(|c| c.target == Target::Direct(cx.func))
                     .cloned()
                     .collect();
-                // The graph has an edge from `g` but no direct call of it: the analyzer's
-                // index analysis resolved a `call_indirect` to it. Its arguments are not
-                // followed (fail closed: unknown, never an empty set of contexts).
-                if direct.is_empty() {
+                // The graph has an edge from `g` that may come from a `call_indirect` the
+                // analyzer's index analysis resolved to this function (always so when `g`
+                // has no direct call of it). Those arguments are not followed: fail closed
+                // (unknown, never an empty set of contexts, never only the direct calls).
+                let params = self.module.func_type(cx.func).map(|t| t.params().to_vec());
+                let via_table = eval.calls.iter().any(|c| match c.target {
+                    Target::Indirect(t) => match (&params, self.module.type_at(t)) {
+                        (Some(p), Some(ct)) => ct.params() == p.as_slice(),
+                        _ => true,
+                    },
+                    Target::Direct(_) => false,
+                });
+                if direct.is_empty() || via_table {
                     let args: Vec<E> = self
                         .param_widths(cx.func)
                         .into_iter()
                         .map(|w| self.opaque(ReasonKind::IndirectCaller, cx.func, None, w))
                         .collect();
                     done.push(substitute(&cx, cx.func, &args, g, None));
-                    continue;
                 }
                 for call in direct.iter().filter(|c| !c.dead) {
                     let mut next = substitute(&cx, cx.func, &call.args, g, Some(call.offset));

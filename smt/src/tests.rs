@@ -224,3 +224,52 @@ fn without_the_solver_every_site_is_unknown() {
         }
     }
 }
+
+/// Regression (adversarial review): a caller that calls `$w` directly with 1 *and* through a
+/// `call_indirect` the index analysis resolved to `$w` (with 7) must not be read as passing
+/// only 1: the resolved call's arguments are unknown, so the site is not proven.
+#[cfg(feature = "z3")]
+#[test]
+fn a_caller_with_a_direct_and_a_resolved_indirect_call_is_not_read_as_direct_only() {
+    let wat = r#"(module
+      (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+      (type $t (func (param i32)))
+      (table 1 funcref)
+      (elem (i32.const 0) $w)
+      (func $w (param $fd i32)
+        (drop (call $fd_write (local.get $fd) (i32.const 0) (i32.const 0) (i32.const 0))))
+      (func (export "run")
+        (call $w (i32.const 1))
+        (call_indirect (type $t) (i32.const 7) (i32.const 0))))"#;
+    let o = outcome(wat, 0, 0, stdio());
+    assert_eq!(verdicts(&o), [("w".to_string(), "unknown")], "{o:?}");
+}
+
+/// Regression (adversarial review): Emscripten's JS glue calls `invoke_*`'s table entry with
+/// the module's arguments; an import in that table is called through it, so the call of the
+/// trampoline is a site (unknown), never "no site, proven vacuously".
+#[cfg(feature = "z3")]
+#[test]
+fn an_import_called_through_an_invoke_trampoline_has_an_unknown_site() {
+    let wat = r#"(module
+      (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+      (import "env" "invoke_iiiii" (func $inv (param i32 i32 i32 i32 i32) (result i32)))
+      (table (export "__indirect_function_table") 2 funcref)
+      (elem (i32.const 1) func $fd_write)
+      (memory (export "memory") 1)
+      (func (export "_start")
+        (drop (call $inv (i32.const 1) (i32.const 9) (i32.const 0) (i32.const 1) (i32.const 8)))))"#;
+    let o = outcome(wat, 0, 0, stdio());
+    assert!(!o.sites.is_empty(), "{o:?}");
+    assert!(
+        o.sites
+            .iter()
+            .all(|s| !matches!(s.verdict, Verdict::Proven)),
+        "{o:?}"
+    );
+    assert!(
+        o.sites.iter().any(|s| matches!(&s.verdict,
+            Verdict::Unknown { reasons } if reasons.iter().any(|r| r.what.contains("invoke_")))),
+        "{o:?}"
+    );
+}
