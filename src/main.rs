@@ -5,6 +5,8 @@
 mod cmd;
 mod input;
 mod output;
+#[cfg(feature = "sandbox")]
+mod scenario;
 
 use std::process::ExitCode;
 
@@ -50,6 +52,8 @@ enum Command {
     Policy(cmd::policy::Opts),
     #[cfg(feature = "sandbox")]
     Run(cmd::run::Opts),
+    #[cfg(feature = "sandbox")]
+    Diff(cmd::diff::Opts),
 }
 
 fn main() -> ExitCode {
@@ -73,6 +77,8 @@ fn main() -> ExitCode {
         Command::Policy(opts) => cmd::policy::run(opts),
         #[cfg(feature = "sandbox")]
         Command::Run(opts) => cmd::run::run(opts),
+        #[cfg(feature = "sandbox")]
+        Command::Diff(opts) => cmd::diff::run(opts),
     };
     match result {
         Ok(code) => ExitCode::from(code),

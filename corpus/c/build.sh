@@ -31,6 +31,13 @@ for p in "${programs[@]}"; do
     "$cc" "${cflags[@]}" -o "$here/$p.wasm" "$here/$p.c"
 done
 
+# Second versions of corpus programs, for `wasmgate diff OLD NEW` (core modules only; kept
+# in versions/ so the whole-corpus tests stay about the three programs above).
+for v in compute_env; do
+    step "$cc ${cflags[*]} -o versions/$v.wasm versions/$v.c"
+    "$cc" "${cflags[@]}" -o "$here/versions/$v.wasm" "$here/versions/$v.c"
+done
+
 step "cargo build --release --locked (componentize, CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
 cargo build --release --locked --quiet --manifest-path "$tool_dir/Cargo.toml"
 componentize="$CARGO_TARGET_DIR/release/componentize"
@@ -65,6 +72,7 @@ step "writing BUILD-INFO.txt"
     for p in "${programs[@]}"; do
         (cd "$here" && sha256sum "$p.c" "$p.wasm" "$p.component.wasm")
     done
+    (cd "$here" && sha256sum versions/compute_env.c versions/compute_env.wasm)
 } > "$here/BUILD-INFO.txt"
 
 step "done"

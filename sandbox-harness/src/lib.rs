@@ -16,8 +16,9 @@ mod run;
 mod trace;
 mod traced;
 mod virt;
+mod virtfs;
 
 pub use limits::{Limits, LimitsOverride};
-pub use preopen::{PreopenGrant, PreopenReport};
+pub use preopen::{ChangeKind, EntryKind, FileChange, PreopenGrant, PreopenReport};
 pub use run::{Grants, HarnessError, LimitHit, Outcome, RunReport, run_p1};
 pub use trace::{HostCall, Trace};

@@ -8,17 +8,19 @@ use std::time::Duration;
 
 use serde::Serialize;
 use wasmtime::{Config, Engine, ExternType, Linker, Module, ResourceLimiter, Store, Trap};
+use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use wasmtime_wasi::{Deterministic, FsPerms, I32Exit, WasiCtxBuilder};
 
 use crate::limits::Limits;
 use crate::output::Capture;
-use crate::preopen::{PreopenGrant, PreopenReport, copy_tree};
+use crate::preopen::{PreopenGrant, PreopenReport, changes, copy_tree, snapshot};
 use crate::trace::Trace;
 use crate::traced::Traced;
 use crate::virt::{Monotonic, SEED, VirtualTime, Wall, random_bytes};
+use crate::virtfs::VirtFs;
 
 /// Everything a run grants the guest. Nothing else is visible to it: no host environment,
-/// no network, an empty stdin, no directory but the copies of `preopens`.
+/// no network, no stdin but `stdin`, no directory but the copies of `preopens`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Grants {
     pub preopens: Vec<PreopenGrant>,
@@ -26,6 +28,8 @@ pub struct Grants {
     pub env: Vec<(String, String)>,
     /// Arguments, `argv[0]` included.
     pub args: Vec<String>,
+    /// What the guest reads on stdin (empty by default).
+    pub stdin: Vec<u8>,
 }
 
 /// A limit the guest ran into.
@@ -197,12 +201,15 @@ pub fn run_p1(bytes: &[u8], grants: &Grants, limits: &Limits) -> Result<RunRepor
     let scratch = tempfile::tempdir()
         .map_err(|e| HarnessError::Setup(format!("creating a temporary directory: {e}")))?;
     let time = VirtualTime::default();
+    // Before any copy: host timestamps from here on were made during this run.
+    let fs_view = VirtFs::new(time.clone());
     let hits = Arc::new(Mutex::new(Vec::new()));
     let stdout = Capture::new(limits.output_bytes);
     let stderr = Capture::new(limits.output_bytes);
     let mut b = WasiCtxBuilder::new();
     b.args(&grants.args)
         .envs(&grants.env)
+        .stdin(MemoryInputPipe::new(grants.stdin.clone()))
         .stdout(stdout.clone())
         .stderr(stderr.clone())
         .wall_clock(Wall(time.clone()))
@@ -214,18 +221,25 @@ pub fn run_p1(bytes: &[u8], grants: &Grants, limits: &Limits) -> Result<RunRepor
         // thread keeps the order of events fixed.
         .allow_blocking_current_thread(true);
     let mut preopens = Vec::new();
+    // (index in `preopens`, entries as copied, the copy) of each writable preopen.
+    let mut writable = Vec::new();
     for (i, p) in grants.preopens.iter().enumerate() {
         let mut report = PreopenReport {
             guest: p.guest.clone(),
             writable: p.writable,
             files: 0,
             skipped: Vec::new(),
+            changes: Vec::new(),
         };
         let copy = scratch.path().join(i.to_string());
-        copy_tree(&p.host, &copy, &mut report).map_err(|source| HarnessError::Preopen {
+        let preopen_err = |source| HarnessError::Preopen {
             host: p.host.clone(),
             source,
-        })?;
+        };
+        copy_tree(&p.host, &copy, &mut report).map_err(preopen_err)?;
+        if p.writable {
+            writable.push((preopens.len(), snapshot(&copy).map_err(preopen_err)?, copy.clone()));
+        }
         let perms = if p.writable {
             FsPerms::ReadWrite
         } else {
@@ -240,6 +254,7 @@ pub fn run_p1(bytes: &[u8], grants: &Grants, limits: &Limits) -> Result<RunRepor
             inner: b.build_p1(),
             trace: Trace::default(),
             time: time.clone(),
+            fs: fs_view,
         },
         limiter: Limiter {
             memory_bytes: limits.memory_bytes,
@@ -308,6 +323,15 @@ pub fn run_p1(bytes: &[u8], grants: &Grants, limits: &Limits) -> Result<RunRepor
     let (out, stdout_bytes) = stdout.take();
     let (err, stderr_bytes) = stderr.take();
     let trace = std::mem::take(&mut store.data_mut().wasi.trace);
+    // Close the guest's files before reading the copies back.
+    drop(store);
+    for (at, before, copy) in writable {
+        let after = snapshot(&copy).map_err(|source| HarnessError::Preopen {
+            host: grants.preopens[at].host.clone(),
+            source,
+        })?;
+        preopens[at].changes = changes(&before, &after);
+    }
     Ok(RunReport {
         outcome,
         end,

@@ -19,6 +19,10 @@ use wiggle::{GuestMemory, GuestPtr};
 
 use crate::trace::{Trace, is_denial};
 use crate::virt::{VirtualTime, WALL_START};
+use crate::virtfs::{VirtFs, parse_dirents, render_dirents};
+
+/// Largest directory listing read back for sorting (bytes of dirents).
+const MAX_LISTING: usize = 64 << 20;
 
 /// Longest string argument kept in a trace; longer ones are cut (and say so).
 const MAX_STRING: usize = 4096;
@@ -30,6 +34,8 @@ pub struct Traced {
     pub inner: WasiP1Ctx,
     pub trace: Trace,
     pub time: VirtualTime,
+    /// Host-independent inodes, timestamps and directory order.
+    pub fs: VirtFs,
 }
 
 impl std::fmt::Debug for Traced {
@@ -262,6 +268,45 @@ impl Traced {
     }
 }
 
+impl Traced {
+    /// `fd_readdir` with the whole listing read first (into a private buffer), sorted and
+    /// renumbered, then cut from `cookie` into the guest's buffer: the host's order and
+    /// inode numbers never reach the guest.
+    async fn sorted_readdir(
+        &mut self,
+        memory: &mut GuestMemory<'_>,
+        f: types::Fd,
+        buf: GuestPtr<u8>,
+        len: u32,
+        cookie: u64,
+    ) -> R<u32> {
+        let mut size = 64usize << 10;
+        let raw = loop {
+            let mut scratch = vec![0u8; size];
+            let cap = u32::try_from(size).unwrap_or(u32::MAX);
+            let n = {
+                let mut private = GuestMemory::Unshared(&mut scratch);
+                self.inner
+                    .fd_readdir(&mut private, f, GuestPtr::new(0), cap, 0)
+                    .await?
+            };
+            if n < cap {
+                scratch.truncate(n as usize);
+                break scratch;
+            }
+            if size >= MAX_LISTING {
+                return Err(Errno::Nomem.into());
+            }
+            size *= 4;
+        };
+        let entries = self.fs.order(parse_dirents(&raw));
+        let bytes = render_dirents(&entries, cookie, len as usize);
+        let n = u32::try_from(bytes.len()).map_err(|_| Errno::Overflow)?;
+        memory.copy_from_slice(&bytes, buf.as_array(n))?;
+        Ok(n)
+    }
+}
+
 macro_rules! call {
     ($self:ident, $mem:ident, $f:ident, $args:expr, $($a:expr),*) => {{
         let args = $args;
@@ -351,7 +396,10 @@ impl WasiSnapshotPreview1 for Traced {
         call!(self, m, fd_fdstat_set_rights, a, f, base, inh)
     }
     async fn fd_filestat_get(&mut self, m: Mem<'_, '_>, f: types::Fd) -> R<types::Filestat> {
-        call_async!(self, m, fd_filestat_get, json!({"fd": fd(f)}), f)
+        let r = self.inner.fd_filestat_get(m, f).await;
+        let r = r.map(|s| self.fs.filestat(s));
+        self.record("fd_filestat_get", json!({"fd": fd(f)}), &r);
+        r
     }
     async fn fd_filestat_set_size(&mut self, m: Mem<'_, '_>, f: types::Fd, size: u64) -> R<()> {
         let a = json!({"fd": fd(f), "size": size});
@@ -438,7 +486,9 @@ impl WasiSnapshotPreview1 for Traced {
         cookie: u64,
     ) -> R<u32> {
         let a = json!({"fd": fd(f), "buf_len": len, "cookie": cookie});
-        call_async!(self, m, fd_readdir, a, f, buf, len, cookie)
+        let r = self.sorted_readdir(m, f, buf, len, cookie).await;
+        self.record("fd_readdir", a, &r);
+        r
     }
     async fn path_create_directory(
         &mut self,
@@ -457,7 +507,10 @@ impl WasiSnapshotPreview1 for Traced {
         p: GuestPtr<str>,
     ) -> R<types::Filestat> {
         let a = json!({"fd": fd(f), "flags": fl.bits(), "path": string(m, p)});
-        call_async!(self, m, path_filestat_get, a, f, fl, p)
+        let r = self.inner.path_filestat_get(m, f, fl, p).await;
+        let r = r.map(|s| self.fs.filestat(s));
+        self.record("path_filestat_get", a, &r);
+        r
     }
     async fn path_filestat_set_times(
         &mut self,

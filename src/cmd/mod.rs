@@ -3,6 +3,8 @@
 use clap::Args;
 
 pub mod check;
+#[cfg(feature = "sandbox")]
+pub mod diff;
 pub mod explain;
 pub mod graph;
 pub mod inspect;

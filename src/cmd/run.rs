@@ -13,10 +13,11 @@ use wasmgate_escape::{Terminal as T, terminal};
 use wasmgate_policy::{Access, LoadError, ValidPolicy};
 use wasmgate_sandbox_harness::crosscheck::{CrossCheck, crosscheck};
 use wasmgate_sandbox_harness::{
-    Grants, Limits, LimitsOverride, Outcome, PreopenGrant, RunReport, run_p1,
+    ChangeKind, EntryKind, FileChange, Grants, Limits, LimitsOverride, Outcome, PreopenGrant,
+    RunReport, run_p1,
 };
 
-use crate::{exit, input, output};
+use crate::{exit, input, output, scenario};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum Format {
@@ -31,11 +32,14 @@ Examples:
   wasmgate run corpus/c/hello.wasm
   wasmgate run corpus/c/copy.wasm --policy copy.toml -- /in/a.txt /out/b.txt
   wasmgate run app.wasm --trace app.trace.jsonl --time-ms 2000 --format json
+  wasmgate run corpus/c/copy.wasm --stdin input.txt -- /dev/stdin
+  wasmgate run corpus/c/copy.wasm --policy copy.toml --scenario copy.scenario.toml
 
 Nothing is granted unless the policy's [sandbox] grants it: no environment variables but
 those named there (with the host's values), no directories but copies of the granted ones
 (made in a fresh temporary directory, so the host is never modified; symbolic links and
-special files are left out), an empty stdin, no network. Arguments are the file's name
+special files are left out), an empty stdin (or --stdin F), no network. After the run, the
+files created, changed and deleted in each read-write copy are listed (size, SHA-256). Arguments are the file's name
 then ARGS. Clocks are virtual (they start at 2000-01-01 and sleeps pass instantly),
 randomness is seeded: two runs of the same input give the same output and trace.
 
@@ -48,9 +52,14 @@ stack-overflow or output-limit (the first limit the guest hit, else how it ended
 After every run each import the guest called is checked against the imports the static
 analysis says `_start` can reach; a miss is an analyzer soundness bug.
 
+Scenario files (--scenario S) list runs: name, args, env (values given, not the host's),
+stdin (a file), inputs (directories copied in, ro or rw) and expect (the outcome, default
+exit(0); `trap` matches any trap). Each run also gets the policy's grants and limits.
+
 Exit status:
-  0  the guest exited with status 0 and hit no limit
-  1  any other outcome
+  0  the guest exited with status 0 and hit no limit (with --scenario: every run had its
+     expected outcome)
+  1  any other outcome (with --scenario: some run's outcome differed from the expected one)
   2  usage or input error (not a WASI preview 1 command, unreadable policy...), or an
      import was called that the analysis did not predict (analyzer soundness bug)")]
 pub struct Opts {
@@ -65,6 +74,13 @@ pub struct Opts {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
+    /// File whose bytes the guest reads on stdin (default: empty stdin).
+    #[arg(long, value_name = "F", conflicts_with = "scenario")]
+    pub stdin: Option<PathBuf>,
+    /// Replay every run of this scenario file (TOML, schemas/scenario.schema.json); exit 1
+    /// when an outcome differs from the expected one.
+    #[arg(long, value_name = "S", conflicts_with_all = ["args", "trace"])]
+    pub scenario: Option<PathBuf>,
     /// Fuel (about one unit per Wasm instruction).
     #[arg(long)]
     pub fuel: Option<u64>,
@@ -107,19 +123,8 @@ pub fn run(opts: Opts) -> Result<u8> {
     let bytes = input::read(&opts.file)?;
     let analysis = wasmgate_analyzer::analyze(&bytes)
         .map_err(|e| anyhow::anyhow!("{}: {e}", opts.file.display()))?;
-    let policy = match &opts.policy {
-        None => None,
-        Some(p) => Some(match wasmgate_policy::load(p) {
-            Ok(p) => p,
-            Err(e) => {
-                if let LoadError::Invalid { rendered, .. } = &e {
-                    output::eprint(rendered);
-                }
-                return Err(e.into());
-            }
-        }),
-    };
-    let (grants, policy_limits) = grants(&opts, policy.as_ref())?;
+    let policy = load_policy(opts.policy.as_deref())?;
+    let (mut grants, policy_limits) = grants(&opts.file, &opts.args, policy.as_ref())?;
     let limits = Limits::default()
         .with(&policy_limits)
         .with(&LimitsOverride {
@@ -130,6 +135,14 @@ pub fn run(opts: Opts) -> Result<u8> {
             time_ms: opts.time_ms,
             output_bytes: opts.output_bytes,
         });
+    if let Some(s) = &opts.scenario {
+        let runs = load_scenario(s)?;
+        return replay(&opts, &bytes, &analysis, &grants, &limits, &runs);
+    }
+    if let Some(f) = &opts.stdin {
+        grants.stdin = scenario::read_text(f, scenario::MAX_STDIN_BYTES)
+            .with_context(|| format!("reading stdin file {}", f.display()))?;
+    }
     let report = run_p1(&bytes, &grants, &limits)
         .with_context(|| format!("running {}", opts.file.display()))?;
     if let Some(path) = &opts.trace {
@@ -150,18 +163,7 @@ pub fn run(opts: Opts) -> Result<u8> {
             crosscheck: &check,
         })?,
     }
-    if !check.missing.is_empty() {
-        let names: Vec<String> = check
-            .missing
-            .iter()
-            .map(|m| terminal(m).into_owned())
-            .collect();
-        bail!(
-            "internal error: analyzer soundness bug: the guest called {} but the analysis \
-             says `_start` cannot reach it",
-            names.join(", ")
-        );
-    }
+    soundness(std::iter::once(&check))?;
     Ok(if report.outcome == Outcome::Exit(0) {
         exit::OK
     } else {
@@ -169,18 +171,166 @@ pub fn run(opts: Opts) -> Result<u8> {
     })
 }
 
+/// Loads a policy, printing its rendered diagnostics when it is invalid.
+pub(crate) fn load_policy(path: Option<&Path>) -> Result<Option<ValidPolicy>> {
+    let Some(p) = path else {
+        return Ok(None);
+    };
+    match wasmgate_policy::load(p) {
+        Ok(p) => Ok(Some(p)),
+        Err(e) => {
+            if let LoadError::Invalid { rendered, .. } = &e {
+                output::eprint(rendered);
+            }
+            Err(e.into())
+        }
+    }
+}
+
+/// Loads a scenario file, printing its rendered diagnostics when it is invalid.
+pub(crate) fn load_scenario(path: &Path) -> Result<Vec<scenario::Run>> {
+    match scenario::load(path) {
+        Ok(r) => Ok(r),
+        Err(e) => {
+            if let scenario::ScenarioError::Invalid { rendered, .. } = &e {
+                output::eprint(rendered);
+            }
+            Err(e.into())
+        }
+    }
+}
+
+/// `base` with a scenario run's arguments, environment, stdin and input directories added.
+pub(crate) fn with_run(base: &Grants, run: &scenario::Run) -> Grants {
+    let mut g = base.clone();
+    g.args.truncate(1);
+    g.args.extend(run.args.iter().cloned());
+    g.env.retain(|(k, _)| !run.env.iter().any(|(rk, _)| rk == k));
+    g.env.extend(run.env.iter().cloned());
+    g.stdin = run.stdin.clone();
+    g.preopens.extend(run.inputs.iter().cloned());
+    g
+}
+
+/// One replayed scenario run, as the JSON report shows it.
+#[derive(Serialize)]
+struct ReplayJson<'a> {
+    name: &'a str,
+    expect: String,
+    matched: bool,
+    #[serde(flatten)]
+    run: &'a RunReport,
+    stdout: String,
+    stderr: String,
+    denied: Vec<&'a wasmgate_sandbox_harness::HostCall>,
+    crosscheck: &'a CrossCheck,
+}
+
+/// `--scenario`: every run, its outcome against the expected one.
+fn replay(
+    opts: &Opts,
+    bytes: &[u8],
+    analysis: &Analysis,
+    base: &Grants,
+    limits: &Limits,
+    runs: &[scenario::Run],
+) -> Result<u8> {
+    let mut results = Vec::new();
+    for r in runs {
+        let report = run_p1(bytes, &with_run(base, r), limits)
+            .with_context(|| format!("running {} (scenario run `{}`)", opts.file.display(), r.name))?;
+        let check = crosscheck(analysis, "_start", &report.trace);
+        results.push((r, report, check));
+    }
+    let mismatches = results
+        .iter()
+        .filter(|(r, rep, _)| !r.expect.matches(&rep.outcome))
+        .count();
+    match opts.format {
+        Format::Human => {
+            let mut s = String::new();
+            for (r, rep, check) in &results {
+                let ok = r.expect.matches(&rep.outcome);
+                let _ = writeln!(
+                    s,
+                    "== run {}: {} (expected {}){}",
+                    T(&r.name),
+                    T(&rep.outcome.to_string()),
+                    T(&r.expect.to_string()),
+                    if ok { "" } else { "  MISMATCH" }
+                );
+                s.push_str(&human(rep, limits, analysis, check));
+            }
+            let _ = writeln!(
+                s,
+                "scenario: {} run{}, {} with the expected outcome, {} not",
+                results.len(),
+                if results.len() == 1 { "" } else { "s" },
+                results.len() - mismatches,
+                mismatches
+            );
+            output::print(&s)?;
+        }
+        Format::Json => {
+            let runs: Vec<ReplayJson> = results
+                .iter()
+                .map(|(r, rep, check)| ReplayJson {
+                    name: &r.name,
+                    expect: r.expect.to_string(),
+                    matched: r.expect.matches(&rep.outcome),
+                    run: rep,
+                    stdout: String::from_utf8_lossy(&rep.stdout).into_owned(),
+                    stderr: String::from_utf8_lossy(&rep.stderr).into_owned(),
+                    denied: rep.trace.denied().collect(),
+                    crosscheck: check,
+                })
+                .collect();
+            output::print_json(&serde_json::json!({
+                "schema_version": 1,
+                "limits": limits,
+                "runs": runs,
+                "mismatches": mismatches,
+            }))?;
+        }
+    }
+    soundness(results.iter().map(|(_, _, c)| c))?;
+    Ok(if mismatches == 0 {
+        exit::OK
+    } else {
+        exit::VIOLATION
+    })
+}
+
+/// A cross-check miss is an analyzer soundness bug: an internal error (exit 2).
+pub(crate) fn soundness<'a>(checks: impl Iterator<Item = &'a CrossCheck>) -> Result<()> {
+    let mut names: Vec<String> = checks
+        .flat_map(|c| c.missing.iter().map(|m| terminal(m).into_owned()))
+        .collect();
+    names.sort();
+    names.dedup();
+    if !names.is_empty() {
+        bail!(
+            "internal error: analyzer soundness bug: the guest called {} but the analysis \
+             says `_start` cannot reach it",
+            names.join(", ")
+        );
+    }
+    Ok(())
+}
+
 /// The grants and limits a policy's `[sandbox]` gives; nothing without a policy.
-fn grants(opts: &Opts, policy: Option<&ValidPolicy>) -> Result<(Grants, LimitsOverride)> {
+pub(crate) fn grants(
+    file: &Path,
+    args: &[String],
+    policy: Option<&ValidPolicy>,
+) -> Result<(Grants, LimitsOverride)> {
     // argv[0] is the file name only: the host path is nobody's business.
-    let program = opts
-        .file
+    let program = file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "main.wasm".into());
     let mut g = Grants {
-        args: std::iter::once(program)
-            .chain(opts.args.iter().cloned())
-            .collect(),
+        args: std::iter::once(program).chain(args.iter().cloned()).collect(),
         ..Grants::default()
     };
     let Some(p) = policy else {
@@ -261,6 +411,9 @@ fn human(r: &RunReport, limits: &Limits, analysis: &Analysis, check: &CrossCheck
         for k in &p.skipped {
             let _ = writeln!(s, "  left out (link or special file): {}", T(k));
         }
+        for c in &p.changes {
+            let _ = writeln!(s, "  {}", change_line(c));
+        }
     }
     for (name, kept, total) in [
         ("stdout", &r.stdout, r.stdout_bytes),
@@ -326,5 +479,30 @@ fn human(r: &RunReport, limits: &Limits, analysis: &Analysis, check: &CrossCheck
                 .join(", ")
         );
     }
+    s
+}
+
+/// `created out/b.txt (file, 13 bytes, sha256 ab12...)`; a changed entry also shows its old
+/// size and hash.
+pub(crate) fn change_line(c: &FileChange) -> String {
+    let what = match c.change {
+        ChangeKind::Created => "created",
+        ChangeKind::Changed => "changed",
+        ChangeKind::Deleted => "deleted",
+    };
+    let kind = match c.kind {
+        EntryKind::File => "file",
+        EntryKind::Dir => "directory",
+        EntryKind::Link => "symbolic link",
+        EntryKind::Other => "special file",
+    };
+    let mut s = format!("{what} {} ({kind}", T(&c.path));
+    if c.kind != EntryKind::Dir {
+        s.push_str(&format!(", {} bytes, sha256 {}", c.size, &c.sha256[..16]));
+        if let (Some(os), Some(oh)) = (c.old_size, &c.old_sha256) {
+            s.push_str(&format!("; was {os} bytes, sha256 {}", &oh[..16]));
+        }
+    }
+    s.push(')');
     s
 }

@@ -8,6 +8,7 @@ mod common;
 mod component_fixtures;
 mod component_shapes;
 mod corpus;
+mod diff;
 mod findings;
 mod fuzz_regressions;
 mod graph_size;

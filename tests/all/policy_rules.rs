@@ -38,6 +38,10 @@ fn every_rule_has_a_fixture_that_fires_and_one_that_does_not() {
     for rule in rules::catalogue() {
         assert!(!ids.contains(&rule.id), "duplicate rule id {}", rule.id);
         ids.push(rule.id.clone());
+        // `wasmgate diff` reports these, never `check`: tests/all/diff.rs fires each of them.
+        if rule.category == "sandbox" {
+            continue;
+        }
         let fixture = dir.join(format!("{}.toml", rule.id));
         assert!(
             fixtures.contains(&fixture),
