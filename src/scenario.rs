@@ -159,8 +159,9 @@ fn parse(source: &Source, base: &Path, problems: &mut Vec<Diagnostic>) -> Vec<Ru
         if name.is_empty() {
             problems.push(Diagnostic::new(0, raw.name.span(), "a run needs a name").label("empty"));
         } else if let Some(first) = names.insert(name.clone(), raw.name.span()) {
-            let mut d = Diagnostic::new(0, raw.name.span(), format!("run `{name}` is defined twice"))
-                .label("again here");
+            let mut d =
+                Diagnostic::new(0, raw.name.span(), format!("run `{name}` is defined twice"))
+                    .label("again here");
             d.secondary = Some((first, "first here".into()));
             problems.push(d);
         }
@@ -257,7 +258,10 @@ mod tests {
     /// schema test below checks `schemas/scenario.schema.json` against them.
     const ACCEPTED_KEYS: &[(&str, &[&str])] = &[
         ("", &["run"]),
-        ("run[]", &["name", "args", "env", "stdin", "inputs", "expect"]),
+        (
+            "run[]",
+            &["name", "args", "env", "stdin", "inputs", "expect"],
+        ),
         ("run[].inputs[]", &["host", "guest", "mode"]),
     ];
 

@@ -238,7 +238,11 @@ pub fn run_p1(bytes: &[u8], grants: &Grants, limits: &Limits) -> Result<RunRepor
         };
         copy_tree(&p.host, &copy, &mut report).map_err(preopen_err)?;
         if p.writable {
-            writable.push((preopens.len(), snapshot(&copy).map_err(preopen_err)?, copy.clone()));
+            writable.push((
+                preopens.len(),
+                snapshot(&copy).map_err(preopen_err)?,
+                copy.clone(),
+            ));
         }
         let perms = if p.writable {
             FsPerms::ReadWrite

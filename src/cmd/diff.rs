@@ -287,11 +287,9 @@ pub fn run(opts: Opts) -> Result<u8> {
         checks.push(crosscheck(right_analysis, "_start", &r.trace));
         runs.push(compare(&plan.name, plan.line, &l, &r));
     }
-    let static_diff = right
-        .as_ref()
-        .map(|(_, a)| static_diff(&left_analysis, a));
-    let differs = runs.iter().any(|r| r.differs)
-        || static_diff.as_ref().is_some_and(|s| !s.is_empty());
+    let static_diff = right.as_ref().map(|(_, a)| static_diff(&left_analysis, a));
+    let differs =
+        runs.iter().any(|r| r.differs) || static_diff.as_ref().is_some_and(|s| !s.is_empty());
     let (mode, left, right_label) = match right_path {
         None => ("minimal-vs-permissive", "minimal", "permissive"),
         Some(_) => ("old-vs-new", "old", "new"),
@@ -325,7 +323,8 @@ fn one(
     limits: &Limits,
     name: &str,
 ) -> Result<RunReport> {
-    run_p1(bytes, grants, limits).with_context(|| format!("running {} (run `{name}`)", path.display()))
+    run_p1(bytes, grants, limits)
+        .with_context(|| format!("running {} (run `{name}`)", path.display()))
 }
 
 fn side(r: &RunReport) -> Side {
@@ -353,8 +352,11 @@ fn compare(name: &str, line: Option<u32>, l: &RunReport, r: &RunReport) -> RunDi
     let stderr = bytes_diff(&l.stderr, l.stderr_bytes, &r.stderr, r.stderr_bytes);
     let files = files_diff(l, r);
     let trace = trace_diff(&l.trace.calls, &r.trace.calls);
-    let differs =
-        outcome_differs || stdout.is_some() || stderr.is_some() || !files.is_empty() || trace.is_some();
+    let differs = outcome_differs
+        || stdout.is_some()
+        || stderr.is_some()
+        || !files.is_empty()
+        || trace.is_some();
     RunDiff {
         name: name.to_string(),
         line,
@@ -517,11 +519,25 @@ fn human(rep: &Report) -> String {
             "outcome: {} / {}{}",
             T(&run.left.outcome),
             T(&run.right.outcome),
-            if run.outcome_differs { "  (differs)" } else { "" }
+            if run.outcome_differs {
+                "  (differs)"
+            } else {
+                ""
+            }
         );
         for (name, d, lb, rb) in [
-            ("stdout", &run.stdout, run.left.stdout_bytes, run.right.stdout_bytes),
-            ("stderr", &run.stderr, run.left.stderr_bytes, run.right.stderr_bytes),
+            (
+                "stdout",
+                &run.stdout,
+                run.left.stdout_bytes,
+                run.right.stdout_bytes,
+            ),
+            (
+                "stderr",
+                &run.stderr,
+                run.left.stderr_bytes,
+                run.right.stderr_bytes,
+            ),
         ] {
             match d {
                 None => {
@@ -584,28 +600,45 @@ fn human(rep: &Report) -> String {
         if st.is_empty() {
             let _ = writeln!(s, "capabilities and imports: same");
         }
-        for (what, v) in [("added", &st.capabilities_added), ("removed", &st.capabilities_removed)] {
+        for (what, v) in [
+            ("added", &st.capabilities_added),
+            ("removed", &st.capabilities_removed),
+        ] {
             for c in v {
                 let _ = writeln!(
                     s,
                     "capability {what}: {} (via {}: {})",
                     T(&c.capability),
                     T(&c.import),
-                    c.path.iter().map(|p| T(p).to_string()).collect::<Vec<_>>().join(" -> ")
+                    c.path
+                        .iter()
+                        .map(|p| T(p).to_string())
+                        .collect::<Vec<_>>()
+                        .join(" -> ")
                 );
             }
         }
-        for (what, v) in [("added", &st.imports_added), ("removed", &st.imports_removed)] {
+        for (what, v) in [
+            ("added", &st.imports_added),
+            ("removed", &st.imports_removed),
+        ] {
             for i in v {
                 let caps = if i.capabilities.is_empty() {
                     "no capability".to_string()
                 } else {
-                    i.capabilities.iter().map(|c| T(c).to_string()).collect::<Vec<_>>().join(", ")
+                    i.capabilities
+                        .iter()
+                        .map(|c| T(c).to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 };
                 let reach = match &i.witness {
                     Some(p) => format!(
                         "reached: {}",
-                        p.iter().map(|x| T(x).to_string()).collect::<Vec<_>>().join(" -> ")
+                        p.iter()
+                            .map(|x| T(x).to_string())
+                            .collect::<Vec<_>>()
+                            .join(" -> ")
                     ),
                     None => "no witness path".to_string(),
                 };
@@ -616,11 +649,13 @@ fn human(rep: &Report) -> String {
     let n = rep.runs.iter().filter(|r| r.differs).count();
     let _ = writeln!(
         s,
-        "result: {} ({n} of {} run{} differ{})",
-        if rep.differs { "differences found" } else { "no difference" },
-        rep.runs.len(),
-        if rep.runs.len() == 1 { "" } else { "s" },
-        if n == 1 { "s" } else { "" }
+        "result: {} (differing runs: {n} of {})",
+        if rep.differs {
+            "differences found"
+        } else {
+            "no difference"
+        },
+        rep.runs.len()
     );
     s
 }
@@ -705,7 +740,10 @@ fn sarif(rep: &Report, opts: &Opts) -> Value {
     for run in rep.runs.iter().filter(|r| r.differs) {
         let mut what = Vec::new();
         if run.outcome_differs {
-            what.push(format!("outcome {} vs {}", run.left.outcome, run.right.outcome));
+            what.push(format!(
+                "outcome {} vs {}",
+                run.left.outcome, run.right.outcome
+            ));
         }
         if let Some(d) = &run.stdout {
             what.push(format!("stdout from byte {}", d.offset));
@@ -734,7 +772,10 @@ fn sarif(rep: &Report, opts: &Opts) -> Value {
         result(RULE_RUN, format!("run:{}", run.name), text, loc);
     }
     if let Some(st) = &rep.static_diff {
-        for (what, v) in [("added", &st.capabilities_added), ("removed", &st.capabilities_removed)] {
+        for (what, v) in [
+            ("added", &st.capabilities_added),
+            ("removed", &st.capabilities_removed),
+        ] {
             for c in v {
                 let text = format!(
                     "Capability {} {what} in the new version (via {}: {}).",
@@ -742,13 +783,26 @@ fn sarif(rep: &Report, opts: &Opts) -> Value {
                     c.import,
                     c.path.join(" -> ")
                 );
-                result(RULE_CAPABILITY, format!("capability:{what}:{}", c.capability), text, location(&opts.policy, 1));
+                result(
+                    RULE_CAPABILITY,
+                    format!("capability:{what}:{}", c.capability),
+                    text,
+                    location(&opts.policy, 1),
+                );
             }
         }
-        for (what, v) in [("added", &st.imports_added), ("removed", &st.imports_removed)] {
+        for (what, v) in [
+            ("added", &st.imports_added),
+            ("removed", &st.imports_removed),
+        ] {
             for i in v {
                 let text = format!("Import {} {what} in the new version.", i.import);
-                result(RULE_IMPORT, format!("import:{what}:{}", i.import), text, location(&opts.policy, 1));
+                result(
+                    RULE_IMPORT,
+                    format!("import:{what}:{}", i.import),
+                    text,
+                    location(&opts.policy, 1),
+                );
             }
         }
     }

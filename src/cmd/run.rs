@@ -205,7 +205,8 @@ pub(crate) fn with_run(base: &Grants, run: &scenario::Run) -> Grants {
     let mut g = base.clone();
     g.args.truncate(1);
     g.args.extend(run.args.iter().cloned());
-    g.env.retain(|(k, _)| !run.env.iter().any(|(rk, _)| rk == k));
+    g.env
+        .retain(|(k, _)| !run.env.iter().any(|(rk, _)| rk == k));
     g.env.extend(run.env.iter().cloned());
     g.stdin = run.stdin.clone();
     g.preopens.extend(run.inputs.iter().cloned());
@@ -237,8 +238,13 @@ fn replay(
 ) -> Result<u8> {
     let mut results = Vec::new();
     for r in runs {
-        let report = run_p1(bytes, &with_run(base, r), limits)
-            .with_context(|| format!("running {} (scenario run `{}`)", opts.file.display(), r.name))?;
+        let report = run_p1(bytes, &with_run(base, r), limits).with_context(|| {
+            format!(
+                "running {} (scenario run `{}`)",
+                opts.file.display(),
+                r.name
+            )
+        })?;
         let check = crosscheck(analysis, "_start", &report.trace);
         results.push((r, report, check));
     }
@@ -330,7 +336,9 @@ pub(crate) fn grants(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "main.wasm".into());
     let mut g = Grants {
-        args: std::iter::once(program).chain(args.iter().cloned()).collect(),
+        args: std::iter::once(program)
+            .chain(args.iter().cloned())
+            .collect(),
         ..Grants::default()
     };
     let Some(p) = policy else {
