@@ -87,11 +87,13 @@ fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
-/// `name arg` for a denied call: the short import name, then its path (else its fd).
+/// `name arg` for a denied call: the short import name, then its path (else the network
+/// address it tried, else its fd).
 fn denial_key(call: &Value) -> String {
     let name = call["call"].as_str().unwrap().rsplit('#').next().unwrap();
-    let arg = match call["args"].get("path") {
-        Some(Value::String(p)) => p.clone(),
+    let arg = match (call["args"].get("path"), call.get("network")) {
+        (Some(Value::String(p)), _) => p.clone(),
+        (_, Some(n)) => n[0]["address"].as_str().unwrap().to_string(),
         _ => call["args"]["fd"].to_string(),
     };
     format!("{name} {arg}")
