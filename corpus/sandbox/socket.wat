@@ -29,21 +29,26 @@
     (alias outer $C $input-stream (type $in))
     (alias outer $C $output-stream (type $out))
     (export "tcp-socket" (type $sock (sub resource)))
+    ;; Records, variants and enums in an imported function's type must be named (exported).
     (type $ec (enum "unknown" "access-denied" "not-supported" "invalid-argument"
       "out-of-memory" "timeout" "concurrency-conflict" "not-in-progress" "would-block"
       "invalid-state" "new-socket-limit" "address-not-bindable" "address-in-use"
       "remote-unreachable" "connection-refused" "connection-reset" "connection-aborted"
       "datagram-too-large" "name-unresolvable" "temporary-resolver-failure"
       "permanent-resolver-failure"))
-    (type $addr (variant
-      (case "ipv4" (record (field "port" u16) (field "address" (tuple u8 u8 u8 u8))))
-      (case "ipv6" (record (field "port" u16) (field "flow-info" u32)
-        (field "address" (tuple u16 u16 u16 u16 u16 u16 u16 u16)) (field "scope-id" u32)))))
+    (export "error-code" (type $error-code (eq $ec)))
+    (type $v4 (record (field "port" u16) (field "address" (tuple u8 u8 u8 u8))))
+    (export "ipv4-socket-address" (type $ipv4 (eq $v4)))
+    (type $v6 (record (field "port" u16) (field "flow-info" u32)
+      (field "address" (tuple u16 u16 u16 u16 u16 u16 u16 u16)) (field "scope-id" u32)))
+    (export "ipv6-socket-address" (type $ipv6 (eq $v6)))
+    (type $a (variant (case "ipv4" $ipv4) (case "ipv6" $ipv6)))
+    (export "ip-socket-address" (type $addr (eq $a)))
     (export "[method]tcp-socket.start-connect" (func (param "self" (borrow $sock))
       (param "network" (borrow $net)) (param "remote-address" $addr)
-      (result (result (error $ec)))))
+      (result (result (error $error-code)))))
     (export "[method]tcp-socket.finish-connect" (func (param "self" (borrow $sock))
-      (result (result (tuple (own $in) (own $out)) (error $ec)))))
+      (result (result (tuple (own $in) (own $out)) (error $error-code)))))
     (export "[method]tcp-socket.subscribe" (func (param "self" (borrow $sock))
       (result (own $poll))))))
   (alias export $tcp "tcp-socket" (type $tcp-socket))
@@ -55,8 +60,11 @@
       "remote-unreachable" "connection-refused" "connection-reset" "connection-aborted"
       "datagram-too-large" "name-unresolvable" "temporary-resolver-failure"
       "permanent-resolver-failure"))
-    (export "create-tcp-socket" (func (param "address-family" (enum "ipv4" "ipv6"))
-      (result (result (own $sock) (error $ec)))))))
+    (export "error-code" (type $error-code (eq $ec)))
+    (type $f (enum "ipv4" "ipv6"))
+    (export "ip-address-family" (type $family (eq $f)))
+    (export "create-tcp-socket" (func (param "address-family" $family)
+      (result (result (own $sock) (error $error-code)))))))
 
   ;; The memory the lowered functions write their results into.
   (core module $Memory (memory (export "mem") 1))

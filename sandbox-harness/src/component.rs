@@ -17,7 +17,9 @@ use serde_json::json;
 use wasmtime::component::{Component, Linker, Resource, ResourceTable};
 use wasmtime::{Config, Engine, Store, StoreContextMut, Trap};
 use wasmtime_wasi::p2::{DynPollable, Pollable, subscribe};
-use wasmtime_wasi::{Deterministic, FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{
+    Deterministic, FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView,
+};
 
 use crate::invoke::Entry;
 use crate::limits::Limits;
@@ -25,7 +27,9 @@ use crate::net::{allowed, use_name};
 use crate::output::Capture;
 use crate::preopen::{PreopenReport, copy_tree};
 use crate::recorder::{NetAttempt, Recorder};
-use crate::run::{Grants, HarnessError, LimitHit, Limiter, Outcome, RunReport, ended, run_p1_entry};
+use crate::run::{
+    Grants, HarnessError, LimitHit, Limiter, Outcome, RunReport, ended, run_p1_entry,
+};
 use crate::virt::{Monotonic, SEED, VirtualTime, Wall, random_bytes};
 
 /// The clock interface whose subscriptions are shadowed (the version wasmtime-wasi 48
@@ -98,8 +102,11 @@ fn sleep_until(
     })?;
     let pollable = subscribe(&mut h.table, sleep)?;
     let id = h.rec.id("monotonic-clock", function);
-    h.rec
-        .push(id, json!({ "when": when }), json!({ "ok": format!("{pollable:?}") }));
+    h.rec.push(
+        id,
+        json!({ "when": when }),
+        json!({ "ok": format!("{pollable:?}") }),
+    );
     Ok((pollable,))
 }
 
@@ -153,7 +160,11 @@ pub fn run_component(
         .insecure_random(Deterministic::new(random_bytes(2)))
         .insecure_random_seed(u128::from(SEED))
         .allow_blocking_current_thread(true)
-        .allow_ip_name_lookup(false);
+        .allow_ip_name_lookup(false)
+        // Creating a socket confers nothing: every address it is used with goes through the
+        // check below, which records it and refuses what is not granted.
+        .allow_tcp(true)
+        .allow_udp(true);
     let net_grants = grants.network.clone();
     let net_rec = rec.clone();
     b.socket_addr_check(move |addr, u| {
@@ -266,7 +277,9 @@ pub fn run_component(
         // `run` returned `err`: what wasi-libc and the adapter make of a non-zero status.
         Ok(Ok(Err(()))) => Outcome::Exit(1),
         // Not a trap and not an exit: a link error, whose cause is in the chain.
-        Ok(Err(e)) if e.downcast_ref::<Trap>().is_none() && e.downcast_ref::<I32Exit>().is_none() => {
+        Ok(Err(e))
+            if e.downcast_ref::<Trap>().is_none() && e.downcast_ref::<I32Exit>().is_none() =>
+        {
             Outcome::Trap(format!("{e:#}"))
         }
         Ok(Err(e)) => ended(&e),

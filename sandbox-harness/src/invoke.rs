@@ -72,7 +72,10 @@ pub fn params(module: &Module, entry: &Entry) -> Result<Vec<Val>, HarnessError> 
         .enumerate()
         .map(|(i, (t, a))| {
             parse(t, a).ok_or_else(|| {
-                HarnessError::Invoke(format!("argument {} of {name:?}: {a:?} is not an {t}", i + 1))
+                HarnessError::Invoke(format!(
+                    "argument {} of {name:?}: {a:?} is not an {t}",
+                    i + 1
+                ))
             })
         })
         .collect()

@@ -22,8 +22,8 @@ mod traced;
 mod virt;
 
 pub use component::{is_component, run, run_component};
+pub use invoke::Entry;
 pub use limits::{Limits, LimitsOverride};
 pub use preopen::{PreopenGrant, PreopenReport};
-pub use invoke::Entry;
 pub use run::{Grants, HarnessError, LimitHit, Outcome, RunReport, run_p1, run_p1_entry};
 pub use trace::{HostCall, Trace};

@@ -62,14 +62,16 @@ pub fn use_name(u: SocketAddrUse) -> &'static str {
 }
 
 /// Whether `grants` allow `addr` for `u`. An implicit bind (the unspecified address, port 0,
-/// which wasmtime-wasi checks before a connect or send) is allowed when anything is granted;
-/// an accepted client matches a grant by IP alone (its port is the client's ephemeral one).
+/// which wasmtime-wasi checks before a connect, listen or send) is allowed: it confers nothing
+/// alone, and refusing it would hide the address the guest goes on to use, which is checked
+/// (and recorded) next. An accepted client matches a grant by IP alone (its port is the
+/// client's ephemeral one).
 pub fn allowed(grants: &[NetGrant], addr: SocketAddr, u: SocketAddrUse) -> bool {
     match u {
         SocketAddrUse::TcpBind | SocketAddrUse::UdpBind
             if addr.ip().is_unspecified() && addr.port() == 0 =>
         {
-            !grants.is_empty()
+            true
         }
         SocketAddrUse::TcpAccept => grants.iter().any(|g| g.ip == addr.ip()),
         _ => grants.iter().any(|g| g.matches(addr)),
@@ -93,7 +95,10 @@ mod tests {
         assert!(allowed(&[any], "[::1]:9".parse().unwrap(), c));
         let implicit = "0.0.0.0:0".parse().unwrap();
         assert!(allowed(&[g], implicit, SocketAddrUse::TcpBind));
-        assert!(!allowed(&[], implicit, SocketAddrUse::TcpBind));
+        assert!(allowed(&[], implicit, SocketAddrUse::TcpBind));
+        // ... but not a bind to a chosen port.
+        let chosen = "0.0.0.0:8080".parse().unwrap();
+        assert!(!allowed(&[], chosen, SocketAddrUse::TcpBind));
         assert!(!allowed(&[], "127.0.0.1:8080".parse().unwrap(), c));
     }
 }

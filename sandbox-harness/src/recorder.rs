@@ -182,7 +182,8 @@ struct Fields(Vec<(String, String)>);
 
 impl Visit for Fields {
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0.push((field.name().to_string(), format!("{value:?}")));
+        self.0
+            .push((field.name().to_string(), format!("{value:?}")));
     }
     fn record_str(&mut self, field: &Field, value: &str) {
         self.0.push((field.name().to_string(), value.to_string()));
@@ -201,10 +202,21 @@ fn cut(s: &str) -> String {
 }
 
 /// An argument as the trace shows it: numbers as numbers, quoted strings unquoted, `"..."`
-/// (a list, which the bindings do not render) as null, anything else as its text.
+/// (a list, which the bindings do not render) as null, a resource handle as `own#N` or
+/// `borrow#N`, anything else as its text.
 fn arg_value(debug: &str) -> Value {
     if debug == "\"...\"" {
         return Value::Null;
+    }
+    if let Some(rest) = debug.strip_prefix("Resource { rep: ")
+        && let Some((rep, state)) = rest.split_once(", state: \"")
+    {
+        let kind = if state.starts_with("borrow") {
+            "borrow"
+        } else {
+            "own"
+        };
+        return json!(format!("{kind}#{rep}"));
     }
     if let Ok(n) = debug.parse::<i64>() {
         return json!(n);
@@ -233,6 +245,11 @@ fn result_value(function: &str, debug: &str) -> Value {
     }
     if let Some(inner) = line.strip_prefix("Err(") {
         let inner = inner.strip_suffix(')').unwrap_or(inner);
+        if let Some(code) = inner.strip_prefix("Exited with i32 exit status ")
+            && let Ok(code) = code.parse::<i32>()
+        {
+            return json!({ "exit": code });
+        }
         return match error_code(inner) {
             Some(code) => json!({ "error": code }),
             None => json!({ "trap": cut(inner) }),
@@ -299,11 +316,10 @@ impl Subscriber for Recorder {
         let Some((module, function)) = s.spans.get(&span).cloned() else {
             return;
         };
-        let message = f
-            .0
-            .iter()
-            .find(|(n, _)| n == "message")
-            .map(|(_, v)| v.as_str());
+        let message =
+            f.0.iter()
+                .find(|(n, _)| n == "message")
+                .map(|(_, v)| v.as_str());
         match message {
             Some("call") => {
                 let mut args = Map::new();
@@ -319,13 +335,12 @@ impl Subscriber for Recorder {
                 let Some((call, args)) = s.open.remove(&span) else {
                     return;
                 };
-                let result = f
-                    .0
-                    .iter()
-                    .find(|(n, _)| n == "result")
-                    .map_or(json!({ "ok": Value::Null }), |(_, v)| {
-                        result_value(&function, v)
-                    });
+                let result =
+                    f.0.iter()
+                        .find(|(n, _)| n == "result")
+                        .map_or(json!({ "ok": Value::Null }), |(_, v)| {
+                            result_value(&function, v)
+                        });
                 let net = std::mem::take(&mut s.net);
                 push_call(&mut s.trace, call, args, result, net);
             }
@@ -361,7 +376,10 @@ mod tests {
         assert_eq!(arg_value("42"), json!(42));
         assert_eq!(arg_value("\"...\""), Value::Null);
         assert_eq!(
-            result_value("x", "Err(ErrorCode { code: 0, name: \"access\", message: \"..\" })"),
+            result_value(
+                "x",
+                "Err(ErrorCode { code: 0, name: \"access\", message: \"..\" })"
+            ),
             json!({"error": "access"})
         );
         assert_eq!(
@@ -371,6 +389,14 @@ mod tests {
         assert_eq!(
             result_value("[method]descriptor.stat", "Ok(DescriptorStat { .. })"),
             json!({"ok": "(host-dependent, not shown)"})
+        );
+        assert_eq!(
+            arg_value("Resource { rep: 3, state: \"borrow\" }"),
+            json!("borrow#3")
+        );
+        assert_eq!(
+            result_value("exit", "Err(Exited with i32 exit status 1)"),
+            json!({"exit": 1})
         );
         assert_eq!(wit_name("self_"), "self");
         assert_eq!(wit_name("path_flags"), "path-flags");

@@ -120,7 +120,9 @@ pub enum HarnessError {
     #[error("cannot compile the module: {0}")]
     Compile(String),
     /// The module has no `_start` function export.
-    #[error("not a WASI preview 1 command: no `_start` function export (call a reactor's function with --invoke)")]
+    #[error(
+        "not a WASI preview 1 command: no `_start` function export (call a reactor's function with --invoke)"
+    )]
     NotCommand,
     /// `--invoke` names no exported function, or its arguments do not fit its type.
     #[error("cannot invoke: {0}")]

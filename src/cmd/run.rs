@@ -217,7 +217,10 @@ fn grants(opts: &Opts, policy: Option<&ValidPolicy>) -> Result<(Grants, LimitsOv
     };
     let s = &p.sandbox;
     for n in &s.network {
-        g.network.push(n.parse().map_err(|e: String| anyhow::anyhow!("[sandbox] {e}"))?);
+        g.network.push(
+            n.parse()
+                .map_err(|e: String| anyhow::anyhow!("[sandbox] {e}"))?,
+        );
     }
     // Preopen paths are relative to the policy file that wrote `[sandbox]`.
     let base: &Path = p

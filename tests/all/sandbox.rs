@@ -15,7 +15,7 @@ use crate::common::{files_with_ext, root, wasmgate};
 const HANG: Duration = Duration::from_secs(90);
 
 /// Runs `wasmgate ARGS` with a deadline and extra environment; returns (exit code, stdout, stderr).
-fn run_with_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+pub(super) fn run_with_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let mut cmd = wasmgate();
     cmd.args(args)
         .current_dir(root())
@@ -55,12 +55,12 @@ fn run_with_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     (status.code().unwrap_or(-1), out, err)
 }
 
-fn run(args: &[&str]) -> (i32, String, String) {
+pub(super) fn run(args: &[&str]) -> (i32, String, String) {
     run_with_env(args, &[])
 }
 
 /// Compiles a WAT fixture to a `.wasm` in `dir`, keeping its file stem.
-fn compile(wat: &Path, dir: &Path) -> PathBuf {
+pub(super) fn compile(wat: &Path, dir: &Path) -> PathBuf {
     let wasm = wat::parse_file(wat).unwrap_or_else(|e| panic!("{}: {e}", wat.display()));
     let out = dir.join(wat.file_stem().unwrap()).with_extension("wasm");
     std::fs::write(&out, wasm).unwrap();
@@ -68,7 +68,7 @@ fn compile(wat: &Path, dir: &Path) -> PathBuf {
 }
 
 /// Every file under `dir` with its bytes (paths relative to `dir`).
-fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+pub(super) fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -88,18 +88,21 @@ fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 }
 
 /// `name arg` for a denied call: the short import name, then its path (else the network
-/// address it tried, else its fd).
-fn denial_key(call: &Value) -> String {
+/// address it was refused, else its fd).
+pub(super) fn denial_key(call: &Value) -> String {
     let name = call["call"].as_str().unwrap().rsplit('#').next().unwrap();
     let arg = match (call["args"].get("path"), call.get("network")) {
         (Some(Value::String(p)), _) => p.clone(),
-        (_, Some(n)) => n[0]["address"].as_str().unwrap().to_string(),
+        (_, Some(Value::Array(n))) => {
+            let refused = n.iter().find(|a| a["allowed"] == false).unwrap_or(&n[0]);
+            refused["address"].as_str().unwrap().to_string()
+        }
         _ => call["args"]["fd"].to_string(),
     };
     format!("{name} {arg}")
 }
 
-fn header_values(text: &str, key: &str) -> Vec<String> {
+pub(super) fn header_values(text: &str, key: &str) -> Vec<String> {
     text.lines()
         .filter_map(|l| l.strip_prefix(";; ")?.strip_prefix(key)?.strip_prefix(':'))
         .flat_map(|v| v.split(';').map(|s| s.trim().to_string()))
@@ -107,7 +110,7 @@ fn header_values(text: &str, key: &str) -> Vec<String> {
         .collect()
 }
 
-fn json_run(wasm: &Path, extra: &[&str]) -> (i32, Value) {
+pub(super) fn json_run(wasm: &Path, extra: &[&str]) -> (i32, Value) {
     let w = wasm.to_str().unwrap();
     let mut args = vec!["run", w, "--format", "json"];
     args.extend_from_slice(extra);
