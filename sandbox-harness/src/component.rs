@@ -26,7 +26,7 @@ use crate::limits::Limits;
 use crate::net::{allowed, use_name};
 use crate::output::Capture;
 use crate::preopen::{PreopenReport, copy_tree};
-use crate::recorder::{NetAttempt, Recorder};
+use crate::recorder::{NetAttempt, Recorder, arg_value};
 use crate::run::{
     Grants, HarnessError, LimitHit, Limiter, Outcome, RunReport, ended, run_p1_entry,
 };
@@ -105,7 +105,7 @@ fn sleep_until(
     h.rec.push(
         id,
         json!({ "when": when }),
-        json!({ "ok": format!("{pollable:?}") }),
+        json!({ "ok": arg_value(&format!("{pollable:?}")) }),
     );
     Ok((pollable,))
 }

@@ -204,7 +204,7 @@ fn cut(s: &str) -> String {
 /// An argument as the trace shows it: numbers as numbers, quoted strings unquoted, `"..."`
 /// (a list, which the bindings do not render) as null, a resource handle as `own#N` or
 /// `borrow#N`, anything else as its text.
-fn arg_value(debug: &str) -> Value {
+pub(crate) fn arg_value(debug: &str) -> Value {
     if debug == "\"...\"" {
         return Value::Null;
     }
