@@ -29,9 +29,15 @@ pub struct CrossCheck {
 /// Compares the imports `trace` called with what `analysis` says `export` (and the start
 /// function) can reach.
 pub fn crosscheck(analysis: &Analysis, export: &str, trace: &Trace) -> CrossCheck {
+    crosscheck_entries(analysis, &[export.to_string()], trace)
+}
+
+/// [`crosscheck`] for a run that called several exports (a reactor's `_initialize`, then
+/// the invoked function).
+pub fn crosscheck_entries(analysis: &Analysis, exports: &[String], trace: &Trace) -> CrossCheck {
     let ran = |kind: &EntryKind, name: &str| match kind {
         EntryKind::Start => true,
-        EntryKind::Export => name == export,
+        EntryKind::Export => exports.iter().any(|e| e == name),
         EntryKind::Escaped => false,
     };
     let mut entries = Vec::new();
@@ -42,7 +48,7 @@ pub fn crosscheck(analysis: &Analysis, export: &str, trace: &Trace) -> CrossChec
             predicted.extend(e.reaches.iter().map(|r| r.capability.as_str()));
         }
     }
-    let graph_reach = graph_reachable(analysis, export);
+    let graph_reach = graph_reachable(analysis, exports);
     let observed = trace.imports();
     let missing = observed
         .iter()
@@ -67,20 +73,43 @@ pub fn crosscheck(analysis: &Analysis, export: &str, trace: &Trace) -> CrossChec
     }
 }
 
-/// Import ids reachable in the module's call graph from `export` and the start function.
-fn graph_reachable(analysis: &Analysis, export: &str) -> BTreeSet<String> {
-    let Some(module) = &analysis.module else {
-        return BTreeSet::new();
+/// Import ids reachable in the binary's call graph from `exports` and the start function.
+fn graph_reachable(analysis: &Analysis, exports: &[String]) -> BTreeSet<String> {
+    let (g, start_nodes) = match (&analysis.module, &analysis.component) {
+        (Some(module), _) => {
+            let mut roots: Vec<u32> = module.start.into_iter().collect();
+            roots.extend(
+                analysis
+                    .exports
+                    .iter()
+                    .filter(|e| exports.contains(&e.name) && e.kind == ExternKind::Func)
+                    .map(|e| e.index),
+            );
+            let nodes = module
+                .call_graph
+                .nodes
+                .iter()
+                .filter(|node| node.function.is_some_and(|f| roots.contains(&f)))
+                .map(|node| node.id)
+                .collect::<Vec<_>>();
+            (&module.call_graph, nodes)
+        }
+        // A component's entry points name their root nodes in the linked graph.
+        (None, Some(component)) => {
+            let nodes = analysis
+                .entry_points
+                .iter()
+                .filter(|e| match e.kind {
+                    EntryKind::Start => true,
+                    EntryKind::Export => exports.contains(&e.name),
+                    EntryKind::Escaped => false,
+                })
+                .flat_map(|e| e.roots.iter().copied())
+                .collect();
+            (&component.call_graph, nodes)
+        }
+        (None, None) => return BTreeSet::new(),
     };
-    let mut roots: Vec<u32> = module.start.into_iter().collect();
-    roots.extend(
-        analysis
-            .exports
-            .iter()
-            .filter(|e| e.name == export && e.kind == ExternKind::Func)
-            .map(|e| e.index),
-    );
-    let g = &module.call_graph;
     let n = g.nodes.len();
     let mut succ = vec![Vec::new(); n];
     for &(a, b) in &g.edges {
@@ -90,10 +119,9 @@ fn graph_reachable(analysis: &Analysis, export: &str) -> BTreeSet<String> {
     }
     let mut seen = vec![false; n];
     let mut queue: VecDeque<usize> = VecDeque::new();
-    for node in &g.nodes {
-        if node.function.is_some_and(|f| roots.contains(&f)) && (node.id as usize) < n {
-            seen[node.id as usize] = true;
-            queue.push_back(node.id as usize);
+    for id in start_nodes {
+        if (id as usize) < n && !std::mem::replace(&mut seen[id as usize], true) {
+            queue.push_back(id as usize);
         }
     }
     while let Some(u) = queue.pop_front() {

@@ -8,17 +8,23 @@
 //! in a [`Trace`]. [`crosscheck`] compares the imports a run used with the analyzer's
 //! reachable set, so a run doubles as an oracle for the static analysis.
 
+pub mod component;
 pub mod crosscheck;
+pub mod invoke;
 mod limits;
+pub mod net;
 mod output;
 mod preopen;
+pub mod recorder;
 mod run;
 mod trace;
 mod traced;
 mod virt;
 mod virtfs;
 
+pub use component::{is_component, run, run_component};
+pub use invoke::Entry;
 pub use limits::{Limits, LimitsOverride};
 pub use preopen::{ChangeKind, EntryKind, FileChange, PreopenGrant, PreopenReport};
-pub use run::{Grants, HarnessError, LimitHit, Outcome, RunReport, run_p1};
+pub use run::{Grants, HarnessError, LimitHit, Outcome, RunReport, run_p1, run_p1_entry};
 pub use trace::{HostCall, Trace};

@@ -11,6 +11,7 @@ use wasmtime::{Config, Engine, ExternType, Linker, Module, ResourceLimiter, Stor
 use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use wasmtime_wasi::{Deterministic, FsPerms, I32Exit, WasiCtxBuilder};
 
+use crate::invoke::Entry;
 use crate::limits::Limits;
 use crate::output::Capture;
 use crate::preopen::{PreopenGrant, PreopenReport, changes, copy_tree, snapshot};
@@ -30,6 +31,8 @@ pub struct Grants {
     pub args: Vec<String>,
     /// What the guest reads on stdin (empty by default).
     pub stdin: Vec<u8>,
+    /// Socket addresses a WASI 0.2 guest may use (a preview 1 guest cannot connect).
+    pub network: Vec<crate::net::NetGrant>,
 }
 
 /// A limit the guest ran into.
@@ -83,6 +86,12 @@ impl Serialize for Outcome {
 /// Everything one run produced.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
+    /// The exports called, in order: `_start`; `_initialize` (if exported) and the invoked
+    /// function; or `wasi:cli/run@0.2.N#run` for a component.
+    pub entries: Vec<String>,
+    /// What the invoked function returned (nothing for a command).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub returned: Vec<serde_json::Value>,
     /// The first limit the guest hit, else how it ended.
     pub outcome: Outcome,
     /// How the guest ended (differs from `outcome` when it ran on after hitting a limit).
@@ -100,6 +109,9 @@ pub struct RunReport {
     /// Virtual nanoseconds that passed.
     pub virtual_time_ns: u64,
     pub preopens: Vec<PreopenReport>,
+    /// Every network address the guest tried to use, allowed or not.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub network: Vec<crate::recorder::NetAttempt>,
     #[serde(skip)]
     pub trace: Trace,
 }
@@ -112,8 +124,16 @@ pub enum HarnessError {
     #[error("cannot compile the module: {0}")]
     Compile(String),
     /// The module has no `_start` function export.
-    #[error("not a WASI preview 1 command: no `_start` function export")]
+    #[error(
+        "not a WASI preview 1 command: no `_start` function export (call a reactor's function with --invoke)"
+    )]
     NotCommand,
+    /// `--invoke` names no exported function, or its arguments do not fit its type.
+    #[error("cannot invoke: {0}")]
+    Invoke(String),
+    /// The component exports no `wasi:cli/run@0.2.*` instance.
+    #[error("not a WASI 0.2 command: the component exports no `wasi:cli/run@0.2.*`")]
+    NotComponentCommand,
     /// An import the sandbox cannot provide and cannot stub (a memory, table or global).
     #[error("cannot link import {0}: the sandbox provides only WASI preview 1 functions")]
     Link(String),
@@ -131,10 +151,10 @@ pub enum HarnessError {
 
 /// Refuses growth beyond the limits and records each refusal, so the outcome can say
 /// `memory-limit` even though a refused `memory.grow` only returns -1 to the guest.
-struct Limiter {
-    memory_bytes: u64,
-    table_elements: u64,
-    hits: Arc<Mutex<Vec<LimitHit>>>,
+pub(crate) struct Limiter {
+    pub(crate) memory_bytes: u64,
+    pub(crate) table_elements: u64,
+    pub(crate) hits: Arc<Mutex<Vec<LimitHit>>>,
 }
 
 impl Limiter {
@@ -180,6 +200,17 @@ struct Host {
 
 /// Runs `bytes`, a WASI preview 1 command module, under `grants` and `limits`.
 pub fn run_p1(bytes: &[u8], grants: &Grants, limits: &Limits) -> Result<RunReport, HarnessError> {
+    run_p1_entry(bytes, grants, limits, &Entry::Command)
+}
+
+/// Runs `bytes`, a core module using WASI preview 1, by `entry`: `_start`, or one exported
+/// function with arguments (a reactor or library).
+pub fn run_p1_entry(
+    bytes: &[u8],
+    grants: &Grants,
+    limits: &Limits,
+    entry: &Entry,
+) -> Result<RunReport, HarnessError> {
     let setup = |e: wasmtime::Error| HarnessError::Setup(format!("{e:#}"));
     let stack = usize::try_from(limits.stack_bytes).unwrap_or(usize::MAX);
     let mut config = Config::new();
@@ -194,9 +225,7 @@ pub fn run_p1(bytes: &[u8], grants: &Grants, limits: &Limits) -> Result<RunRepor
     let engine = Engine::new(&config).map_err(setup)?;
     let module =
         Module::new(&engine, bytes).map_err(|e| HarnessError::Compile(format!("{e:#}")))?;
-    if !matches!(module.get_export("_start"), Some(ExternType::Func(_))) {
-        return Err(HarnessError::NotCommand);
-    }
+    let params = crate::invoke::params(&module, entry)?;
 
     let scratch = tempfile::tempdir()
         .map_err(|e| HarnessError::Setup(format!("creating a temporary directory: {e}")))?;
@@ -297,17 +326,20 @@ pub fn run_p1(bytes: &[u8], grants: &Grants, limits: &Limits) -> Result<RunRepor
     let result = rt.block_on(async {
         let run = async {
             let instance = linker.instantiate_async(&mut store, &module).await?;
-            let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
-            start.call_async(&mut store, ()).await
+            crate::invoke::call(&mut store, &instance, entry, &params).await
         };
         tokio::time::timeout(timeout, run).await
     });
     drop(cancel);
     let _ = ticker.join();
 
+    let mut returned = Vec::new();
     let end = match result {
         Err(_elapsed) => Outcome::Timeout,
-        Ok(Ok(())) => Outcome::Exit(0),
+        Ok(Ok(values)) => {
+            returned = values.iter().map(crate::invoke::render).collect();
+            Outcome::Exit(0)
+        }
         Ok(Err(e)) => ended(&e),
     };
     if stdout.cut() || stderr.cut() {
@@ -337,6 +369,8 @@ pub fn run_p1(bytes: &[u8], grants: &Grants, limits: &Limits) -> Result<RunRepor
         preopens[at].changes = changes(&before, &after);
     }
     Ok(RunReport {
+        entries: crate::invoke::exports_called(&module, entry),
+        returned,
         outcome,
         end,
         limit_hits,
@@ -347,12 +381,13 @@ pub fn run_p1(bytes: &[u8], grants: &Grants, limits: &Limits) -> Result<RunRepor
         fuel_used,
         virtual_time_ns: time.peek(),
         preopens,
+        network: Vec::new(),
         trace,
     })
 }
 
 /// How an error from instantiating or running the guest ends the run.
-fn ended(e: &wasmtime::Error) -> Outcome {
+pub(crate) fn ended(e: &wasmtime::Error) -> Outcome {
     if let Some(exit) = e.downcast_ref::<I32Exit>() {
         return Outcome::Exit(exit.0);
     }

@@ -23,6 +23,9 @@ pub struct HostCall {
     pub result: Value,
     /// The call was refused for lack of authority (see [`is_denial`]).
     pub denied: bool,
+    /// Network addresses the call tried to use (WASI 0.2 sockets), each allowed or not.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub network: Vec<crate::recorder::NetAttempt>,
 }
 
 /// Every host call of one run.
@@ -40,6 +43,7 @@ impl Trace {
             args,
             result,
             denied,
+            network: Vec::new(),
         });
     }
 

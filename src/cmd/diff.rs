@@ -18,9 +18,9 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use wasmgate_analyzer::Analysis;
 use wasmgate_escape::{Terminal as T, sarif_text};
-use wasmgate_sandbox_harness::crosscheck::{CrossCheck, crosscheck};
+use wasmgate_sandbox_harness::crosscheck::{CrossCheck, crosscheck_entries};
 use wasmgate_sandbox_harness::{
-    FileChange, Grants, HostCall, Limits, LimitsOverride, RunReport, run_p1,
+    Entry, FileChange, Grants, HostCall, Limits, LimitsOverride, RunReport, run as run_guest,
 };
 
 use super::run::{change_line, grants, load_policy, load_scenario, soundness, with_run};
@@ -282,9 +282,9 @@ pub fn run(opts: Opts) -> Result<u8> {
                 one(rb, &opts.files[1], &plan.grants, &limits, &plan.name)?,
             ),
         };
-        checks.push(crosscheck(&left_analysis, "_start", &l.trace));
+        checks.push(crosscheck_entries(&left_analysis, &l.entries, &l.trace));
         let right_analysis = right.as_ref().map_or(&left_analysis, |(_, a)| a);
-        checks.push(crosscheck(right_analysis, "_start", &r.trace));
+        checks.push(crosscheck_entries(right_analysis, &r.entries, &r.trace));
         runs.push(compare(&plan.name, plan.line, &l, &r));
     }
     let static_diff = right.as_ref().map(|(_, a)| static_diff(&left_analysis, a));
@@ -323,7 +323,7 @@ fn one(
     limits: &Limits,
     name: &str,
 ) -> Result<RunReport> {
-    run_p1(bytes, grants, limits)
+    run_guest(bytes, grants, limits, &Entry::Command)
         .with_context(|| format!("running {} (run `{name}`)", path.display()))
 }
 

@@ -1,4 +1,4 @@
-//! `wasmgate run`: run a WASI preview 1 command under the least authority its policy grants,
+//! `wasmgate run`: run a WASI preview 1 command or WASI 0.2 command component under the least authority its policy grants,
 //! report how it ended and what it did, and cross-check that against the static analysis.
 
 use std::collections::BTreeMap;
@@ -11,10 +11,10 @@ use serde::Serialize;
 use wasmgate_analyzer::Analysis;
 use wasmgate_escape::{Terminal as T, terminal};
 use wasmgate_policy::{Access, LoadError, ValidPolicy};
-use wasmgate_sandbox_harness::crosscheck::{CrossCheck, crosscheck};
+use wasmgate_sandbox_harness::crosscheck::{CrossCheck, crosscheck_entries};
 use wasmgate_sandbox_harness::{
-    ChangeKind, EntryKind, FileChange, Grants, Limits, LimitsOverride, Outcome, PreopenGrant,
-    RunReport, run_p1,
+    ChangeKind, Entry, EntryKind, FileChange, Grants, Limits, LimitsOverride, Outcome,
+    PreopenGrant, RunReport, run as run_guest,
 };
 
 use crate::{exit, input, output, scenario};
@@ -25,7 +25,8 @@ pub enum Format {
     Json,
 }
 
-/// Run a WASI preview 1 command in a capability-minimal, deterministic sandbox.
+/// Run a WASI preview 1 command or WASI 0.2 command component in a capability-minimal,
+/// deterministic sandbox.
 #[derive(Args, Debug)]
 #[command(after_long_help = "\
 Examples:
@@ -34,12 +35,21 @@ Examples:
   wasmgate run app.wasm --trace app.trace.jsonl --time-ms 2000 --format json
   wasmgate run corpus/c/copy.wasm --stdin input.txt -- /dev/stdin
   wasmgate run corpus/c/copy.wasm --policy copy.toml --scenario copy.scenario.toml
+  wasmgate run corpus/c/copy.component.wasm --policy copy.toml -- /in/a.txt /out/b.txt
+  wasmgate run lib.wasm --invoke add -- 2 -3
+
+A core module runs `_start` (a WASI preview 1 command) or, with --invoke NAME, its
+exported function NAME (after `_initialize`, if exported) with ARGS as its arguments, parsed
+by the parameter types (i32, i64, f32, f64; integers signed or unsigned); what it returns
+is reported. A component runs its `wasi:cli/run` export (WASI 0.2).
 
 Nothing is granted unless the policy's [sandbox] grants it: no environment variables but
 those named there (with the host's values), no directories but copies of the granted ones
 (made in a fresh temporary directory, so the host is never modified; symbolic links and
-special files are left out), an empty stdin (or --stdin F), no network. After the run, the
-files created, changed and deleted in each read-write copy are listed (size, SHA-256). Arguments are the file's name
+special files are left out), an empty stdin (or --stdin F), no network but the policy's
+`network` grants (IP:PORT or IP:*, WASI 0.2 components only; every address the guest tries
+is recorded, refused ones as denied). After the run, the files created, changed and deleted
+in each read-write copy are listed (size, SHA-256). Arguments are the file's name
 then ARGS. Clocks are virtual (they start at 2000-01-01 and sleeps pass instantly),
 randomness is seeded: two runs of the same input give the same output and trace.
 
@@ -50,7 +60,8 @@ kept of stdout and of stderr (more is counted and cut, the guest is not stopped)
 Outcome: exit(N), trap: MESSAGE, fuel-exhausted, timeout, memory-limit, table-limit,
 stack-overflow or output-limit (the first limit the guest hit, else how it ended).
 After every run each import the guest called is checked against the imports the static
-analysis says `_start` can reach; a miss is an analyzer soundness bug.
+analysis says the entry that ran (`_start`, or a component's `wasi:cli/run@0.2.N#run`)
+can reach; a miss is an analyzer soundness bug.
 
 Scenario files (--scenario S) list runs: name, args, env (values given, not the host's),
 stdin (a file), inputs (directories copied in, ro or rw) and expect (the outcome, default
@@ -60,10 +71,10 @@ Exit status:
   0  the guest exited with status 0 and hit no limit (with --scenario: every run had its
      expected outcome)
   1  any other outcome (with --scenario: some run's outcome differed from the expected one)
-  2  usage or input error (not a WASI preview 1 command, unreadable policy...), or an
+  2  usage or input error (not a WASI command, unreadable policy...), or an
      import was called that the analysis did not predict (analyzer soundness bug)")]
 pub struct Opts {
-    /// The .wasm file: a WASI preview 1 command module.
+    /// The .wasm file: a WASI preview 1 command module or a WASI 0.2 command component.
     pub file: PathBuf,
     /// Policy whose [sandbox] section grants directories, environment and limits.
     #[arg(long, short = 'p')]
@@ -99,7 +110,11 @@ pub struct Opts {
     /// Bytes of stdout and of stderr kept.
     #[arg(long)]
     pub output_bytes: Option<u64>,
-    /// Arguments after the program name.
+    /// Call this exported function of a core module (a reactor or library) instead of
+    /// `_start`; ARGS are then its arguments.
+    #[arg(long, value_name = "NAME")]
+    pub invoke: Option<String>,
+    /// Arguments after the program name (with --invoke: the function's arguments).
     #[arg(last = true)]
     pub args: Vec<String>,
 }
@@ -124,7 +139,13 @@ pub fn run(opts: Opts) -> Result<u8> {
     let analysis = wasmgate_analyzer::analyze(&bytes)
         .map_err(|e| anyhow::anyhow!("{}: {e}", opts.file.display()))?;
     let policy = load_policy(opts.policy.as_deref())?;
-    let (mut grants, policy_limits) = grants(&opts.file, &opts.args, policy.as_ref())?;
+    // With --invoke, ARGS are the function's, not the program's.
+    let program_args = if opts.invoke.is_some() {
+        &[][..]
+    } else {
+        &opts.args[..]
+    };
+    let (mut grants, policy_limits) = grants(&opts.file, program_args, policy.as_ref())?;
     let limits = Limits::default()
         .with(&policy_limits)
         .with(&LimitsOverride {
@@ -143,12 +164,19 @@ pub fn run(opts: Opts) -> Result<u8> {
         grants.stdin = scenario::read_text(f, scenario::MAX_STDIN_BYTES)
             .with_context(|| format!("reading stdin file {}", f.display()))?;
     }
-    let report = run_p1(&bytes, &grants, &limits)
+    let entry = match &opts.invoke {
+        None => Entry::Command,
+        Some(name) => Entry::Invoke {
+            name: name.clone(),
+            args: opts.args.clone(),
+        },
+    };
+    let report = run_guest(&bytes, &grants, &limits, &entry)
         .with_context(|| format!("running {}", opts.file.display()))?;
     if let Some(path) = &opts.trace {
         output::write_atomic(path, report.trace.to_json_lines().as_bytes())?;
     }
-    let check = crosscheck(&analysis, "_start", &report.trace);
+    let check = crosscheck_entries(&analysis, &report.entries, &report.trace);
     match opts.format {
         Format::Human => output::print(&human(&report, &limits, &analysis, &check))?,
         Format::Json => output::print_json(&JsonReport {
@@ -238,14 +266,14 @@ fn replay(
 ) -> Result<u8> {
     let mut results = Vec::new();
     for r in runs {
-        let report = run_p1(bytes, &with_run(base, r), limits).with_context(|| {
+        let report = run_guest(bytes, &with_run(base, r), limits, &Entry::Command).with_context(|| {
             format!(
                 "running {} (scenario run `{}`)",
                 opts.file.display(),
                 r.name
             )
         })?;
-        let check = crosscheck(analysis, "_start", &report.trace);
+        let check = crosscheck_entries(analysis, &report.entries, &report.trace);
         results.push((r, report, check));
     }
     let mismatches = results
@@ -317,7 +345,7 @@ pub(crate) fn soundness<'a>(checks: impl Iterator<Item = &'a CrossCheck>) -> Res
     if !names.is_empty() {
         bail!(
             "internal error: analyzer soundness bug: the guest called {} but the analysis \
-             says `_start` cannot reach it",
+             says the entry point that ran cannot reach it",
             names.join(", ")
         );
     }
@@ -345,9 +373,10 @@ pub(crate) fn grants(
         return Ok((g, LimitsOverride::default()));
     };
     let s = &p.sandbox;
-    if !s.network.is_empty() {
-        bail!(
-            "[sandbox] network grants are not supported yet by `wasmgate run` (WASI preview 1 has no way to connect)"
+    for n in &s.network {
+        g.network.push(
+            n.parse()
+                .map_err(|e: String| anyhow::anyhow!("[sandbox] {e}"))?,
         );
     }
     // Preopen paths are relative to the policy file that wrote `[sandbox]`.
@@ -408,6 +437,10 @@ fn human(r: &RunReport, limits: &Limits, analysis: &Analysis, check: &CrossCheck
     if r.end != r.outcome {
         let _ = writeln!(s, "  then: {}", T(&r.end.to_string()));
     }
+    if !r.returned.is_empty() {
+        let vals: Vec<String> = r.returned.iter().map(|v| v.to_string()).collect();
+        let _ = writeln!(s, "returned: {}", T(&vals.join(", ")));
+    }
     for p in &r.preopens {
         let mode = if p.writable { "rw" } else { "ro" };
         let _ = writeln!(
@@ -449,6 +482,13 @@ fn human(r: &RunReport, limits: &Limits, analysis: &Analysis, check: &CrossCheck
     );
     for (cap, n) in by_capability(r, analysis) {
         let _ = writeln!(s, "  {cap:<16} {n}");
+    }
+    if !r.network.is_empty() {
+        let _ = writeln!(s, "network attempts: {}", r.network.len());
+        for n in &r.network {
+            let verdict = if n.allowed { "allowed" } else { "DENIED" };
+            let _ = writeln!(s, "  {:<12} {} {verdict}", n.use_, T(&n.address));
+        }
     }
     let denied: Vec<_> = r.trace.denied().collect();
     if !denied.is_empty() {

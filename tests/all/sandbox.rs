@@ -87,17 +87,22 @@ pub(crate) fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
-/// `name arg` for a denied call: the short import name, then its path (else its fd).
+/// `name arg` for a denied call: the short import name, then its path (else the network
+/// address it was refused, else its fd).
 pub(crate) fn denial_key(call: &Value) -> String {
     let name = call["call"].as_str().unwrap().rsplit('#').next().unwrap();
-    let arg = match call["args"].get("path") {
-        Some(Value::String(p)) => p.clone(),
+    let arg = match (call["args"].get("path"), call.get("network")) {
+        (Some(Value::String(p)), _) => p.clone(),
+        (_, Some(Value::Array(n))) => {
+            let refused = n.iter().find(|a| a["allowed"] == false).unwrap_or(&n[0]);
+            refused["address"].as_str().unwrap().to_string()
+        }
         _ => call["args"]["fd"].to_string(),
     };
     format!("{name} {arg}")
 }
 
-fn header_values(text: &str, key: &str) -> Vec<String> {
+pub(super) fn header_values(text: &str, key: &str) -> Vec<String> {
     text.lines()
         .filter_map(|l| l.strip_prefix(";; ")?.strip_prefix(key)?.strip_prefix(':'))
         .flat_map(|v| v.split(';').map(|s| s.trim().to_string()))
@@ -105,7 +110,7 @@ fn header_values(text: &str, key: &str) -> Vec<String> {
         .collect()
 }
 
-fn json_run(wasm: &Path, extra: &[&str]) -> (i32, Value) {
+pub(super) fn json_run(wasm: &Path, extra: &[&str]) -> (i32, Value) {
     let w = wasm.to_str().unwrap();
     let mut args = vec!["run", w, "--format", "json"];
     args.extend_from_slice(extra);
