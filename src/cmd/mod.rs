@@ -6,6 +6,7 @@ pub mod check;
 pub mod explain;
 pub mod graph;
 pub mod inspect;
+pub mod merge;
 pub mod policy;
 #[cfg(feature = "sandbox")]
 pub mod run;

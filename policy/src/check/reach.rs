@@ -205,7 +205,7 @@ impl Cx<'_> {
                             rule: id::EXPORT_CAPABILITY_RESTRICTED,
                             message: format!(
                                 "export `{}` reaches capability `{cap}` through `{}`, beyond its restriction to [{}]",
-                                e.name,
+                                crate::demangle::with_readable(&e.name),
                                 r.import,
                                 allowed(k)
                             ),
@@ -232,7 +232,7 @@ impl Cx<'_> {
             let message = if g.entries.len() == 1 {
                 format!(
                     "export `{}` reaches capability `{cap}` through `{}`, beyond its restriction to [{}]",
-                    e.name,
+                    crate::demangle::with_readable(&e.name),
                     r.import,
                     allowed(g.restriction)
                 )
@@ -242,7 +242,7 @@ impl Cx<'_> {
                      shortest witness is from export `{}` through `{}` (restricted to [{}])",
                     thousands(g.entries.len()),
                     entry_list(a, &g.entries),
-                    e.name,
+                    crate::demangle::with_readable(&e.name),
                     r.import,
                     allowed(g.restriction)
                 )
