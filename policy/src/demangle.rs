@@ -31,6 +31,14 @@ pub fn demangle(name: &str) -> Option<String> {
     if name.len() > MAX_MANGLED_BYTES {
         return None;
     }
+    // Inside a component a function is `instance:name`; a mangled symbol holds no `:`.
+    if let Some((instance, symbol)) = name.rsplit_once(':') {
+        return symbol_only(symbol).map(|d| format!("{instance}:{d}"));
+    }
+    symbol_only(name)
+}
+
+fn symbol_only(name: &str) -> Option<String> {
     // Emscripten and macOS toolchains may add one more leading underscore.
     let symbol = name.strip_prefix("__Z").map_or(name, |_| &name[1..]);
     if !(symbol.starts_with("_Z") || symbol.starts_with("_R")) {
@@ -115,8 +123,19 @@ mod tests {
     }
 
     #[test]
+    fn a_component_function_keeps_its_instance_prefix() {
+        assert_eq!(
+            demangle("wasi_snapshot_preview1:_RNvNtCsi4CVahZSHti_22wasi_snapshot_preview16macros5print")
+                .as_deref(),
+            Some("wasi_snapshot_preview1:wasi_snapshot_preview1::macros::print")
+        );
+        assert_eq!(demangle("wasi:cli/exit@0.2.12#exit"), None);
+        assert_eq!(demangle("main:_start"), None);
+    }
+
+    #[test]
     fn plain_and_malformed_names_stay_raw() {
-        for raw in ["main", "__original_main", "_Z", "_ZN", "_R", "_Zgarbage\u{1b}[2J", ""] {
+        for raw in ["main", "__original_main", "_Z", "_ZN", "_R", "_Zgarbage\u{1b}[2J", "", ":"] {
             assert_eq!(demangle(raw), None, "{raw:?}");
         }
     }

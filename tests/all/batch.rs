@@ -534,3 +534,125 @@ fn jobs_and_no_cache_do_not_change_the_report() {
     assert_eq!(code, 2);
     assert!(err.contains("need 1 <= i <= n"), "{err}");
 }
+
+/// Real Rust symbols of corpus binaries (v0 in the WASI adapter, legacy in a wasmer test
+/// program), as their witnesses name them under a deny-all policy: every demangled name, and
+/// nothing else.
+#[test]
+fn corpus_rust_symbols_are_demangled() {
+    let cases: &[(&str, &[(&str, &str)])] = &[
+        (
+            "wasi-adapter-proxy",
+            &[
+                (
+                    "_RNvMs0_NtCs6R3a5KVuU1Z_22wasi_snapshot_preview111descriptorsNtB5_11Descriptors3new",
+                    "<wasi_snapshot_preview1::descriptors::Descriptors>::new",
+                ),
+                (
+                    "_RNvMs5_Cs6R3a5KVuU1Z_22wasi_snapshot_preview1NtB5_5State15descriptors_mut",
+                    "<wasi_snapshot_preview1::State>::descriptors_mut",
+                ),
+                (
+                    "_RNvMs5_Cs6R3a5KVuU1Z_22wasi_snapshot_preview1NtB5_5State3new",
+                    "<wasi_snapshot_preview1::State>::new",
+                ),
+                (
+                    "_RNvMs5_Cs6R3a5KVuU1Z_22wasi_snapshot_preview1NtB5_5State3ptr",
+                    "<wasi_snapshot_preview1::State>::ptr",
+                ),
+                (
+                    "_RNvMsc_NtNtNtNtCs6R3a5KVuU1Z_22wasi_snapshot_preview18bindings4wasi2io7streamsNtB5_12OutputStream24blocking_write_and_flush",
+                    "<wasi_snapshot_preview1::bindings::wasi::io::streams::OutputStream>::blocking_write_and_flush",
+                ),
+                (
+                    "_RNvNtCs6R3a5KVuU1Z_22wasi_snapshot_preview16macros5print",
+                    "wasi_snapshot_preview1::macros::print",
+                ),
+            ],
+        ),
+        (
+            "wasmer-wasi-envvar",
+            &[
+                (
+                    "_ZN3std2io8buffered9bufwriter18BufWriter$LT$W$GT$9flush_buf17hb629e20b36805f0aE",
+                    "std::io::buffered::bufwriter::BufWriter<W>::flush_buf",
+                ),
+                ("_ZN3std2rt10lang_start17he21fe8a465c471baE", "std::rt::lang_start"),
+                (
+                    "_ZN3std2rt19lang_start_internal17h1e63ab493c96e529E",
+                    "std::rt::lang_start_internal",
+                ),
+                (
+                    "_ZN3std4sync4once4Once10call_inner17h854d00ebc3ec5d03E",
+                    "std::sync::once::Once::call_inner",
+                ),
+                (
+                    "_ZN3std4sync4once4Once9call_once28_$u7b$$u7b$closure$u7d$$u7d$17h75521f33c551be89E",
+                    "std::sync::once::Once::call_once::{{closure}}",
+                ),
+                (
+                    "_ZN4wasi13lib_generated8fd_write17h0e14540f2e119982E",
+                    "wasi::lib_generated::fd_write",
+                ),
+            ],
+        ),
+    ];
+    let corpus = std::env::var_os("WASMGATE_CORPUS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/wasmgate/corpus")
+        });
+    let dir = scratch("batch-corpus-demangle");
+    std::fs::copy(root().join("bench/deny-all.toml"), dir.join("deny.toml")).unwrap();
+    for (id, pairs) in cases {
+        let file = format!("{id}.wasm");
+        std::fs::copy(corpus.join(&file), dir.join(&file)).unwrap();
+        let args = ["check", "-p", "deny.toml", &file, "--no-cache"];
+        let (code, json, err) = run_in(&dir, &[&args[..], &["--format", "json"]].concat());
+        assert_eq!(code, 1, "{err}");
+        let report: Value = serde_json::from_str(&json).unwrap();
+        let mut got = BTreeMap::new();
+        for f in report["files"][0]["findings"].as_array().unwrap() {
+            for (k, v) in f.get("demangled").and_then(Value::as_object).into_iter().flatten() {
+                got.insert(k.clone(), v.as_str().unwrap().to_string());
+            }
+        }
+        let want: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(got, want, "{id}");
+        // Human output shows only the readable form of these names in witnesses.
+        let (_, human, _) = run_in(&dir, &args);
+        for (raw, readable) in pairs.iter() {
+            assert!(!human.contains(raw), "{id}: raw {raw} shown");
+            assert!(human.contains(readable), "{id}: {readable} missing");
+        }
+    }
+}
+
+/// The progress bar is drawn on a terminal (here a pseudo-terminal from util-linux `script`,
+/// part of every Debian system) and never when standard error is a pipe.
+#[test]
+fn progress_bar_only_on_a_terminal() {
+    let dir = scratch("batch-progress");
+    std::fs::create_dir_all(dir.join("bins")).unwrap();
+    for p in crate::common::files_with_ext(&root().join("corpus/c"), "wasm") {
+        std::fs::copy(&p, dir.join("bins").join(p.file_name().unwrap())).unwrap();
+    }
+    std::fs::copy(root().join("bench/deny-all.toml"), dir.join("deny.toml")).unwrap();
+    let cmd = format!(
+        "{} check -p deny.toml bins --no-cache -j 1 > /dev/null",
+        env!("CARGO_BIN_EXE_wasmgate")
+    );
+    let out = std::process::Command::new("timeout")
+        .args(["120", "script", "-qec", &cmd, "/dev/null"])
+        .current_dir(&dir)
+        .output()
+        .expect("util-linux `script` is needed for this test");
+    let tty = String::from_utf8_lossy(&out.stdout);
+    let n = crate::common::files_with_ext(&root().join("corpus/c"), "wasm").len();
+    assert!(tty.contains(&format!("/{n} binaries (")), "{tty:?}");
+    let (code, _, err) = run_in(&dir, &["check", "-p", "deny.toml", "bins", "--no-cache"]);
+    assert_eq!((code, err.as_str()), (1, ""));
+}
