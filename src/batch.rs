@@ -171,12 +171,7 @@ pub fn run<J: Job>(
             });
         };
         let context = job.context(path);
-        let key = digest(&[
-            J::KIND.as_bytes(),
-            &identity,
-            &context,
-            sha256.as_bytes(),
-        ]);
+        let key = digest(&[J::KIND.as_bytes(), &identity, &context, sha256.as_bytes()]);
         let file = dir.join(format!("{key}.json"));
         match load::<J::Output>(&file, &key) {
             Lookup::Hit(output) if job.valid(path, &output) => {
@@ -195,10 +190,7 @@ pub fn run<J: Job>(
         let output = job.run(path, &bytes)?;
         // A cache that cannot be written costs time, not correctness.
         if let Err(e) = store(&file, &key, &output) {
-            output::eprint(&format!(
-                "warning: not cached: {}: {e:#}\n",
-                file.display()
-            ));
+            output::eprint(&format!("warning: not cached: {}: {e:#}\n", file.display()));
         }
         Ok(Done {
             output,
@@ -268,7 +260,10 @@ fn load<T: DeserializeOwned>(file: &Path, key: &str) -> Lookup<T> {
 fn store<T: Serialize>(file: &Path, key: &str, value: &T) -> Result<()> {
     let body = serde_json::to_vec(value)?;
     if body.len() as u64 > MAX_ENTRY_BYTES {
-        bail!("the result is larger than {}", files::human_size(MAX_ENTRY_BYTES));
+        bail!(
+            "the result is larger than {}",
+            files::human_size(MAX_ENTRY_BYTES)
+        );
     }
     let sum = hex(&Sha256::digest(&body));
     output::write_atomic_with(file, |w| {
@@ -293,8 +288,12 @@ impl std::str::FromStr for Shard {
         let (i, n) = s
             .split_once('/')
             .ok_or_else(|| format!("`{s}` is not of the form i/n (e.g. 1/4)"))?;
-        let index: usize = i.parse().map_err(|_| format!("`{i}` is not a shard number"))?;
-        let count: usize = n.parse().map_err(|_| format!("`{n}` is not a shard count"))?;
+        let index: usize = i
+            .parse()
+            .map_err(|_| format!("`{i}` is not a shard number"))?;
+        let count: usize = n
+            .parse()
+            .map_err(|_| format!("`{n}` is not a shard count"))?;
         if count == 0 || index == 0 || index > count {
             return Err(format!("shard {index}/{count}: need 1 <= i <= n"));
         }

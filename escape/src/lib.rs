@@ -369,7 +369,11 @@ mod tests {
 
     #[test]
     fn github_values_cannot_end_or_start_a_workflow_command() {
-        for h in HOSTILE.iter().copied().chain(["100%25 ok", "a,b:c", "x\r\n::error::y"]) {
+        for h in HOSTILE
+            .iter()
+            .copied()
+            .chain(["100%25 ok", "a,b:c", "x\r\n::error::y"])
+        {
             let m = github_message(h);
             let p = github_property(h);
             for v in [&m, &p] {
@@ -378,7 +382,9 @@ mod tests {
                 // Every `%` starts one of the escapes we write: the runner decodes exactly.
                 for (i, _) in v.match_indices('%') {
                     assert!(
-                        ["%25", "%0D", "%0A", "%3A", "%2C"].iter().any(|e| v[i..].starts_with(e)),
+                        ["%25", "%0D", "%0A", "%3A", "%2C"]
+                            .iter()
+                            .any(|e| v[i..].starts_with(e)),
                         "{v:?}"
                     );
                 }

@@ -125,8 +125,10 @@ mod tests {
     #[test]
     fn a_component_function_keeps_its_instance_prefix() {
         assert_eq!(
-            demangle("wasi_snapshot_preview1:_RNvNtCsi4CVahZSHti_22wasi_snapshot_preview16macros5print")
-                .as_deref(),
+            demangle(
+                "wasi_snapshot_preview1:_RNvNtCsi4CVahZSHti_22wasi_snapshot_preview16macros5print"
+            )
+            .as_deref(),
             Some("wasi_snapshot_preview1:wasi_snapshot_preview1::macros::print")
         );
         assert_eq!(demangle("wasi:cli/exit@0.2.12#exit"), None);
@@ -135,7 +137,16 @@ mod tests {
 
     #[test]
     fn plain_and_malformed_names_stay_raw() {
-        for raw in ["main", "__original_main", "_Z", "_ZN", "_R", "_Zgarbage\u{1b}[2J", "", ":"] {
+        for raw in [
+            "main",
+            "__original_main",
+            "_Z",
+            "_ZN",
+            "_R",
+            "_Zgarbage\u{1b}[2J",
+            "",
+            ":",
+        ] {
             assert_eq!(demangle(raw), None, "{raw:?}");
         }
     }

@@ -12,8 +12,8 @@ use wasmgate_escape::{Terminal as T, join_terminal};
 mod baseline;
 mod github;
 mod sarif;
-pub use github::{GithubOmitted, MAX_PER_LEVEL, MAX_SUMMARY_BYTES, github};
 pub use baseline::{Baseline, BaselineError, apply_baseline, baseline_fingerprints};
+pub use github::{GithubOmitted, MAX_PER_LEVEL, MAX_SUMMARY_BYTES, github};
 pub use sarif::{
     Limits as SarifLimits, Log as Sarif, MAX_LOCATIONS, MAX_RESULTS, Omitted, sarif, sarif_within,
 };

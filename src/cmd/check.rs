@@ -12,8 +12,7 @@ use wasmgate_policy::files;
 use wasmgate_policy::project::{self, Project};
 use wasmgate_policy::report::{self, FileReport};
 use wasmgate_policy::{
-    Date, Finding, FingerprintVersion, Kind, Level, LoadError, SmtOptions, ValidPolicy,
-    fingerprint,
+    Date, Finding, FingerprintVersion, Kind, Level, LoadError, SmtOptions, ValidPolicy, fingerprint,
 };
 
 use crate::{batch, exit, output};
@@ -112,7 +111,13 @@ pub struct Opts {
     #[arg(long, value_name = "MS")]
     pub smt_timeout: Option<u64>,
     /// Binaries analysed at once (default: one per CPU).
-    #[arg(long, short = 'j', value_name = "N", default_value_t = 0, hide_default_value = true)]
+    #[arg(
+        long,
+        short = 'j',
+        value_name = "N",
+        default_value_t = 0,
+        hide_default_value = true
+    )]
     pub jobs: usize,
     /// Where results are cached (default: $XDG_CACHE_HOME/wasmgate/results, else
     /// ~/.cache/wasmgate/results).
@@ -189,7 +194,11 @@ pub fn run(opts: Opts) -> Result<u8> {
         }
     });
     if let Some(meta) = &shard_meta {
-        binaries = meta.positions.iter().map(|&i| binaries[i].clone()).collect();
+        binaries = meta
+            .positions
+            .iter()
+            .map(|&i| binaries[i].clone())
+            .collect();
     }
     let project = match &opts.policy {
         Some(_) => None,
@@ -333,7 +342,10 @@ pub fn render_and_exit(
                             .create(true)
                             .open(&p)
                             .with_context(|| {
-                                format!("opening $GITHUB_STEP_SUMMARY ({})", Path::new(&p).display())
+                                format!(
+                                    "opening $GITHUB_STEP_SUMMARY ({})",
+                                    Path::new(&p).display()
+                                )
                             })?;
                         let mut buf = std::io::BufWriter::new(&mut f);
                         report::github(reports, w, Some(&mut buf))?;
@@ -442,8 +454,14 @@ impl batch::Job for CheckJob<'_> {
                 timeout_ms: self.opts.smt_timeout,
             },
         };
-        let findings =
-            wasmgate_policy::check_with(policy, &analysis, Some(bytes), artifact, self.today, options);
+        let findings = wasmgate_policy::check_with(
+            policy,
+            &analysis,
+            Some(bytes),
+            artifact,
+            self.today,
+            options,
+        );
         // Freeing a large analysis takes a while: do it beside the other files' work.
         std::thread::spawn(move || drop(analysis));
         Ok(findings)
@@ -454,10 +472,9 @@ impl batch::Job for CheckJob<'_> {
         let known = wasmgate_policy::rules::catalogue();
         findings.iter().all(|f| {
             let entry = match f.fingerprint_version {
-                FingerprintVersion::V2 => f
-                    .location
-                    .entry_kind
-                    .zip(f.location.entry_point.as_deref()),
+                FingerprintVersion::V2 => {
+                    f.location.entry_kind.zip(f.location.entry_point.as_deref())
+                }
                 FingerprintVersion::V3 => None,
             };
             // The readable names are derived data: recomputed, never taken from the entry.

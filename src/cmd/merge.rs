@@ -108,7 +108,11 @@ pub fn run(opts: Opts) -> Result<u8> {
             .checked_sub(1)
             .and_then(|i| seen_shards.get_mut(i))
         else {
-            bail!("{}: shard {}/{count} is out of range", p.display(), shard.index);
+            bail!(
+                "{}: shard {}/{count} is out of range",
+                p.display(),
+                shard.index
+            );
         };
         if std::mem::replace(seen, true) {
             bail!("{}: shard {}/{count} given twice", p.display(), shard.index);

@@ -77,7 +77,14 @@ fn github_annotations_are_escaped_capped_per_level_and_listed_in_the_step_summar
     .unwrap();
     let summary = dir.join("summary.md");
     std::fs::write(&summary, "previous step\n").unwrap();
-    let args = ["check", "-p", "deny.toml", "--per-entry", "--no-cache", "app.wasm"];
+    let args = [
+        "check",
+        "-p",
+        "deny.toml",
+        "--per-entry",
+        "--no-cache",
+        "app.wasm",
+    ];
     let (code, json, err) = run_in(&dir, &[&args[..], &["--format", "json"]].concat());
     assert_eq!(code, 1, "{err}");
     let report: Value = serde_json::from_str(&json).unwrap();
@@ -107,7 +114,9 @@ fn github_annotations_are_escaped_capped_per_level_and_listed_in_the_step_summar
             );
             for (i, _) in message.match_indices('%') {
                 assert!(
-                    ["%25", "%0A", "%0D"].iter().any(|e| message[i..].starts_with(e)),
+                    ["%25", "%0A", "%0D"]
+                        .iter()
+                        .any(|e| message[i..].starts_with(e)),
                     "{line}"
                 );
             }
@@ -120,7 +129,10 @@ fn github_annotations_are_escaped_capped_per_level_and_listed_in_the_step_summar
     // At most 10 per level, the most severe first, each naming its finding exactly.
     let per_level = |l: &str| findings.iter().filter(|f| f["level"] == l).count();
     let (errors, warnings, notes) = (per_level("error"), per_level("warning"), per_level("note"));
-    assert!(errors > 10 && warnings > 10, "{errors} errors, {warnings} warnings");
+    assert!(
+        errors > 10 && warnings > 10,
+        "{errors} errors, {warnings} warnings"
+    );
     let expected: Vec<&&Value> = findings
         .iter()
         .filter(|f| f["level"] == "error")
@@ -147,9 +159,16 @@ fn github_annotations_are_escaped_capped_per_level_and_listed_in_the_step_summar
         let title = decode(props.rsplit_once("title=").unwrap().1);
         assert_eq!(
             title,
-            format!("{} {} in app.wasm", f["rule"].as_str().unwrap(), f["name"].as_str().unwrap())
+            format!(
+                "{} {} in app.wasm",
+                f["rule"].as_str().unwrap(),
+                f["name"].as_str().unwrap()
+            )
         );
-        assert!(props.contains(&format!("line={}", f["policy"]["line"])), "{props}");
+        assert!(
+            props.contains(&format!("line={}", f["policy"]["line"])),
+            "{props}"
+        );
     }
     let left = |n: usize| n.saturating_sub(10);
     let omitted = left(errors) + left(warnings) + left(notes);
@@ -168,12 +187,19 @@ fn github_annotations_are_escaped_capped_per_level_and_listed_in_the_step_summar
     assert!(md.starts_with("previous step\n## wasmgate check"), "{md}");
     let rows = md
         .lines()
-        .filter(|l| ["| error |", "| warning |", "| note |"].iter().any(|p| l.starts_with(p)))
+        .filter(|l| {
+            ["| error |", "| warning |", "| note |"]
+                .iter()
+                .any(|p| l.starts_with(p))
+        })
         .count();
     assert_eq!(rows, findings.len(), "{md}");
     for l in md.lines() {
         assert!(!l.chars().any(is_hidden), "{l:?}");
-        assert!(!l.trim_start().starts_with("::") && !l.contains("<script"), "{l:?}");
+        assert!(
+            !l.trim_start().starts_with("::") && !l.contains("<script"),
+            "{l:?}"
+        );
     }
 }
 
@@ -219,7 +245,10 @@ const MANGLED: &[(&str, Option<&str>)] = &[
         "_ZN3std2rt19lang_start_internal17h38aa3d6ef7a1c1f1E",
         Some("std::rt::lang_start_internal"),
     ),
-    ("_RNvCs15kBYyAo9fc_7mycrate7example", Some("mycrate::example")),
+    (
+        "_RNvCs15kBYyAo9fc_7mycrate7example",
+        Some("mycrate::example"),
+    ),
     ("_ZN5space3fooEibc", Some("space::foo(int, bool, char)")),
     // A source name holding ESC and a newline: demangled, still hostile text.
     ("_ZN8a\u{1b}[2J\nbbEv", Some("a\u{1b}[2J\nbb()")),
@@ -240,7 +269,14 @@ fn mangled_names_are_readable_in_human_and_sarif_and_json_keeps_both() {
     let imports = imports("env", "x");
     std::fs::write(dir.join("app.wasm"), module(&imports, &names)).unwrap();
     std::fs::write(dir.join("deny.toml"), "[capabilities]\nallow = []\n").unwrap();
-    let base = ["check", "-p", "deny.toml", "--per-entry", "--no-cache", "app.wasm"];
+    let base = [
+        "check",
+        "-p",
+        "deny.toml",
+        "--per-entry",
+        "--no-cache",
+        "app.wasm",
+    ];
     let (code, json, err) = run_in(&dir, &[&base[..], &["--format", "json"]].concat());
     assert_eq!(code, 1, "{err}");
     let report: Value = serde_json::from_str(&json).unwrap();
@@ -303,7 +339,10 @@ fn mangled_names_are_readable_in_human_and_sarif_and_json_keeps_both() {
                 if let Some(raw) = l["decoratedName"].as_str() {
                     decorated.insert(raw.to_string(), l["name"].as_str().unwrap().to_string());
                     let text = step["location"]["message"]["text"].as_str().unwrap();
-                    assert_eq!(text, wasmgate_escape::sarif_text(l["name"].as_str().unwrap()));
+                    assert_eq!(
+                        text,
+                        wasmgate_escape::sarif_text(l["name"].as_str().unwrap())
+                    );
                 }
             }
         }
@@ -331,7 +370,11 @@ fn batch_inputs() -> Vec<PathBuf> {
         "debian-wasi-libc-crt1-command",
     ] {
         let p = corpus.join(format!("{id}.wasm"));
-        assert!(p.exists(), "{} is missing: run corpus/third-party/fetch.sh", p.display());
+        assert!(
+            p.exists(),
+            "{} is missing: run corpus/third-party/fetch.sh",
+            p.display()
+        );
         v.push(p);
     }
     v
@@ -352,12 +395,20 @@ fn shards_merge_to_the_unsharded_report_and_a_second_run_comes_from_the_cache() 
     std::fs::create_dir_all(bins.join("sub")).unwrap();
     for (i, p) in batch_inputs().iter().enumerate() {
         // Some in a subdirectory: the order is the sorted walk's, not the file names'.
-        let to = if i % 3 == 0 { bins.join("sub") } else { bins.clone() };
+        let to = if i % 3 == 0 {
+            bins.join("sub")
+        } else {
+            bins.clone()
+        };
         std::fs::copy(p, to.join(p.file_name().unwrap())).unwrap();
     }
     std::fs::copy(root().join("bench/deny-all.toml"), dir.join("deny.toml")).unwrap();
     let check = |extra: &[&str]| {
-        let args = [&["check", "-p", "deny.toml", "bins", "--now", "2026-06-01"][..], extra].concat();
+        let args = [
+            &["check", "-p", "deny.toml", "bins", "--now", "2026-06-01"][..],
+            extra,
+        ]
+        .concat();
         run_in(&dir, &args)
     };
     let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
@@ -397,22 +448,38 @@ fn shards_merge_to_the_unsharded_report_and_a_second_run_comes_from_the_cache() 
         assert!(lines.iter().all(|l| l["cached"] == false));
         // Round robin over the sorted list.
         let expect: Vec<&str> = artifacts.iter().copied().skip(i - 1).step_by(2).collect();
-        let got: Vec<&str> = lines.iter().map(|l| l["artifact"].as_str().unwrap()).collect();
+        let got: Vec<&str> = lines
+            .iter()
+            .map(|l| l["artifact"].as_str().unwrap())
+            .collect();
         assert_eq!(got, expect);
     }
     // Merged, in either order, in JSON and SARIF: byte for byte the unsharded reports.
     for order in [["s1.json", "s2.json"], ["s2.json", "s1.json"]] {
-        let (code, _, err) =
-            run_in(&dir, &["merge", order[0], order[1], "--format", "json", "-o", "m.json"]);
+        let (code, _, err) = run_in(
+            &dir,
+            &[
+                "merge", order[0], order[1], "--format", "json", "-o", "m.json",
+            ],
+        );
         assert_eq!(code, 1, "{err}");
         assert_eq!(read("m.json"), read("full.json"));
     }
-    let (code, _, _) = run_in(&dir, &["merge", "s1.json", "s2.json", "--format", "sarif", "-o", "m.sarif"]);
+    let (code, _, _) = run_in(
+        &dir,
+        &[
+            "merge", "s1.json", "s2.json", "--format", "sarif", "-o", "m.sarif",
+        ],
+    );
     assert_eq!(code, 1);
     assert_eq!(read("m.sarif"), read("full.sarif"));
     // A missing, repeated or foreign shard is an error.
     let (code, _, err) = run_in(&dir, &["merge", "s1.json"]);
-    assert_eq!((code, err.contains("shard 2/2 is missing")), (2, true), "{err}");
+    assert_eq!(
+        (code, err.contains("shard 2/2 is missing")),
+        (2, true),
+        "{err}"
+    );
     let (code, _, err) = run_in(&dir, &["merge", "s1.json", "s1.json"]);
     assert_eq!((code, err.contains("given twice")), (2, true), "{err}");
     let (code, _, err) = run_in(&dir, &["merge", "s1.json", "full.json"]);
@@ -441,7 +508,9 @@ fn shards_merge_to_the_unsharded_report_and_a_second_run_comes_from_the_cache() 
             .as_array()
             .unwrap()
             .iter()
-            .filter(|x| x["level"] == "error" && x["kind"] == "fail" && x.get("suppressed").is_none())
+            .filter(|x| {
+                x["level"] == "error" && x["kind"] == "fail" && x.get("suppressed").is_none()
+            })
             .count();
         assert_eq!(l["errors"], errors, "{l}");
         assert_eq!(l["sha256"].as_str().unwrap().len(), 64);
@@ -458,7 +527,11 @@ fn shards_merge_to_the_unsharded_report_and_a_second_run_comes_from_the_cache() 
     assert_eq!(entries.len(), artifacts.len());
     let forged_at = entries
         .iter()
-        .position(|p| std::fs::read_to_string(p).unwrap().contains("\"fingerprint\""))
+        .position(|p| {
+            std::fs::read_to_string(p)
+                .unwrap()
+                .contains("\"fingerprint\"")
+        })
         .expect("an entry with findings");
     let text = std::fs::read_to_string(&entries[forged_at]).unwrap();
     let mut parts = text.splitn(4, '\n');
@@ -476,7 +549,11 @@ fn shards_merge_to_the_unsharded_report_and_a_second_run_comes_from_the_cache() 
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    std::fs::write(&entries[forged_at], format!("{magic}\n{key}\n{sum}\n{body}")).unwrap();
+    std::fs::write(
+        &entries[forged_at],
+        format!("{magic}\n{key}\n{sum}\n{body}"),
+    )
+    .unwrap();
     let others: Vec<&PathBuf> = entries
         .iter()
         .enumerate()
@@ -510,7 +587,11 @@ fn shards_merge_to_the_unsharded_report_and_a_second_run_comes_from_the_cache() 
     // Recomputed entries were rewritten: the next run is all from the cache again.
     let (_, _, err) = check(&["--cache-dir", "cache", "--summary-jsonl", "third.jsonl"]);
     assert_eq!(err, "");
-    assert!(jsonl(&dir.join("third.jsonl")).iter().all(|l| l["cached"] == true));
+    assert!(
+        jsonl(&dir.join("third.jsonl"))
+            .iter()
+            .all(|l| l["cached"] == true)
+    );
 }
 
 #[test]
@@ -522,7 +603,11 @@ fn jobs_and_no_cache_do_not_change_the_report() {
     }
     std::fs::copy(root().join("bench/deny-all.toml"), dir.join("deny.toml")).unwrap();
     let run = |extra: &[&str]| {
-        let args = [&["check", "-p", "deny.toml", "bins", "--format", "json"][..], extra].concat();
+        let args = [
+            &["check", "-p", "deny.toml", "bins", "--format", "json"][..],
+            extra,
+        ]
+        .concat();
         let (code, out, err) = run_in(&dir, &args);
         assert_eq!(code, 1, "{err}");
         out
@@ -530,7 +615,10 @@ fn jobs_and_no_cache_do_not_change_the_report() {
     let one = run(&["--jobs", "1", "--no-cache"]);
     assert_eq!(run(&["--jobs", "2", "--no-cache"]), one);
     assert_eq!(run(&["-j", "3", "--cache-dir", "c"]), one);
-    let (code, _, err) = run_in(&dir, &["check", "-p", "deny.toml", "bins", "--shard", "3/2"]);
+    let (code, _, err) = run_in(
+        &dir,
+        &["check", "-p", "deny.toml", "bins", "--shard", "3/2"],
+    );
     assert_eq!(code, 2);
     assert!(err.contains("need 1 <= i <= n"), "{err}");
 }
@@ -577,7 +665,10 @@ fn corpus_rust_symbols_are_demangled() {
                     "_ZN3std2io8buffered9bufwriter18BufWriter$LT$W$GT$9flush_buf17hb629e20b36805f0aE",
                     "std::io::buffered::bufwriter::BufWriter<W>::flush_buf",
                 ),
-                ("_ZN3std2rt10lang_start17he21fe8a465c471baE", "std::rt::lang_start"),
+                (
+                    "_ZN3std2rt10lang_start17he21fe8a465c471baE",
+                    "std::rt::lang_start",
+                ),
                 (
                     "_ZN3std2rt19lang_start_internal17h1e63ab493c96e529E",
                     "std::rt::lang_start_internal",
@@ -613,7 +704,12 @@ fn corpus_rust_symbols_are_demangled() {
         let report: Value = serde_json::from_str(&json).unwrap();
         let mut got = BTreeMap::new();
         for f in report["files"][0]["findings"].as_array().unwrap() {
-            for (k, v) in f.get("demangled").and_then(Value::as_object).into_iter().flatten() {
+            for (k, v) in f
+                .get("demangled")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
                 got.insert(k.clone(), v.as_str().unwrap().to_string());
             }
         }

@@ -81,7 +81,11 @@ pub fn github(
             continue;
         }
         shown[slot] += 1;
-        let mut message = format!("{}: {}", terminal(&f.location.artifact), terminal(&f.message));
+        let mut message = format!(
+            "{}: {}",
+            terminal(&f.location.artifact),
+            terminal(&f.message)
+        );
         if !f.witness.is_empty() {
             let path: Vec<&str> = f.witness.iter().map(|n| f.readable(n)).collect();
             message.push_str(&format!(
