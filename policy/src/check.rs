@@ -274,7 +274,7 @@ fn reach_location(e: &EntryPoint, r: &Reach) -> Location {
 fn entry_label(e: &EntryPoint) -> String {
     match e.kind {
         // The raw name first: it is what `allow`, `restrict` and waivers match.
-        EntryKind::Export => format!("export `{}`", crate::demangle::with_readable(&e.name)),
+        EntryKind::Export => format!("export {}", crate::demangle::quoted(&e.name)),
         EntryKind::Start => "the start function".to_string(),
         EntryKind::Escaped => "`<escaped>` (functions whose references the host holds)".to_string(),
     }

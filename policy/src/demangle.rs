@@ -82,12 +82,12 @@ impl Write for Capped {
     }
 }
 
-/// `name`, followed by its readable form in parentheses when it has one: for messages, where
-/// the raw name must stay (it is what a waiver or an `allow` entry matches).
-pub fn with_readable(name: &str) -> String {
+/// `name` in backquotes, followed by its readable form in parentheses when it has one: for
+/// messages, where the raw name must stay (it is what a waiver or an `allow` entry matches).
+pub fn quoted(name: &str) -> String {
     match demangle(name) {
-        Some(d) => format!("{name} ({d})"),
-        None => name.to_string(),
+        Some(d) => format!("`{name}` ({d})"),
+        None => format!("`{name}`"),
     }
 }
 
@@ -203,8 +203,8 @@ mod tests {
     }
 
     #[test]
-    fn with_readable_keeps_the_raw_name_first() {
-        assert_eq!(with_readable("_ZN1aEv"), "_ZN1aEv (a())");
-        assert_eq!(with_readable("main"), "main");
+    fn quoted_keeps_the_raw_name_first() {
+        assert_eq!(quoted("_ZN1aEv"), "`_ZN1aEv` (a())");
+        assert_eq!(quoted("main"), "`main`");
     }
 }

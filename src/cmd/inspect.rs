@@ -8,7 +8,7 @@ use anyhow::Result;
 use clap::{Args, ValueEnum};
 use wasmgate_analyzer::{Analysis, BinaryKind, EntryPoint, SharedJson, Witnesses};
 use wasmgate_escape::{Terminal as T, join_terminal, terminal};
-use wasmgate_policy::demangle::{demangle, with_readable};
+use wasmgate_policy::demangle::demangle;
 
 use crate::{exit, input, output};
 
@@ -202,7 +202,10 @@ fn entry(s: &mut String, e: &EntryPoint, witnesses: bool) {
     } else {
         terminal(&caps.join(", ")).into_owned()
     };
-    let name = with_readable(&e.name);
+    let name = match demangle(&e.name) {
+        Some(d) => format!("{} ({})", e.name, d),
+        None => e.name.clone(),
+    };
     let _ = writeln!(s, "  {} ({kind}{note}): {summary}", T(&name));
     if !witnesses {
         return;

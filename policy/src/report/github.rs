@@ -11,7 +11,7 @@
 
 use std::io::{self, Write};
 
-use wasmgate_escape::{github_message, github_property, markdown, terminal};
+use wasmgate_escape::{github_message, github_property, markdown};
 
 use super::{FileReport, summary};
 use crate::finding::{Finding, Kind, Level};
@@ -81,22 +81,15 @@ pub fn github(
             continue;
         }
         shown[slot] += 1;
-        let mut message = format!(
-            "{}: {}",
-            terminal(&f.location.artifact),
-            terminal(&f.message)
-        );
+        // Raw text here: each line goes through `github_message` (and so `terminal`) once.
+        let mut lines = vec![format!("{}: {}", f.location.artifact, f.message)];
         if !f.witness.is_empty() {
             let path: Vec<&str> = f.witness.iter().map(|n| f.readable(n)).collect();
-            message.push_str(&format!(
-                "\nwitness: {}",
-                wasmgate_escape::join_terminal(&path, " -> ")
-            ));
+            lines.push(format!("witness: {}", path.join(" -> ")));
         }
-        // The line break above is ours: encode each line, join with the encoded break.
-        let message = message
-            .split('\n')
-            .map(github_message)
+        let message = lines
+            .iter()
+            .map(|l| github_message(l))
             .collect::<Vec<_>>()
             .join("%0A");
         writeln!(
