@@ -62,6 +62,9 @@ pub struct Done<T> {
     pub cached: bool,
 }
 
+/// One binary's result, or why there is none.
+pub type Outcome<T> = Result<Done<T>>;
+
 /// How a batch runs.
 #[derive(Debug, Default)]
 pub struct Settings {
@@ -135,7 +138,7 @@ pub fn run<J: Job>(
     job: &J,
     paths: &[PathBuf],
     settings: &Settings,
-) -> Result<(Vec<Result<Done<J::Output>>>, Stats)> {
+) -> Result<(Vec<Outcome<J::Output>>, Stats)> {
     let cache = match &settings.cache {
         Some(dir) => {
             let dir = dir.join(J::KIND);

@@ -48,7 +48,7 @@ fn counted(reports: &[FileReport]) -> Vec<&Finding> {
         .filter(|f| f.kind == Kind::Fail && f.suppressed.is_none())
         .collect();
     // Stable: equal levels keep file and finding order.
-    out.sort_by(|a, b| b.level.cmp(&a.level));
+    out.sort_by_key(|f| std::cmp::Reverse(f.level));
     out
 }
 
