@@ -2,6 +2,7 @@
 //!
 //! The binary is thin: each subcommand lives in `cmd/` with its options and `run()`.
 
+mod batch;
 mod cmd;
 mod input;
 mod output;
@@ -48,6 +49,7 @@ enum Command {
     Inspect(cmd::inspect::Opts),
     Graph(cmd::graph::Opts),
     Check(cmd::check::Opts),
+    Merge(cmd::merge::Opts),
     Explain(cmd::explain::Opts),
     Policy(cmd::policy::Opts),
     #[cfg(feature = "sandbox")]
@@ -73,6 +75,7 @@ fn main() -> ExitCode {
         Command::Inspect(opts) => cmd::inspect::run(opts),
         Command::Graph(opts) => cmd::graph::run(opts),
         Command::Check(opts) => cmd::check::run(opts),
+        Command::Merge(opts) => cmd::merge::run(opts),
         Command::Explain(opts) => cmd::explain::run(opts),
         Command::Policy(opts) => cmd::policy::run(opts),
         #[cfg(feature = "sandbox")]

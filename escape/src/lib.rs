@@ -14,6 +14,7 @@
 //! | Graphviz DOT | [`dot_string`] |
 //! | HTML | [`html`] |
 //! | Markdown | [`markdown`] |
+//! | GitHub workflow command message / property | [`github_message`] / [`github_property`] |
 //!
 //! JSON needs nothing extra: serde escapes control characters, and JSON consumers get the
 //! exact bytes back.
@@ -242,6 +243,35 @@ pub fn markdown(s: &str) -> String {
     out
 }
 
+/// The message of a GitHub Actions workflow command (after the second `::`): as
+/// [`terminal`] (one printable line, no command markers), then `%`, CR and LF
+/// percent-encoded as the workflow-command syntax requires, so the runner decodes the text
+/// back and nothing in it can end the command or start another.
+pub fn github_message(s: &str) -> String {
+    github_encode(&terminal(s), false)
+}
+
+/// A property value of a GitHub Actions workflow command (`file=`, `title=`): as
+/// [`github_message`], and `:` and `,` percent-encoded too, since they end the value.
+pub fn github_property(s: &str) -> String {
+    github_encode(&terminal(s), true)
+}
+
+fn github_encode(s: &str, property: bool) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '\r' => out.push_str("%0D"),
+            '\n' => out.push_str("%0A"),
+            ':' if property => out.push_str("%3A"),
+            ',' if property => out.push_str("%2C"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,6 +365,35 @@ mod tests {
             }
             assert_one_printable_line(inner);
         }
+    }
+
+    #[test]
+    fn github_values_cannot_end_or_start_a_workflow_command() {
+        for h in HOSTILE
+            .iter()
+            .copied()
+            .chain(["100%25 ok", "a,b:c", "x\r\n::error::y"])
+        {
+            let m = github_message(h);
+            let p = github_property(h);
+            for v in [&m, &p] {
+                assert_one_printable_line(v);
+                assert!(!v.contains(['\r', '\n']), "{v:?}");
+                // Every `%` starts one of the escapes we write: the runner decodes exactly.
+                for (i, _) in v.match_indices('%') {
+                    assert!(
+                        ["%25", "%0D", "%0A", "%3A", "%2C"]
+                            .iter()
+                            .any(|e| v[i..].starts_with(e)),
+                        "{v:?}"
+                    );
+                }
+            }
+            assert!(!p.contains([':', ',']), "{p:?}");
+        }
+        assert_eq!(github_message("50% a:b,c"), "50%25 a:b,c");
+        assert_eq!(github_property("50% a:b,c"), "50%25 a%3Ab%2Cc");
+        assert_eq!(github_message("::error::x"), "\\u{3a}:error::x");
     }
 
     #[test]

@@ -182,6 +182,13 @@ impl Cx<'_> {
         };
         let fingerprint = fingerprint(&rule.id, self.artifact, entry, &d.subject);
         let entry_points = d.entries.iter().map(|&i| self.entry_ref(i)).collect();
+        let demangled = crate::demangle::table(
+            d.witness
+                .iter()
+                .map(|n| &**n)
+                .chain(location.function.as_deref())
+                .chain(location.entry_point.as_deref()),
+        );
         self.out.push(Finding {
             rule: rule.id.clone(),
             name: rule.name.clone(),
@@ -192,6 +199,7 @@ impl Cx<'_> {
             location,
             entry_points,
             witness: d.witness,
+            demangled,
             policy: policy_ref(self.policy, &d.origin),
             counterexample: None,
             fingerprint,
@@ -265,7 +273,8 @@ fn reach_location(e: &EntryPoint, r: &Reach) -> Location {
 /// be named `<start>` or `<escaped>` and must not read as the real one.
 fn entry_label(e: &EntryPoint) -> String {
     match e.kind {
-        EntryKind::Export => format!("export `{}`", e.name),
+        // The raw name first: it is what `allow`, `restrict` and waivers match.
+        EntryKind::Export => format!("export {}", crate::demangle::quoted(&e.name)),
         EntryKind::Start => "the start function".to_string(),
         EntryKind::Escaped => "`<escaped>` (functions whose references the host holds)".to_string(),
     }

@@ -1,5 +1,6 @@
 //! `Finding`: the one shape every check produces and every output format renders.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -160,6 +161,11 @@ pub struct Finding {
     /// findings carry one: from the entry point nearest the import (`location.entry_point`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub witness: Vec<std::sync::Arc<str>>,
+    /// Readable forms of the mangled names among `witness`, `location.function` and
+    /// `location.entry_point`, keyed by the raw name (Rust and C++ symbols; see
+    /// [`crate::demangle`]). Reports for people show these; the raw names stay where they are.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub demangled: BTreeMap<String, String>,
     /// The policy entry that decided it.
     pub policy: PolicyRef,
     /// A concrete input that breaks the property (SMT checker); absent otherwise.
@@ -174,6 +180,13 @@ pub struct Finding {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     /// Set when a waiver or the baseline suppresses it (it then never fails a check).
     pub suppressed: Option<Suppression>,
+}
+
+impl Finding {
+    /// `name` as people should read it: its demangled form when it has one.
+    pub fn readable<'a>(&'a self, name: &'a str) -> &'a str {
+        self.demangled.get(name).map_or(name, String::as_str)
+    }
 }
 
 /// `1,234,567`: counts in messages are read by people.

@@ -11,6 +11,7 @@
 
 mod check;
 mod date;
+pub mod demangle;
 pub mod diag;
 pub mod files;
 mod finding;

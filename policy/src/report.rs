@@ -10,8 +10,10 @@ use serde::Serialize;
 use wasmgate_escape::{Terminal as T, join_terminal};
 
 mod baseline;
+mod github;
 mod sarif;
 pub use baseline::{Baseline, BaselineError, apply_baseline, baseline_fingerprints};
+pub use github::{GithubOmitted, MAX_PER_LEVEL, MAX_SUMMARY_BYTES, github};
 pub use sarif::{
     Limits as SarifLimits, Log as Sarif, MAX_LOCATIONS, MAX_RESULTS, Omitted, sarif, sarif_within,
 };
@@ -35,7 +37,7 @@ pub const PER_ENTRY_FINGERPRINT_KEY: &str = "wasmgateFinding/v2";
 pub const MAX_BASELINE_BYTES: u64 = 256 << 20;
 
 /// Findings for one binary.
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, serde::Deserialize, Debug, Clone)]
 pub struct FileReport {
     /// The binary, relative to the working directory.
     pub artifact: String,
@@ -127,11 +129,12 @@ pub fn human(reports: &[FileReport], s: &mut dyn Write) -> io::Result<()> {
                 write!(s, " @ {o:#x}")?;
             }
             if let Some(func) = &f.location.function {
-                write!(s, " in `{}`", T(func))?;
+                write!(s, " in `{}`", T(f.readable(func)))?;
             }
             writeln!(s)?;
             if !f.witness.is_empty() {
-                writeln!(s, "    witness: {}", join_terminal(&f.witness, " -> "))?;
+                let readable: Vec<&str> = f.witness.iter().map(|n| f.readable(n)).collect();
+                writeln!(s, "    witness: {}", join_terminal(&readable, " -> "))?;
             }
             writeln!(
                 s,
@@ -218,19 +221,50 @@ impl Serialize for Files<'_> {
     }
 }
 
+/// Which part of a sharded run (`check --shard i/n`) a JSON report holds; `merge` puts the
+/// parts back together and checks that they belong together and cover everything.
+#[derive(Serialize, serde::Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Shard {
+    /// 1-based shard number.
+    pub index: usize,
+    /// Number of shards.
+    pub count: usize,
+    /// Binaries in the whole (unsharded) run.
+    pub total: usize,
+    /// SHA-256 of the whole run's list of binaries, so shards of different listings do not
+    /// merge.
+    pub listing: String,
+    /// Position in the whole run of each of this report's files, in order.
+    pub positions: Vec<usize>,
+    /// Whether `--baseline` was given (SARIF then marks new results).
+    pub baseline: bool,
+}
+
 /// JSON for machines: `schema_version`, one entry per file, sorted findings, a summary;
 /// pretty-printed with a trailing newline, written as it is serialized.
 pub fn json(reports: &[FileReport], w: &mut dyn Write) -> io::Result<()> {
+    json_sharded(reports, None, w)
+}
+
+/// [`json`], with a `shard` object when the report is one shard of a run.
+pub fn json_sharded(
+    reports: &[FileReport],
+    shard: Option<&Shard>,
+    w: &mut dyn Write,
+) -> io::Result<()> {
     #[derive(Serialize)]
     struct Json<'a> {
         files: Files<'a>,
         schema_version: u32,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        shard: Option<Sorted<'a, Shard>>,
         summary: Sorted<'a, Summary>,
     }
     let summary = summary(reports);
     let report = Json {
         files: Files(reports),
         schema_version: SCHEMA_VERSION,
+        shard: shard.map(Sorted),
         summary: Sorted(&summary),
     };
     serde_json::to_writer_pretty(&mut *w, &report)?;

@@ -2,24 +2,28 @@
 //! text, JSON or SARIF; the exit status says whether anything at or above `--fail-on` remains
 //! after waivers and the baseline.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
-use rayon::prelude::*;
 use wasmgate_policy::files;
 use wasmgate_policy::project::{self, Project};
 use wasmgate_policy::report::{self, FileReport};
-use wasmgate_policy::{Date, Level, LoadError, SmtOptions, ValidPolicy};
+use wasmgate_policy::{
+    Date, Finding, FingerprintVersion, Kind, Level, LoadError, SmtOptions, ValidPolicy, fingerprint,
+};
 
-use crate::{exit, input, output};
+use crate::{batch, exit, output};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum Format {
     Human,
     Json,
     Sarif,
+    /// GitHub Actions annotations, and the full list in `$GITHUB_STEP_SUMMARY` when set.
+    Github,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -38,6 +42,23 @@ Examples:
   wasmgate check . --format sarif -o wasmgate.sarif  # for GitHub code scanning
   wasmgate check . --baseline old.sarif              # report only new findings
   wasmgate check --per-entry -p policy.toml app.wasm # one finding per entry point
+  wasmgate check . --format github                   # GitHub Actions annotations + job summary
+  wasmgate check registry/ -j 8 --summary-jsonl r.jsonl   # many binaries, one JSON line each
+  wasmgate check registry/ --shard 2/4 --format json -o s2.json  # one CI job of four;
+  wasmgate merge s1.json s2.json s3.json s4.json --format sarif  # then merge the shards
+
+--format github writes workflow-command annotations, most severe first, at most 10 per level
+(GitHub shows no more per step; a log line counts the rest), and appends every finding as a
+Markdown table to $GITHUB_STEP_SUMMARY when it is set.
+
+Each binary's findings are cached (default $XDG_CACHE_HOME/wasmgate/results, else
+~/.cache/wasmgate/results; --cache-dir, --no-cache) under the binary's SHA-256, the resolved
+policy text, the flags, the expired waivers and this wasmgate build; an entry that does not
+verify is recomputed. A progress bar shows on a terminal only. --shard I/N checks every Nth
+binary of the sorted list; `wasmgate merge` puts the shards' JSON reports back together.
+
+Names are shown demangled (Rust, C++) in text, SARIF and annotations; JSON keeps the raw
+names and adds `demangled`.
 
 Findings are aggregated: one per (binary, rule, subject), e.g. \"65,169 entry points reach
 capability `fs.write`\", listing every entry point (all of them in JSON, the first few in text
@@ -89,6 +110,29 @@ pub struct Opts {
     /// `timeout_ms`; default 2000). A timeout is `unknown`, never a pass.
     #[arg(long, value_name = "MS")]
     pub smt_timeout: Option<u64>,
+    /// Binaries analysed at once (default: one per CPU).
+    #[arg(
+        long,
+        short = 'j',
+        value_name = "N",
+        default_value_t = 0,
+        hide_default_value = true
+    )]
+    pub jobs: usize,
+    /// Where results are cached (default: $XDG_CACHE_HOME/wasmgate/results, else
+    /// ~/.cache/wasmgate/results).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Analyse every binary, reading and writing no cache.
+    #[arg(long, conflicts_with = "cache_dir")]
+    pub no_cache: bool,
+    /// Also write one JSON line per binary (counts, sha256, whether cached) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub summary_jsonl: Option<PathBuf>,
+    /// Check only shard I of N of the sorted list of binaries (round robin); merge the
+    /// shards' `--format json` reports with `wasmgate merge`.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<batch::Shard>,
 }
 
 pub fn run(opts: Opts) -> Result<u8> {
@@ -121,7 +165,7 @@ pub fn run(opts: Opts) -> Result<u8> {
     } else {
         opts.paths.clone()
     };
-    let mut binaries = Vec::new();
+    let mut binaries: Vec<PathBuf> = Vec::new();
     let mut seen = HashSet::new();
     for p in &paths {
         collect(p, &mut binaries, &mut seen)?;
@@ -135,6 +179,26 @@ pub fn run(opts: Opts) -> Result<u8> {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+    }
+    // Sharding picks from the whole sorted, deduplicated list, so every shard agrees on it.
+    let shard_meta = opts.shard.map(|shard| {
+        let all: Vec<String> = binaries.iter().map(|b| display(b)).collect();
+        let positions: Vec<usize> = (0..binaries.len()).filter(|&i| shard.owns(i)).collect();
+        report::Shard {
+            index: shard.index,
+            count: shard.count,
+            total: all.len(),
+            listing: batch::listing_digest(&all),
+            positions,
+            baseline: opts.baseline.is_some(),
+        }
+    });
+    if let Some(meta) = &shard_meta {
+        binaries = meta
+            .positions
+            .iter()
+            .map(|&i| binaries[i].clone())
+            .collect();
     }
     let project = match &opts.policy {
         Some(_) => None,
@@ -182,64 +246,124 @@ pub fn run(opts: Opts) -> Result<u8> {
         }
         jobs.push((bin, artifact, policy_path));
     }
-    let checked: Vec<Result<FileReport>> = jobs
-        .into_par_iter()
-        .map(|(bin, artifact, policy_path)| {
-            let policy = &policies[&policy_path];
-            // The policy is read first: its assumptions are the analysis' options.
-            let mut options = policy.analysis_options();
-            options.assume_no_reentry |= opts.analysis.assume_no_reentry;
-            let bytes = input::read(bin)?;
-            let analysis = wasmgate_analyzer::analyze_with(&bytes, options)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", bin.display()))?;
-            let options = wasmgate_policy::Options {
-                per_entry: opts.per_entry,
-                smt: SmtOptions {
-                    timeout_ms: opts.smt_timeout,
-                },
-            };
-            let findings = wasmgate_policy::check_with(
-                policy,
-                &analysis,
-                Some(&bytes),
-                &artifact,
-                today,
-                options,
-            );
-            // Freeing a large analysis takes a while: do it beside the other files' work.
-            std::thread::spawn(move || drop(analysis));
-            Ok(FileReport {
-                artifact,
-                policy: display(&policy_path),
-                findings,
-            })
-        })
-        .collect();
+    let job = CheckJob {
+        assigned: jobs
+            .iter()
+            .map(|(bin, artifact, policy)| ((*bin).clone(), (artifact.clone(), policy.clone())))
+            .collect(),
+        policies: &policies,
+        opts: &opts,
+        today,
+    };
+    let settings = batch::Settings {
+        jobs: opts.jobs,
+        cache: if opts.no_cache {
+            None
+        } else {
+            opts.cache_dir.clone().or_else(batch::default_cache_dir)
+        },
+        progress: true,
+    };
+    let paths: Vec<PathBuf> = jobs.iter().map(|(bin, _, _)| (*bin).clone()).collect();
+    let (checked, stats) = batch::run(&job, &paths, &settings)?;
+    if stats.rejected > 0 {
+        output::eprint(&format!(
+            "warning: {} cache entr{} in {} did not verify (corrupt or tampered) and were \
+             recomputed\n",
+            stats.rejected,
+            if stats.rejected == 1 { "y" } else { "ies" },
+            settings.cache.as_deref().unwrap_or(Path::new("")).display()
+        ));
+    }
     let mut reports = Vec::with_capacity(checked.len());
-    for r in checked {
-        reports.push(r?);
+    let mut lines = Vec::new();
+    for (r, (_, artifact, policy_path)) in checked.into_iter().zip(&jobs) {
+        let done = r?;
+        let report = FileReport {
+            artifact: artifact.clone(),
+            policy: display(policy_path),
+            findings: done.output,
+        };
+        if opts.summary_jsonl.is_some() {
+            lines.push(summary_line(&report, &done.sha256, done.cached));
+        }
+        reports.push(report);
     }
     if let Some(b) = &baseline {
         report::apply_baseline(&mut reports, b);
     }
+    if let Some(path) = &opts.summary_jsonl {
+        output::write_atomic_with(path, |w| {
+            for l in &lines {
+                serde_json::to_writer(&mut *w, l)?;
+                writeln!(w)?;
+            }
+            Ok(())
+        })?;
+    }
+    render_and_exit(
+        &reports,
+        opts.format,
+        opts.output.as_deref(),
+        opts.fail_on,
+        baseline.is_some(),
+        shard_meta.as_ref(),
+    )
+}
+
+/// Writes the report in `format` (to `out_path` atomically, else standard output) and returns
+/// the exit status for `fail_on`. Shared with `merge`, so a merged run renders exactly as an
+/// unsharded one.
+pub fn render_and_exit(
+    reports: &[FileReport],
+    format: Format,
+    out_path: Option<&Path>,
+    fail_on: FailOn,
+    baseline: bool,
+    shard: Option<&report::Shard>,
+) -> Result<u8> {
     // Written as it is rendered: no whole-report string.
     let render = |w: &mut dyn std::io::Write| -> Result<()> {
-        match opts.format {
-            Format::Human => report::human(&reports, w)?,
-            Format::Json => report::json(&reports, w)?,
+        match format {
+            Format::Human => report::human(reports, w)?,
+            Format::Json => report::json_sharded(reports, shard, w)?,
             Format::Sarif => {
-                let log = report::sarif(&reports, env!("CARGO_PKG_VERSION"), baseline.is_some());
+                let log = report::sarif(reports, env!("CARGO_PKG_VERSION"), baseline);
                 serde_json::to_writer_pretty(&mut *w, &log)?;
                 writeln!(w)?;
+            }
+            Format::Github => {
+                let step = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|v| !v.is_empty());
+                match step {
+                    Some(p) => {
+                        // Appended, as GitHub expects: earlier steps may have written to it.
+                        let mut f = std::fs::OpenOptions::new()
+                            .append(true)
+                            .create(true)
+                            .open(&p)
+                            .with_context(|| {
+                                format!(
+                                    "opening $GITHUB_STEP_SUMMARY ({})",
+                                    Path::new(&p).display()
+                                )
+                            })?;
+                        let mut buf = std::io::BufWriter::new(&mut f);
+                        report::github(reports, w, Some(&mut buf))?;
+                        buf.flush()?;
+                    }
+                    None => {
+                        report::github(reports, w, None)?;
+                    }
+                }
             }
         }
         Ok(())
     };
-    match &opts.output {
+    match out_path {
         Some(path) => output::write_atomic_with(path, render)?,
         None => output::print_with(render)?,
     }
-    let fail_on = match opts.fail_on {
+    let fail_on = match fail_on {
         FailOn::Note => Level::Note,
         FailOn::Warning => Level::Warning,
         FailOn::Error => Level::Error,
@@ -248,9 +372,124 @@ pub fn run(opts: Opts) -> Result<u8> {
         .iter()
         .flat_map(|r| &r.findings)
         .any(|f| wasmgate_policy::counts(f, fail_on));
-    // The process ends here: freeing the reports piece by piece is wasted time.
-    std::mem::forget(reports);
     Ok(if failing { exit::VIOLATION } else { exit::OK })
+}
+
+/// One line of `--summary-jsonl`: a binary's counts, digest and whether it came from the cache.
+fn summary_line(r: &FileReport, sha256: &str, cached: bool) -> serde_json::Value {
+    let s = report::summary(std::slice::from_ref(r));
+    let proven = r
+        .findings
+        .iter()
+        .filter(|f| f.kind == Kind::Pass && f.suppressed.is_none())
+        .count();
+    serde_json::json!({
+        "artifact": r.artifact,
+        "policy": r.policy,
+        "sha256": sha256,
+        "cached": cached,
+        "errors": s.errors,
+        "warnings": s.warnings,
+        "notes": s.notes,
+        "suppressed": s.suppressed,
+        "proven": proven,
+    })
+}
+
+/// `check` as a batch job: findings per binary, cached under everything they depend on.
+struct CheckJob<'a> {
+    /// Per binary: its name in reports and its policy.
+    assigned: HashMap<PathBuf, (String, PathBuf)>,
+    policies: &'a BTreeMap<PathBuf, ValidPolicy>,
+    opts: &'a Opts,
+    today: Date,
+}
+
+impl batch::Job for CheckJob<'_> {
+    type Output = Vec<Finding>;
+    const KIND: &'static str = "check";
+
+    fn context(&self, path: &Path) -> Vec<u8> {
+        let (artifact, policy_path) = &self.assigned[path];
+        let policy = &self.policies[policy_path];
+        // Length-prefixed parts: names and texts cannot run into each other.
+        let mut out = Vec::new();
+        let mut part = |b: &[u8]| {
+            out.extend_from_slice(&(b.len() as u64).to_le_bytes());
+            out.extend_from_slice(b);
+        };
+        part(artifact.as_bytes());
+        part(display(policy_path).as_bytes());
+        // The resolved policy: every file of its `extends` chain, by name and text.
+        for src in &policy.sources {
+            part(src.name.as_bytes());
+            part(src.text.as_bytes());
+        }
+        part(&[
+            u8::from(self.opts.per_entry),
+            u8::from(self.opts.analysis.assume_no_reentry),
+        ]);
+        part(format!("{:?}", self.opts.smt_timeout).as_bytes());
+        // The date matters only through which waivers have expired.
+        let expired: Vec<u8> = policy
+            .waivers
+            .iter()
+            .map(|w| u8::from(w.expires.is_some_and(|d| d < self.today)))
+            .collect();
+        part(&expired);
+        out
+    }
+
+    fn run(&self, path: &Path, bytes: &[u8]) -> Result<Vec<Finding>> {
+        let (artifact, policy_path) = &self.assigned[path];
+        let policy = &self.policies[policy_path];
+        // The policy is read first: its assumptions are the analysis' options.
+        let mut options = policy.analysis_options();
+        options.assume_no_reentry |= self.opts.analysis.assume_no_reentry;
+        let analysis = wasmgate_analyzer::analyze_with(bytes, options)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let options = wasmgate_policy::Options {
+            per_entry: self.opts.per_entry,
+            smt: SmtOptions {
+                timeout_ms: self.opts.smt_timeout,
+            },
+        };
+        let findings = wasmgate_policy::check_with(
+            policy,
+            &analysis,
+            Some(bytes),
+            artifact,
+            self.today,
+            options,
+        );
+        // Freeing a large analysis takes a while: do it beside the other files' work.
+        std::thread::spawn(move || drop(analysis));
+        Ok(findings)
+    }
+
+    fn valid(&self, path: &Path, findings: &Vec<Finding>) -> bool {
+        let (artifact, _) = &self.assigned[path];
+        let known = wasmgate_policy::rules::catalogue();
+        findings.iter().all(|f| {
+            let entry = match f.fingerprint_version {
+                FingerprintVersion::V2 => {
+                    f.location.entry_kind.zip(f.location.entry_point.as_deref())
+                }
+                FingerprintVersion::V3 => None,
+            };
+            // The readable names are derived data: recomputed, never taken from the entry.
+            let names = f
+                .witness
+                .iter()
+                .map(|n| &**n)
+                .chain(f.location.function.as_deref())
+                .chain(f.location.entry_point.as_deref());
+            f.location.artifact == *artifact
+                && known.iter().any(|r| r.id == f.rule && r.name == f.name)
+                && f.fingerprint == fingerprint(&f.rule, artifact, entry, &f.subject)
+                && f.demangled == wasmgate_policy::demangle::table(names)
+        })
+    }
 }
 
 /// A path as shown in reports: relative to the working directory when it is inside it,

@@ -1,5 +1,6 @@
 //! `wasmgate inspect`: what a binary is, what it imports, and what each entry point can reach.
 
+use std::borrow::Cow;
 use std::fmt::Write;
 use std::path::PathBuf;
 
@@ -7,6 +8,7 @@ use anyhow::Result;
 use clap::{Args, ValueEnum};
 use wasmgate_analyzer::{Analysis, BinaryKind, EntryPoint, SharedJson, Witnesses};
 use wasmgate_escape::{Terminal as T, join_terminal, terminal};
+use wasmgate_policy::demangle::demangle;
 
 use crate::{exit, input, output};
 
@@ -200,7 +202,11 @@ fn entry(s: &mut String, e: &EntryPoint, witnesses: bool) {
     } else {
         terminal(&caps.join(", ")).into_owned()
     };
-    let _ = writeln!(s, "  {} ({kind}{note}): {summary}", T(&e.name));
+    let name = match demangle(&e.name) {
+        Some(d) => format!("{} ({})", e.name, d),
+        None => e.name.clone(),
+    };
+    let _ = writeln!(s, "  {} ({kind}{note}): {summary}", T(&name));
     if !witnesses {
         return;
     }
@@ -211,11 +217,16 @@ fn entry(s: &mut String, e: &EntryPoint, witnesses: bool) {
             continue;
         }
         last = &r.capability;
+        let readable: Vec<Cow<str>> = r
+            .path
+            .iter()
+            .map(|n| demangle(n).map_or(Cow::Borrowed(&**n), Cow::Owned))
+            .collect();
         let _ = writeln!(
             s,
             "    {:<16} {}",
             T(&r.capability),
-            join_terminal(&r.path, " -> ")
+            join_terminal(&readable, " -> ")
         );
     }
 }

@@ -8,6 +8,7 @@ pub mod diff;
 pub mod explain;
 pub mod graph;
 pub mod inspect;
+pub mod merge;
 pub mod policy;
 #[cfg(feature = "sandbox")]
 pub mod run;

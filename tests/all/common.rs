@@ -7,7 +7,19 @@ pub fn root() -> PathBuf {
 }
 
 pub fn wasmgate() -> std::process::Command {
-    std::process::Command::new(env!("CARGO_BIN_EXE_wasmgate"))
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wasmgate"));
+    // `check` caches results: each test run gets its own cache, so a rerun analyses again
+    // instead of reading the previous run's findings (tests of hangs and limits would pass
+    // vacuously otherwise).
+    cmd.env("XDG_CACHE_HOME", cache_home());
+    cmd
+}
+
+fn cache_home() -> &'static Path {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("cache-{}", std::process::id()))
+    })
 }
 
 /// Runs the CLI and returns (exit code, stdout, stderr).

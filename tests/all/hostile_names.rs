@@ -20,7 +20,7 @@ use crate::policy_check::{assert_github_requirements, multitool_validate, run_in
 /// Export (and function) names: newlines that would end a TOML comment and inject allow
 /// entries, NUL, ANSI sequences, GitHub workflow commands, bidi overrides, quotes, `#`, `]`,
 /// markup, pattern wildcards, reserved entry names, non-ASCII, a very long name.
-fn hostile_names() -> Vec<String> {
+pub(crate) fn hostile_names() -> Vec<String> {
     let mut v: Vec<String> = [
         "run\n  \"net.*\", \"env\", \"fs.*\",\n#",
         "a\0b",
@@ -47,7 +47,7 @@ fn hostile_names() -> Vec<String> {
 
 /// Imports the module declares: `(module, name, type)`. Types: 0 `() -> ()`, 1 `fd_write`,
 /// 2 `proc_exit`.
-fn imports(evil_module: &str, evil_name: &str) -> Vec<(String, String, u32)> {
+pub(crate) fn imports(evil_module: &str, evil_name: &str) -> Vec<(String, String, u32)> {
     vec![
         ("wasi_snapshot_preview1".into(), "fd_write".into(), 1),
         ("wasi_snapshot_preview1".into(), "proc_exit".into(), 2),
@@ -59,7 +59,7 @@ fn imports(evil_module: &str, evil_name: &str) -> Vec<(String, String, u32)> {
 /// A module importing `imports`, exporting one function per name in `exports` (function
 /// `k` calls import `k % imports.len()`), with the same hostile names in the name section,
 /// the producers section and a custom section's name.
-fn module(imports: &[(String, String, u32)], exports: &[String]) -> Vec<u8> {
+pub(crate) fn module(imports: &[(String, String, u32)], exports: &[String]) -> Vec<u8> {
     let mut types = TypeSection::new();
     types.ty().function([], []);
     types.ty().function([ValType::I32; 4], [ValType::I32]);

@@ -204,8 +204,8 @@ impl Cx<'_> {
                         self.push(Draft {
                             rule: id::EXPORT_CAPABILITY_RESTRICTED,
                             message: format!(
-                                "export `{}` reaches capability `{cap}` through `{}`, beyond its restriction to [{}]",
-                                e.name,
+                                "export {} reaches capability `{cap}` through `{}`, beyond its restriction to [{}]",
+                                crate::demangle::quoted(&e.name),
                                 r.import,
                                 allowed(k)
                             ),
@@ -231,18 +231,18 @@ impl Cx<'_> {
             let (e, r) = g.best;
             let message = if g.entries.len() == 1 {
                 format!(
-                    "export `{}` reaches capability `{cap}` through `{}`, beyond its restriction to [{}]",
-                    e.name,
+                    "export {} reaches capability `{cap}` through `{}`, beyond its restriction to [{}]",
+                    crate::demangle::quoted(&e.name),
                     r.import,
                     allowed(g.restriction)
                 )
             } else {
                 format!(
                     "{} exports reach capability `{cap}` beyond their restrictions: {}; the \
-                     shortest witness is from export `{}` through `{}` (restricted to [{}])",
+                     shortest witness is from export {} through `{}` (restricted to [{}])",
                     thousands(g.entries.len()),
                     entry_list(a, &g.entries),
-                    e.name,
+                    crate::demangle::quoted(&e.name),
                     r.import,
                     allowed(g.restriction)
                 )

@@ -295,6 +295,9 @@ struct LogicalLocation<'a> {
     kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     fully_qualified_name: Option<String>,
+    /// The mangled name, when `name` is its demangled form.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decorated_name: Option<&'a str>,
 }
 
 #[derive(Serialize, Debug)]
@@ -658,6 +661,11 @@ pub(super) fn index_ranges(table: &[&EntryRef], entries: &[EntryRef]) -> String 
     out
 }
 
+/// SARIF's `decoratedName` (the compiled, mangled form) when `name` was demangled.
+fn decorated<'a>(f: &'a Finding, name: &'a str) -> Option<&'a str> {
+    f.demangled.contains_key(name).then_some(name)
+}
+
 fn result<'a>(
     f: &'a Finding,
     entries: Option<(usize, &[&'a EntryRef])>,
@@ -667,16 +675,18 @@ fn result<'a>(
     let mut logical = Vec::new();
     if let Some(e) = &f.location.entry_point {
         logical.push(LogicalLocation {
-            name: e,
+            name: f.readable(e),
             kind: "function",
             fully_qualified_name: Some(format!("{}!{e}", f.location.artifact)),
+            decorated_name: decorated(f, e),
         });
     }
     if let Some(func) = &f.location.function {
         logical.push(LogicalLocation {
-            name: func,
+            name: f.readable(func),
             kind: "function",
             fully_qualified_name: None,
+            decorated_name: decorated(f, func),
         });
     }
     if let Some(m) = &f.location.module {
@@ -684,6 +694,7 @@ fn result<'a>(
             name: m,
             kind: "module",
             fully_qualified_name: None,
+            decorated_name: None,
         });
     }
     let primary = PrimaryLocation {
@@ -708,7 +719,7 @@ fn result<'a>(
         message: Some(Message::owned(format!(
             "the binary ({})",
             match (&f.location.offset, &f.location.function) {
-                (Some(_), Some(func)) => format!("call instruction in `{func}`"),
+                (Some(_), Some(func)) => format!("call instruction in `{}`", f.readable(func)),
                 (Some(_), None) => "import entry".to_string(),
                 _ => "whole file".to_string(),
             }
@@ -724,11 +735,12 @@ fn result<'a>(
             .map(|(i, node)| ThreadFlowLocation {
                 location: StepLocation {
                     logical_locations: [LogicalLocation {
-                        name: node,
+                        name: f.readable(node),
                         kind: "function",
                         fully_qualified_name: None,
+                        decorated_name: decorated(f, node),
                     }],
-                    message: Message::new(node),
+                    message: Message::new(f.readable(node)),
                     physical_location: (i == last).then(|| BinaryPhysicalLocation {
                         artifact_location: artifact_location(&f.location.artifact),
                         region: f.location.offset.map(|o| ByteRegion {
@@ -815,6 +827,7 @@ mod tests {
             },
             entry_points: Vec::new(),
             witness: (0..witness).map(|i| Arc::from(format!("f{i}"))).collect(),
+            demangled: Default::default(),
             policy: PolicyRef {
                 file: "p.toml".into(),
                 line: 1,
