@@ -45,6 +45,7 @@ struct Cli {
 enum Command {
     Inspect(cmd::inspect::Opts),
     Graph(cmd::graph::Opts),
+    Harden(cmd::harden::Opts),
     Check(cmd::check::Opts),
     Explain(cmd::explain::Opts),
     Policy(cmd::policy::Opts),
@@ -68,6 +69,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Inspect(opts) => cmd::inspect::run(opts),
         Command::Graph(opts) => cmd::graph::run(opts),
+        Command::Harden(opts) => cmd::harden::run(opts),
         Command::Check(opts) => cmd::check::run(opts),
         Command::Explain(opts) => cmd::explain::run(opts),
         Command::Policy(opts) => cmd::policy::run(opts),

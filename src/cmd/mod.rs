@@ -5,6 +5,7 @@ use clap::Args;
 pub mod check;
 pub mod explain;
 pub mod graph;
+pub mod harden;
 pub mod inspect;
 pub mod policy;
 #[cfg(feature = "sandbox")]
