@@ -359,7 +359,9 @@ impl CapabilityTable {
                 for module in list(entry.module) {
                     for name in &names {
                         let s = specificity(&module, name);
-                        table.denied.push((module.clone(), name.clone(), s, entry.errno));
+                        table
+                            .denied
+                            .push((module.clone(), name.clone(), s, entry.errno));
                     }
                 }
             }

@@ -181,7 +181,9 @@ pub fn harden(
     policy: &ValidPolicy,
     options: &Options,
 ) -> Result<Hardened, Error> {
-    match catch_unwind(AssertUnwindSafe(|| harden_inner(bytes, analysis, policy, options))) {
+    match catch_unwind(AssertUnwindSafe(|| {
+        harden_inner(bytes, analysis, policy, options)
+    })) {
         Ok(r) => r,
         Err(p) => Err(Error::Panic(
             p.downcast_ref::<&str>()
@@ -302,15 +304,25 @@ fn harden_inner(
         .into_iter()
         .map(|(c, _)| c)
         .collect();
+    let unrefined = after
+        .module
+        .as_ref()
+        .and_then(|m| m.call_graph.descriptors.as_ref())
+        .and_then(|d| d.unrefined.clone());
     let mut not_enforced: Vec<NotEnforced> = reached_denied(&after, policy)
         .into_iter()
         .map(|(capability, import)| {
-            let reason = plan
+            let mut reason = plan
                 .notes
                 .iter()
                 .find(|(id, _)| *id == import)
                 .map(|(_, why)| why.clone())
                 .unwrap_or_else(|| "still reached in the output".into());
+            if let Some(u) = unrefined.as_ref().filter(|_| {
+                wasmgate_analyzer::DESCRIPTOR_CAPABILITIES.contains(&capability.as_str())
+            }) {
+                reason.push_str(&format!("; this module's descriptors are not refined: {u}"));
+            }
             NotEnforced {
                 capability,
                 import,

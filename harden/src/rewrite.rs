@@ -34,14 +34,8 @@ mod wasi {
     pub const READ: i64 = FD_READ | FD_READDIR;
     /// Rights that change file data or its metadata: datasync, sync, write, allocate,
     /// path_filestat_set_size/times, fd_filestat_set_size/times.
-    pub const WRITE: i64 = (1 << 0)
-        | (1 << 4)
-        | FD_WRITE
-        | (1 << 8)
-        | (1 << 19)
-        | (1 << 20)
-        | (1 << 22)
-        | (1 << 23);
+    pub const WRITE: i64 =
+        (1 << 0) | (1 << 4) | FD_WRITE | (1 << 8) | (1 << 19) | (1 << 20) | (1 << 22) | (1 << 23);
     /// Rights that create: directories, files, links, symlinks.
     pub const CREATE: i64 = (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12) | (1 << 24);
     /// Rights that say what a request is for: reading or writing data.
@@ -141,7 +135,9 @@ pub(crate) fn rewrite(
     let wide_result: Vec<bool> = import_types
         .iter()
         .map(|t| {
-            func_types.get(*t as usize).is_some_and(|(_, r)| r.as_slice() == [wasmparser::ValType::I64])
+            func_types
+                .get(*t as usize)
+                .is_some_and(|(_, r)| r.as_slice() == [wasmparser::ValType::I64])
         })
         .collect();
     let ndef = plan.live.len();
@@ -325,14 +321,23 @@ pub(crate) fn rewrite(
             }
             Payload::CustomSection(reader) => {
                 let name = reader.name();
-                if name.starts_with(".debug_") || name == "sourceMappingURL" {
+                // Debug information, source maps and code metadata (branch hints) point at
+                // code offsets and function indices that moved.
+                if name.starts_with(".debug_")
+                    || name == "sourceMappingURL"
+                    || name.starts_with("metadata.code.")
+                {
                     done.dropped_sections.push(name.to_string());
                     continue;
                 }
                 match reader.as_known() {
-                    KnownCustom::Name(names) => {
-                        out.push(&name_section(&mut re, names, &standins, plan, first_standin)?)
-                    }
+                    KnownCustom::Name(names) => out.push(&name_section(
+                        &mut re,
+                        names,
+                        &standins,
+                        plan,
+                        first_standin,
+                    )?),
                     _ => out.push(&wasm_encoder::CustomSection {
                         name: name.into(),
                         data: reader.data().into(),
@@ -533,22 +538,22 @@ fn indirect(
     re: &mut Remap,
     map: wasmparser::IndirectNameMap<'_>,
 ) -> Result<IndirectNameMap, Error> {
-                let mut v: Vec<(u32, NameMap)> = Vec::new();
-                for n in map {
-                    let n = n.map_err(parse)?;
-                    let idx = re.function_index(n.index).map_err(enc)?;
-                    let mut inner = NameMap::new();
-                    for x in n.names {
-                        let x = x.map_err(parse)?;
-                        inner.append(x.index, x.name);
-                    }
-                    v.push((idx, inner));
-                }
-                v.sort_by_key(|(i, _)| *i);
-                v.dedup_by_key(|(i, _)| *i);
-                let mut m = IndirectNameMap::new();
-                for (i, inner) in &v {
-                    m.append(*i, inner);
-                }
+    let mut v: Vec<(u32, NameMap)> = Vec::new();
+    for n in map {
+        let n = n.map_err(parse)?;
+        let idx = re.function_index(n.index).map_err(enc)?;
+        let mut inner = NameMap::new();
+        for x in n.names {
+            let x = x.map_err(parse)?;
+            inner.append(x.index, x.name);
+        }
+        v.push((idx, inner));
+    }
+    v.sort_by_key(|(i, _)| *i);
+    v.dedup_by_key(|(i, _)| *i);
+    let mut m = IndirectNameMap::new();
+    for (i, inner) in &v {
+        m.append(*i, inner);
+    }
     Ok(m)
 }

@@ -131,7 +131,13 @@ fn decide(
 pub fn allows_capability(policy: &ValidPolicy, cap: &str) -> bool {
     let omitted = policy.section("capabilities");
     matches!(
-        decide(&policy.capabilities, |_| false, omitted, cap, pattern::matches),
+        decide(
+            &policy.capabilities,
+            |_| false,
+            omitted,
+            cap,
+            pattern::matches
+        ),
         Decision::Allowed
     )
 }
@@ -142,9 +148,13 @@ pub fn allows_import(policy: &ValidPolicy, module: &str, name: &str) -> bool {
     let omitted = policy.section("imports");
     let id = format!("{module}#{name}");
     matches!(
-        decide(&policy.imports, |_| true, omitted, &id, |p, _| import_matches(
-            p, module, name
-        )),
+        decide(
+            &policy.imports,
+            |_| true,
+            omitted,
+            &id,
+            |p, _| import_matches(p, module, name)
+        ),
         Decision::Allowed
     )
 }

@@ -139,11 +139,7 @@ pub fn human(file: &str, out: &str, r: &Report) -> String {
             g.refusal
         );
     }
-    let _ = writeln!(
-        s,
-        "removed function bodies: {}",
-        r.removed_functions.len()
-    );
+    let _ = writeln!(s, "removed function bodies: {}", r.removed_functions.len());
     if !r.emptied_data_segments.is_empty() {
         let _ = writeln!(
             s,
@@ -152,7 +148,11 @@ pub fn human(file: &str, out: &str, r: &Report) -> String {
         );
     }
     if !r.dropped_sections.is_empty() {
-        let names: Vec<String> = r.dropped_sections.iter().map(|n| T(n).to_string()).collect();
+        let names: Vec<String> = r
+            .dropped_sections
+            .iter()
+            .map(|n| T(n).to_string())
+            .collect();
         let _ = writeln!(s, "dropped custom sections: {}", names.join(", "));
     }
     if r.not_enforced.is_empty() {

@@ -11,6 +11,7 @@ mod corpus;
 mod findings;
 mod fuzz_regressions;
 mod graph_size;
+mod harden;
 mod host_reentry;
 mod hostile_inputs;
 mod hostile_names;
