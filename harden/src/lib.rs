@@ -379,7 +379,7 @@ fn reached_denied(a: &Analysis, policy: &ValidPolicy) -> BTreeSet<(String, Strin
 /// Function types by type index, and the type index of each function import.
 fn types_of(bytes: &[u8]) -> Result<(Vec<FuncSig>, Vec<u32>), Error> {
     let parse = |e: wasmparser::BinaryReaderError| Error::Parse {
-        offset: e.offset() as u64,
+        offset: e.offset(),
         message: e.message().to_string(),
     };
     let mut types = Vec::new();

@@ -117,7 +117,7 @@ fn enc(e: ReError<Infallible>) -> Error {
 
 fn parse(e: wasmparser::BinaryReaderError) -> Error {
     Error::Parse {
-        offset: e.offset() as u64,
+        offset: e.offset(),
         message: e.message().to_string(),
     }
 }

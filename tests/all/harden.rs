@@ -233,6 +233,7 @@ fn hardened_fixture_refuses_in_the_guest_and_never_reaches_the_host() {
         ]
     );
     assert_eq!(calls[0]["args"]["rights_base"], 2);
+    assert_eq!(v["stdout"], "hi\n");
 
     // --denied trap: the first refusal traps instead.
     let (trap_out, _) = harden_fixture(tmp.path(), &["--denied", "trap"]);
@@ -433,7 +434,7 @@ fn every_wasi_p1_command_of_the_corpus_hardens_or_is_refused_clearly() {
                 let r: Value = serde_json::from_str(&stdout).unwrap();
                 let not_enforced = r["not_enforced"].as_array().unwrap();
                 // Exit 1 exactly when something is not enforced, each with its reason.
-                if (code == 1) != !not_enforced.is_empty()
+                if (code == 1) == not_enforced.is_empty()
                     || not_enforced.iter().any(|n| n["reason"] == "")
                 {
                     failures.push(format!("{name}: exit {code} with {not_enforced:?}"));
