@@ -48,6 +48,7 @@ struct Cli {
 enum Command {
     Inspect(cmd::inspect::Opts),
     Graph(cmd::graph::Opts),
+    Harden(cmd::harden::Opts),
     Check(cmd::check::Opts),
     Merge(cmd::merge::Opts),
     Explain(cmd::explain::Opts),
@@ -74,6 +75,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Inspect(opts) => cmd::inspect::run(opts),
         Command::Graph(opts) => cmd::graph::run(opts),
+        Command::Harden(opts) => cmd::harden::run(opts),
         Command::Check(opts) => cmd::check::run(opts),
         Command::Merge(opts) => cmd::merge::run(opts),
         Command::Explain(opts) => cmd::explain::run(opts),

@@ -118,6 +118,20 @@ struct FamilyFile {
     js: Vec<JsEntry>,
     #[serde(default)]
     reentry: Vec<ReentryEntry>,
+    #[serde(default)]
+    denied: Vec<DeniedEntry>,
+}
+
+/// `[[denied]]`: what a function of the family returns when `wasmgate harden` replaces it
+/// because the policy denies everything it does.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeniedEntry {
+    module: OneOrMany,
+    name: OneOrMany,
+    errno: i32,
+    #[allow(dead_code)]
+    doc: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -174,6 +188,8 @@ pub struct CapabilityTable {
     reentry_exact: HashMap<(String, String), Reentry>,
     /// `(module, name, specificity, what)`, most specific first.
     reentry_globs: Vec<(String, String, usize, Reentry)>,
+    /// `(module, name, specificity, errno)` of `[[denied]]`, most specific first.
+    denied: Vec<(String, String, usize, i32)>,
 }
 
 impl std::fmt::Debug for CapabilityTable {
@@ -334,8 +350,24 @@ impl CapabilityTable {
                     }
                 }
             }
+            for entry in fam.denied {
+                let list = |m: OneOrMany| match m {
+                    OneOrMany::One(m) => vec![m],
+                    OneOrMany::Many(ms) => ms,
+                };
+                let names = list(entry.name);
+                for module in list(entry.module) {
+                    for name in &names {
+                        let s = specificity(&module, name);
+                        table
+                            .denied
+                            .push((module.clone(), name.clone(), s, entry.errno));
+                    }
+                }
+            }
         }
         // Most specific first; ties keep file order, which is sorted and therefore stable.
+        table.denied.sort_by_key(|d| std::cmp::Reverse(d.2));
         table
             .globs
             .sort_by_key(|g| std::cmp::Reverse(g.specificity));
@@ -357,6 +389,16 @@ impl CapabilityTable {
             .iter()
             .find(|(m, n, _, _)| glob_match(m, module) && glob_match(n, name))
             .map_or(Reentry::Any, |g| g.3.clone())
+    }
+
+    /// The error value a function of this import's family returns when it refuses
+    /// (`[[denied]]`, the most specific match), if the family reports errors by value.
+    pub fn denied_errno(&self, module: &str, name: &str) -> Option<i32> {
+        let module = strip_version(module);
+        self.denied
+            .iter()
+            .find(|(m, n, _, _)| glob_match(m, module) && glob_match(n, name))
+            .map(|d| d.3)
     }
 
     /// Version of the table (`capabilities_version` in the output).

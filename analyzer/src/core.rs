@@ -38,10 +38,39 @@ pub(crate) struct RawImport {
 pub(crate) struct ImportCall {
     pub callee: u32,
     pub offset: u64,
-    /// The last pushes before the call, oldest first (`None`: pushed but not a constant).
-    /// Only pushes from a straight run of `*.const`/`local.get`/`global.get` are kept, so the
-    /// last `n` of them are exactly the call's last `n` arguments.
-    pub tail: Vec<Option<i64>>,
+    /// The last pushes before the call, oldest first. Only pushes from a straight run of
+    /// `*.const`/`local.get`/`global.get` (and `and`s of two of them) are kept, so the last
+    /// `n` of them are exactly the call's last `n` arguments.
+    pub tail: Vec<Arg>,
+}
+
+/// What call-site narrowing knows of one value of a straight run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Arg {
+    /// Pushed, but not known.
+    Unknown,
+    /// A constant (`i32.const` sign-extended).
+    Const(i64),
+    /// `x & M` for a constant `M` (`i32` masks sign-extended): no bit outside `M` is set.
+    Bits(i64),
+}
+
+impl Arg {
+    /// The constant, if this is one.
+    pub(crate) fn constant(self) -> Option<i64> {
+        match self {
+            Arg::Const(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The bits that may be set, if bounded.
+    pub(crate) fn may_bits(self) -> Option<i64> {
+        match self {
+            Arg::Const(m) | Arg::Bits(m) => Some(m),
+            Arg::Unknown => None,
+        }
+    }
 }
 
 /// What the call graph needs from one function body.
@@ -610,8 +639,8 @@ struct Tap<'v> {
     validator: &'v mut FuncValidator<ValidatorResources>,
     offset: u64,
     facts: BodyFacts,
-    /// Pushes of the current straight run of `*.const`/`local.get`/`global.get`.
-    run: Vec<Option<i64>>,
+    /// Pushes of the current straight run of `*.const`/`local.get`/`global.get` (and `and`).
+    run: Vec<Arg>,
     seen_calls: HashSet<u32>,
     /// Symbolic values of the top of the operand stack, for the index analysis: exact for
     /// the straight run of modelled instructions, empty after anything else.
@@ -623,7 +652,26 @@ struct Tap<'v> {
 }
 
 impl Tap<'_> {
-    fn push(&mut self, value: Option<i64>) {
+    /// `i32.and` / `i64.and` on the run: both operands are its last two pushes when it holds
+    /// two (`and` pops two and pushes one, so positions stay exact); else the run ends.
+    fn and_run(&mut self) {
+        if self.run.len() < 2 {
+            self.run.clear();
+            return;
+        }
+        let b = self.run.pop().unwrap_or(Arg::Unknown);
+        let a = self.run.pop().unwrap_or(Arg::Unknown);
+        self.run.push(match (a, b) {
+            (Arg::Const(x), Arg::Const(y)) => Arg::Const(x & y),
+            (x, y) => match (x.may_bits(), y.may_bits()) {
+                (Some(m), Some(n)) => Arg::Bits(m & n),
+                (Some(m), None) | (None, Some(m)) => Arg::Bits(m),
+                (None, None) => Arg::Unknown,
+            },
+        });
+    }
+
+    fn push(&mut self, value: Arg) {
         if self.run.len() == RUN_KEEP {
             self.run.remove(0);
         }
@@ -818,22 +866,22 @@ impl Tap<'_> {
 /// What the scan does for one operator, by name; anything unlisted ends a run of pushes.
 macro_rules! scan {
     ($t:ident, I32Const, $v:ident) => {{
-        $t.push(Some($v as i64));
+        $t.push(Arg::Const($v as i64));
         $t.v_push(Val::Const(u64::from($v as u32)))
     }};
     ($t:ident, I64Const, $v:ident) => {{
-        $t.push(Some($v));
+        $t.push(Arg::Const($v));
         $t.v_push(Val::Const($v as u64))
     }};
     ($t:ident, LocalGet, $l:ident) => {{
-        $t.push(None);
+        $t.push(Arg::Unknown);
         $t.v_push(Val::Local {
             local: $l,
             at: $t.offset,
         })
     }};
     ($t:ident, GlobalGet, $($a:ident)*) => {{
-        $t.push(None);
+        $t.push(Arg::Unknown);
         $t.v_push(Val::Unknown)
     }};
     ($t:ident, LocalSet, $l:ident) => {{
@@ -854,7 +902,11 @@ macro_rules! scan {
             (Val::Const(m) | Val::Mask(m), _) | (_, Val::Const(m) | Val::Mask(m)) => Val::Mask(m),
             _ => Val::Unknown,
         });
-        $t.run.clear()
+        $t.and_run()
+    }};
+    ($t:ident, I64And, ) => {{
+        $t.vals.clear();
+        $t.and_run()
     }};
     ($t:ident, Drop, ) => {{
         $t.v_pop();

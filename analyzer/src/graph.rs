@@ -29,7 +29,7 @@ use wasmparser::types::{CoreTypeId, Types, TypesRef};
 use wasmparser::{CompositeInnerType, ExternalKind, FuncType, TypeRef};
 
 use crate::capabilities::{Classification, Narrow, Reentry, UNKNOWN_HOST, glob_match};
-use crate::core::{ModuleFacts, may_carry_funcref};
+use crate::core::{Arg, ModuleFacts, may_carry_funcref};
 use crate::model::{
     CallGraph, CallSite, EntryKind, EntryPoint, Node, NodeKind, Options, Reach, SegmentMode,
     import_id,
@@ -355,21 +355,24 @@ fn boundary(facts: &ModuleFacts, types: &Types) -> Boundary {
 /// arguments settle it.
 fn site_caps(
     class: &Classification,
-    tail: &[Option<i64>],
+    tail: &[Arg],
     params: usize,
     fds_renumbered: bool,
 ) -> Vec<String> {
     let full = || class.capabilities.clone();
-    let arg = |i: usize| -> Option<i64> {
+    let arg = |i: usize| -> Option<Arg> {
         // The last `tail.len()` pushes are the last arguments of the call.
         let first_known = params.saturating_sub(tail.len());
         let skip = tail.len().saturating_sub(params);
         if i < first_known || i >= params {
             None
         } else {
-            tail[skip + i - first_known]
+            Some(tail[skip + i - first_known])
         }
     };
+    let constant = |i: usize| arg(i).and_then(Arg::constant);
+    // Bits that may be set: `x & M` bounds them as a constant does.
+    let bits = |i: usize| arg(i).and_then(Arg::may_bits);
     let keep = |wanted: &[&str]| -> Vec<String> {
         class
             .capabilities
@@ -382,11 +385,11 @@ fn site_caps(
         None => full(),
         // `fd_renumber` can point descriptors 0-2 at files: then they prove nothing.
         Some(Narrow::P1FdArg0) if fds_renumbered => full(),
-        Some(Narrow::P1FdArg0) => match arg(0) {
+        Some(Narrow::P1FdArg0) => match constant(0) {
             Some(0..=2) => keep(&["stdio"]),
             _ => full(),
         },
-        Some(Narrow::P1ClockId) => match arg(0) {
+        Some(Narrow::P1ClockId) => match constant(0) {
             Some(0) => keep(&["clock.wall"]),
             Some(1..=3) => keep(&["clock.monotonic"]),
             _ => full(),
@@ -398,7 +401,7 @@ fn site_caps(
             const WRITE_RIGHTS: i64 =
                 (1 << 0) | (1 << 4) | (1 << 6) | (1 << 8) | (1 << 22) | (1 << 23);
             const CREATE_RIGHTS: i64 = (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12) | (1 << 24);
-            match (arg(4), arg(5), arg(6)) {
+            match (bits(4), bits(5), bits(6)) {
                 (Some(oflags), Some(base), Some(inheriting)) => {
                     let rights = base | inheriting;
                     let mut w = vec!["fs.metadata"];

@@ -126,6 +126,39 @@ fn decide(
     }
 }
 
+/// Whether `policy` allows capability `cap`, as the capability check decides it (deny
+/// beats allow; what is not allowed is denied).
+pub fn allows_capability(policy: &ValidPolicy, cap: &str) -> bool {
+    let omitted = policy.section("capabilities");
+    matches!(
+        decide(
+            &policy.capabilities,
+            |_| false,
+            omitted,
+            cap,
+            pattern::matches
+        ),
+        Decision::Allowed
+    )
+}
+
+/// Whether `policy`'s `[imports]` lists allow the function import `module#name`, as the
+/// import check decides it (no lists: allowed).
+pub fn allows_import(policy: &ValidPolicy, module: &str, name: &str) -> bool {
+    let omitted = policy.section("imports");
+    let id = format!("{module}#{name}");
+    matches!(
+        decide(
+            &policy.imports,
+            |_| true,
+            omitted,
+            &id,
+            |p, _| import_matches(p, module, name)
+        ),
+        Decision::Allowed
+    )
+}
+
 /// Per entry point, the reach with the shortest witness for each capability.
 fn by_capability(e: &EntryPoint) -> BTreeMap<&str, &Reach> {
     witness::shortest_by(e.reaches.iter().map(|r| (e, r)), |r| r.capability.as_str())

@@ -24,7 +24,9 @@ pub mod rules;
 pub mod signatures;
 mod witness;
 
-pub use check::{Options, SmtOptions, check, check_with, counts, policy_ref};
+pub use check::{
+    Options, SmtOptions, allows_capability, allows_import, check, check_with, counts, policy_ref,
+};
 pub use date::{Date, DateError};
 pub use finding::{
     EntryRef, Finding, FingerprintVersion, Kind, Level, Location, PolicyRef, Suppression,

@@ -7,6 +7,7 @@ pub mod check;
 pub mod diff;
 pub mod explain;
 pub mod graph;
+pub mod harden;
 pub mod inspect;
 pub mod merge;
 pub mod policy;

@@ -13,6 +13,7 @@ mod diff;
 mod findings;
 mod fuzz_regressions;
 mod graph_size;
+mod harden;
 mod host_reentry;
 mod hostile_inputs;
 mod hostile_names;

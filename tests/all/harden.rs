@@ -1,0 +1,514 @@
+//! `wasmgate harden`: the fixture's stated removals and guards in both directions, the
+//! hardened output's capabilities re-derived by a fresh analysis, its behaviour in the
+//! sandbox, the C copier acceptance, and every WASI p1 command of the corpus.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::common::{root, wasmgate};
+
+/// A harden, check or run that takes longer than this is a hang.
+const HANG: Duration = Duration::from_secs(300);
+
+/// Runs `wasmgate ARGS` with a deadline; returns (exit code, stdout, stderr).
+fn run(args: &[&str]) -> (i32, String, String) {
+    let mut child = wasmgate()
+        .args(args)
+        .current_dir(root())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn wasmgate");
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let o = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        std::io::Read::read_to_end(&mut out, &mut s).unwrap();
+        s
+    });
+    let e = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        std::io::Read::read_to_end(&mut err, &mut s).unwrap();
+        s
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if start.elapsed() > HANG {
+            let _ = child.kill();
+            panic!("wasmgate {args:?} did not finish within {HANG:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (
+        status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.join().unwrap()).into_owned(),
+        String::from_utf8_lossy(&e.join().unwrap()).into_owned(),
+    )
+}
+
+/// Header lines `;; KEY: NAME = VALUE`, as (NAME, VALUE).
+fn header(text: &str, key: &str) -> BTreeMap<String, String> {
+    let prefix = format!("{key}:");
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix(";;"))
+        .filter_map(|l| l.trim().strip_prefix(prefix.as_str()))
+        .map(|l| match l.split_once('=') {
+            Some((a, b)) => (a.trim().to_string(), b.trim().to_string()),
+            None => (l.trim().to_string(), String::new()),
+        })
+        .collect()
+}
+
+/// Capabilities each entry point of `wasm` reaches, from a fresh analysis.
+fn caps(wasm: &[u8]) -> BTreeMap<String, BTreeSet<String>> {
+    let a = wasmgate_analyzer::analyze(wasm).unwrap();
+    a.entry_points
+        .iter()
+        .map(|e| {
+            (
+                e.name.clone(),
+                e.reaches.iter().map(|r| r.capability.clone()).collect(),
+            )
+        })
+        .collect()
+}
+
+fn set(list: &str) -> BTreeSet<String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// Compiles the fixture and hardens it with its policy; returns (output path, report).
+fn harden_fixture(dir: &Path, extra: &[&str]) -> (PathBuf, Value) {
+    let fx = root().join("corpus/fixtures/harden");
+    let wasm = dir.join("mixed.wasm");
+    std::fs::write(&wasm, wat::parse_file(fx.join("mixed.wat")).unwrap()).unwrap();
+    let out = dir.join("mixed.hardened.wasm");
+    let mut args = vec![
+        "harden",
+        wasm.to_str().unwrap(),
+        "--policy",
+        "corpus/fixtures/harden/mixed.toml",
+        "-o",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    let (code, stdout, stderr) = run(&args);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    (out, serde_json::from_str(&stdout).unwrap())
+}
+
+#[test]
+fn harden_fixture_removes_guards_and_blanks_exactly_what_its_header_says() {
+    let text = std::fs::read_to_string(root().join("corpus/fixtures/harden/mixed.wat")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let (out, report) = harden_fixture(tmp.path(), &[]);
+
+    let removed: BTreeMap<String, String> = report["removed_imports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["import"].as_str().unwrap().to_string(),
+                r["stand_in"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(removed, header(&text, "expect-removed"));
+    let guarded: BTreeMap<String, String> = report["guarded_imports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            let w: Vec<&str> = g["withheld"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c.as_str().unwrap())
+                .collect();
+            (g["import"].as_str().unwrap().to_string(), w.join(", "))
+        })
+        .collect();
+    assert_eq!(guarded, header(&text, "expect-guarded"));
+    let functions: BTreeSet<String> = report["removed_functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        functions,
+        header(&text, "expect-removed-function")
+            .into_keys()
+            .collect::<BTreeSet<_>>()
+    );
+    assert_eq!(report["emptied_data_segments"], serde_json::json!([0]));
+    assert_eq!(report["not_enforced"], serde_json::json!([]));
+
+    // The output validates and a fresh analysis (which never reads the record section)
+    // reaches exactly the stated capabilities.
+    let bytes = std::fs::read(&out).unwrap();
+    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+        .validate_all(&bytes)
+        .unwrap();
+    let want: BTreeMap<String, BTreeSet<String>> = header(&text, "expect-caps-after")
+        .into_iter()
+        .map(|(k, v)| (k, set(&v)))
+        .collect();
+    assert_eq!(caps(&bytes), want);
+    let (code, stdout, _) = run(&[
+        "check",
+        out.to_str().unwrap(),
+        "--policy",
+        "corpus/fixtures/harden/mixed.toml",
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+
+    let mut redacted = report.clone();
+    redacted["wasmgate_version"] = "[version]".into();
+    insta::assert_json_snapshot!("harden-json-mixed", redacted);
+}
+
+// The record section is forgeable: a module claiming to be hardened is analysed as it is.
+#[test]
+fn forged_hardening_record_changes_nothing() {
+    let wasm = wat::parse_str(
+        r#"(module
+            (import "wasi_snapshot_preview1" "random_get" (func $r (param i32 i32) (result i32)))
+            (func (export "roll") (drop (call $r (i32.const 0) (i32.const 4))))
+            (@custom "wasmgate.harden" "{\"removed_imports\":[\"wasi_snapshot_preview1#random_get\"]}"))"#,
+    )
+    .unwrap();
+    assert_eq!(caps(&wasm)["roll"], set("random"));
+}
+
+#[cfg(feature = "sandbox")]
+#[test]
+fn hardened_fixture_refuses_in_the_guest_and_never_reaches_the_host() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (out, _) = harden_fixture(tmp.path(), &[]);
+    let trace = tmp.path().join("trace.jsonl");
+    let (code, stdout, stderr) = run(&[
+        "run",
+        out.to_str().unwrap(),
+        "--trace",
+        trace.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let v: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    // Guard refusal (76) + random_get stub (76) - 76.
+    assert_eq!(
+        (code, v["outcome"].as_str()),
+        (1, Some("exit(76)")),
+        "{v:#}"
+    );
+    let calls: Vec<Value> = std::fs::read_to_string(&trace)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let names: Vec<&str> = calls.iter().map(|c| c["call"].as_str().unwrap()).collect();
+    // Only the read-only open reaches the host, with its rights masked; random_get never.
+    assert_eq!(
+        names,
+        [
+            "wasi_snapshot_preview1#path_open",
+            "wasi_snapshot_preview1#fd_write",
+            "wasi_snapshot_preview1#proc_exit"
+        ]
+    );
+    assert_eq!(calls[0]["args"]["rights_base"], 2);
+    assert_eq!(v["stdout"], "hi\n");
+
+    // --denied trap: the first refusal traps instead.
+    let (trap_out, _) = harden_fixture(tmp.path(), &["--denied", "trap"]);
+    let (code, stdout, _) = run(&["run", trap_out.to_str().unwrap(), "--format", "json"]);
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(code, 1);
+    assert!(v["outcome"].as_str().unwrap().starts_with("trap"), "{v:#}");
+}
+
+/// The policy `policy init` writes for `wasm`, with `cap` taken out of `[capabilities] allow`.
+fn policy_minus(wasm: &Path, cap: Option<&str>, dest: &Path) -> String {
+    let (code, _, stderr) = run(&[
+        "policy",
+        "init",
+        wasm.to_str().unwrap(),
+        "-o",
+        dest.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{}: {stderr}", wasm.display());
+    let text = std::fs::read_to_string(dest).unwrap();
+    let mut doc: toml::Table = toml::from_str(&text).unwrap();
+    let allow = doc["capabilities"]["allow"].as_array().unwrap().clone();
+    let names: Vec<String> = allow
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    let pick = match cap {
+        Some(c) => c.to_string(),
+        None if names.iter().any(|c| c == "fs.write") => "fs.write".into(),
+        None => names.first().cloned().unwrap_or_default(),
+    };
+    let kept: Vec<toml::Value> = names
+        .iter()
+        .filter(|c| **c != pick)
+        .map(|c| toml::Value::String(c.clone()))
+        .collect();
+    doc["capabilities"]
+        .as_table_mut()
+        .unwrap()
+        .insert("allow".into(), toml::Value::Array(kept));
+    std::fs::write(dest, toml::to_string(&doc).unwrap()).unwrap();
+    pick
+}
+
+#[cfg(feature = "sandbox")]
+#[test]
+fn hardened_copy_fails_its_write_inside_the_guest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = root().join("corpus/c/copy.wasm");
+    let policy = tmp.path().join("copy.toml");
+    assert_eq!(policy_minus(&copy, Some("fs.write"), &policy), "fs.write");
+    let mut text = std::fs::read_to_string(&policy).unwrap();
+    text.push_str(
+        "\n[sandbox]\n[[sandbox.preopens]]\nhost = \"in\"\nguest = \"/in\"\nmode = \"ro\"\n\
+         [[sandbox.preopens]]\nhost = \"out\"\nguest = \"/out\"\nmode = \"rw\"\n",
+    );
+    std::fs::write(&policy, text).unwrap();
+    std::fs::create_dir(tmp.path().join("in")).unwrap();
+    std::fs::write(tmp.path().join("in/a.txt"), "copied bytes\n").unwrap();
+    std::fs::create_dir(tmp.path().join("out")).unwrap();
+    let out = tmp.path().join("copy.hardened.wasm");
+    let p = policy.to_str().unwrap();
+    let (code, stdout, stderr) = run(&[
+        "harden",
+        copy.to_str().unwrap(),
+        "--policy",
+        p,
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let after = caps(&std::fs::read(&out).unwrap());
+    assert_eq!(
+        after["_start"],
+        set("args, fs.metadata, fs.read, proc.exit, stdio")
+    );
+    let (code, stdout, _) = run(&["check", out.to_str().unwrap(), "--policy", p]);
+    assert_eq!(code, 0, "{stdout}");
+
+    let trace = tmp.path().join("trace.jsonl");
+    let (code, stdout, _) = run(&[
+        "run",
+        out.to_str().unwrap(),
+        "--policy",
+        p,
+        "--trace",
+        trace.to_str().unwrap(),
+        "--format",
+        "json",
+        "--",
+        "/in/a.txt",
+        "/out/b.txt",
+    ]);
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    // copy.c's own error path: fopen(DST) fails, it reports and returns 1.
+    assert_eq!((code, v["outcome"].as_str()), (1, Some("exit(1)")), "{v:#}");
+    assert!(
+        v["stderr"]
+            .as_str()
+            .unwrap()
+            .contains("copy: cannot create /out/b.txt: Capabilities insufficient"),
+        "{v:#}"
+    );
+    // No path_open reaching the host asks for writing, creation or truncation, or names b.txt.
+    const WRITE: u64 = (1 << 0) | (1 << 4) | (1 << 6) | (1 << 8) | (1 << 22) | (1 << 23);
+    let opens: Vec<Value> = std::fs::read_to_string(&trace)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|c| c["call"] == "wasi_snapshot_preview1#path_open")
+        .collect();
+    assert_eq!(opens.len(), 1, "{opens:?}");
+    let a = &opens[0]["args"];
+    assert_eq!(a["path"], "a.txt");
+    assert_eq!(a["rights_base"].as_u64().unwrap() & WRITE, 0);
+    assert_eq!(a["oflags"].as_u64().unwrap() & (1 | 8), 0);
+    assert_eq!(
+        std::fs::read_dir(tmp.path().join("out")).unwrap().count(),
+        0
+    );
+}
+
+fn corpus_dir() -> PathBuf {
+    match std::env::var_os("WASMGATE_CORPUS_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => {
+            PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/wasmgate/corpus")
+        }
+    }
+}
+
+/// A core module exporting `_start` and importing WASI preview 1.
+fn is_p1_command(wasm: &[u8]) -> bool {
+    let Ok(a) = wasmgate_analyzer::analyze(wasm) else {
+        return false;
+    };
+    a.module.is_some()
+        && a.exports.iter().any(|e| e.name == "_start")
+        && a.imports
+            .iter()
+            .any(|i| i.module == "wasi_snapshot_preview1" || i.module == "wasi_unstable")
+}
+
+#[test]
+fn every_wasi_p1_command_of_the_corpus_hardens_or_is_refused_clearly() {
+    let dir = corpus_dir();
+    assert!(
+        dir.is_dir(),
+        "{} is missing; run corpus/third-party/fetch.sh (or set WASMGATE_CORPUS_DIR)",
+        dir.display()
+    );
+    let mut files: Vec<PathBuf> = crate::common::files_with_ext(&root().join("corpus/c"), "wasm");
+    // The manifest says which third-party binaries are WASI p1 commands (`is_p1_command`
+    // confirms each), so the large non-commands are not analysed for nothing.
+    let manifest: toml::Table = toml::from_str(
+        &std::fs::read_to_string(root().join("corpus/third-party/manifest.toml")).unwrap(),
+    )
+    .unwrap();
+    for b in manifest["binary"].as_array().unwrap() {
+        let flavour = b["flavour"].as_str().unwrap();
+        if matches!(flavour, "wasi-p1-command" | "go-wasip1" | "wasi-unstable") {
+            files.push(dir.join(format!("{}.wasm", b["id"].as_str().unwrap())));
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mut hardened = 0;
+    let mut failures = Vec::new();
+    for file in files {
+        let bytes = std::fs::read(&file).unwrap();
+        if !is_p1_command(&bytes) {
+            continue;
+        }
+        let name = file.file_stem().unwrap().to_string_lossy().into_owned();
+        let policy = tmp.path().join(format!("{name}.toml"));
+        let cap = policy_minus(&file, None, &policy);
+        let out = tmp.path().join(format!("{name}.hardened.wasm"));
+        let p = policy.to_str().unwrap();
+        let (code, stdout, stderr) = run(&[
+            "harden",
+            file.to_str().unwrap(),
+            "--policy",
+            p,
+            "-o",
+            out.to_str().unwrap(),
+            "--format",
+            "json",
+        ]);
+        match code {
+            0 | 1 => {
+                let bytes = std::fs::read(&out).unwrap();
+                if let Err(e) =
+                    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+                        .validate_all(&bytes)
+                {
+                    failures.push(format!("{name}: output does not validate: {e}"));
+                    continue;
+                }
+                let r: Value = serde_json::from_str(&stdout).unwrap();
+                let not_enforced = r["not_enforced"].as_array().unwrap();
+                // Exit 1 exactly when something is not enforced, each with its reason.
+                if (code == 1) == not_enforced.is_empty()
+                    || not_enforced.iter().any(|n| n["reason"] == "")
+                {
+                    failures.push(format!("{name}: exit {code} with {not_enforced:?}"));
+                }
+                if code == 0 {
+                    let (c, out, _) = run(&["check", out.to_str().unwrap(), "--policy", p]);
+                    if c != 0 {
+                        failures.push(format!("{name} (minus {cap}): check fails: {out}"));
+                    }
+                    assert!(
+                        !caps(&bytes).values().flatten().any(|c| *c == cap),
+                        "{name}"
+                    );
+                }
+                hardened += 1;
+            }
+            2 if stderr.contains("cannot harden this binary") => {}
+            _ => failures.push(format!("{name}: exit {code}: {stderr}")),
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    // corpus/c has three commands (compute, copy, envprint); the third-party corpus more.
+    assert!(hardened >= 3, "only {hardened} commands hardened");
+}
+
+#[test]
+fn components_are_refused_with_exit_2_and_nothing_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out.wasm");
+    let (code, _, stderr) = run(&[
+        "harden",
+        "corpus/c/copy.component.wasm",
+        "--policy",
+        "corpus/fixtures/harden/mixed.toml",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("cannot harden this binary: components are not hardened yet"),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn hostile_import_names_are_escaped_in_the_human_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wasm = tmp.path().join("hostile.wasm");
+    std::fs::write(
+        &wasm,
+        wat::parse_str(
+            "(module (import \"env\" \"x\\n\\1b[31mred\\e2\\80\\ae\" (func $f))
+               (func (export \"go\") (call $f)))",
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let out = tmp.path().join("out.wasm");
+    let (code, stdout, stderr) = run(&[
+        "harden",
+        wasm.to_str().unwrap(),
+        "--policy",
+        "corpus/fixtures/harden/mixed.toml",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("env#x\\n\\u{1b}[31mred\\u{202e} -> trap"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains('\u{1b}') && !stdout.contains('\u{202e}'),
+        "{stdout}"
+    );
+}
