@@ -15,6 +15,7 @@ pub mod diag;
 pub mod files;
 mod finding;
 pub mod init;
+mod lang;
 pub mod pattern;
 mod policy;
 pub mod project;
