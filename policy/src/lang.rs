@@ -32,6 +32,9 @@ pub(crate) enum Lang {
         name: Vec<Tok>,
         versioned: bool,
     },
+    /// Many literal import ids matched against the versionless module (the capability
+    /// table's exact entries), as one trie: a region says which one matches, if any.
+    Literals(Vec<(String, String)>),
 }
 
 impl Lang {
@@ -65,14 +68,21 @@ impl Lang {
     }
 
     fn chars(&self) -> impl Iterator<Item = char> + '_ {
-        let toks: Box<dyn Iterator<Item = &Tok>> = match self {
-            Lang::Plain(t) => Box::new(t.iter()),
-            Lang::Import { module, name, .. } => Box::new(module.iter().chain(name)),
+        let toks: Box<dyn Iterator<Item = char>> = match self {
+            Lang::Plain(t) => Box::new(t.iter().filter_map(tok_char)),
+            Lang::Import { module, name, .. } => {
+                Box::new(module.iter().chain(name).filter_map(tok_char))
+            }
+            Lang::Literals(l) => Box::new(l.iter().flat_map(|(m, n)| m.chars().chain(n.chars()))),
         };
-        toks.filter_map(|t| match t {
-            Tok::Char(c) => Some(*c),
-            Tok::Star => None,
-        })
+        toks
+    }
+}
+
+fn tok_char(t: &Tok) -> Option<char> {
+    match t {
+        Tok::Char(c) => Some(*c),
+        Tok::Star => None,
     }
 }
 
@@ -100,6 +110,8 @@ impl Text {
 pub(crate) struct Region {
     /// Indices (into the patterns given) of the patterns that match, ascending.
     pub matched: Vec<usize>,
+    /// For a [`Lang::Literals`] among the patterns: which of its literals matches.
+    pub literal: Option<u32>,
     /// The shortest string with exactly this combination.
     pub witness: Text,
 }
@@ -121,6 +133,68 @@ struct Comp {
     name: Vec<Option<u32>>,
     import: bool,
     versioned: bool,
+    trie: Option<Trie>,
+}
+
+/// Literal import ids as a trie over symbols (module, separator, name). A state is a node,
+/// or a node with [`REST`] set: inside a module's version, waiting for the separator.
+#[derive(Default)]
+struct Trie {
+    next: Vec<HashMap<u32, u32>>,
+    accept: Vec<Option<u32>>,
+}
+
+const REST: u32 = 1 << 31;
+
+impl Trie {
+    fn build(a: &Alphabet, lits: &[(String, String)]) -> Trie {
+        let mut t = Trie {
+            next: vec![HashMap::new()],
+            accept: vec![None],
+        };
+        for (i, (m, n)) in lits.iter().enumerate() {
+            let syms = m
+                .chars()
+                .map(|c| a.sym(c))
+                .chain([a.sep()])
+                .chain(n.chars().map(|c| a.sym(c)));
+            let mut at = 0u32;
+            for s in syms {
+                at = match t.next[at as usize].get(&s) {
+                    Some(&x) => x,
+                    None => {
+                        let x = t.next.len() as u32;
+                        t.next.push(HashMap::new());
+                        t.accept.push(None);
+                        t.next[at as usize].insert(s, x);
+                        x
+                    }
+                };
+            }
+            t.accept[at as usize].get_or_insert(i as u32);
+        }
+        t
+    }
+
+    fn step(&self, a: &Alphabet, st: u32, s: u32) -> Option<u32> {
+        if st & REST != 0 {
+            let node = st & !REST;
+            return if a.is_char(s) {
+                Some(st)
+            } else if s == a.sep() {
+                self.next[node as usize].get(&s).copied()
+            } else {
+                None
+            };
+        }
+        // The version marker: the base so far must be a whole module (a separator follows).
+        if s == a.vsep() {
+            return self.next[st as usize]
+                .contains_key(&a.sep())
+                .then_some(st | REST);
+        }
+        self.next[st as usize].get(&s).copied()
+    }
 }
 
 /// Symbols: `0..n` the alphabet's characters, `n` every other character, then (imports
@@ -147,12 +221,24 @@ impl Alphabet {
     fn is_digit(&self, s: u32) -> bool {
         (s as usize) < self.chars.len() && self.chars[s as usize].is_ascii_digit()
     }
+    fn sym(&self, c: char) -> u32 {
+        self.chars
+            .binary_search(&c)
+            .map_or(self.other(), |i| i as u32)
+    }
     fn char_of(&self, s: u32) -> char {
         self.chars.get(s as usize).copied().unwrap_or(self.other)
     }
 }
 
 impl Comp {
+    /// The literal a state accepts (tries only).
+    fn literal(&self, set: &[u32]) -> Option<u32> {
+        let t = self.trie.as_ref()?;
+        set.iter()
+            .find_map(|&st| (st & REST == 0).then(|| t.accept[st as usize]).flatten())
+    }
+
     fn accept(&self) -> u32 {
         if self.import {
             (self.module.len() + 2 + self.name.len()) as u32
@@ -163,6 +249,9 @@ impl Comp {
 
     /// Adds the positions after each `*` (a star may match the empty run).
     fn close(&self, set: &mut Vec<u32>) {
+        if self.trie.is_some() {
+            return;
+        }
         let mut i = 0;
         while i < set.len() {
             let p = set[i];
@@ -197,6 +286,10 @@ impl Comp {
 
     fn step(&self, a: &Alphabet, set: &[u32], s: u32, out: &mut Vec<u32>) {
         out.clear();
+        if let Some(t) = &self.trie {
+            out.extend(set.iter().filter_map(|&st| t.step(a, st, s)));
+            return;
+        }
         let m = self.module.len() as u32;
         let rest = m + 1;
         let name0 = m + 2;
@@ -279,7 +372,7 @@ pub(crate) fn regions(langs: &[Lang]) -> Result<Vec<Region>, Exhausted> {
 }
 
 pub(crate) fn regions_within(langs: &[Lang], max_states: usize) -> Result<Vec<Region>, Exhausted> {
-    let import = matches!(langs.first(), Some(Lang::Import { .. }));
+    let import = matches!(langs.first(), Some(Lang::Import { .. } | Lang::Literals(_)));
     let mut chars: Vec<char> = langs.iter().flat_map(Lang::chars).collect();
     if import {
         chars.extend('0'..='9');
@@ -314,6 +407,7 @@ pub(crate) fn regions_within(langs: &[Lang], max_states: usize) -> Result<Vec<Re
                 name: Vec::new(),
                 import: false,
                 versioned: false,
+                trie: None,
             },
             Lang::Import {
                 module,
@@ -324,6 +418,14 @@ pub(crate) fn regions_within(langs: &[Lang], max_states: usize) -> Result<Vec<Re
                 name: compile(name),
                 import: true,
                 versioned: *versioned,
+                trie: None,
+            },
+            Lang::Literals(lits) => Comp {
+                module: Vec::new(),
+                name: Vec::new(),
+                import: true,
+                versioned: false,
+                trie: Some(Trie::build(&alpha, lits)),
             },
         })
         .collect();
@@ -344,21 +446,31 @@ pub(crate) fn regions_within(langs: &[Lang], max_states: usize) -> Result<Vec<Re
     let mut states: Vec<Key> = vec![(start_shape, start)];
     let mut parent: Vec<(u32, u32)> = vec![(u32::MAX, 0)];
     seen.insert(states[0].clone(), 0);
-    let mut found: HashMap<Vec<usize>, u32> = HashMap::new();
-    let mut order: Vec<Vec<usize>> = Vec::new();
+    let mut found: HashMap<(Vec<usize>, Option<u32>), u32> = HashMap::new();
+    let mut order: Vec<(Vec<usize>, Option<u32>)> = Vec::new();
     let mut scratch = Vec::new();
     let mut head = 0usize;
     while head < states.len() {
         let (shape, active) = states[head].clone();
         if shape == NAME {
+            let mut literal = None;
             let matched: Vec<usize> = active
                 .iter()
-                .filter(|(i, set)| set.contains(&comps[*i as usize].accept()))
+                .filter(|(i, set)| {
+                    let c = &comps[*i as usize];
+                    if c.trie.is_some() {
+                        literal = literal.or(c.literal(set));
+                        false
+                    } else {
+                        set.contains(&c.accept())
+                    }
+                })
                 .map(|(i, _)| *i as usize)
                 .collect();
-            if !found.contains_key(&matched) {
-                found.insert(matched.clone(), head as u32);
-                order.push(matched);
+            let key = (matched, literal);
+            if !found.contains_key(&key) {
+                found.insert(key.clone(), head as u32);
+                order.push(key);
             }
         }
         for s in 0..nsyms {
@@ -391,9 +503,9 @@ pub(crate) fn regions_within(langs: &[Lang], max_states: usize) -> Result<Vec<Re
     }
     Ok(order
         .into_iter()
-        .map(|matched| {
+        .map(|key| {
             let mut syms = Vec::new();
-            let mut at = found[&matched];
+            let mut at = found[&key];
             while parent[at as usize].0 != u32::MAX {
                 syms.push(parent[at as usize].1);
                 at = parent[at as usize].0;
@@ -401,7 +513,8 @@ pub(crate) fn regions_within(langs: &[Lang], max_states: usize) -> Result<Vec<Re
             syms.reverse();
             Region {
                 witness: spell(&alpha, &syms, import),
-                matched,
+                matched: key.0,
+                literal: key.1,
             }
         })
         .collect())

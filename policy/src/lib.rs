@@ -12,6 +12,7 @@
 mod check;
 mod date;
 pub mod diag;
+pub mod diff;
 pub mod files;
 mod finding;
 pub mod init;

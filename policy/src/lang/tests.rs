@@ -60,7 +60,10 @@ fn plain_containment_agrees_with_brute_force_and_witnesses_are_real() {
         // Every witness really matches NEW and not OLD.
         for g in &beyond {
             let Text::Plain(w) = &g.witness else { panic!() };
-            assert!(pattern::matches(&new, w) && !pattern::matches(&old, w), "{new} {old} {w:?}");
+            assert!(
+                pattern::matches(&new, w) && !pattern::matches(&old, w),
+                "{new} {old} {w:?}"
+            );
         }
         // Brute force over short names, literal stars included.
         let brute = names
@@ -94,7 +97,9 @@ fn import_containment_agrees_with_brute_force_including_versions() {
         let langs = [Lang::import(&new).unwrap(), Lang::import(&old).unwrap()];
         let regions = regions(&langs).unwrap();
         for g in &regions {
-            let Text::Import(m, n) = &g.witness else { panic!() };
+            let Text::Import(m, n) = &g.witness else {
+                panic!()
+            };
             assert_eq!(import_matches(&new, m, n), g.has(0), "{new} on {m}#{n}");
             assert_eq!(import_matches(&old, m, n), g.has(1), "{old} on {m}#{n}");
         }
@@ -117,15 +122,50 @@ fn a_version_suffix_is_matched_like_strip_version() {
     ];
     let regions = regions(&langs).unwrap();
     let beyond = regions.iter().find(|g| g.has(0) && !g.has(1)).unwrap();
-    let Text::Import(m, n) = &beyond.witness else { panic!() };
+    let Text::Import(m, n) = &beyond.witness else {
+        panic!()
+    };
     assert!(m.starts_with("wasi:io/streams") && n == "read");
     assert!(import_matches("wasi:io/streams#read", m, n));
     assert!(!import_matches("wasi:io/streams@0.2.0#read", m, n));
-    assert!(regions.iter().all(|g| !g.has(1) || g.has(0)), "the versioned one is inside");
+    assert!(
+        regions.iter().all(|g| !g.has(1) || g.has(0)),
+        "the versioned one is inside"
+    );
 }
 
 #[test]
 fn the_state_budget_gives_an_undecided_answer_not_a_wrong_one() {
     let langs = [Lang::plain("*a*b*c*"), Lang::plain("*c*b*a*")];
     assert_eq!(regions_within(&langs, 3).unwrap_err(), Exhausted);
+}
+
+#[test]
+fn literal_tries_say_which_literal_matches_with_versions() {
+    let lits = vec![
+        ("m".to_string(), "f".to_string()),
+        ("m".to_string(), "ff".to_string()),
+        ("m@x".to_string(), "f".to_string()),
+        ("mm".to_string(), "".to_string()),
+    ];
+    let mut r = Rng(7);
+    for _ in 0..100 {
+        let p = format!(
+            "{}#{}",
+            random_pattern(&mut r, &["m", "@", "1", "*", "x"], 3),
+            random_pattern(&mut r, &["f", "*"], 2)
+        );
+        let langs = [Lang::Literals(lits.clone()), Lang::import(&p).unwrap()];
+        for g in regions(&langs).unwrap() {
+            let Text::Import(m, n) = &g.witness else {
+                panic!()
+            };
+            // The table matches the versionless module, whatever the entry holds.
+            let expect = lits
+                .iter()
+                .position(|(lm, ln)| wasmgate_analyzer::strip_version(m) == lm && n == ln);
+            assert_eq!(g.literal, expect.map(|i| i as u32), "{m}#{n}");
+            assert_eq!(import_matches(&p, m, n), g.has(1), "{p} on {m}#{n}");
+        }
+    }
 }
