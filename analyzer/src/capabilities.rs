@@ -370,9 +370,9 @@ impl CapabilityTable {
     }
 
     /// The `(module, name)` patterns of every `[[import]]` entry (`*` wildcards, no escapes)
-    /// and the classes of the wasm-bindgen `[[js]]` entries: what `policy diff` needs to
+    /// and the JS names and classes of the wasm-bindgen `[[js]]` entries: what `policy diff` needs to
     /// split the import name space into regions [`Self::classify`] treats alike.
-    pub fn import_rules(&self) -> (Vec<(&str, &str)>, Vec<&Classification>) {
+    pub fn import_rules(&self) -> (Vec<(&str, &str)>, Vec<(&str, &Classification)>) {
         let mut rules: Vec<(&str, &str)> = self
             .exact
             .keys()
@@ -382,7 +382,7 @@ impl CapabilityTable {
         rules.sort_unstable();
         let mut js: Vec<(&String, &Classification)> = self.js.iter().collect();
         js.sort_unstable_by_key(|(n, _)| *n);
-        (rules, js.into_iter().map(|(_, c)| c).collect())
+        (rules, js.into_iter().map(|(n, c)| (n.as_str(), c)).collect())
     }
 
     /// Classifies a function import.

@@ -119,6 +119,81 @@ pub fn diff(old: &ValidPolicy, new: &ValidPolicy) -> Result<Report, crate::LoadE
     })
 }
 
+/// Witnesses listed per direction in human output (JSON lists them all).
+pub const HUMAN_LIMIT: usize = 40;
+
+impl Report {
+    /// The human rendering: the verdict, then witnesses or the proof, then equivalence.
+    /// Every policy-written text goes through the terminal escaper.
+    pub fn human(&self) -> String {
+        use std::fmt::Write;
+        let t = |s: &str| wasmgate_escape::terminal(s).into_owned();
+        let mut out = String::new();
+        let _ = writeln!(out, "policy diff: OLD {} -> NEW {}", t(&self.old), t(&self.new));
+        let f = &self.new_over_old;
+        let list = |out: &mut String, ws: &[Witness]| {
+            for w in ws.iter().take(HUMAN_LIMIT) {
+                let _ = writeln!(out, "  {:<12} {}", w.dimension, t(&w.message));
+            }
+            if ws.len() > HUMAN_LIMIT {
+                let _ = writeln!(
+                    out,
+                    "  ... and {} more (--format json lists them all)",
+                    ws.len() - HUMAN_LIMIT
+                );
+            }
+        };
+        match self.verdict {
+            "more-permissive" => {
+                let _ = writeln!(
+                    out,
+                    "NEW is more permissive than OLD: {} witness{} NEW allows and OLD denies",
+                    f.witnesses.len(),
+                    if f.witnesses.len() == 1 { "" } else { "es" }
+                );
+                list(&mut out, &f.witnesses);
+            }
+            "undecided" => {
+                let _ = writeln!(
+                    out,
+                    "undecided (fail closed): {} question{} could not be decided",
+                    f.undecided.len(),
+                    if f.undecided.len() == 1 { "" } else { "s" }
+                );
+            }
+            _ => {
+                let _ = writeln!(out, "not more permissive: NEW allows nothing OLD denies");
+                let _ = writeln!(out, "proof:");
+                for p in &f.proof {
+                    let _ = writeln!(out, "  {:<12} {}", p.dimension, t(&p.summary));
+                }
+            }
+        }
+        if !f.undecided.is_empty() {
+            let _ = writeln!(out, "undecided:");
+            list(&mut out, &f.undecided);
+        }
+        let b = &self.old_over_new;
+        if self.verdict == "equivalent" {
+            let _ = writeln!(out, "equivalent: OLD allows nothing NEW denies either");
+        } else if f.contained() {
+            let _ = writeln!(
+                out,
+                "not equivalent: NEW is stricter; OLD allows {} thing{} NEW denies{}",
+                b.witnesses.len(),
+                if b.witnesses.len() == 1 { "" } else { "s" },
+                if b.undecided.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({} undecided)", b.undecided.len())
+                }
+            );
+            list(&mut out, &b.witnesses);
+        }
+        out
+    }
+}
+
 struct Cx<'a> {
     old: &'a ValidPolicy,
     new: &'a ValidPolicy,
@@ -272,6 +347,21 @@ impl ImportSide {
     }
 }
 
+/// Whether a concrete import passes a policy's `[imports]`.
+fn passes_concrete(p: &ValidPolicy, module: &str, name: &str) -> bool {
+    let listed = p.imports.allow.is_some() || !p.imports.deny.is_empty();
+    !listed
+        || (p.imports.allow.as_ref().is_none_or(|a| {
+            a.value
+                .iter()
+                .any(|x| crate::import_matches(&x.value, module, name))
+        }) && !p
+            .imports
+            .deny
+            .iter()
+            .any(|x| crate::import_matches(&x.value, module, name)))
+}
+
 /// Capabilities and imports; returns the capabilities NEW lets some import (or the
 /// `<unknown-host>` node) confer, which bound what an export can reach under NEW.
 /// The import name space split once by every pattern of both policies and the table.
@@ -380,13 +470,13 @@ fn imports(
         };
         let id = r.witness.id();
         let own = table.classify(m, n);
-        let mut classes = vec![own];
+        let mut classes = vec![(None, own)];
         if r.has(wbg) {
-            classes.extend(js_classes.iter().map(|c| (*c).clone()));
+            classes.extend(js_classes.iter().map(|(js, c)| (Some(*js), (*c).clone())));
         }
         let (new_in, old_in) = (new_side.passes(r), old_side.passes(r));
         let mut permitted = false;
-        for (k, class) in classes.iter().enumerate() {
+        for (js, class) in &classes {
             let caps = &class.capabilities;
             // Narrowing (constant descriptors, path_open flags, descriptor refinement) may
             // leave any part of the set; otherwise the whole set is reached.
@@ -421,11 +511,25 @@ fn imports(
                 } else {
                     format!("with {}", list(&set))
                 };
-                if k == 0 {
+                let Some(js) = js else {
                     cx.beyond(
                         "imports",
                         &id,
                         format!("NEW allows import `{id}` {with}; {why}"),
+                    );
+                    continue;
+                };
+                // A wasm-bindgen name carrying this JS name, checked as it stands.
+                let name = format!("__wbg_{js}_0000000000000000");
+                let concrete = table.classify(m, &name) == *class
+                    && passes_concrete(cx.new, m, &name)
+                    && (!passes_concrete(cx.old, m, &name) || !missing.is_empty());
+                if concrete {
+                    let cid = format!("{m}#{name}");
+                    cx.beyond(
+                        "imports",
+                        &cid,
+                        format!("NEW allows import `{cid}` {with}; {why}"),
                     );
                 } else {
                     cx.undecided(

@@ -111,6 +111,7 @@ pub(crate) struct Region {
     /// Indices (into the patterns given) of the patterns that match, ascending.
     pub matched: Vec<usize>,
     /// For a [`Lang::Literals`] among the patterns: which of its literals matches.
+    #[allow(dead_code)] // part of the region's identity; read by the tests
     pub literal: Option<u32>,
     /// The shortest string with exactly this combination.
     pub witness: Text,
@@ -232,6 +233,26 @@ impl Alphabet {
 }
 
 impl Comp {
+    /// The characters this component tells apart from every other in `set`: those its
+    /// next literal units (or trie edges) name. Every other character steps it alike.
+    fn mentions(&self, set: &[u32], out: &mut Vec<u32>) {
+        if let Some(t) = &self.trie {
+            for &st in set {
+                if st & REST == 0 {
+                    out.extend(t.next[st as usize].keys().copied());
+                }
+            }
+            return;
+        }
+        for &p in set {
+            if let Some((toks, base)) = self.part(p)
+                && let Some(Some(c)) = toks.get((p - base) as usize)
+            {
+                out.push(*c);
+            }
+        }
+    }
+
     /// The literal a state accepts (tries only).
     fn literal(&self, set: &[u32]) -> Option<u32> {
         let t = self.trie.as_ref()?;
@@ -429,11 +450,6 @@ pub(crate) fn regions_within(langs: &[Lang], max_states: usize) -> Result<Vec<Re
             },
         })
         .collect();
-    let nsyms = if import {
-        alpha.sep() + 1
-    } else {
-        alpha.other() + 1
-    };
 
     let mut start: Vec<(u32, Box<[u32]>)> = Vec::with_capacity(comps.len());
     for (i, c) in comps.iter().enumerate() {
@@ -473,7 +489,20 @@ pub(crate) fn regions_within(langs: &[Lang], max_states: usize) -> Result<Vec<Re
                 order.push(key);
             }
         }
-        for s in 0..nsyms {
+        // Only the symbols some active part tells apart; all others step like `other`.
+        let mut syms: Vec<u32> = vec![alpha.other()];
+        if import {
+            syms.extend([alpha.vsep(), alpha.sep(), alpha.at]);
+            if shape == M_AT || shape == V_START {
+                syms.extend(('0'..='9').map(|c| alpha.sym(c)));
+            }
+        }
+        for (i, set) in &active {
+            comps[*i as usize].mentions(set, &mut syms);
+        }
+        syms.sort_unstable();
+        syms.dedup();
+        for s in syms {
             let next_shape = if import {
                 shape_step(&alpha, shape, s)
             } else {

@@ -17,6 +17,7 @@ pub mod files;
 mod finding;
 pub mod init;
 mod lang;
+pub mod lint;
 pub mod pattern;
 mod policy;
 pub mod project;

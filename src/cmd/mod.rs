@@ -7,6 +7,8 @@ pub mod explain;
 pub mod graph;
 pub mod inspect;
 pub mod policy;
+pub mod policy_diff;
+pub mod policy_lint;
 #[cfg(feature = "sandbox")]
 pub mod run;
 
