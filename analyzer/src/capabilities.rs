@@ -377,12 +377,19 @@ impl CapabilityTable {
             .exact
             .keys()
             .map(|(m, n)| (m.as_str(), n.as_str()))
-            .chain(self.globs.iter().map(|g| (g.module.as_str(), g.name.as_str())))
+            .chain(
+                self.globs
+                    .iter()
+                    .map(|g| (g.module.as_str(), g.name.as_str())),
+            )
             .collect();
         rules.sort_unstable();
         let mut js: Vec<(&String, &Classification)> = self.js.iter().collect();
         js.sort_unstable_by_key(|(n, _)| *n);
-        (rules, js.into_iter().map(|(n, c)| (n.as_str(), c)).collect())
+        (
+            rules,
+            js.into_iter().map(|(n, c)| (n.as_str(), c)).collect(),
+        )
     }
 
     /// Classifies a function import.

@@ -129,7 +129,12 @@ impl Report {
         use std::fmt::Write;
         let t = |s: &str| wasmgate_escape::terminal(s).into_owned();
         let mut out = String::new();
-        let _ = writeln!(out, "policy diff: OLD {} -> NEW {}", t(&self.old), t(&self.new));
+        let _ = writeln!(
+            out,
+            "policy diff: OLD {} -> NEW {}",
+            t(&self.old),
+            t(&self.new)
+        );
         let f = &self.new_over_old;
         let list = |out: &mut String, ws: &[Witness]| {
             for w in ws.iter().take(HUMAN_LIMIT) {

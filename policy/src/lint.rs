@@ -20,7 +20,7 @@ use crate::{pattern, rules};
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// One problem found.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Lint {
     /// `shadowed`, `overlap`, `empty-constraint` or `matches-nothing`.
     pub kind: &'static str,
@@ -59,7 +59,13 @@ struct Cx<'a> {
 }
 
 impl Cx<'_> {
-    fn push(&mut self, kind: &'static str, at: &crate::Origin, message: String, witness: Option<String>) {
+    fn push(
+        &mut self,
+        kind: &'static str,
+        at: &crate::Origin,
+        message: String,
+        witness: Option<String>,
+    ) {
         let src = &self.p.sources[at.file];
         let (line, column) = src.line_col(at.span.start);
         self.out.push(Lint {
@@ -87,7 +93,9 @@ pub fn lint(p: &ValidPolicy) -> Report {
     calls(&mut cx);
     waivers(&mut cx, &vocab, &features);
     restrictions(&mut cx);
-    cx.out.sort_by(|a, b| (a.span.0, a.span.1.start, a.kind).cmp(&(b.span.0, b.span.1.start, b.kind)));
+    cx.out.sort_by(|a, b| {
+        (a.span.0, a.span.1.start, a.kind).cmp(&(b.span.0, b.span.1.start, b.kind))
+    });
     let diags: Vec<Diagnostic> = cx
         .out
         .iter()
@@ -112,14 +120,20 @@ pub fn lint(p: &ValidPolicy) -> Report {
 fn finite(cx: &mut Cx<'_>, what: &str, list: &AllowDeny, names: &[String]) {
     let Some(allow) = &list.allow else { return };
     for a in &allow.value {
-        let matched: Vec<&String> = names.iter().filter(|n| pattern::matches(&a.value, n)).collect();
+        let matched: Vec<&String> = names
+            .iter()
+            .filter(|n| pattern::matches(&a.value, n))
+            .collect();
         let denied = |n: &str| list.deny.iter().find(|d| pattern::matches(&d.value, n));
         let kept: Vec<&&String> = matched.iter().filter(|n| denied(n).is_none()).collect();
         if !matched.is_empty() && kept.is_empty() {
             cx.push(
                 "shadowed",
                 &a.at,
-                format!("allow `{}` is shadowed: every {what} it matches is denied (deny beats allow)", a.value),
+                format!(
+                    "allow `{}` is shadowed: every {what} it matches is denied (deny beats allow)",
+                    a.value
+                ),
                 Some(matched[0].to_string()),
             );
         } else if let Some(n) = matched.iter().find(|n| denied(n).is_some()) {
@@ -127,7 +141,10 @@ fn finite(cx: &mut Cx<'_>, what: &str, list: &AllowDeny, names: &[String]) {
             cx.push(
                 "overlap",
                 &a.at,
-                format!("allow `{}` overlaps deny `{}`: {what} `{n}` is denied", a.value, d.value),
+                format!(
+                    "allow `{}` overlaps deny `{}`: {what} `{n}` is denied",
+                    a.value, d.value
+                ),
                 Some(n.to_string()),
             );
         }
@@ -136,22 +153,36 @@ fn finite(cx: &mut Cx<'_>, what: &str, list: &AllowDeny, names: &[String]) {
 
 fn imports(cx: &mut Cx<'_>) {
     let p = cx.p;
-    let Some(allow) = &p.imports.allow else { return };
-    let denies: Vec<Lang> = p.imports.deny.iter().filter_map(|d| Lang::import(&d.value)).collect();
+    let Some(allow) = &p.imports.allow else {
+        return;
+    };
+    let denies: Vec<Lang> = p
+        .imports
+        .deny
+        .iter()
+        .filter_map(|d| Lang::import(&d.value))
+        .collect();
     if denies.is_empty() {
         return;
     }
     for a in &allow.value {
-        let Some(l) = Lang::import(&a.value) else { continue };
+        let Some(l) = Lang::import(&a.value) else {
+            continue;
+        };
         let mut langs = vec![l];
         langs.extend(denies.iter().cloned());
-        let Ok(regions) = lang::regions(&langs) else { continue };
+        let Ok(regions) = lang::regions(&langs) else {
+            continue;
+        };
         let mine: Vec<_> = regions.iter().filter(|r| r.has(0)).collect();
         if mine.iter().all(|r| r.matched.len() > 1) {
             cx.push(
                 "shadowed",
                 &a.at,
-                format!("allow `{}` is shadowed: every import it matches is denied (deny beats allow)", a.value),
+                format!(
+                    "allow `{}` is shadowed: every import it matches is denied (deny beats allow)",
+                    a.value
+                ),
                 mine.first().map(|r| r.witness.id()),
             );
         } else if let Some(r) = mine.iter().find(|r| r.matched.len() > 1) {
@@ -159,7 +190,12 @@ fn imports(cx: &mut Cx<'_>) {
             cx.push(
                 "overlap",
                 &a.at,
-                format!("allow `{}` overlaps deny `{}`: `{}` is denied", a.value, d.value, r.witness.id()),
+                format!(
+                    "allow `{}` overlaps deny `{}`: `{}` is denied",
+                    a.value,
+                    d.value,
+                    r.witness.id()
+                ),
                 Some(r.witness.id()),
             );
         }
@@ -178,7 +214,8 @@ fn calls(cx: &mut Cx<'_>) {
         };
         let empty = if !a.one_of.is_empty() {
             Some(!a.one_of.iter().any(|v| a.allows(*v)))
-        } else if a.min.zip(a.max).is_some_and(|(lo, hi)| lo > hi) || a.bits_clear & a.bits_set != 0 {
+        } else if a.min.zip(a.max).is_some_and(|(lo, hi)| lo > hi) || a.bits_clear & a.bits_set != 0
+        {
             Some(true)
         } else {
             // Is there a value at all? Asked as: does it allow anything outside the empty set.
@@ -221,18 +258,26 @@ fn waivers(cx: &mut Cx<'_>, vocab: &[String], features: &[String]) {
         let subjects = match rule.name.as_str() {
             "capability-not-allowed" | "export-capability-restricted" => Subjects::Names(vocab),
             "feature-not-allowed" => Subjects::Names(features),
-            "import-not-allowed" | "declared-import-unreachable" | "unknown-host-import"
+            "import-not-allowed"
+            | "declared-import-unreachable"
+            | "unknown-host-import"
             | "import-re-exported" => Subjects::ImportIds,
             _ => Subjects::Any,
         };
         match subjects {
             Subjects::Names(names) => {
-                let matched: Vec<&String> = names.iter().filter(|n| pattern::matches(&w.target, n)).collect();
+                let matched: Vec<&String> = names
+                    .iter()
+                    .filter(|n| pattern::matches(&w.target, n))
+                    .collect();
                 if matched.is_empty() {
                     cx.push(
                         "matches-nothing",
                         &w.at,
-                        format!("the waiver's target `{}` matches no subject {} can report", w.target, rule.name),
+                        format!(
+                            "the waiver's target `{}` matches no subject {} can report",
+                            w.target, rule.name
+                        ),
                         None,
                     );
                 } else if rule.name == "capability-not-allowed"
@@ -284,12 +329,22 @@ fn restrictions(cx: &mut Cx<'_>) {
     if p.forbidden_exports.is_empty() {
         return;
     }
-    let forbidden: Vec<Lang> = p.forbidden_exports.iter().map(|f| Lang::plain(&f.value)).collect();
+    let forbidden: Vec<Lang> = p
+        .forbidden_exports
+        .iter()
+        .map(|f| Lang::plain(&f.value))
+        .collect();
     for r in &p.restrict {
         let mut langs = vec![Lang::plain(&r.export.value)];
         langs.extend(forbidden.iter().cloned());
-        let Ok(regions) = lang::regions(&langs) else { continue };
-        if regions.iter().filter(|g| g.has(0)).all(|g| g.matched.len() > 1) {
+        let Ok(regions) = lang::regions(&langs) else {
+            continue;
+        };
+        if regions
+            .iter()
+            .filter(|g| g.has(0))
+            .all(|g| g.matched.len() > 1)
+        {
             let w = regions.iter().find(|g| g.has(0)).map(|g| g.witness.id());
             cx.push(
                 "matches-nothing",

@@ -65,7 +65,10 @@ fn solve(new: &[Allowed], old: &[Allowed], timeout_ms: u64) -> Containment {
     };
     let solver = Solver::new(&ctx);
     let mut p = Params::new(&ctx);
-    p.set_u32("timeout", u32::try_from(timeout_ms).unwrap_or(u32::MAX).max(1));
+    p.set_u32(
+        "timeout",
+        u32::try_from(timeout_ms).unwrap_or(u32::MAX).max(1),
+    );
     solver.set_params(&p);
     for a in new {
         solver.assert(&holds(a));
@@ -106,13 +109,22 @@ mod tests {
     #[test]
     fn narrower_is_contained_and_wider_has_a_value() {
         let old = [one_of(&[1, 2])];
-        assert_eq!(beyond(&[one_of(&[1, 2])], &old, 2000), Containment::Contained);
+        assert_eq!(
+            beyond(&[one_of(&[1, 2])], &old, 2000),
+            Containment::Contained
+        );
         if !crate::SOLVER {
-            assert!(matches!(beyond(&[one_of(&[1])], &old, 2000), Containment::Unknown(_)));
+            assert!(matches!(
+                beyond(&[one_of(&[1])], &old, 2000),
+                Containment::Unknown(_)
+            ));
             return;
         }
         assert_eq!(beyond(&[one_of(&[1])], &old, 2000), Containment::Contained);
-        assert_eq!(beyond(&[one_of(&[1, 2, 5])], &old, 2000), Containment::Beyond(5));
+        assert_eq!(
+            beyond(&[one_of(&[1, 2, 5])], &old, 2000),
+            Containment::Beyond(5)
+        );
         // Written differently, the same set: min 1, max 2 against one_of [1, 2].
         let range = Allowed {
             min: Some(1),
@@ -131,7 +143,10 @@ mod tests {
             bits_clear: 1,
             ..Allowed::default()
         };
-        assert_eq!(beyond(&[one_of(&[0, 2, 4])], &[clear.clone()], 2000), Containment::Contained);
+        assert_eq!(
+            beyond(&[one_of(&[0, 2, 4])], &[clear.clone()], 2000),
+            Containment::Contained
+        );
         let Containment::Beyond(x) = beyond(&[one_of(&[0, 3])], &[clear], 2000) else {
             panic!("3 has bit 0 set")
         };

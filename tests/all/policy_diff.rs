@@ -60,7 +60,10 @@ fn header(text: &str, key: &str) -> Vec<String> {
 fn diff_json(old: &str, new: &str) -> (i32, serde_json::Value) {
     let (code, out, err) = run(&["policy", "diff", old, new, "--format", "json"]);
     assert!(code == 0 || code == 1, "exit {code}: {err}");
-    (code, serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}")))
+    (
+        code,
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}")),
+    )
 }
 
 fn witnesses(v: &serde_json::Value, side: &str) -> BTreeSet<String> {
@@ -68,7 +71,13 @@ fn witnesses(v: &serde_json::Value, side: &str) -> BTreeSet<String> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|w| format!("{} {}", w["dimension"].as_str().unwrap(), w["subject"].as_str().unwrap()))
+        .map(|w| {
+            format!(
+                "{} {}",
+                w["dimension"].as_str().unwrap(),
+                w["subject"].as_str().unwrap()
+            )
+        })
         .collect()
 }
 
@@ -95,8 +104,18 @@ fn policy_diff_fixtures_give_the_stated_verdict_and_exactly_the_stated_witnesses
         assert_eq!(verdict.len(), 1, "{}: one expect-verdict", case.display());
         let expected: BTreeSet<String> = header(&text, "expect-beyond").into_iter().collect();
         let (code, v) = diff_json(&rel("old.toml"), &rel("new.toml"));
-        assert_eq!(v["verdict"], verdict[0].as_str(), "{}: {v:#}", case.display());
-        assert_eq!(witnesses(&v, "new_over_old"), expected, "{}", case.display());
+        assert_eq!(
+            v["verdict"],
+            verdict[0].as_str(),
+            "{}: {v:#}",
+            case.display()
+        );
+        assert_eq!(
+            witnesses(&v, "new_over_old"),
+            expected,
+            "{}",
+            case.display()
+        );
         let passes = matches!(verdict[0].as_str(), "equivalent" | "not-more-permissive");
         assert_eq!(code, if passes { 0 } else { 1 }, "{}", case.display());
         // Every witness is NEW's and not OLD's: the reverse question finds the other side.
@@ -137,7 +156,11 @@ fn policy_diff_over_the_repository_policies() {
     ];
     for p in loads {
         let (code, v) = diff_json(p, p);
-        assert_eq!((code, v["verdict"].as_str()), (0, Some("equivalent")), "{p}: {v:#}");
+        assert_eq!(
+            (code, v["verdict"].as_str()),
+            (0, Some("equivalent")),
+            "{p}: {v:#}"
+        );
     }
     for p in [
         "corpus/fixtures/policy/broken.toml",
@@ -155,10 +178,16 @@ fn policy_diff_over_the_repository_policies() {
     );
     assert_eq!(code, 1);
     let w = witnesses(&v, "new_over_old");
-    assert!(!w.is_empty() && w.iter().all(|w| w.starts_with("waivers WG0001:fs.")), "{w:?}");
+    assert!(
+        !w.is_empty() && w.iter().all(|w| w.starts_with("waivers WG0001:fs.")),
+        "{w:?}"
+    );
     // policy-rw grants `/data` read-write where policy.toml grants it read-only, and leaves
     // fuel and time to the harness where policy.toml sets them.
-    let (code, v) = diff_json("corpus/sandbox/policy.toml", "corpus/sandbox/policy-rw.toml");
+    let (code, v) = diff_json(
+        "corpus/sandbox/policy.toml",
+        "corpus/sandbox/policy-rw.toml",
+    );
     assert_eq!(code, 1, "{v:#}");
     let expected: BTreeSet<String> = [
         "sandbox preopen corpus/sandbox/data -> /data (rw)",

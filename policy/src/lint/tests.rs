@@ -5,6 +5,12 @@ use std::path::Path;
 use super::*;
 use crate::load_str;
 
+type Found = (String, u32, Option<String>);
+
+fn l(kind: &str, line: u32, witness: Option<&str>) -> Found {
+    (kind.to_string(), line, witness.map(String::from))
+}
+
 fn lints(text: &str) -> Vec<(String, u32, Option<String>)> {
     let p = match load_str(Path::new("p.toml"), text) {
         Ok(p) => p,
@@ -20,21 +26,22 @@ fn lints(text: &str) -> Vec<(String, u32, Option<String>)> {
 
 #[test]
 fn shadowed_and_overlapping_allows() {
-    let found = lints("[capabilities]\nallow = [\"net.*\", \"fs.*\", \"stdio\"]\ndeny = [\"net.*\", \"fs.write\"]\n");
+    let found = lints(
+        "[capabilities]\nallow = [\"net.*\", \"fs.*\", \"stdio\"]\ndeny = [\"net.*\", \"fs.write\"]\n",
+    );
     assert_eq!(
         found,
         [
-            ("shadowed".to_string(), 2, Some("net.connect".to_string())),
-            ("overlap".to_string(), 2, Some("fs.write".to_string())),
+            l("shadowed", 2, Some("net.connect")),
+            l("overlap", 2, Some("fs.write")),
         ]
     );
-    let found = lints(
-        "[imports]\nallow = [\"m#a*\", \"m#b\", \"m#c\"]\ndeny = [\"m#*\\\\*\", \"m#b\"]\n",
-    );
+    let found =
+        lints("[imports]\nallow = [\"m#a*\", \"m#b\", \"m#c\"]\ndeny = [\"m#*\\\\*\", \"m#b\"]\n");
     // m#a* overlaps the deny of names ending in a literal star; m#b is shadowed; m#c is fine.
     assert_eq!(found.len(), 2, "{found:?}");
-    assert!(found.contains(&("overlap".into(), 2, Some("m#a*".into()))), "{found:?}");
-    assert!(found.contains(&("shadowed".into(), 2, Some("m#b".into()))), "{found:?}");
+    assert!(found.contains(&l("overlap", 2, Some("m#a*"))), "{found:?}");
+    assert!(found.contains(&l("shadowed", 2, Some("m#b"))), "{found:?}");
 }
 
 #[test]
@@ -44,14 +51,23 @@ fn constraints_that_allow_nothing() {
             "[[calls]]\nimport = \"wasi_snapshot_preview1#fd_write\"\narg = 0\n{body}\n"
         ))
     };
-    assert_eq!(c("min = 5\nmax = 4"), [("empty-constraint".into(), 1, None)]);
-    assert_eq!(c("one_of = [1, 3]\nbits_clear = 1"), [("empty-constraint".into(), 1, None)]);
-    assert_eq!(c("bits_set = 3\nbits_clear = 2"), [("empty-constraint".into(), 1, None)]);
+    assert_eq!(c("min = 5\nmax = 4"), [l("empty-constraint", 1, None)]);
+    assert_eq!(
+        c("one_of = [1, 3]\nbits_clear = 1"),
+        [l("empty-constraint", 1, None)]
+    );
+    assert_eq!(
+        c("bits_set = 3\nbits_clear = 2"),
+        [l("empty-constraint", 1, None)]
+    );
     assert!(c("one_of = [1, 2]\nbits_clear = 1").is_empty());
     assert!(c("min = 4\nmax = 4").is_empty());
     if wasmgate_smt::SOLVER {
         // No value in [5, 6] has bits 0 and 1 clear... 4 and 8 bound it: empty only by search.
-        assert_eq!(c("min = 5\nmax = 7\nbits_clear = 3"), [("empty-constraint".into(), 1, None)]);
+        assert_eq!(
+            c("min = 5\nmax = 7\nbits_clear = 3"),
+            [l("empty-constraint", 1, None)]
+        );
         assert!(c("min = 5\nmax = 8\nbits_clear = 3").is_empty());
     }
 }
@@ -68,9 +84,9 @@ fn waivers_and_restrictions_that_match_nothing() {
     assert_eq!(
         found,
         [
-            ("matches-nothing".into(), 7, Some("dbg_x".into())),
-            ("matches-nothing".into(), 9, Some("stdio".into())),
-            ("matches-nothing".into(), 13, None),
+            l("matches-nothing", 6, Some("dbg_x")),
+            l("matches-nothing", 9, Some("stdio")),
+            l("matches-nothing", 13, None),
         ]
     );
 }
