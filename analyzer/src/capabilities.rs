@@ -411,6 +411,29 @@ impl CapabilityTable {
         &self.vocabulary
     }
 
+    /// The `(module, name)` patterns of every `[[import]]` entry (`*` wildcards, no escapes)
+    /// and the JS names and classes of the wasm-bindgen `[[js]]` entries: what `policy diff` needs to
+    /// split the import name space into regions [`Self::classify`] treats alike.
+    pub fn import_rules(&self) -> (Vec<(&str, &str)>, Vec<(&str, &Classification)>) {
+        let mut rules: Vec<(&str, &str)> = self
+            .exact
+            .keys()
+            .map(|(m, n)| (m.as_str(), n.as_str()))
+            .chain(
+                self.globs
+                    .iter()
+                    .map(|g| (g.module.as_str(), g.name.as_str())),
+            )
+            .collect();
+        rules.sort_unstable();
+        let mut js: Vec<(&String, &Classification)> = self.js.iter().collect();
+        js.sort_unstable_by_key(|(n, _)| *n);
+        (
+            rules,
+            js.into_iter().map(|(n, c)| (n.as_str(), c)).collect(),
+        )
+    }
+
     /// Classifies a function import.
     pub fn classify(&self, module: &str, name: &str) -> Classification {
         let module = strip_version(module);

@@ -33,10 +33,26 @@ impl fmt::Display for PatternError {
 
 impl std::error::Error for PatternError {}
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Tok {
+/// One unit of a pattern: a literal character or the wildcard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Tok {
+    /// Matches exactly this character.
     Char(char),
+    /// Matches any run of characters.
     Star,
+}
+
+/// The units of a policy pattern (a trailing `\` is literal, as [`matches`] reads it).
+pub(crate) fn tokens(pattern: &str) -> Vec<Tok> {
+    Pattern::lossy(pattern).toks
+}
+
+/// The units of a glob without escapes (the capability table's and the sandbox's
+/// `glob_match`: `*` is the wildcard, every other character literal).
+pub(crate) fn raw_tokens(glob: &str) -> Vec<Tok> {
+    glob.chars()
+        .map(|c| if c == '*' { Tok::Star } else { Tok::Char(c) })
+        .collect()
 }
 
 /// A parsed pattern.

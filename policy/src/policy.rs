@@ -429,6 +429,7 @@ mod sections;
 mod shape;
 mod validate;
 
+pub(crate) use merge::lexical;
 pub(crate) use read::read_policy_file;
 pub use read::{MAX_POLICY_BYTES, load, load_str};
 

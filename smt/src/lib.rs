@@ -8,6 +8,7 @@
 //! query is unknown.
 #![warn(missing_docs)]
 
+mod contain;
 mod eval;
 mod expr;
 mod module;
@@ -19,6 +20,7 @@ use std::rc::Rc;
 use serde::Serialize;
 use wasmgate_analyzer::{Analysis, NodeKind};
 
+pub use contain::{Containment, beyond};
 use eval::{CallRec, Cond, Evaluator, FuncEval, Target};
 use expr::{E, Leaves, Node};
 use module::Module;

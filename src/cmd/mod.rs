@@ -11,6 +11,8 @@ pub mod harden;
 pub mod inspect;
 pub mod merge;
 pub mod policy;
+pub mod policy_diff;
+pub mod policy_lint;
 #[cfg(feature = "sandbox")]
 pub mod run;
 

@@ -1,4 +1,5 @@
-//! `wasmgate policy`: policy file utilities (`init` writes a binary's least-privilege policy).
+//! `wasmgate policy`: policy file utilities (`init` writes a binary's least-privilege policy,
+//! `diff` compares two policies, `lint` checks one).
 
 use std::path::PathBuf;
 
@@ -17,6 +18,8 @@ pub struct Opts {
 #[derive(Subcommand, Debug)]
 pub enum PolicyCommand {
     Init(InitOpts),
+    Diff(crate::cmd::policy_diff::DiffOpts),
+    Lint(crate::cmd::policy_lint::LintOpts),
 }
 
 /// Write the least-privilege policy of a binary: exactly what its entry points reach.
@@ -56,5 +59,7 @@ pub fn run(opts: Opts) -> Result<u8> {
             }
             Ok(exit::OK)
         }
+        PolicyCommand::Diff(o) => crate::cmd::policy_diff::run(o),
+        PolicyCommand::Lint(o) => crate::cmd::policy_lint::run(o),
     }
 }

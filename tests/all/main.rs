@@ -20,6 +20,7 @@ mod hostile_names;
 mod index_size;
 mod oracle;
 mod policy_check;
+mod policy_diff;
 mod policy_init;
 mod policy_rules;
 mod robustness;

@@ -298,7 +298,7 @@ impl Loader {
 }
 
 /// `a/./b/../c` as `a/c`, without touching the file system (the host may not exist yet).
-pub(super) fn lexical(p: &Path) -> PathBuf {
+pub(crate) fn lexical(p: &Path) -> PathBuf {
     use std::path::Component;
     let mut out = PathBuf::new();
     for c in p.components() {
