@@ -59,22 +59,29 @@ struct Site {
 #[derive(Debug)]
 pub(crate) struct Graph {
     pub nodes: Vec<Node>,
-    /// Node names as shared strings: witness paths repeat them millions of times.
-    shared: Vec<Arc<str>>,
     /// Edges for display: every call edge, including direct calls to imports.
     pub edges: Vec<(u32, u32)>,
     /// Edges followed by reachability, with the offset of the instruction that makes the edge.
     /// Direct calls to plain imports are not here: they are `sites`, so that narrowing holds.
     succ: Vec<Vec<(u32, u64)>>,
+    /// What witness searches need; it outlives the graph as [`crate::Reachability`].
+    core: Core,
+    pub entries: Vec<(String, EntryKind, Vec<u32>)>,
+    /// The descriptor refinement applied to this module, if it imports a descriptor mover.
+    descriptors: Option<crate::model::Descriptors>,
+}
+
+/// The part of the graph that capability searches and witness paths read.
+#[derive(Debug)]
+pub(crate) struct Core {
+    /// Node names as shared strings: witness paths repeat them millions of times.
+    shared: Vec<Arc<str>>,
     /// Reverse of the followed edges.
     pred: Vec<Vec<(u32, u64)>>,
     sites: Vec<Vec<Site>>,
     /// Capabilities reached by arriving at a node itself (imports via indirect calls, host).
     node_caps: Vec<Vec<u16>>,
     cap_names: Vec<String>,
-    pub entries: Vec<(String, EntryKind, Vec<u32>)>,
-    /// The descriptor refinement applied to this module, if it imports a descriptor mover.
-    descriptors: Option<crate::model::Descriptors>,
 }
 
 struct Builder<'t> {
@@ -486,14 +493,16 @@ pub(crate) fn build(
         }
     }
     Graph {
-        shared: shared_names(&b.nodes),
+        core: Core {
+            shared: shared_names(&b.nodes),
+            pred,
+            sites: caps.sites,
+            node_caps: caps.node_caps,
+            cap_names: caps.names,
+        },
         nodes: b.nodes,
         edges,
         succ: b.succ,
-        pred,
-        sites: caps.sites,
-        node_caps: caps.node_caps,
-        cap_names: caps.names,
         entries,
         descriptors,
     }
@@ -991,14 +1000,16 @@ impl Graph {
             }
         }
         Graph {
-            shared: shared_names(&nodes),
+            core: Core {
+                shared: shared_names(&nodes),
+                pred,
+                sites: vec![Vec::new(); n],
+                node_caps,
+                cap_names,
+            },
             nodes,
             edges,
             succ,
-            pred,
-            sites: vec![Vec::new(); n],
-            node_caps,
-            cap_names,
             entries,
             descriptors: None,
         }
@@ -1025,22 +1036,23 @@ impl Graph {
 
     /// The public call graph; consumes the graph so large node lists are moved, not copied.
     /// Node capabilities and call sites go with it, so that readers can recompute every
-    /// entry point's reach without the analyzer.
-    pub fn into_call_graph(self) -> CallGraph {
+    /// entry point's reach without the analyzer. Also returns what witness searches read.
+    pub fn into_parts(self) -> (CallGraph, Core) {
         let names = |ids: &[u16]| -> Vec<String> {
             let mut v: Vec<String> = ids
                 .iter()
-                .map(|&c| self.cap_names[c as usize].clone())
+                .map(|&c| self.core.cap_names[c as usize].clone())
                 .collect();
             v.sort();
             v.dedup();
             v
         };
         let mut nodes = self.nodes;
-        for (node, caps) in nodes.iter_mut().zip(&self.node_caps) {
+        for (node, caps) in nodes.iter_mut().zip(&self.core.node_caps) {
             node.capabilities = names(caps);
         }
         let mut sites: Vec<CallSite> = self
+            .core
             .sites
             .iter()
             .enumerate()
@@ -1054,12 +1066,13 @@ impl Graph {
             .collect();
         sites.sort();
         sites.dedup();
-        CallGraph {
+        let graph = CallGraph {
             nodes,
             edges: self.edges,
             sites,
             descriptors: self.descriptors,
-        }
+        };
+        (graph, self.core)
     }
 
     /// Import ids no entry point can call: declared authority the code never uses.
@@ -1076,7 +1089,7 @@ impl Graph {
         }
         let mut called = vec![false; n];
         while let Some(u) = queue.pop_front() {
-            for site in &self.sites[u as usize] {
+            for site in &self.core.sites[u as usize] {
                 called[site.import as usize] = true;
             }
             for &(v, _) in &self.succ[u as usize] {
@@ -1124,7 +1137,7 @@ impl Graph {
                 roots: sorted_roots(roots),
                 reaches: caps
                     .into_iter()
-                    .filter_map(|c| self.witness(c as usize, fields.get(c), roots))
+                    .filter_map(|c| self.core.witness(c as usize, fields.get(c), roots))
                     .collect(),
                 unresolved: false,
             })
@@ -1136,12 +1149,25 @@ impl Graph {
         out.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
         out
     }
+}
+
+impl Core {
+    pub fn capability_count(&self) -> usize {
+        self.cap_names.len()
+    }
+
+    pub fn capability_id(&self, name: &str) -> Option<u16> {
+        self.cap_names
+            .iter()
+            .position(|c| c == name)
+            .map(|i| i as u16)
+    }
 
     /// Reverse breadth-first search from everything that grants capability `c`: afterwards
     /// each node knows its distance to the nearest grant and the next hop towards it.
     /// One search per capability serves every entry point, however many there are.
     pub(crate) fn cap_field(&self, c: u16) -> CapField {
-        let n = self.nodes.len();
+        let n = self.shared.len();
         let mut f = CapField {
             dist: vec![INF; n],
             next: vec![NONE; n],
@@ -1204,11 +1230,7 @@ impl Graph {
     }
 
     pub(crate) fn witness(&self, c: usize, f: &CapField, roots: &[u32]) -> Option<Reach> {
-        let start = roots
-            .iter()
-            .copied()
-            .filter(|r| f.dist[*r as usize] != INF)
-            .min_by_key(|r| f.dist[*r as usize])?;
+        let (start, _) = f.nearest(roots)?;
         let mut path = Vec::with_capacity(
             f.dist[start as usize].min(WITNESS_HEAD + WITNESS_TAIL) as usize + 2,
         );
@@ -1227,7 +1249,7 @@ impl Graph {
             if f.dist[ci] == 0 {
                 return Some(Reach {
                     capability: self.cap_names[c].clone(),
-                    import: self.nodes[ci].name.clone(),
+                    import: self.shared[ci].to_string(),
                     path,
                     offset,
                     length: None,
@@ -1239,7 +1261,7 @@ impl Graph {
                 path.push(self.shared[site].clone());
                 return Some(Reach {
                     capability: self.cap_names[c].clone(),
-                    import: self.nodes[site].name.clone(),
+                    import: self.shared[site].to_string(),
                     path,
                     offset: Some(f.site_offset[ci]),
                     length: None,
@@ -1256,6 +1278,18 @@ impl Graph {
 
 const INF: u32 = u32::MAX;
 const NONE: u32 = u32::MAX;
+
+impl CapField {
+    /// The root nearest the capability (the first among equals) and its distance.
+    pub fn nearest(&self, roots: &[u32]) -> Option<(u32, u32)> {
+        roots
+            .iter()
+            .copied()
+            .filter(|r| self.dist[*r as usize] != INF)
+            .min_by_key(|r| self.dist[*r as usize])
+            .map(|r| (r, self.dist[r as usize]))
+    }
+}
 
 /// Distances and next hops towards one capability, for every node.
 pub(crate) struct CapField {

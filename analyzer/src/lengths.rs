@@ -2,7 +2,7 @@
 //! and each core function import entry. Reports (SARIF `byteLength`) need them, and only the
 //! analyzer decodes the binary, so they are recorded here from the recorded offsets.
 
-use crate::model::{Analysis, BinaryKind, EntryPoint, ExternKind, Import, SharedReach};
+use crate::model::{Analysis, BinaryKind, EntryPoint, ExternKind, Import, Reach, SharedReach};
 
 /// Length of an unsigned LEB128 u32 at `at`, as encoded (a hostile binary may pad it).
 fn leb_u32(bytes: &[u8], at: usize) -> Option<(u32, usize)> {
@@ -49,11 +49,16 @@ fn import_length(bytes: &[u8], at: usize) -> Option<u64> {
 fn fill_reaches(entries: &mut [EntryPoint], shared: &mut [SharedReach], bytes: &[u8]) {
     let per_entry = entries.iter_mut().flat_map(|e| e.reaches.iter_mut());
     for r in per_entry.chain(shared.iter_mut().map(|s| &mut s.witness)) {
-        r.length = r
-            .offset
-            .and_then(|o| usize::try_from(o).ok())
-            .and_then(|o| call_length(bytes, o));
+        fill_reach(r, bytes);
     }
+}
+
+/// Fills `r.length` from the call instruction at its offset, if that is one.
+pub(crate) fn fill_reach(r: &mut Reach, bytes: &[u8]) {
+    r.length = r
+        .offset
+        .and_then(|o| usize::try_from(o).ok())
+        .and_then(|o| call_length(bytes, o));
 }
 
 fn fill_imports(imports: &mut [Import], bytes: &[u8]) {

@@ -20,6 +20,7 @@ mod index;
 mod lengths;
 mod link;
 mod model;
+mod reachability;
 mod shared_json;
 mod slots;
 mod types;
@@ -36,6 +37,7 @@ pub use core::FEATURE_NAMES;
 pub use error::Error;
 pub use graph::{ELIDED, HOST_REENTRY_NODE, UNKNOWN_HOST_NODE};
 pub use model::*;
+pub use reachability::Reachability;
 pub use shared_json::SharedJson;
 
 use crate::component::ComponentBuilder;
@@ -156,6 +158,7 @@ fn parse(
                             entry_points,
                             shared_reaches,
                             unreachable_imports,
+                            reachability,
                         } = finish_module(&facts, &types, table, !stack.is_empty(), options);
                         if stack.is_empty() {
                             result = Some(Analysis {
@@ -173,6 +176,7 @@ fn parse(
                                 module: Some(module),
                                 component: None,
                                 warnings: Vec::new(),
+                                reachability: reachability.map(std::sync::Arc::new),
                             });
                         } else {
                             embedded.push(EmbeddedModule {
@@ -244,6 +248,7 @@ fn parse(
                                 module: None,
                                 component: Some(component),
                                 warnings: std::mem::take(&mut warnings),
+                                reachability: linked.reachability.map(std::sync::Arc::new),
                             });
                         } else {
                             if let Some(Frame::Component(parent)) = stack.last_mut() {
@@ -330,9 +335,12 @@ fn finish_module(
     exports.sort_by(|a, b| a.name.cmp(&b.name));
 
     let graph = graph::build(facts, types, &classes, in_component, options);
-    let (entry_points, shared_reaches) = match options.witnesses {
-        Witnesses::PerEntry => (graph.entry_points(), Vec::new()),
-        Witnesses::Shared => graph.shared_reaches(),
+    let (entry_points, shared_reaches, roots) = match options.witnesses {
+        Witnesses::PerEntry => (graph.entry_points(), Vec::new(), None),
+        Witnesses::Shared => {
+            let (e, s, r) = graph.shared_reaches();
+            (e, s, Some(r))
+        }
     };
 
     let tr = types.as_ref();
@@ -361,6 +369,7 @@ fn finish_module(
     let mut producers = facts.producers.clone();
     producers.sort();
     let unreachable_imports = graph.unreachable_imports();
+    let (call_graph, core) = graph.into_parts();
     let module = CoreModule {
         offset: facts.offset,
         size: facts.size,
@@ -375,9 +384,10 @@ fn finish_module(
         custom_sections: facts.custom_sections.clone(),
         producers,
         features: facts.features.iter().cloned().collect(),
-        call_graph: graph.into_call_graph(),
+        call_graph,
     };
     ModuleParts {
+        reachability: roots.map(|r| Reachability::new(core, r)),
         module,
         imports,
         exports,
@@ -395,6 +405,8 @@ struct ModuleParts {
     entry_points: Vec<EntryPoint>,
     shared_reaches: Vec<SharedReach>,
     unreachable_imports: Vec<String>,
+    /// Schema 2 only: per-entry witnesses on demand.
+    reachability: Option<Reachability>,
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -38,6 +38,8 @@ pub(crate) struct Linked {
     pub shared_reaches: Vec<SharedReach>,
     pub unreachable_imports: Vec<String>,
     pub call_graph: CallGraph,
+    /// Schema 2 only: per-entry witnesses on demand.
+    pub reachability: Option<crate::Reachability>,
 }
 
 /// A core module instantiated somewhere in the component tree.
@@ -1272,9 +1274,12 @@ fn reach(r: Resolved, witnesses: crate::Witnesses) -> Linked {
         unresolved,
         terminals,
     } = r;
-    let (mut entry_points, shared_reaches) = match witnesses {
-        crate::Witnesses::PerEntry => (graph.entry_points(), Vec::new()),
-        crate::Witnesses::Shared => graph.shared_reaches(),
+    let (mut entry_points, shared_reaches, roots) = match witnesses {
+        crate::Witnesses::PerEntry => (graph.entry_points(), Vec::new(), None),
+        crate::Witnesses::Shared => {
+            let (e, s, r) = graph.shared_reaches();
+            (e, s, Some(r))
+        }
     };
     for e in &mut entry_points {
         let roots = &graph
@@ -1296,10 +1301,12 @@ fn reach(r: Resolved, witnesses: crate::Witnesses) -> Linked {
         .filter(|(_, n)| !reached[**n as usize])
         .map(|(id, _)| id.clone())
         .collect();
+    let (call_graph, core) = graph.into_parts();
     Linked {
         entry_points,
         shared_reaches,
         unreachable_imports,
-        call_graph: graph.into_call_graph(),
+        call_graph,
+        reachability: roots.map(|r| crate::Reachability::new(core, r)),
     }
 }

@@ -83,6 +83,11 @@ pub struct Analysis {
     pub component: Option<Component>,
     /// Things that did not stop the analysis but that a reader should know.
     pub warnings: Vec<String>,
+    /// Schema 2 ([`crate::Witnesses::Shared`]) only, in memory only (never serialised, so
+    /// `None` after reading JSON): the searches behind `shared_reaches`, which give any
+    /// entry point's own witness on demand.
+    #[serde(skip)]
+    pub reachability: Option<Arc<crate::Reachability>>,
 }
 
 /// External kind of an import or export.

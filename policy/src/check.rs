@@ -16,11 +16,11 @@ use crate::finding::{
 use crate::pattern;
 use crate::policy::{AllowDeny, DEFAULT_FEATURES, Origin, ValidPolicy, import_matches};
 use crate::rules::{self, id};
-use crate::witness;
 
 pub(crate) mod calls;
 mod reach;
 mod structure;
+mod view;
 
 pub use calls::SmtOptions;
 
@@ -71,12 +71,13 @@ pub fn check_with(
             .collect(),
         out: Vec::new(),
     };
-    cx.capabilities(analysis);
-    cx.restrictions(analysis);
-    cx.imports(analysis);
+    let reaches = view::Reaches::new(analysis, bytes);
+    cx.capabilities(analysis, &reaches);
+    cx.restrictions(analysis, &reaches);
+    cx.imports(analysis, &reaches);
     cx.limits_and_features(analysis);
     cx.exports(analysis);
-    cx.start(analysis);
+    cx.start(analysis, &reaches);
     cx.re_exported_imports(analysis);
     cx.calls(analysis, bytes, &options.smt);
     cx.waivers(today);
@@ -157,14 +158,6 @@ pub fn allows_import(policy: &ValidPolicy, module: &str, name: &str) -> bool {
         ),
         Decision::Allowed
     )
-}
-
-/// Per entry point, the reach with the shortest witness for each capability.
-fn by_capability(e: &EntryPoint) -> BTreeMap<&str, &Reach> {
-    witness::shortest_by(e.reaches.iter().map(|r| (e, r)), |r| r.capability.as_str())
-        .into_iter()
-        .map(|(cap, (_, r))| (cap, r))
-        .collect()
 }
 
 /// The caller of the import on a witness path.

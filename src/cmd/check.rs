@@ -446,6 +446,13 @@ impl batch::Job for CheckJob<'_> {
         // The policy is read first: its assumptions are the analysis' options.
         let mut options = policy.analysis_options();
         options.assume_no_reentry |= self.opts.analysis.assume_no_reentry;
+        // Aggregated findings need one witness per (capability, import), not one per
+        // (entry point, capability); a restricted export's own is built when asked.
+        options.witnesses = if self.opts.per_entry {
+            wasmgate_analyzer::Witnesses::PerEntry
+        } else {
+            wasmgate_analyzer::Witnesses::Shared
+        };
         let analysis = wasmgate_analyzer::analyze_with(bytes, options)
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         let options = wasmgate_policy::Options {

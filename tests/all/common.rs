@@ -55,3 +55,26 @@ pub fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
     v.sort();
     v
 }
+
+/// The entry points a finding of a `check --format json` report (schema 3) names: its
+/// `entry_indices` ranges (`"0-4,7"`) read into its file's `entry_points` table. Panics on
+/// an index outside the table or a malformed range.
+pub fn finding_entries<'a>(
+    file: &'a serde_json::Value,
+    finding: &serde_json::Value,
+) -> Vec<&'a serde_json::Value> {
+    let table = file["entry_points"]
+        .as_array()
+        .expect("an entry point table");
+    let Some(ranges) = finding["entry_indices"].as_str() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for part in ranges.split(',') {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let (a, b): (usize, usize) = (a.parse().unwrap(), b.parse().unwrap());
+        assert!(a <= b, "range {part} runs backwards");
+        out.extend((a..=b).map(|i| table.get(i).expect("index inside the table")));
+    }
+    out
+}

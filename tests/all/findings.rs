@@ -65,10 +65,8 @@ fn capability_findings(v: &Value) -> Vec<(String, Vec<String>, bool)> {
         .map(|f| {
             (
                 f["subject"].as_str().unwrap().to_string(),
-                f["entry_points"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
+                crate::common::finding_entries(&v["files"][0], f)
+                    .into_iter()
                     .map(|e| {
                         format!(
                             "{}:{}",
@@ -114,7 +112,7 @@ fn one_finding_per_subject_lists_every_entry_point_and_the_nearest_witness() {
     std::fs::write(dir.join("app.wasm"), wat::parse_str(wat).unwrap()).unwrap();
     let (code, v) = check_json(&dir, &[]);
     assert_eq!(code, 1);
-    assert_eq!(v["schema_version"], 2);
+    assert_eq!(v["schema_version"], 3);
     let all: Vec<&Value> = v["files"][0]["findings"]
         .as_array()
         .unwrap()
@@ -124,10 +122,8 @@ fn one_finding_per_subject_lists_every_entry_point_and_the_nearest_witness() {
     assert_eq!(all.len(), 1, "one finding for `random`: {all:#?}");
     let f = all[0];
     assert_eq!(f["subject"], "random");
-    let entries: Vec<&str> = f["entry_points"]
-        .as_array()
-        .unwrap()
-        .iter()
+    let entries: Vec<&str> = crate::common::finding_entries(&v["files"][0], f)
+        .into_iter()
         .map(|e| {
             assert_eq!(e["kind"], "export");
             e["name"].as_str().unwrap()

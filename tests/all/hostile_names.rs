@@ -336,7 +336,7 @@ fn hostile_names_stay_data_in_every_output() {
         .as_array()
         .unwrap()
         .iter()
-        .flat_map(|f| f["entry_points"].as_array().into_iter().flatten())
+        .flat_map(|f| crate::common::finding_entries(&report["files"][0], f))
         .filter(|e| e["kind"] == "export")
         .map(|e| e["name"].as_str().unwrap())
         .collect();

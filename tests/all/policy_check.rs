@@ -49,7 +49,7 @@ fn file_copier_against_stdio_only_policy_fails_with_witnessed_filesystem_finding
     );
     assert_eq!(code, 1);
     let v: Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(v["schema_version"], 2);
+    assert_eq!(v["schema_version"], 3);
     let findings = v["files"][0]["findings"].as_array().unwrap();
     for cap in ["fs.read", "fs.write", "fs.create", "fs.metadata"] {
         let f = findings

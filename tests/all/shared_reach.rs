@@ -136,6 +136,59 @@ pub fn disagreements(per: &Analysis, bytes: &[u8]) -> Vec<String> {
     if per.unreachable_imports != shared.unreachable_imports {
         out.push("unreachable imports differ".into());
     }
+    out.extend(check_disagreements(per, &shared, bytes));
+    out
+}
+
+/// Policies under which findings depend on every reach: nothing allowed (every capability
+/// and import is a finding), and everything allowed but every export restricted to nothing
+/// (every export's own witnesses decide the restriction findings).
+const DENY_ALL: &str = "[capabilities]\nallow = []\n[imports]\nallow = []\n";
+const RESTRICT_ALL: &str = "[capabilities]\nallow = [\"*\"]\n\n[[exports.restrict]]\nexports = [\"*\"]\ncapabilities = []\n";
+
+/// Binaries with more entry points than this are not checked per entry on the shared form:
+/// that builds every (entry point, capability) witness, a million on the duckdb builds.
+const PER_ENTRY_LIMIT: usize = 5_000;
+
+/// Every way `check` on the shared form differs from `check` on the per-entry form: the
+/// findings must be equal, aggregated and per entry (with the bytes, so that witnesses built
+/// on demand get their call's length as the analyzer's do).
+fn check_disagreements(per: &Analysis, shared: &Analysis, bytes: &[u8]) -> Vec<String> {
+    let today = wasmgate_policy::Date::parse("2026-12-02").unwrap();
+    let mut out = Vec::new();
+    for (label, text) in [("deny-all", DENY_ALL), ("restrict-all", RESTRICT_ALL)] {
+        let policy = wasmgate_policy::load_str(std::path::Path::new("p.toml"), text).unwrap();
+        for per_entry in [false, true] {
+            if per_entry && per.entry_points.len() > PER_ENTRY_LIMIT {
+                continue;
+            }
+            let options = wasmgate_policy::Options {
+                per_entry,
+                ..Default::default()
+            };
+            let check = |a: &Analysis| {
+                wasmgate_policy::check_with(&policy, a, Some(bytes), "a.wasm", today, options)
+            };
+            let (want, got) = (check(per), check(shared));
+            let form = if per_entry { "per-entry" } else { "aggregated" };
+            if want.len() != got.len() {
+                out.push(format!(
+                    "{label} {form}: {} findings from the per-entry form, {} from the shared form",
+                    want.len(),
+                    got.len()
+                ));
+            } else if let Some((w, g)) = want.iter().zip(&got).find(|(w, g)| w != g) {
+                out.push(format!(
+                    "{label} {form}: findings differ:\n  per-entry form {w:?}\n  shared form {g:?}"
+                ));
+            }
+            if want.is_empty() && !per.entry_points.iter().all(|e| e.reaches.is_empty()) {
+                out.push(format!(
+                    "{label} {form}: no findings although entry points reach"
+                ));
+            }
+        }
+    }
     out
 }
 

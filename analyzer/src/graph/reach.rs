@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 
 use rayon::prelude::*;
 
-use super::{CapField, Graph, INF, sorted_roots};
+use super::{CapField, Graph, sorted_roots};
 use crate::model::{EntryPoint, SharedReach};
 
 /// Capability bits reachable from each strongly connected component.
@@ -63,7 +63,7 @@ impl<'g> Fields<'g> {
     pub fn new(graph: &'g Graph) -> Self {
         Fields {
             graph,
-            fields: (0..graph.cap_names.len())
+            fields: (0..graph.core.cap_names.len())
                 .map(|_| OnceLock::new())
                 .collect(),
         }
@@ -71,7 +71,7 @@ impl<'g> Fields<'g> {
 
     /// The search for capability `c`.
     pub fn get(&self, c: u16) -> &CapField {
-        self.fields[c as usize].get_or_init(|| self.graph.cap_field(c))
+        self.fields[c as usize].get_or_init(|| self.graph.core.cap_field(c))
     }
 
     /// Runs the searches of `caps` in parallel, so that later `get`s never wait on each other.
@@ -100,15 +100,15 @@ impl Graph {
     /// The capability closure of every component of the followed edges (iterative Tarjan).
     pub(crate) fn closure(&self) -> Closure {
         let n = self.nodes.len();
-        let words = self.cap_names.len().div_ceil(64).max(1);
+        let words = self.core.cap_names.len().div_ceil(64).max(1);
         let mut own = vec![0u64; n * words];
         let mut set = |node: usize, c: u16| own[node * words + c as usize / 64] |= 1 << (c % 64);
-        for (node, caps) in self.node_caps.iter().enumerate() {
+        for (node, caps) in self.core.node_caps.iter().enumerate() {
             for &c in caps {
                 set(node, c);
             }
         }
-        for (node, sites) in self.sites.iter().enumerate() {
+        for (node, sites) in self.core.sites.iter().enumerate() {
             for &c in sites.iter().flat_map(|s| &s.caps) {
                 set(node, c);
             }
@@ -196,8 +196,9 @@ impl Graph {
     /// for each capability an entry point reaches, the import its shortest witness ends at
     /// names the group it joins; each group's witness starts at its member nearest to the
     /// import (the first in `entry_points` order among equals). Entry points come sorted as
-    /// in [`Graph::entry_points`]; groups by capability, then import.
-    pub fn shared_reaches(&self) -> (Vec<EntryPoint>, Vec<SharedReach>) {
+    /// in [`Graph::entry_points`]; groups by capability, then import. Also returns each
+    /// entry point's roots in that order, for [`crate::Reachability`].
+    pub fn shared_reaches(&self) -> (Vec<EntryPoint>, Vec<SharedReach>, Vec<Vec<u32>>) {
         let mut order: Vec<usize> = (0..self.entries.len()).collect();
         order.sort_by(|&a, &b| {
             let (ea, eb) = (&self.entries[a], &self.entries[b]);
@@ -219,12 +220,8 @@ impl Graph {
                 caps.iter()
                     .filter_map(|&c| {
                         let f = fields.get(c);
-                        let best = roots
-                            .iter()
-                            .copied()
-                            .filter(|r| f.dist[*r as usize] != INF)
-                            .min_by_key(|r| f.dist[*r as usize])?;
-                        Some((c, f.end[best as usize], f.dist[best as usize]))
+                        let (best, d) = f.nearest(roots)?;
+                        Some((c, f.end[best as usize], d))
                     })
                     .collect()
             })
@@ -247,7 +244,7 @@ impl Graph {
         let mut groups: BTreeMap<(&str, &str), Group> = BTreeMap::new();
         for ((c, end), g) in by_end {
             let key = (
-                self.cap_names[c as usize].as_str(),
+                self.core.cap_names[c as usize].as_str(),
                 self.nodes[end as usize].name.as_str(),
             );
             match groups.get_mut(&key) {
@@ -262,6 +259,7 @@ impl Graph {
             }
         }
         let cap_id: HashMap<&str, u16> = self
+            .core
             .cap_names
             .iter()
             .enumerate()
@@ -273,7 +271,7 @@ impl Graph {
             .filter_map(|((cap, _), g)| {
                 let c = cap_id[cap];
                 let roots = &self.entries[order[g.best.1 as usize]].2;
-                let witness = self.witness(c as usize, fields.get(c), roots)?;
+                let witness = self.core.witness(c as usize, fields.get(c), roots)?;
                 Some(SharedReach {
                     entry_points: g.entries,
                     from: g.best.1,
@@ -294,6 +292,7 @@ impl Graph {
                 }
             })
             .collect();
-        (entries, shared)
+        let roots = order.iter().map(|&i| self.entries[i].2.clone()).collect();
+        (entries, shared, roots)
     }
 }

@@ -1,45 +1,21 @@
 //! Rules over what entry points reach: capabilities, per-export restrictions, imports.
+//!
+//! Aggregated findings are made from the analysis' reach groups ([`Reaches`]); only
+//! per-entry findings and restrictions ask for one entry point's own witness.
 
+use super::view::{EntryReach, Reaches};
 use super::*;
 
-/// The entry points that share an aggregated finding, and the one nearest the import.
-struct Group<'a> {
+/// The entry points that share an aggregated restriction finding, and the one nearest the
+/// import.
+struct Group {
     entries: Vec<usize>,
-    /// Shortest witness so far, and the restriction (or decision) that flagged it.
-    best: (&'a EntryPoint, &'a Reach),
+    /// The entry point and reach with the shortest witness so far.
+    best: (usize, EntryReach),
     origin: Origin,
-    /// Which restriction flagged `best` (restrictions only).
+    /// Which restriction flagged `best`.
     restriction: usize,
     unresolved: bool,
-}
-
-impl<'a> Group<'a> {
-    fn new(e: &'a EntryPoint, r: &'a Reach, origin: Origin, restriction: usize) -> Self {
-        Group {
-            entries: Vec::new(),
-            best: (e, r),
-            origin,
-            restriction,
-            unresolved: false,
-        }
-    }
-
-    fn add(
-        &mut self,
-        i: usize,
-        e: &'a EntryPoint,
-        r: &'a Reach,
-        origin: &Origin,
-        restriction: usize,
-    ) {
-        self.entries.push(i);
-        self.unresolved |= e.unresolved;
-        if witness::rank((e, r)) < witness::rank(self.best) {
-            self.best = (e, r);
-            self.origin = origin.clone();
-            self.restriction = restriction;
-        }
-    }
 }
 
 /// How many entry points a message lists by name before "and N more".
@@ -71,15 +47,15 @@ fn caveat(unresolved: bool) -> &'static str {
 }
 
 impl Cx<'_> {
-    pub(super) fn capabilities(&mut self, a: &Analysis) {
+    pub(super) fn capabilities(&mut self, a: &Analysis, reaches: &Reaches<'_>) {
         let policy = self.policy;
         let omitted = policy.section("capabilities");
         // The decision depends on the capability only: made once per capability.
         let mut decisions: HashMap<&str, Option<(&'static str, Origin)>> = HashMap::new();
-        let mut groups: BTreeMap<&str, (&'static str, Group)> = BTreeMap::new();
-        for (i, e) in a.entry_points.iter().enumerate() {
-            for (cap, r) in by_capability(e) {
-                let decision = decisions.entry(cap).or_insert_with(|| {
+        let mut decide_cap = |cap| {
+            decisions
+                .entry(cap)
+                .or_insert_with(|| {
                     match decide(
                         &policy.capabilities,
                         |_| false,
@@ -91,11 +67,17 @@ impl Cx<'_> {
                         Decision::Denied(o) => Some(("denies", o)),
                         Decision::NotAllowed(o) => Some(("does not allow", o)),
                     }
-                });
-                let Some((why, origin)) = decision.clone() else {
-                    continue;
-                };
-                if self.options.per_entry {
+                })
+                .clone()
+        };
+        if self.options.per_entry {
+            for (i, e) in a.entry_points.iter().enumerate() {
+                for &er in reaches.of_entry(i) {
+                    let cap = reaches.groups[er.group].capability;
+                    let Some((why, origin)) = decide_cap(cap) else {
+                        continue;
+                    };
+                    let r = reaches.witness(i, er);
                     self.push(Draft {
                         rule: id::CAPABILITY_NOT_ALLOWED,
                         message: format!(
@@ -105,36 +87,54 @@ impl Cx<'_> {
                             caveat(e.unresolved)
                         ),
                         subject: cap.to_string(),
-                        location: reach_location(e, r),
+                        location: reach_location(e, &r),
                         entries: vec![i],
                         witness: r.path.clone(),
                         origin,
                     });
-                } else {
-                    groups
-                        .entry(cap)
-                        .or_insert_with(|| (why, Group::new(e, r, origin.clone(), 0)))
-                        .1
-                        .add(i, e, r, &origin, 0);
                 }
             }
+            return;
         }
-        for (cap, (why, g)) in groups {
-            let (e, r) = g.best;
-            let message = if g.entries.len() == 1 {
+        // Groups come by capability: each run of one capability is one finding.
+        let mut g = 0;
+        while g < reaches.groups.len() {
+            let cap = reaches.groups[g].capability;
+            let end = g + reaches.groups[g..]
+                .iter()
+                .take_while(|x| x.capability == cap)
+                .count();
+            let run = g..end;
+            g = end;
+            let Some((why, origin)) = decide_cap(cap) else {
+                continue;
+            };
+            let best = run
+                .clone()
+                .min_by_key(|&k| reaches.group_rank(k))
+                .unwrap_or(run.start);
+            let mut entries: Vec<usize> = run
+                .flat_map(|k| reaches.groups[k].entries.iter().map(|&i| i as usize))
+                .collect();
+            entries.sort_unstable();
+            entries.dedup();
+            let unresolved = entries.iter().any(|&i| a.entry_points[i].unresolved);
+            let bg = &reaches.groups[best];
+            let (e, r) = (&a.entry_points[bg.from], bg.witness);
+            let message = if entries.len() == 1 {
                 format!(
                     "{} reaches capability `{cap}` through `{}`, which the policy {why}{}",
                     entry_label(e),
                     r.import,
-                    caveat(g.unresolved)
+                    caveat(unresolved)
                 )
             } else {
                 format!(
                     "{} entry points reach capability `{cap}`, which the policy {why}{}: {}; \
                      the shortest witness is from {} through `{}`",
-                    thousands(g.entries.len()),
-                    caveat(g.unresolved),
-                    entry_list(a, &g.entries),
+                    thousands(entries.len()),
+                    caveat(unresolved),
+                    entry_list(a, &entries),
                     entry_label(e),
                     r.import
                 )
@@ -144,14 +144,17 @@ impl Cx<'_> {
                 message,
                 subject: cap.to_string(),
                 location: reach_location(e, r),
-                entries: g.entries,
+                entries,
                 witness: r.path.clone(),
-                origin: g.origin,
+                origin,
             });
         }
     }
 
-    pub(super) fn restrictions(&mut self, a: &Analysis) {
+    pub(super) fn restrictions(&mut self, a: &Analysis, reaches: &Reaches<'_>) {
+        if self.policy.restrict.is_empty() {
+            return;
+        }
         // Exact names are looked up, so a policy restricting every one of 65k exports (as
         // `policy init` writes for a large binary) stays linear.
         let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
@@ -191,7 +194,8 @@ impl Cx<'_> {
             };
             for i in entries {
                 let e = &a.entry_points[i];
-                for (cap, r) in by_capability(e) {
+                for &er in reaches.of_entry(i) {
+                    let cap = reaches.groups[er.group].capability;
                     if restriction
                         .capabilities
                         .iter()
@@ -201,6 +205,7 @@ impl Cx<'_> {
                     }
                     let origin = &restriction.export.at;
                     if self.options.per_entry {
+                        let r = reaches.witness(i, er);
                         self.push(Draft {
                             rule: id::EXPORT_CAPABILITY_RESTRICTED,
                             message: format!(
@@ -210,16 +215,26 @@ impl Cx<'_> {
                                 allowed(k)
                             ),
                             subject: cap.to_string(),
-                            location: reach_location(e, r),
+                            location: reach_location(e, &r),
                             entries: vec![i],
                             witness: r.path.clone(),
                             origin: origin.clone(),
                         });
-                    } else {
-                        groups
-                            .entry(cap)
-                            .or_insert_with(|| Group::new(e, r, origin.clone(), k))
-                            .add(i, e, r, origin, k);
+                        continue;
+                    }
+                    let g = groups.entry(cap).or_insert_with(|| Group {
+                        entries: Vec::new(),
+                        best: (i, er),
+                        origin: origin.clone(),
+                        restriction: k,
+                        unresolved: false,
+                    });
+                    g.entries.push(i);
+                    g.unresolved |= e.unresolved;
+                    if reaches.rank(i, er) < reaches.rank(g.best.0, g.best.1) {
+                        g.best = (i, er);
+                        g.origin = origin.clone();
+                        g.restriction = k;
                     }
                 }
             }
@@ -228,7 +243,8 @@ impl Cx<'_> {
             // An export several restrictions match is listed once.
             g.entries.sort_unstable();
             g.entries.dedup();
-            let (e, r) = g.best;
+            let e = &a.entry_points[g.best.0];
+            let r = reaches.witness(g.best.0, g.best.1);
             let message = if g.entries.len() == 1 {
                 format!(
                     "export {} reaches capability `{cap}` through `{}`, beyond its restriction to [{}]",
@@ -251,7 +267,7 @@ impl Cx<'_> {
                 rule: id::EXPORT_CAPABILITY_RESTRICTED,
                 message,
                 subject: cap.to_string(),
-                location: reach_location(e, r),
+                location: reach_location(e, &r),
                 entries: g.entries,
                 witness: r.path.clone(),
                 origin: g.origin,
@@ -259,23 +275,33 @@ impl Cx<'_> {
         }
     }
 
-    pub(super) fn imports(&mut self, a: &Analysis) {
+    pub(super) fn imports(&mut self, a: &Analysis, reaches: &Reaches<'_>) {
         let unreachable: BTreeSet<&str> =
             a.unreachable_imports.iter().map(String::as_str).collect();
-        // Shortest witness per import over every entry point.
-        let witness = witness::shortest_by(witness::all(&a.entry_points), |r| r.import.as_str());
+        // Shortest witness per import over every entry point: the best of its groups.
+        let mut witness: BTreeMap<&str, usize> = BTreeMap::new();
+        for (k, g) in reaches.groups.iter().enumerate() {
+            let slot = witness.entry(g.import).or_insert(k);
+            if reaches.group_rank(k) < reaches.group_rank(*slot) {
+                *slot = k;
+            }
+        }
         let check_list =
             self.policy.imports.allow.is_some() || !self.policy.imports.deny.is_empty();
         let omitted = self.policy.section("imports");
         for i in a.imports.iter().filter(|i| i.kind == ExternKind::Func) {
-            let location = |w: Option<&(&EntryPoint, &Reach)>| Location {
+            let w = witness.get(i.id.as_str()).map(|&k| {
+                let g = &reaches.groups[k];
+                (&a.entry_points[g.from], g.witness)
+            });
+            let location = |w: Option<(&EntryPoint, &Reach)>| Location {
                 offset: Some(i.offset),
                 length: i.length,
                 entry_point: w.map(|(e, _)| e.name.clone()),
                 entry_kind: w.map(|(e, _)| e.kind),
                 ..Location::default()
             };
-            let path = |w: Option<&(&EntryPoint, &Reach)>| {
+            let path = |w: Option<(&EntryPoint, &Reach)>| {
                 w.map(|(_, r)| r.path.clone()).unwrap_or_default()
             };
             if unreachable.contains(i.id.as_str()) {
@@ -290,7 +316,6 @@ impl Cx<'_> {
                 });
                 continue;
             }
-            let w = witness.get(i.id.as_str());
             if check_list {
                 let decision = decide(
                     &self.policy.imports,

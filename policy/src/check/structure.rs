@@ -156,14 +156,16 @@ impl Cx<'_> {
         }
     }
 
-    pub(super) fn start(&mut self, a: &Analysis) {
+    pub(super) fn start(&mut self, a: &Analysis, reaches: &super::view::Reaches<'_>) {
         for (i, e) in a
             .entry_points
             .iter()
             .enumerate()
             .filter(|(_, e)| e.kind == EntryKind::Start)
         {
-            for (cap, r) in by_capability(e) {
+            for &er in reaches.of_entry(i) {
+                let cap = reaches.groups[er.group].capability;
+                let r = reaches.witness(i, er);
                 self.push(Draft {
                     rule: id::START_FUNCTION_PERFORMS_IO,
                     message: format!(
@@ -171,7 +173,7 @@ impl Cx<'_> {
                         r.import
                     ),
                     subject: cap.to_string(),
-                    location: reach_location(e, r),
+                    location: reach_location(e, &r),
                     entries: vec![i],
                     witness: r.path.clone(),
                     origin: self.default_origin(id::START_FUNCTION_PERFORMS_IO),
