@@ -18,6 +18,7 @@ use crate::policy::{AllowDeny, DEFAULT_FEATURES, Origin, ValidPolicy, import_mat
 use crate::rules::{self, id};
 use crate::witness;
 
+mod bounds;
 pub(crate) mod calls;
 mod reach;
 mod structure;
@@ -79,6 +80,7 @@ pub fn check_with(
     cx.start(analysis);
     cx.re_exported_imports(analysis);
     cx.calls(analysis, bytes, &options.smt);
+    cx.bounds(analysis, bytes, &options.smt);
     cx.waivers(today);
     let mut out = cx.out;
     out.sort_by(|a, b| {

@@ -22,6 +22,8 @@ use crate::pattern::{self, Pattern};
 use crate::diag::{self, Diagnostic, Source};
 use crate::{Date, Level, rules};
 
+pub use bounds::{Bounds, GlobalRange};
+
 /// Where a value was written: a policy file (index into [`ValidPolicy::sources`]) and span.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
@@ -185,6 +187,7 @@ struct PolicyFile {
     required_exports: Vec<At<String>>,
     forbidden_exports: Vec<At<String>>,
     limits: Limits,
+    bounds: Bounds,
     calls: Vec<CallConstraint>,
     sandbox: Option<At<SandboxGrants>>,
     waivers: Vec<Waiver>,
@@ -212,6 +215,8 @@ pub struct ValidPolicy {
     pub forbidden_exports: Vec<At<String>>,
     /// `[limits]`.
     pub limits: Limits,
+    /// `[bounds]`.
+    pub bounds: Bounds,
     /// `[[calls]]`.
     pub calls: Vec<CallConstraint>,
     /// `[sandbox]`.
@@ -308,6 +313,7 @@ pub const ACCEPTED_KEYS: &[(&str, &[&str])] = &[
             "features",
             "exports",
             "limits",
+            "bounds",
             "calls",
             "sandbox",
             "waivers",
@@ -327,6 +333,18 @@ pub const ACCEPTED_KEYS: &[(&str, &[&str])] = &[
             "require_memory_maximum",
         ],
     ),
+    (
+        "bounds",
+        &[
+            "segments",
+            "accesses",
+            "memory_grow",
+            "max_queries",
+            "timeout_ms",
+            "globals",
+        ],
+    ),
+    ("bounds.globals.*", &["min", "max"]),
     (
         "calls[]",
         &[
@@ -401,6 +419,7 @@ const WIDEN_LIMITS: &[&str] = &[
     "max_memory_pages",
     "max_table_elements",
     "require_memory_maximum",
+    "bounds",
 ];
 
 /// Whether an import pattern `<module>#<name>` matches an import. A pattern whose module has
@@ -423,6 +442,7 @@ pub fn split_import_id(id: &str) -> (&str, &str) {
     id.split_once('#').unwrap_or((id, ""))
 }
 
+mod bounds;
 mod merge;
 mod read;
 mod sections;

@@ -8,6 +8,7 @@
 //! query is unknown.
 #![warn(missing_docs)]
 
+mod bounds;
 mod eval;
 mod expr;
 mod module;
@@ -19,6 +20,10 @@ use std::rc::Rc;
 use serde::Serialize;
 use wasmgate_analyzer::{Analysis, NodeKind};
 
+pub use bounds::{
+    AccessCheck, Bound, BoundsOptions, BoundsReport, FunctionAccesses, GrowSite, SegmentCheck,
+    SegmentKind,
+};
 use eval::{CallRec, Cond, Evaluator, FuncEval, Target};
 use expr::{E, Leaves, Node};
 use module::Module;
@@ -524,6 +529,7 @@ impl<'a> Checker<'a> {
         let mut ev = Evaluator {
             module: &self.module,
             reasons: &mut self.reasons,
+            accesses: false,
         };
         let e = Rc::new(match body {
             Some(b) => ev.function(f, b as usize),
