@@ -344,7 +344,6 @@ pub const ACCEPTED_KEYS: &[(&str, &[&str])] = &[
             "globals",
         ],
     ),
-    ("bounds.globals.*", &["min", "max"]),
     (
         "calls[]",
         &[
@@ -377,9 +376,14 @@ pub const ACCEPTED_KEYS: &[(&str, &[&str])] = &[
 fn keys_of(table: &str) -> &'static [&'static str] {
     ACCEPTED_KEYS
         .iter()
+        .chain(ENTRY_KEYS)
         .find(|(t, _)| *t == table)
         .map_or(&[], |(_, k)| k)
 }
+
+/// Keys of the entries of tables whose own keys are free-form (`[bounds.globals]` is keyed by
+/// import id; each entry is a table of these keys).
+const ENTRY_KEYS: &[(&str, &[&str])] = &[("bounds.globals.*", &["min", "max"])];
 
 /// Feature names a policy may list: exactly those the analyzer reports in
 /// `module.features` (kebab-case; the MVP is implied and never listed).
