@@ -17,6 +17,7 @@ use crate::pattern;
 use crate::policy::{AllowDeny, DEFAULT_FEATURES, Origin, ValidPolicy, import_matches};
 use crate::rules::{self, id};
 
+mod bounds;
 pub(crate) mod calls;
 mod reach;
 mod structure;
@@ -80,6 +81,7 @@ pub fn check_with(
     cx.start(analysis, &reaches);
     cx.re_exported_imports(analysis);
     cx.calls(analysis, bytes, &options.smt);
+    cx.bounds(analysis, bytes, &options.smt);
     cx.waivers(today);
     let mut out = cx.out;
     out.sort_by(|a, b| {

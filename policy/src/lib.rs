@@ -36,7 +36,7 @@ pub use finding::{
     fingerprint,
 };
 pub use policy::{
-    ACCEPTED_KEYS, Access, AllowDeny, ArgRef, At, CallConstraint, DEFAULT_FEATURES, FEATURES,
-    LevelSetting, Limits, LoadError, Origin, Preopen, Restriction, SandboxGrants, ValidPolicy,
-    Waiver, import_matches, load, load_str, split_import_id,
+    ACCEPTED_KEYS, Access, AllowDeny, ArgRef, At, Bounds, CallConstraint, DEFAULT_FEATURES,
+    FEATURES, GlobalRange, LevelSetting, Limits, LoadError, Origin, Preopen, Restriction,
+    SandboxGrants, ValidPolicy, Waiver, import_matches, load, load_str, split_import_id,
 };

@@ -22,6 +22,8 @@ use crate::pattern::{self, Pattern};
 use crate::diag::{self, Diagnostic, Source};
 use crate::{Date, Level, rules};
 
+pub use bounds::{Bounds, GlobalRange};
+
 /// Where a value was written: a policy file (index into [`ValidPolicy::sources`]) and span.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
@@ -185,6 +187,7 @@ struct PolicyFile {
     required_exports: Vec<At<String>>,
     forbidden_exports: Vec<At<String>>,
     limits: Limits,
+    bounds: Bounds,
     calls: Vec<CallConstraint>,
     sandbox: Option<At<SandboxGrants>>,
     waivers: Vec<Waiver>,
@@ -212,6 +215,8 @@ pub struct ValidPolicy {
     pub forbidden_exports: Vec<At<String>>,
     /// `[limits]`.
     pub limits: Limits,
+    /// `[bounds]`.
+    pub bounds: Bounds,
     /// `[[calls]]`.
     pub calls: Vec<CallConstraint>,
     /// `[sandbox]`.
@@ -308,6 +313,7 @@ pub const ACCEPTED_KEYS: &[(&str, &[&str])] = &[
             "features",
             "exports",
             "limits",
+            "bounds",
             "calls",
             "sandbox",
             "waivers",
@@ -325,6 +331,17 @@ pub const ACCEPTED_KEYS: &[(&str, &[&str])] = &[
             "max_memory_pages",
             "max_table_elements",
             "require_memory_maximum",
+        ],
+    ),
+    (
+        "bounds",
+        &[
+            "segments",
+            "accesses",
+            "memory_grow",
+            "max_queries",
+            "timeout_ms",
+            "globals",
         ],
     ),
     (
@@ -359,9 +376,14 @@ pub const ACCEPTED_KEYS: &[(&str, &[&str])] = &[
 fn keys_of(table: &str) -> &'static [&'static str] {
     ACCEPTED_KEYS
         .iter()
+        .chain(ENTRY_KEYS)
         .find(|(t, _)| *t == table)
         .map_or(&[], |(_, k)| k)
 }
+
+/// Keys of the entries of tables whose own keys are free-form (`[bounds.globals]` is keyed by
+/// import id; each entry is a table of these keys).
+const ENTRY_KEYS: &[(&str, &[&str])] = &[("bounds.globals.*", &["min", "max"])];
 
 /// Feature names a policy may list: exactly those the analyzer reports in
 /// `module.features` (kebab-case; the MVP is implied and never listed).
@@ -401,6 +423,7 @@ const WIDEN_LIMITS: &[&str] = &[
     "max_memory_pages",
     "max_table_elements",
     "require_memory_maximum",
+    "bounds",
 ];
 
 /// Whether an import pattern `<module>#<name>` matches an import. A pattern whose module has
@@ -423,6 +446,7 @@ pub fn split_import_id(id: &str) -> (&str, &str) {
     id.split_once('#').unwrap_or((id, ""))
 }
 
+mod bounds;
 mod merge;
 mod read;
 mod sections;

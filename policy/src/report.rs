@@ -257,6 +257,7 @@ impl Serialize for JsonFinding<'_> {
             fingerprint: f.fingerprint.clone(),
             fingerprint_version: f.fingerprint_version,
             suppressed: f.suppressed.clone(),
+            demangled: f.demangled.clone(),
         };
         let mut v = serde_json::to_value(&bare).map_err(serde::ser::Error::custom)?;
         if let Some(o) = v.as_object_mut().filter(|_| !f.entry_points.is_empty()) {

@@ -42,10 +42,24 @@ pub(crate) struct CallRec {
     pub(crate) dead: bool,
 }
 
+/// A memory instruction, recorded when the evaluator is asked to (`Evaluator::accesses`).
+#[derive(Debug, Clone)]
+pub(crate) struct AccessRec {
+    pub(crate) offset: u64,
+    /// What the instruction touches.
+    pub(crate) shape: crate::bounds::Shape,
+    /// The dynamic address operand (for modelled loads and stores).
+    pub(crate) addr: Option<E>,
+    pub(crate) conds: Vec<Cond>,
+    pub(crate) dead: bool,
+}
+
 /// The calls of one function, or why it could not be evaluated.
 #[derive(Debug, Default)]
 pub(crate) struct FuncEval {
     pub(crate) calls: Vec<CallRec>,
+    /// Memory instructions, when recorded.
+    pub(crate) accesses: Vec<AccessRec>,
     /// Set when evaluation gave up: every value of the function is then this opaque symbol.
     pub(crate) failed: Option<u32>,
 }
@@ -87,7 +101,13 @@ struct Ctl {
 pub(crate) struct Evaluator<'m, 'a> {
     pub(crate) module: &'m Module<'a>,
     pub(crate) reasons: &'m mut Vec<Reason>,
+    /// Record memory instructions (the bounds check) as well as calls.
+    pub(crate) accesses: bool,
 }
+
+/// `br_table` targets beyond this many get no path conditions (fewer conditions only
+/// over-approximate the paths).
+const MAX_TABLE_CONDS: usize = 64;
 
 impl Evaluator<'_, '_> {
     fn opaque(&mut self, kind: ReasonKind, func: u32, offset: Option<u64>, w: Width) -> E {
@@ -137,6 +157,7 @@ impl Evaluator<'_, '_> {
         });
         FuncEval {
             calls: Vec::new(),
+            accesses: Vec::new(),
             failed: Some(id),
         }
     }
@@ -364,16 +385,29 @@ impl Evaluator<'_, '_> {
                     });
                 }
                 Operator::BrTable { targets } => {
-                    pop(&mut st, self, func, offset);
+                    let index = pop(&mut st, self, func, offset);
+                    let labels: Vec<u32> =
+                        targets.targets().collect::<Result<_, _>>().map_err(bad)?;
+                    let default = targets.default();
                     let mut seen = Vec::new();
-                    for t in targets
-                        .targets()
-                        .chain(std::iter::once(Ok(targets.default())))
-                    {
-                        let t = t.map_err(bad)?;
-                        if !seen.contains(&t) {
-                            seen.push(t);
-                            branch(&mut st, &mut ctls, t);
+                    for &t in labels.iter().chain(std::iter::once(&default)) {
+                        if seen.contains(&t) {
+                            continue;
+                        }
+                        seen.push(t);
+                        // The path condition of label `t`: the index is one of its slots, or
+                        // past the table when `t` is also the default.
+                        let cond = (labels.len() <= MAX_TABLE_CONDS)
+                            .then(|| table_cond(&index, &labels, t, default));
+                        if let Some(c) = cond.clone() {
+                            st.conds.push(Cond {
+                                e: c,
+                                nonzero: true,
+                            });
+                        }
+                        branch(&mut st, &mut ctls, t);
+                        if cond.is_some() {
+                            st.conds.pop();
                         }
                     }
                     st.reachable = false;
@@ -537,6 +571,27 @@ impl Evaluator<'_, '_> {
                 },
             }
             if !handled {
+                if self.accesses
+                    && let Some(shape) = crate::bounds::shape(&op)
+                {
+                    // The address is the deepest operand of a plain load or store.
+                    let addr = match shape {
+                        crate::bounds::Shape::Access { .. } => st
+                            .stack
+                            .len()
+                            .checked_sub(pops)
+                            .filter(|&i| i >= st.floor)
+                            .map(|i| st.stack[i].clone()),
+                        _ => None,
+                    };
+                    out.accesses.push(AccessRec {
+                        offset,
+                        shape,
+                        addr,
+                        conds: st.conds.clone(),
+                        dead: !st.reachable,
+                    });
+                }
                 // Not modelled: pop what it pops, push opaque values of the types it pushes.
                 for _ in 0..pops {
                     pop(&mut st, self, func, offset);
@@ -592,6 +647,30 @@ fn popn(st: &mut State, ev: &mut Evaluator<'_, '_>, func: u32, offset: u64, n: u
 fn unary(st: &mut State, ev: &mut Evaluator<'_, '_>, func: u32, offset: u64, f: impl Fn(E) -> E) {
     let a = pop(st, ev, func, offset);
     st.stack.push(f(a));
+}
+
+/// `index` selects label `t` of a `br_table` (`labels` then `default`): an i32 that is
+/// non-zero exactly when it does.
+fn table_cond(index: &E, labels: &[u32], t: u32, default: u32) -> E {
+    let w = index.width();
+    let mut cond: Option<E> = None;
+    let mut or = |e: E| {
+        cond = Some(match cond.take() {
+            Some(c) => E::bin(Bin::Or, c, e),
+            None => e,
+        })
+    };
+    for (i, _) in labels.iter().enumerate().filter(|(_, l)| **l == t) {
+        or(E::bin(Bin::Eq, index.clone(), E::konst(i as u64, w)));
+    }
+    if t == default {
+        or(E::bin(
+            Bin::GeU,
+            index.clone(),
+            E::konst(labels.len() as u64, w),
+        ));
+    }
+    cond.unwrap_or_else(|| E::konst(0, Width::I32))
 }
 
 /// Records the state a branch to label `depth` carries (nothing for a loop: its start

@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 mod contain;
+mod bounds;
 mod eval;
 mod expr;
 mod module;
@@ -21,6 +22,10 @@ use serde::Serialize;
 use wasmgate_analyzer::{Analysis, NodeKind};
 
 pub use contain::{Containment, beyond};
+pub use bounds::{
+    AccessCheck, Bound, BoundsOptions, BoundsReport, FunctionAccesses, GrowSite, SegmentCheck,
+    SegmentKind,
+};
 use eval::{CallRec, Cond, Evaluator, FuncEval, Target};
 use expr::{E, Leaves, Node};
 use module::Module;
@@ -526,6 +531,7 @@ impl<'a> Checker<'a> {
         let mut ev = Evaluator {
             module: &self.module,
             reasons: &mut self.reasons,
+            accesses: false,
         };
         let e = Rc::new(match body {
             Some(b) => ev.function(f, b as usize),

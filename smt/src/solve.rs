@@ -99,6 +99,79 @@ pub(crate) fn decide(cx: &Context, q: &Query) -> Decision {
     }
 }
 
+#[cfg(not(feature = "z3"))]
+pub(crate) fn exceeds(
+    _addr: &crate::expr::E,
+    _conds: &[crate::eval::Cond],
+    _extra: u128,
+    _limit: u128,
+    _timeout_ms: u64,
+) -> Decision {
+    Decision::Unknown(ReasonKind::NoSolver)
+}
+
+/// Can `addr + extra` pass `limit` on a path satisfying `conds`? (In 80-bit arithmetic, so
+/// nothing wraps.)
+#[cfg(feature = "z3")]
+pub(crate) fn exceeds(
+    addr: &crate::expr::E,
+    conds: &[crate::eval::Cond],
+    extra: u128,
+    limit: u128,
+    timeout_ms: u64,
+) -> Decision {
+    use z3::ast::{Ast, BV};
+    use z3::{Config, Context as Z3, Params, SatResult, Solver};
+
+    const W: u32 = 80;
+    let cfg = Config::new();
+    let ctx = Z3::new(&cfg);
+    let mut enc = Encoder {
+        ctx: &ctx,
+        memo: HashMap::new(),
+        params: Vec::new(),
+    };
+    let big = |x: u128| {
+        let hi = BV::from_u64(&ctx, (x >> 64) as u64, W);
+        let lo = BV::from_u64(&ctx, x as u64, W);
+        hi.bvshl(&BV::from_u64(&ctx, 64, W)).bvor(&lo)
+    };
+    let a = enc.bv(addr);
+    let a = a.zero_ext(W - a.get_size());
+    let solver = Solver::new(&ctx);
+    let mut p = Params::new(&ctx);
+    p.set_u32(
+        "timeout",
+        u32::try_from(timeout_ms).unwrap_or(u32::MAX).max(1),
+    );
+    solver.set_params(&p);
+    solver.assert(&a.bvadd(&big(extra)).bvugt(&big(limit)));
+    for c in conds {
+        let e = enc.bv(&c.e);
+        let zero = BV::from_u64(&ctx, 0, e.get_size());
+        let is_zero = e._eq(&zero);
+        solver.assert(&if c.nonzero { is_zero.not() } else { is_zero });
+    }
+    match solver.check() {
+        SatResult::Unsat => Decision::Unsat,
+        SatResult::Unknown => Decision::Unknown(ReasonKind::Timeout),
+        SatResult::Sat => {
+            let Some(model) = solver.get_model() else {
+                return Decision::Unknown(ReasonKind::Timeout);
+            };
+            let Some(value) = model.eval(&a, true).and_then(|x| x.as_u64()) else {
+                return Decision::Unknown(ReasonKind::Timeout);
+            };
+            let inputs = enc
+                .params
+                .iter()
+                .filter_map(|(key, bv)| Some((*key, model.eval(bv, true)?.as_u64()?)))
+                .collect();
+            Decision::Sat { value, inputs }
+        }
+    }
+}
+
 #[cfg(feature = "z3")]
 struct Encoder<'c> {
     ctx: &'c z3::Context,

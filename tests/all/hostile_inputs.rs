@@ -309,6 +309,18 @@ fn every_widening_of_a_parent_needs_its_widen_entry() {
             "`limits.require_memory_maximum = false` widens the parent policy",
         ),
         (
+            "limit:bounds",
+            "[bounds]\nsegments = true\n",
+            "[bounds]\nsegments = false\n",
+            "`bounds.segments = false` switches off the parent's check",
+        ),
+        (
+            "limit:bounds",
+            "[bounds.globals]\n\"env#__memory_base\" = { min = 0, max = 100 }\n",
+            "[bounds.globals]\n\"env#__memory_base\" = { min = 0, max = 99 }\n",
+            "the range of `env#__memory_base` is narrower than the parent's 0..=100",
+        ),
+        (
             "level:WG0004",
             "",
             "[levels]\ndeclared-import-unreachable = \"off\"\n",

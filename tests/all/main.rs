@@ -1,6 +1,7 @@
 //! Integration tests, compiled into one binary (see CONVENTIONS.md).
 
 mod batch;
+mod bounds;
 mod c_programs;
 mod callgraph_fixtures;
 mod calls;

@@ -141,6 +141,13 @@ impl Loader {
                 *o = Some(cv.clone());
             }
         }
+        self.merge_bounds(
+            &parent.bounds,
+            &child.bounds,
+            &mut out.bounds,
+            file,
+            widened("limit", "bounds"),
+        );
         if let Some(cv) = &child.limits.require_memory_maximum {
             let parent_requires = parent
                 .limits

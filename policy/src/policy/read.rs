@@ -78,6 +78,7 @@ pub fn load_str(path: &Path, text: &str) -> Result<ValidPolicy, LoadError> {
         required_exports: p.required_exports,
         forbidden_exports: p.forbidden_exports,
         limits: p.limits,
+        bounds: p.bounds,
         calls: p.calls,
         sandbox_origin: p.sandbox.as_ref().map(|s| s.at.clone()),
         sandbox: p.sandbox.map(|s| s.value).unwrap_or_default(),

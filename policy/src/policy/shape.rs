@@ -55,6 +55,7 @@ impl Loader {
                 }
                 "exports" => self.exports(file, &mut v, &mut pf),
                 "limits" => self.limits(file, &mut v, &mut pf.limits),
+                "bounds" => self.bounds(file, &mut v, &mut pf.bounds),
                 "calls" => {
                     for mut item in self.array(file, &mut v, "`calls`") {
                         if let Some(c) = self.call(file, &mut item) {

@@ -77,3 +77,31 @@ fn preopen_hosts_compare_as_lexical_paths() {
     assert_eq!(lexical(Path::new("../../a")), PathBuf::from("../../a"));
     assert_eq!(lexical(Path::new("/..")), PathBuf::from("/"));
 }
+
+/// `[bounds]`: unknown keys are reported (with a suggestion), and so are incomplete,
+/// inverted or unnamed `[bounds.globals]` ranges and unknown keys inside them.
+#[test]
+fn bounds_keys_are_validated() {
+    let text = "[bounds]\nsegmentz = true\n[bounds.globals]\n\"env#a\" = { min = 5, max = 1 }\n\"env#b\" = { min = 1 }\n\"nohash\" = { min = 0, max = 1 }\n\"env#c\" = { min = 0, max = 1, step = 2 }\n";
+    let rendered = match load_str(Path::new("b.toml"), text) {
+        Err(LoadError::Invalid { rendered, .. }) => rendered,
+        other => panic!("{other:?}"),
+    };
+    for want in [
+        "unknown key `segmentz` in `[bounds]`",
+        "did you mean `segments`?",
+        "`bounds.globals.\"env#b\"` needs `min` and `max`",
+        "unknown key `step`",
+    ] {
+        assert!(rendered.contains(want), "{want}:\n{rendered}");
+    }
+    assert_eq!(rendered.matches("with `min <= max`").count(), 2, "{rendered}");
+    let ok = load_str(
+        Path::new("b.toml"),
+        "[bounds]\nsegments = true\n[bounds.globals]\n\"env#a\" = { min = 1, max = 5 }\n",
+    )
+    .unwrap();
+    assert!(ok.bounds.any());
+    assert_eq!(ok.bounds.globals[0].import, "env#a");
+    assert_eq!((ok.bounds.globals[0].min, ok.bounds.globals[0].max), (1, 5));
+}
