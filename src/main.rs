@@ -46,6 +46,7 @@ enum Command {
     Inspect(cmd::inspect::Opts),
     Graph(cmd::graph::Opts),
     Check(cmd::check::Opts),
+    Audit(cmd::audit::Opts),
     Explain(cmd::explain::Opts),
     Policy(cmd::policy::Opts),
     #[cfg(feature = "sandbox")]
@@ -69,6 +70,7 @@ fn main() -> ExitCode {
         Command::Inspect(opts) => cmd::inspect::run(opts),
         Command::Graph(opts) => cmd::graph::run(opts),
         Command::Check(opts) => cmd::check::run(opts),
+        Command::Audit(opts) => cmd::audit::run(opts),
         Command::Explain(opts) => cmd::explain::run(opts),
         Command::Policy(opts) => cmd::policy::run(opts),
         #[cfg(feature = "sandbox")]

@@ -2,6 +2,7 @@
 
 use clap::Args;
 
+pub mod audit;
 pub mod check;
 pub mod explain;
 pub mod graph;

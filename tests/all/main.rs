@@ -1,5 +1,6 @@
 //! Integration tests, compiled into one binary (see CONVENTIONS.md).
 
+mod audit;
 mod c_programs;
 mod callgraph_fixtures;
 mod calls;
