@@ -97,7 +97,8 @@ pub fn build(a: &Analysis) -> Graph {
         all_imports.insert(&r.import);
     }
     let (entries, more_entry_points) = top(&per_entry, MAX_ENTRY_NODES);
-    let entry_pos: HashMap<&str, usize> = entries.iter().enumerate().map(|(i, e)| (*e, i)).collect();
+    let entry_pos: HashMap<&str, usize> =
+        entries.iter().enumerate().map(|(i, e)| (*e, i)).collect();
     // (entry, caller of the import if it is an internal function, import, calls).
     let mut triples: Vec<(&str, Option<&str>, &str, u32)> = Vec::new();
     let mut caps_of: HashMap<&str, BTreeSet<&str>> = HashMap::new();
@@ -108,9 +109,7 @@ pub fn build(a: &Analysis) -> Graph {
         }
         caps_of.entry(&r.import).or_default().insert(&r.capability);
         let n = r.path.len();
-        let caller = (n >= 3)
-            .then(|| &*r.path[n - 2])
-            .filter(|c| *c != ELIDED);
+        let caller = (n >= 3).then(|| &*r.path[n - 2]).filter(|c| *c != ELIDED);
         let calls = (n.saturating_sub(1) as u32).saturating_add(r.elided);
         triples.push((entry, caller, &r.import, calls));
     }
@@ -125,12 +124,20 @@ pub fn build(a: &Analysis) -> Graph {
     let (mut internal, more_internal) = top(&caller_count, MAX_INTERNAL_NODES);
     let (mut imports, _) = top(&import_count, MAX_IMPORT_NODES);
     let more_imports = all_imports.len() - imports.len();
-    let scale = |i: usize, n: usize| if n <= 1 { 0.5 } else { i as f64 / (n - 1) as f64 };
+    let scale = |i: usize, n: usize| {
+        if n <= 1 {
+            0.5
+        } else {
+            i as f64 / (n - 1) as f64
+        }
+    };
     // Internal functions ordered by their entry points' rows.
     let mut left: HashMap<&str, Vec<f64>> = HashMap::new();
     for (e, caller, _, _) in &triples {
         if let Some(c) = caller {
-            left.entry(c).or_default().push(scale(entry_pos[e], entries.len()));
+            left.entry(c)
+                .or_default()
+                .push(scale(entry_pos[e], entries.len()));
         }
     }
     order_by_neighbours(&mut internal, &left);
@@ -180,7 +187,10 @@ pub fn build(a: &Analysis) -> Graph {
             .iter()
             .map(|e| {
                 let n = per_entry[e];
-                node(e, format!("{n} capabilit{}", if n == 1 { "y" } else { "ies" }))
+                node(
+                    e,
+                    format!("{n} capabilit{}", if n == 1 { "y" } else { "ies" }),
+                )
             })
             .collect(),
         internal: internal.iter().map(|c| node(c, String::new())).collect(),

@@ -7,13 +7,13 @@ use std::io::{self, Write};
 
 use wasmgate_escape::{html as h, html_pre};
 
-use crate::markdown::{MAX_TABLE_ROWS, path, policy_status, some_of, verdict_word};
+use crate::markdown::{MAX_TABLE_ROWS, level_heading, path, policy_status, some_of, verdict_word};
 use crate::{Audit, AuditReport, Dependencies, Dynamic, MAX_WIT_LINES, Verdict, thousands};
 
 const STYLE: &str = "
 :root { color-scheme: light; }
 body { font: 15px/1.5 system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 0 auto;
-  padding: 12px; max-width: 1000px; color: #0f172a; overflow-wrap: anywhere; }
+  padding: 12px; max-width: 1000px; color: #0f172a; overflow-wrap: break-word; }
 h1 { font-size: 1.5em; } h2 { margin-top: 2em; border-bottom: 2px solid #cbd5e1; }
 .verdict { padding: 10px 14px; border-radius: 6px; font-size: 1.15em; font-weight: bold; }
 .accept { background: #dcfce7; border: 2px solid #16a34a; }
@@ -24,6 +24,7 @@ table { border-collapse: collapse; margin: 8px 0; }
 th, td { border: 1px solid #cbd5e1; padding: 4px 8px; text-align: left; vertical-align: top; }
 th { background: #f1f5f9; }
 code, pre, .name { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 0.9em; }
+.name { overflow-wrap: anywhere; } h2.name { font-size: 1.3em; }
 pre { background: #f8fafc; border: 1px solid #e2e8f0; padding: 8px; overflow-x: auto; }
 .graph { max-width: 100%; height: auto; }
 .error { color: #b91c1c; } .warning { color: #a16207; } .note { color: #334155; }
@@ -107,7 +108,11 @@ fn header(w: &mut dyn Write, cells: &[&str]) -> io::Result<()> {
 
 fn binary(i: usize, b: &AuditReport, w: &mut dyn Write) -> io::Result<()> {
     let id = &b.identity;
-    writeln!(w, "<h2 id=\"bin{i}\" class=\"name\">{}</h2>", h(&b.artifact))?;
+    writeln!(
+        w,
+        "<h2 id=\"bin{i}\" class=\"name\">{}</h2>",
+        h(&b.artifact)
+    )?;
     writeln!(
         w,
         "<p class=\"verdict {}\">Verdict: {} — {}</p>",
@@ -123,8 +128,17 @@ fn binary(i: usize, b: &AuditReport, w: &mut dyn Write) -> io::Result<()> {
 
     writeln!(w, "<h3>Identity</h3>")?;
     header(w, &["Field", "Value"])?;
-    row(w, &["File", &format!("<span class=\"name\">{}</span>", h(&b.artifact))])?;
-    row(w, &["Size", &format!("{} bytes", thousands(id.size as usize))])?;
+    row(
+        w,
+        &[
+            "File",
+            &format!("<span class=\"name\">{}</span>", h(&b.artifact)),
+        ],
+    )?;
+    row(
+        w,
+        &["Size", &format!("{} bytes", thousands(id.size as usize))],
+    )?;
     row(w, &["SHA-256", &format!("<code>{}</code>", h(&id.sha256))])?;
     row(
         w,
@@ -150,7 +164,11 @@ fn binary(i: usize, b: &AuditReport, w: &mut dyn Write) -> io::Result<()> {
     let features = if id.features.is_empty() {
         "none beyond the MVP".to_string()
     } else {
-        id.features.iter().map(|f| h(f)).collect::<Vec<_>>().join(", ")
+        id.features
+            .iter()
+            .map(|f| h(f))
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     row(w, &["Wasm features", &features])?;
     for (field, value) in &id.metadata {
@@ -306,11 +324,12 @@ fn binary(i: usize, b: &AuditReport, w: &mut dyn Write) -> io::Result<()> {
         if of.is_empty() {
             continue;
         }
+        let suppressed = of.iter().filter(|f| f.suppressed.is_some()).count();
         writeln!(
             w,
-            "<h4 class=\"{0}\">{0} ({1})</h4>\n<ul>",
+            "<h4 class=\"{}\">{}</h4>\n<ul>",
             level.as_str(),
-            of.len()
+            level_heading(level, of.len(), suppressed)
         )?;
         for f in of {
             write!(
@@ -400,11 +419,19 @@ fn binary(i: usize, b: &AuditReport, w: &mut dyn Write) -> io::Result<()> {
         )?;
         row(
             w,
-            &["Imports", &list(&d.imports_added), &list(&d.imports_removed)],
+            &[
+                "Imports",
+                &list(&d.imports_added),
+                &list(&d.imports_removed),
+            ],
         )?;
         row(
             w,
-            &["Exports", &list(&d.exports_added), &list(&d.exports_removed)],
+            &[
+                "Exports",
+                &list(&d.exports_added),
+                &list(&d.exports_removed),
+            ],
         )?;
         row(
             w,

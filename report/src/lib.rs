@@ -693,7 +693,10 @@ fn diff(previous: &str, old: &Analysis, new: &Analysis) -> StaticDiff {
         )
     }
     let caps = |a: &Analysis| -> BTreeSet<String> {
-        reaches(a).iter().map(|(_, r)| r.capability.clone()).collect()
+        reaches(a)
+            .iter()
+            .map(|(_, r)| r.capability.clone())
+            .collect()
     };
     let imports =
         |a: &Analysis| -> BTreeSet<String> { a.imports.iter().map(|i| i.id.clone()).collect() };

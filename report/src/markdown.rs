@@ -7,8 +7,8 @@ use std::io::{self, Write};
 use wasmgate_escape::{markdown as md, markdown_code_block};
 
 use crate::{
-    Audit, AuditReport, Dependencies, Dynamic, FindingView, MAX_LISTED_ENTRY_POINTS,
-    MAX_WIT_LINES, PolicyStatus, Verdict, thousands,
+    Audit, AuditReport, Dependencies, Dynamic, FindingView, MAX_LISTED_ENTRY_POINTS, MAX_WIT_LINES,
+    PolicyStatus, Verdict, thousands,
 };
 
 /// Rows of a long table (custom sections, crates) shown before "N more".
@@ -36,6 +36,20 @@ pub(crate) fn some_of(total: usize, names: &[String], esc: fn(&str) -> String) -
         .collect();
     let more = if total > shown.len() { ", …" } else { "" };
     format!("{}: {}{more}", thousands(total), shown.join(", "))
+}
+
+/// `errors (6, 1 suppressed)`.
+pub(crate) fn level_heading(level: wasmgate_policy::Level, n: usize, suppressed: usize) -> String {
+    let name = match level {
+        wasmgate_policy::Level::Error => "Errors",
+        wasmgate_policy::Level::Warning => "Warnings",
+        wasmgate_policy::Level::Note => "Notes",
+    };
+    if suppressed > 0 {
+        format!("{name} ({n}, {suppressed} suppressed)")
+    } else {
+        format!("{name} ({n})")
+    }
 }
 
 pub(crate) fn policy_status(p: &PolicyStatus) -> String {
@@ -77,7 +91,13 @@ pub fn markdown(audit: &Audit, w: &mut dyn Write) -> io::Result<()> {
         if audit.binaries.len() > 1 {
             format!(" (the worst of {} binaries)", audit.binaries.len())
         } else {
-            format!(" — {}", md(&audit.binaries.first().map_or(String::new(), |b| b.verdict_reason.clone())))
+            format!(
+                " — {}",
+                md(&audit
+                    .binaries
+                    .first()
+                    .map_or(String::new(), |b| b.verdict_reason.clone()))
+            )
         }
     )?;
     if audit.binaries.len() > 1 {
@@ -145,7 +165,11 @@ fn binary(b: &AuditReport, w: &mut dyn Write) -> io::Result<()> {
     let features = if id.features.is_empty() {
         "none beyond the MVP".to_string()
     } else {
-        id.features.iter().map(|f| md(f)).collect::<Vec<_>>().join(", ")
+        id.features
+            .iter()
+            .map(|f| md(f))
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     writeln!(w, "| Wasm features | {features} |")?;
     for (field, value) in &id.metadata {
@@ -155,9 +179,18 @@ fn binary(b: &AuditReport, w: &mut dyn Write) -> io::Result<()> {
     if id.producers.is_empty() {
         writeln!(w, "No `producers` section.\n")?;
     } else {
-        writeln!(w, "| Producer field | Name | Version |\n| --- | --- | --- |")?;
+        writeln!(
+            w,
+            "| Producer field | Name | Version |\n| --- | --- | --- |"
+        )?;
         for p in &id.producers {
-            writeln!(w, "| {} | {} | {} |", md(&p.field), md(&p.name), md(&p.version))?;
+            writeln!(
+                w,
+                "| {} | {} | {} |",
+                md(&p.field),
+                md(&p.name),
+                md(&p.version)
+            )?;
         }
         writeln!(w)?;
     }
@@ -209,7 +242,10 @@ fn binary(b: &AuditReport, w: &mut dyn Write) -> io::Result<()> {
                     .as_deref()
                     .map_or(String::new(), |m| format!(" of {}", md(m)))
             )?;
-            writeln!(w, "| Crate | Version | Source | Kind |\n| --- | --- | --- | --- |")?;
+            writeln!(
+                w,
+                "| Crate | Version | Source | Kind |\n| --- | --- | --- | --- |"
+            )?;
             for c in crates.iter().take(MAX_TABLE_ROWS) {
                 writeln!(
                     w,
@@ -303,7 +339,8 @@ fn binary(b: &AuditReport, w: &mut dyn Write) -> io::Result<()> {
         if of.is_empty() {
             continue;
         }
-        writeln!(w, "#### {} ({})\n", level.as_str(), of.len())?;
+        let suppressed = of.iter().filter(|f| f.suppressed.is_some()).count();
+        writeln!(w, "#### {}\n", level_heading(level, of.len(), suppressed))?;
         for f in of {
             finding(f, w)?;
         }
@@ -317,7 +354,8 @@ fn binary(b: &AuditReport, w: &mut dyn Write) -> io::Result<()> {
                 "<details><summary>{} {}: {}</summary>\n\n{}\n</details>\n",
                 r.id,
                 r.name,
-                md(&r.summary),
+                // Inside an HTML block Markdown escapes are not read: entities are.
+                wasmgate_escape::html(&r.summary),
                 demote_headings(&r.docs, "##### ")
             )?;
         }

@@ -159,13 +159,22 @@ fn audit_json_states_the_fixture_facts() {
     let start = set(&["_start"]);
     let hostile = set(&[HOSTILE_EXPORT]);
     let expected = BTreeMap::from([
-        ("clock.monotonic".to_string(), (hostile.clone(), denied.clone())),
+        (
+            "clock.monotonic".to_string(),
+            (hostile.clone(), denied.clone()),
+        ),
         ("clock.wall".to_string(), (hostile.clone(), denied.clone())),
         ("fs.create".to_string(), (start.clone(), denied.clone())),
-        ("fs.metadata".to_string(), (start.clone(), "waived".to_string())),
+        (
+            "fs.metadata".to_string(),
+            (start.clone(), "waived".to_string()),
+        ),
         ("fs.read".to_string(), (start.clone(), denied.clone())),
         ("fs.write".to_string(), (start.clone(), denied.clone())),
-        ("random".to_string(), (set(&[SCRIPT_EXPORT]), "allowed".into())),
+        (
+            "random".to_string(),
+            (set(&[SCRIPT_EXPORT]), "allowed".into()),
+        ),
         (
             "stdio".to_string(),
             (set(&["_start", "log", HOSTILE_EXPORT]), "allowed".into()),
@@ -202,7 +211,9 @@ fn audit_json_states_the_fixture_facts() {
         .unwrap()
         .iter()
         .map(|e| {
-            let end = |x: &Value| cols[x[0].as_u64().unwrap() as usize][x[1].as_u64().unwrap() as usize].clone();
+            let end = |x: &Value| {
+                cols[x[0].as_u64().unwrap() as usize][x[1].as_u64().unwrap() as usize].clone()
+            };
             (end(&e["from"]), end(&e["to"]))
         })
         .collect();
@@ -219,7 +230,11 @@ fn audit_json_states_the_fixture_facts() {
     ]);
     assert_eq!(edges, expected_edges);
     assert_eq!(
-        (g["more_entry_points"].as_u64(), g["more_internal"].as_u64(), g["more_imports"].as_u64()),
+        (
+            g["more_entry_points"].as_u64(),
+            g["more_internal"].as_u64(),
+            g["more_imports"].as_u64()
+        ),
         (Some(0), Some(0), Some(0))
     );
     // The diff against app-old.wat, both directions.
@@ -232,14 +247,27 @@ fn audit_json_states_the_fixture_facts() {
         .collect();
     assert_eq!(
         added,
-        set(&["clock.monotonic", "clock.wall", "fs.create", "fs.metadata", "fs.read", "fs.write"])
+        set(&[
+            "clock.monotonic",
+            "clock.wall",
+            "fs.create",
+            "fs.metadata",
+            "fs.read",
+            "fs.write"
+        ])
     );
     assert_eq!(
         strings(&d["imports_added"]),
         set(&[&format!("{p1}clock_time_get"), &format!("{p1}path_open")])
     );
     assert_eq!(strings(&d["exports_added"]), set(&[HOSTILE_EXPORT]));
-    for k in ["capabilities_removed", "imports_removed", "exports_removed", "features_added", "features_removed"] {
+    for k in [
+        "capabilities_removed",
+        "imports_removed",
+        "exports_removed",
+        "features_added",
+        "features_removed",
+    ] {
         assert_eq!(strings(&d[k]), BTreeSet::new(), "{k}");
     }
     assert_eq!(b["dynamic"]["status"], "not-run");
@@ -278,16 +306,22 @@ fn audit_markdown_snapshot_and_hostile_names_stay_text() {
             header = None;
         }
     }
-    // No raw markup, link or hidden character from the binary.
-    assert!(!md.contains("<script>"), "raw script tag");
-    assert!(!md.contains("](javascript:"), "raw link");
-    assert!(!md.contains("<b>"), "raw HTML from a producer name");
-    assert!(!md.contains('\u{202e}'), "raw bidi override");
-    assert!(md.contains("\\<script\\>alert\\(1\\)\\</script\\>"), "escaped name missing");
-    // The DOT source: every label one quoted token on one line.
+    // No raw markup, link or hidden character from the binary outside the DOT code block
+    // (whose text GitHub shows literally; its fence is checked below).
     let dot_start = md.find("```dot\n").expect("DOT block");
     let dot_end = dot_start + md[dot_start..].find("\n```\n").unwrap();
+    let prose = format!("{}{}", &md[..dot_start], &md[dot_end..]);
+    assert!(!prose.contains("<script>"), "raw script tag");
+    assert!(!prose.contains("](javascript:"), "raw link");
+    assert!(!prose.contains("<b>"), "raw HTML from a producer name");
+    assert!(!md.contains('\u{202e}'), "raw bidi override");
+    assert!(
+        md.contains("\\<script\\>alert\\(1\\)\\<\\/script\\>"),
+        "escaped name missing"
+    );
+    // The DOT source: no line of it can close the fence, and one edge line per edge.
     let dot = &md[dot_start + 7..dot_end];
+    assert!(dot.lines().all(|l| !l.trim_start().starts_with("```")), "{dot}");
     assert!(dot.starts_with("digraph capabilities {"));
     assert_eq!(dot.lines().filter(|l| l.contains("->")).count(), 8, "{dot}");
 }
@@ -295,7 +329,21 @@ fn audit_markdown_snapshot_and_hostile_names_stay_text() {
 #[test]
 fn audit_html_is_self_contained_and_escapes_hostile_names() {
     let html = audit_fixture("html");
-    for forbidden in ["<script", "javascript:", "<b>", "src=", "http://", "\u{202e}", "<link", "@import"] {
+    // Hostile text stays text: `javascript:` may appear as escaped text, never in an attribute.
+    assert!(
+        !html.contains("href=\"j") && !html.contains("=\"javascript"),
+        "a javascript: link"
+    );
+    for forbidden in [
+        "<script",
+        "<b>",
+        "src=",
+        "http://",
+        "\u{202e}",
+        "<link",
+        "@import",
+        "<a href=\"http",
+    ] {
         // The SVG namespace URI is the one http:// the page carries; it loads nothing.
         let count = html.matches(forbidden).count();
         let allowed = if forbidden == "http://" { 1 } else { 0 };
@@ -315,7 +363,14 @@ fn audit_sbom_has_the_cyclonedx_1_5_shape() {
     let dir = fixture_dir();
     let (code, out, err) = run_in(
         dir.path(),
-        &["audit", "app.wasm", "--policy", "policy.toml", "--sbom", "cyclonedx"],
+        &[
+            "audit",
+            "app.wasm",
+            "--policy",
+            "policy.toml",
+            "--sbom",
+            "cyclonedx",
+        ],
     );
     assert_eq!(code, 1, "{err}");
     let bom: Value = serde_json::from_str(&out).unwrap();
@@ -324,7 +379,10 @@ fn audit_sbom_has_the_cyclonedx_1_5_shape() {
     let bytes = std::fs::read(dir.path().join("app.wasm")).unwrap();
     let sha = wasmgate_analyzer::analyze(&bytes).unwrap().sha256;
     assert_eq!(c["hashes"][0]["content"], sha);
-    assert_eq!(c["licenses"][0]["license"]["name"], "Apache-2.0 <b>OR</b> MIT");
+    assert_eq!(
+        c["licenses"][0]["license"]["name"],
+        "Apache-2.0 <b>OR</b> MIT"
+    );
     assert_eq!(c["version"], "1.2.3");
     let caps: BTreeSet<String> = c["properties"]
         .as_array()
@@ -335,7 +393,16 @@ fn audit_sbom_has_the_cyclonedx_1_5_shape() {
         .collect();
     assert_eq!(
         caps,
-        set(&["clock.monotonic", "clock.wall", "fs.create", "fs.metadata", "fs.read", "fs.write", "random", "stdio"])
+        set(&[
+            "clock.monotonic",
+            "clock.wall",
+            "fs.create",
+            "fs.metadata",
+            "fs.read",
+            "fs.write",
+            "random",
+            "stdio"
+        ])
     );
     let purls: BTreeSet<String> = c["components"]
         .as_array()
@@ -361,14 +428,34 @@ fn check_cyclonedx_1_5(bom: &Value) {
     assert_eq!(bom["specVersion"], "1.5");
     let serial = bom["serialNumber"].as_str().unwrap();
     // "^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[1-5][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
-    let hexes: Vec<&str> = serial.strip_prefix("urn:uuid:").unwrap().split('-').collect();
+    let hexes: Vec<&str> = serial
+        .strip_prefix("urn:uuid:")
+        .unwrap()
+        .split('-')
+        .collect();
     let lens: Vec<usize> = hexes.iter().map(|h| h.len()).collect();
     assert_eq!(lens, [8, 4, 4, 4, 12], "{serial}");
-    assert!(hexes.iter().all(|h| h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))));
+    assert!(hexes.iter().all(|h| {
+        h.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    }));
     assert!(matches!(hexes[2].as_bytes()[0], b'1'..=b'5'), "{serial}");
-    assert!(matches!(hexes[3].as_bytes()[0], b'8' | b'9' | b'a' | b'b'), "{serial}");
+    assert!(
+        matches!(hexes[3].as_bytes()[0], b'8' | b'9' | b'a' | b'b'),
+        "{serial}"
+    );
     assert!(bom["version"].as_u64().unwrap() >= 1);
-    let known_top: BTreeSet<&str> = ["bomFormat", "specVersion", "serialNumber", "version", "metadata", "components", "dependencies", "$schema"].into();
+    let known_top: BTreeSet<&str> = [
+        "bomFormat",
+        "specVersion",
+        "serialNumber",
+        "version",
+        "metadata",
+        "components",
+        "dependencies",
+        "$schema",
+    ]
+    .into();
     for k in bom.as_object().unwrap().keys() {
         assert!(known_top.contains(k.as_str()), "unknown top-level key {k}");
     }
@@ -376,9 +463,48 @@ fn check_cyclonedx_1_5(bom: &Value) {
     assert_eq!(tool["name"], "wasmgate");
     let mut refs = BTreeSet::new();
     fn component(c: &Value, refs: &mut BTreeSet<String>) {
-        const TYPES: &[&str] = &["application", "framework", "library", "container", "platform", "operating-system", "device", "device-driver", "firmware", "file", "machine-learning-model", "data"];
-        const ALGS: &[&str] = &["MD5", "SHA-1", "SHA-256", "SHA-384", "SHA-512", "SHA3-256", "SHA3-384", "SHA3-512", "BLAKE2b-256", "BLAKE2b-384", "BLAKE2b-512", "BLAKE3"];
-        const KEYS: &[&str] = &["type", "bom-ref", "name", "version", "description", "author", "hashes", "licenses", "purl", "scope", "properties", "components"];
+        const TYPES: &[&str] = &[
+            "application",
+            "framework",
+            "library",
+            "container",
+            "platform",
+            "operating-system",
+            "device",
+            "device-driver",
+            "firmware",
+            "file",
+            "machine-learning-model",
+            "data",
+        ];
+        const ALGS: &[&str] = &[
+            "MD5",
+            "SHA-1",
+            "SHA-256",
+            "SHA-384",
+            "SHA-512",
+            "SHA3-256",
+            "SHA3-384",
+            "SHA3-512",
+            "BLAKE2b-256",
+            "BLAKE2b-384",
+            "BLAKE2b-512",
+            "BLAKE3",
+        ];
+        const KEYS: &[&str] = &[
+            "type",
+            "bom-ref",
+            "name",
+            "version",
+            "description",
+            "author",
+            "hashes",
+            "licenses",
+            "purl",
+            "scope",
+            "properties",
+            "components",
+        ];
         for k in c.as_object().unwrap().keys() {
             assert!(KEYS.contains(&k.as_str()), "unexpected component key {k}");
         }
@@ -391,21 +517,47 @@ fn check_cyclonedx_1_5(bom: &Value) {
             assert!(["required", "optional", "excluded"].contains(&s.as_str().unwrap()));
         }
         if let Some(r) = c.get("bom-ref") {
-            assert!(refs.insert(r.as_str().unwrap().to_string()), "duplicate bom-ref {r}");
+            assert!(
+                refs.insert(r.as_str().unwrap().to_string()),
+                "duplicate bom-ref {r}"
+            );
         }
-        for h in c.get("hashes").and_then(Value::as_array).into_iter().flatten() {
+        for h in c
+            .get("hashes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             assert!(ALGS.contains(&h["alg"].as_str().unwrap()));
             let content = h["content"].as_str().unwrap();
-            assert!((32..=128).contains(&content.len()) && content.bytes().all(|b| b.is_ascii_hexdigit()));
+            assert!(
+                (32..=128).contains(&content.len())
+                    && content.bytes().all(|b| b.is_ascii_hexdigit())
+            );
         }
-        for l in c.get("licenses").and_then(Value::as_array).into_iter().flatten() {
+        for l in c
+            .get("licenses")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let lic = &l["license"];
             assert!(lic["name"].is_string() || lic["id"].is_string(), "{l}");
         }
-        for p in c.get("properties").and_then(Value::as_array).into_iter().flatten() {
+        for p in c
+            .get("properties")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             assert!(p["name"].is_string() && p["value"].is_string(), "{p}");
         }
-        for sub in c.get("components").and_then(Value::as_array).into_iter().flatten() {
+        for sub in c
+            .get("components")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             component(sub, refs);
         }
     }
@@ -463,7 +615,16 @@ fn audit_html_loads_in_headless_chromium() {
     let dir = fixture_dir();
     let (code, _, err) = run_in(
         dir.path(),
-        &["audit", "app.wasm", "--policy", "policy.toml", "--previous", "app-old.wasm", "-o", "report.html"],
+        &[
+            "audit",
+            "app.wasm",
+            "--policy",
+            "policy.toml",
+            "--previous",
+            "app-old.wasm",
+            "-o",
+            "report.html",
+        ],
     );
     assert_eq!(code, 1, "{err}");
     let profile = tempfile::tempdir().unwrap();
@@ -487,15 +648,60 @@ fn audit_html_loads_in_headless_chromium() {
         .lines()
         .filter(|l| l.contains("CONSOLE") || l.contains("Uncaught") || l.contains("Refused to"))
         .collect();
-    assert!(console.is_empty(), "console messages:\n{}", console.join("\n"));
+    assert!(
+        console.is_empty(),
+        "console messages:\n{}",
+        console.join("\n")
+    );
     assert!(out.status.success(), "chromium failed: {stderr}");
     let dom = String::from_utf8_lossy(&out.stdout);
     let svg_at = dom.find("<svg").expect("the DOM holds the graph's SVG");
     let svg = &dom[svg_at..svg_at + dom[svg_at..].find("</svg>").expect("closed SVG")];
-    assert_eq!(svg.matches("<rect").count(), 11, "every node box is in the DOM");
+    assert_eq!(
+        svg.matches("<rect").count(),
+        11,
+        "every node box is in the DOM"
+    );
     assert!(dom.contains("Verdict: REJECT"));
     // No element from a hostile name made it into the DOM.
     assert!(!dom.contains("<script"), "a script element in the DOM");
+    // A screenshot renders (a PNG); docs/audit/regenerate.sh keeps it for the README.
+    let png = dir.path().join("report.png");
+    let mut cmd = Command::new(&browser);
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--no-first-run",
+        "--hide-scrollbars",
+        "--window-size=900,2200",
+        &format!("--user-data-dir={}", profile.path().display()),
+        &format!("--screenshot={}", png.display()),
+        &page,
+    ]);
+    let out = output_within(cmd, Duration::from_secs(120));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(&png).unwrap();
+    assert!(
+        bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() > 10_000,
+        "not a PNG"
+    );
+    if let Some(docs) = std::env::var_os("WASMGATE_AUDIT_DOCS") {
+        let docs = PathBuf::from(docs);
+        std::fs::copy(&png, docs.join("app.png")).unwrap();
+        for fmt in ["md", "html"] {
+            let mut args = AUDIT.to_vec();
+            let o = docs.join(format!("app.{fmt}"));
+            let o = o.to_str().unwrap();
+            args.extend(["-o", o]);
+            assert_eq!(run_in(dir.path(), &args).0, 1);
+        }
+    }
 }
 
 /// Audits one corpus analysis (called by `corpus.rs` while the analysis is in memory) under
@@ -505,8 +711,9 @@ fn audit_html_loads_in_headless_chromium() {
 /// `.dep-v0` section.
 pub fn corpus_report(id: &str, a: &wasmgate_analyzer::Analysis) -> Result<bool, String> {
     let run = || -> Result<bool, String> {
-        let policy = wasmgate_policy::load_str(Path::new("deny-all.toml"), "[capabilities]\nallow = []\n")
-            .map_err(|e| e.to_string())?;
+        let policy =
+            wasmgate_policy::load_str(Path::new("deny-all.toml"), "[capabilities]\nallow = []\n")
+                .map_err(|e| e.to_string())?;
         let today = wasmgate_policy::Date::parse_today("2026-01-01").unwrap();
         let findings = wasmgate_policy::check_with(
             &policy,
@@ -530,7 +737,11 @@ pub fn corpus_report(id: &str, a: &wasmgate_analyzer::Analysis) -> Result<bool, 
                 imports.insert(r.import.clone());
             }
         }
-        let rows: BTreeSet<String> = report.capabilities.iter().map(|c| c.capability.clone()).collect();
+        let rows: BTreeSet<String> = report
+            .capabilities
+            .iter()
+            .map(|c| c.capability.clone())
+            .collect();
         if rows != reached {
             return Err(format!("capability rows {rows:?} != reached {reached:?}"));
         }
@@ -548,7 +759,11 @@ pub fn corpus_report(id: &str, a: &wasmgate_analyzer::Analysis) -> Result<bool, 
             ));
         }
         if !reached.is_empty() && report.verdict != wasmgate_report::Verdict::Reject {
-            return Err(format!("verdict {:?} with {} capabilities under deny-all", report.verdict, reached.len()));
+            return Err(format!(
+                "verdict {:?} with {} capabilities under deny-all",
+                report.verdict,
+                reached.len()
+            ));
         }
         let listed = match &report.dependencies {
             wasmgate_report::Dependencies::Listed { crates, .. } if !crates.is_empty() => true,
@@ -568,4 +783,55 @@ pub fn corpus_report(id: &str, a: &wasmgate_analyzer::Analysis) -> Result<bool, 
         Ok(listed)
     };
     std::panic::catch_unwind(run).unwrap_or_else(|_| Err("PANIC".into()))
+}
+
+/// 100 exports, each calling its own helper that calls its own import: the picture keeps
+/// its caps and says how many it left out, in the SVG and the DOT alike.
+#[test]
+fn audit_graph_is_capped_with_an_honest_count() {
+    let mut wat = String::from("(module\n");
+    for i in 0..100 {
+        wat.push_str(&format!("(import \"env{i}\" \"f\" (func $i{i}))\n"));
+    }
+    for i in 0..100 {
+        wat.push_str(&format!(
+            "(func $h{i} call $i{i}) (func (export \"e{i:03}\") call $h{i})\n"
+        ));
+    }
+    wat.push(')');
+    let a = wasmgate_analyzer::analyze(&wat::parse_str(&wat).unwrap()).unwrap();
+    let r = wasmgate_report::audit_one(wasmgate_report::AuditInput {
+        artifact: "many.wasm",
+        analysis: &a,
+        policy: None,
+        previous: None,
+    });
+    let g = &r.graph;
+    use wasmgate_report::graph::{MAX_ENTRY_NODES, MAX_IMPORT_NODES, MAX_INTERNAL_NODES};
+    assert_eq!(
+        (g.entry_points.len(), g.more_entry_points),
+        (MAX_ENTRY_NODES, 100 - MAX_ENTRY_NODES)
+    );
+    // Internal functions and imports are those of the drawn entry points: 15 each; the
+    // imports column counts every import reached by any entry point.
+    assert_eq!((g.internal.len(), g.more_internal), (MAX_ENTRY_NODES, 0));
+    assert_eq!(
+        (g.imports.len(), g.more_imports),
+        (MAX_ENTRY_NODES, 100 - MAX_ENTRY_NODES)
+    );
+    assert!(MAX_INTERNAL_NODES >= MAX_ENTRY_NODES && MAX_IMPORT_NODES >= MAX_ENTRY_NODES);
+    // Ties are broken by name: e000..e014 are drawn, each with its own chain.
+    let drawn: Vec<&str> = g.entry_points.iter().map(|n| n.name.as_str()).collect();
+    let expected: Vec<String> = (0..15).map(|i| format!("e{i:03}")).collect();
+    assert_eq!(drawn, expected);
+    assert_eq!(g.edges.len(), 30);
+    let svg = g.svg();
+    assert!(svg.contains("85 more entry points"), "{svg}");
+    assert!(svg.contains("85 more imports"));
+    assert!(
+        g.dot()
+            .contains("emore [label=\"85 more entry points\", style=dashed];")
+    );
+    // No verdict without a policy: review, and the exit status follows it.
+    assert_eq!(r.verdict, wasmgate_report::Verdict::Review);
 }
