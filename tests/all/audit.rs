@@ -206,27 +206,36 @@ fn audit_json_states_the_fixture_facts() {
         .map(|i| format!("{p1}{i}"))
         .collect();
     assert_eq!(cols[2].iter().cloned().collect::<BTreeSet<_>>(), imports);
-    let edges: BTreeSet<(String, String)> = g["edges"]
+    // Edges as (column, name) pairs: the entry point `log` and the internal function `log`
+    // are two nodes.
+    let edges: BTreeSet<((u64, String), (u64, String))> = g["edges"]
         .as_array()
         .unwrap()
         .iter()
         .map(|e| {
             let end = |x: &Value| {
-                cols[x[0].as_u64().unwrap() as usize][x[1].as_u64().unwrap() as usize].clone()
+                let col = x[0].as_u64().unwrap();
+                (
+                    col,
+                    cols[col as usize][x[1].as_u64().unwrap() as usize].clone(),
+                )
             };
             (end(&e["from"]), end(&e["to"]))
         })
         .collect();
-    let e = |a: &str, b: &str| (a.to_string(), b.to_string());
+    let e = |a: (u64, &str), b: (u64, &str)| ((a.0, a.1.to_string()), (b.0, b.1.to_string()));
+    let (fd_write, path_open) = (format!("{p1}fd_write"), format!("{p1}path_open"));
+    let (random_get, clock) = (format!("{p1}random_get"), format!("{p1}clock_time_get"));
     let expected_edges = BTreeSet::from([
-        e("_start", "log"),
-        e("_start", "open_config"),
-        e(HOSTILE_EXPORT, "log"),
-        e(HOSTILE_EXPORT, "now"),
-        e("log", &format!("{p1}fd_write")),
-        e(SCRIPT_EXPORT, &format!("{p1}random_get")),
-        e("open_config", &format!("{p1}path_open")),
-        e("now", &format!("{p1}clock_time_get")),
+        e((0, "_start"), (1, "log")),
+        e((0, "_start"), (1, "open_config")),
+        e((0, HOSTILE_EXPORT), (1, "log")),
+        e((0, HOSTILE_EXPORT), (1, "now")),
+        e((0, "log"), (2, &fd_write)),
+        e((0, SCRIPT_EXPORT), (2, &random_get)),
+        e((1, "log"), (2, &fd_write)),
+        e((1, "open_config"), (2, &path_open)),
+        e((1, "now"), (2, &clock)),
     ]);
     assert_eq!(edges, expected_edges);
     assert_eq!(
@@ -321,9 +330,12 @@ fn audit_markdown_snapshot_and_hostile_names_stay_text() {
     );
     // The DOT source: no line of it can close the fence, and one edge line per edge.
     let dot = &md[dot_start + 7..dot_end];
-    assert!(dot.lines().all(|l| !l.trim_start().starts_with("```")), "{dot}");
+    assert!(
+        dot.lines().all(|l| !l.trim_start().starts_with("```")),
+        "{dot}"
+    );
     assert!(dot.starts_with("digraph capabilities {"));
-    assert_eq!(dot.lines().filter(|l| l.contains("->")).count(), 8, "{dot}");
+    assert_eq!(dot.lines().filter(|l| l.contains("->")).count(), 9, "{dot}");
 }
 
 #[test]
@@ -355,7 +367,7 @@ fn audit_html_is_self_contained_and_escapes_hostile_names() {
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     let svg = &html[html.find("<svg").unwrap()..html.find("</svg>").unwrap()];
     assert_eq!(svg.matches("<rect").count(), 4 + 3 + 4, "one box per node");
-    assert_eq!(svg.matches("<path d=\"M").count(), 8, "one curve per edge");
+    assert_eq!(svg.matches("<path d=\"M").count(), 9, "one curve per edge");
 }
 
 #[test]
@@ -834,4 +846,77 @@ fn audit_graph_is_capped_with_an_honest_count() {
     );
     // No verdict without a policy: review, and the exit status follows it.
     assert_eq!(r.verdict, wasmgate_report::Verdict::Review);
+}
+
+/// Exit status: 0 accept, 1 review (no policy) or reject, 2 usage or input error.
+#[test]
+fn audit_exit_status_follows_the_verdict() {
+    let dir = fixture_dir();
+    let d = dir.path();
+    let accept = run_in(
+        d,
+        &[
+            "audit",
+            "app-old.wasm",
+            "--policy",
+            "policy.toml",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(
+        accept.0, 0,
+        "app-old.wat reaches only stdio and random: {}",
+        accept.2
+    );
+    let json: Value = serde_json::from_str(&accept.1).unwrap();
+    assert_eq!(json["verdict"], "accept");
+    let review = run_in(d, &["audit", "app-old.wasm", "--format", "json"]);
+    assert_eq!(review.0, 1, "no policy: review");
+    assert!(review.1.contains("\"verdict\": \"review\""));
+    // Two binaries: the worst verdict decides.
+    let both = run_in(
+        d,
+        &[
+            "audit",
+            "app-old.wasm",
+            "app.wasm",
+            "-p",
+            "policy.toml",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(both.0, 1);
+    let json: Value = serde_json::from_str(&both.1).unwrap();
+    assert_eq!(json["verdict"], "reject");
+    assert_eq!(json["binaries"][0]["verdict"], "accept");
+    for (args, why) in [
+        (&["audit", "missing.wasm"][..], "missing file"),
+        (
+            &["audit", "app.wasm", "-o", "report.txt"][..],
+            "unknown extension",
+        ),
+        (
+            &[
+                "audit",
+                "app.wasm",
+                "app-old.wasm",
+                "--previous",
+                "app-old.wasm",
+            ][..],
+            "--previous with two files",
+        ),
+        (&["audit", "policy.toml"][..], "not Wasm"),
+    ] {
+        let (code, _, err) = run_in(d, args);
+        assert_eq!(code, 2, "{why}: {err}");
+        assert!(err.starts_with("error: "), "{why}: {err}");
+    }
+    let (code, help, _) = run_in(d, &["audit", "--help"]);
+    assert_eq!(code, 0);
+    assert!(
+        help.contains("Examples:") && help.contains("Exit status:"),
+        "{help}"
+    );
 }
