@@ -51,6 +51,7 @@ enum Command {
     Harden(cmd::harden::Opts),
     Check(cmd::check::Opts),
     Merge(cmd::merge::Opts),
+    Audit(cmd::audit::Opts),
     Explain(cmd::explain::Opts),
     Policy(cmd::policy::Opts),
     #[cfg(feature = "sandbox")]
@@ -78,6 +79,7 @@ fn main() -> ExitCode {
         Command::Harden(opts) => cmd::harden::run(opts),
         Command::Check(opts) => cmd::check::run(opts),
         Command::Merge(opts) => cmd::merge::run(opts),
+        Command::Audit(opts) => cmd::audit::run(opts),
         Command::Explain(opts) => cmd::explain::run(opts),
         Command::Policy(opts) => cmd::policy::run(opts),
         #[cfg(feature = "sandbox")]

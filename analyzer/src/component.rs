@@ -11,7 +11,7 @@ use wasmparser::{
 
 use crate::capabilities::{CapabilityTable, UNKNOWN_HOST};
 use crate::error::Error;
-use crate::model::{Export, ExternKind, Import, import_id};
+use crate::model::{CustomSection, Export, ExternKind, Import, Producer, import_id};
 
 /// Module name wit-component uses for functions imported at the root of a world.
 pub const ROOT_MODULE: &str = "$root";
@@ -137,6 +137,8 @@ pub(crate) struct ComponentBuilder {
     nested_modules: u32,
     nested_components: u32,
     imports: Vec<(String, u64)>,
+    custom_sections: Vec<CustomSection>,
+    producers: Vec<Producer>,
 }
 
 /// A finished component.
@@ -148,6 +150,9 @@ pub(crate) struct Done {
     pub imports: Vec<Import>,
     pub exports: Vec<Export>,
     pub scope: Scope,
+    /// This component's own custom sections and `producers` entries (sorted).
+    pub custom_sections: Vec<CustomSection>,
+    pub producers: Vec<Producer>,
 }
 
 fn kind_of(k: ComponentExternalKind) -> ExternKind {
@@ -172,6 +177,8 @@ impl ComponentBuilder {
             nested_modules: 0,
             nested_components: 0,
             imports: Vec::new(),
+            custom_sections: Vec::new(),
+            producers: Vec::new(),
         }
     }
 
@@ -490,15 +497,23 @@ impl ComponentBuilder {
             }
             Payload::ComponentStartSection { start, .. } => s.start.push(start.func_index),
             Payload::CustomSection(c) => {
-                if let wasmparser::KnownCustom::ComponentName(names) = c.as_known() {
-                    for n in names.into_iter().flatten() {
-                        if let wasmparser::ComponentName::CoreInstances(map) = n {
-                            for naming in map.into_iter().flatten() {
-                                s.core_instance_names
-                                    .push((naming.index, naming.name.to_string()));
+                self.custom_sections
+                    .push(CustomSection::new(c.name(), c.data(), c.data_offset()));
+                match c.as_known() {
+                    wasmparser::KnownCustom::ComponentName(names) => {
+                        for n in names.into_iter().flatten() {
+                            if let wasmparser::ComponentName::CoreInstances(map) = n {
+                                for naming in map.into_iter().flatten() {
+                                    s.core_instance_names
+                                        .push((naming.index, naming.name.to_string()));
+                                }
                             }
                         }
                     }
+                    wasmparser::KnownCustom::Producers(p) => {
+                        crate::core::producers(p, &mut self.producers)
+                    }
+                    _ => {}
                 }
             }
             _ => {}
@@ -601,6 +616,12 @@ impl ComponentBuilder {
             imports,
             exports,
             scope,
+            custom_sections: self.custom_sections,
+            producers: {
+                let mut p = self.producers;
+                p.sort();
+                p
+            },
         }
     }
 }

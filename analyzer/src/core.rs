@@ -24,6 +24,19 @@ use crate::model::{
 };
 use crate::slots::Slots;
 
+/// Appends the entries of a `producers` section; a malformed rest is ignored.
+pub(crate) fn producers(p: wasmparser::ProducersSectionReader<'_>, out: &mut Vec<Producer>) {
+    for field in p.into_iter().flatten() {
+        for v in field.values.into_iter().flatten() {
+            out.push(Producer {
+                field: field.name.to_string(),
+                name: v.name.to_string(),
+                version: v.version.to_string(),
+            });
+        }
+    }
+}
+
 /// Facts about one import of a core module.
 #[derive(Debug, Clone)]
 pub(crate) struct RawImport {
@@ -446,11 +459,11 @@ impl<'a> ModuleBuilder<'a> {
                 }
             }
             Payload::CustomSection(reader) => {
-                f.custom_sections.push(CustomSection {
-                    name: reader.name().to_string(),
-                    size: reader.data().len() as u64,
-                    offset: reader.data_offset(),
-                });
+                f.custom_sections.push(CustomSection::new(
+                    reader.name(),
+                    reader.data(),
+                    reader.data_offset(),
+                ));
                 // Custom sections are not validated; a malformed one is ignored, not fatal.
                 match reader.as_known() {
                     KnownCustom::Name(names) => {
@@ -466,17 +479,7 @@ impl<'a> ModuleBuilder<'a> {
                             }
                         }
                     }
-                    KnownCustom::Producers(p) => {
-                        for field in p.into_iter().flatten() {
-                            for v in field.values.into_iter().flatten() {
-                                f.producers.push(Producer {
-                                    field: field.name.to_string(),
-                                    name: v.name.to_string(),
-                                    version: v.version.to_string(),
-                                });
-                            }
-                        }
-                    }
+                    KnownCustom::Producers(p) => producers(p, &mut f.producers),
                     _ => {}
                 }
             }

@@ -231,6 +231,8 @@ fn parse(
                                 modules: std::mem::take(&mut embedded),
                                 components: std::mem::take(&mut nested),
                                 call_graph: linked.call_graph,
+                                custom_sections: done.custom_sections,
+                                producers: done.producers,
                             };
                             component.components.sort_by_key(|c| c.offset);
                             result = Some(Analysis {

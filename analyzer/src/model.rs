@@ -403,6 +403,41 @@ pub struct CustomSection {
     pub size: u64,
     /// Byte offset of the section in the binary.
     pub offset: u64,
+    /// The payload, kept only for the sections reports read ([`KEPT_SECTIONS`]) and only up
+    /// to [`MAX_KEPT_PAYLOAD`] bytes; in-process only (not in the JSON), so that reports
+    /// never re-parse the binary.
+    #[serde(skip)]
+    pub payload: Option<Arc<[u8]>>,
+}
+
+/// Custom sections whose payload the analysis keeps for reports: cargo-auditable's
+/// dependency list and the `wasm-metadata` fields.
+pub const KEPT_SECTIONS: &[&str] = &[
+    ".dep-v0",
+    "authors",
+    "description",
+    "licenses",
+    "source",
+    "homepage",
+    "revision",
+    "version",
+];
+
+/// Largest custom-section payload kept (a larger one keeps `payload: None`).
+pub const MAX_KEPT_PAYLOAD: usize = 1 << 20;
+
+impl CustomSection {
+    /// A section as the analysis records it, keeping the payload when [`KEPT_SECTIONS`]
+    /// names it and it fits [`MAX_KEPT_PAYLOAD`].
+    pub fn new(name: &str, data: &[u8], offset: u64) -> Self {
+        let keep = KEPT_SECTIONS.contains(&name) && data.len() <= MAX_KEPT_PAYLOAD;
+        CustomSection {
+            name: name.to_string(),
+            size: data.len() as u64,
+            offset,
+            payload: keep.then(|| Arc::from(data)),
+        }
+    }
 }
 
 /// One entry of the `producers` section (untrusted text).
@@ -561,6 +596,12 @@ pub struct Component {
     /// The linked graph: every core instance's functions (`LABEL:name`), lifts, lowers to
     /// component imports, and `<unresolved>` for what could not be followed.
     pub call_graph: CallGraph,
+    /// The component's own custom sections (not its modules'), in binary order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub custom_sections: Vec<CustomSection>,
+    /// The component's own `producers` section, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub producers: Vec<Producer>,
 }
 
 /// A core module found inside a component.

@@ -70,13 +70,19 @@ impl Serialize for Entry<'_> {
 impl Serialize for ComponentView<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let c = self.0;
-        let mut st = s.serialize_struct("Component", 4)?;
+        let mut st = s.serialize_struct("Component", 6)?;
         if let Some(w) = &c.wit {
             st.serialize_field("wit", w)?;
         }
         st.serialize_field("modules", &Modules(&c.modules))?;
         st.serialize_field("components", &c.components)?;
         st.serialize_field("call_graph", &c.call_graph)?;
+        if !c.custom_sections.is_empty() {
+            st.serialize_field("custom_sections", &c.custom_sections)?;
+        }
+        if !c.producers.is_empty() {
+            st.serialize_field("producers", &c.producers)?;
+        }
         st.end()
     }
 }

@@ -15,6 +15,7 @@
 //! | HTML | [`html`] |
 //! | Markdown | [`markdown`] |
 //! | GitHub workflow command message / property | [`github_message`] / [`github_property`] |
+//! | Markdown code block, HTML `<pre>` (multi-line) | [`markdown_code_block`], [`html_pre`] |
 //!
 //! JSON needs nothing extra: serde escapes control characters, and JSON consumers get the
 //! exact bytes back.
@@ -272,6 +273,43 @@ fn github_encode(s: &str, property: bool) -> String {
     out
 }
 
+/// A fenced Markdown code block holding `text` literally (multi-line): hidden characters
+/// other than newlines are made visible as [`terminal_text`] does, and the fence is one
+/// backtick longer than the longest backtick run in the text, so no line can close it early.
+/// `info` (the language) is ours, never untrusted.
+pub fn markdown_code_block(info: &str, text: &str) -> String {
+    let visible = terminal_text(text);
+    let (mut run, mut longest) = (0usize, 0usize);
+    for c in visible.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    let fence = "`".repeat(longest.max(2) + 1);
+    let mut out = String::with_capacity(visible.len() + 2 * fence.len() + info.len() + 3);
+    out.push_str(&fence);
+    out.push_str(info);
+    out.push('\n');
+    out.push_str(&visible);
+    if !visible.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str(&fence);
+    out.push('\n');
+    out
+}
+
+/// Multi-line text for an HTML `<pre>`: each line as [`html`] renders it, joined by newlines.
+pub fn html_pre(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(&html(line));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -413,5 +451,49 @@ mod tests {
         }
         assert_eq!(html("<a href='x'>&"), "&lt;a href=&#39;x&#39;&gt;&amp;");
         assert_eq!(markdown("[x](y)"), "\\[x\\]\\(y\\)");
+    }
+
+    /// Hostile names in the places reports put them: table cells, link text, code blocks.
+    #[test]
+    fn markdown_names_cannot_break_tables_links_or_code() {
+        let row = format!("| {} | x |", markdown("a|b\n| c | d"));
+        // One line, and the only unescaped pipes are the row's own three.
+        assert_eq!(row.lines().count(), 1);
+        let bare_pipes = row
+            .char_indices()
+            .filter(|&(i, c)| c == '|' && (i == 0 || &row[i - 1..i] != "\\"))
+            .count();
+        assert_eq!(bare_pipes, 3, "{row}");
+        assert_eq!(
+            markdown("](javascript:alert(1))"),
+            "\\]\\(javascript\\:alert\\(1\\)\\)"
+        );
+        assert_eq!(markdown("`code`"), "\\`code\\`");
+        assert_eq!(markdown("<script>"), "\\<script\\>");
+        assert_eq!(markdown("a\u{202e}b"), "a\\\\u\\{202e\\}b");
+    }
+
+    #[test]
+    fn code_blocks_cannot_be_closed_by_their_text() {
+        let text = "world w {\n```\n# heading\n````md\n\u{202e}x\n}";
+        let block = markdown_code_block("wit", text);
+        let lines: Vec<&str> = block.lines().collect();
+        let fence = lines[0].trim_end_matches("wit");
+        assert_eq!(fence, "`````");
+        // The fence appears exactly twice as a line opening, first and last.
+        let closing = lines.iter().filter(|l| l.starts_with(fence)).count();
+        assert_eq!(closing, 2, "{block}");
+        assert_eq!(*lines.last().unwrap(), fence);
+        assert!(block.contains("\\u{202e}x"), "{block}");
+        assert!(!block.chars().any(|c| is_hidden(c) && c != '\n'));
+        assert_eq!(markdown_code_block("", "a"), "```\na\n```\n");
+    }
+
+    #[test]
+    fn html_pre_keeps_lines_and_escapes_each() {
+        assert_eq!(
+            html_pre("<script>\n\u{1b}&x"),
+            "&lt;script&gt;\n\\u{1b}&amp;x"
+        );
     }
 }

@@ -501,7 +501,7 @@ impl batch::Job for CheckJob<'_> {
 
 /// A path as shown in reports: relative to the working directory when it is inside it,
 /// `/`-separated, without a leading `./`.
-fn display(p: &Path) -> String {
+pub(crate) fn display(p: &Path) -> String {
     let rel = std::env::current_dir()
         .ok()
         .and_then(|cwd| p.strip_prefix(cwd).ok().map(Path::to_path_buf))

@@ -2,6 +2,7 @@
 
 use clap::Args;
 
+pub mod audit;
 pub mod check;
 #[cfg(feature = "sandbox")]
 pub mod diff;

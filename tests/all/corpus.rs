@@ -56,6 +56,9 @@ struct Analysed {
     init_roundtrip: Result<crate::policy_init::Trip, String>,
     /// How the shared reach form (schema 2) differs from the per-entry one (first few).
     shared: Vec<String>,
+    /// `wasmgate audit`'s report under a deny-all policy: rendered in every format and
+    /// consistent with the analysis (see `audit::corpus_report`).
+    audit: Result<bool, String>,
 }
 
 fn corpus_dir() -> PathBuf {
@@ -104,6 +107,7 @@ fn summaries() -> &'static [Summary] {
                     Ok(Err(e)) => Err(e.to_string()),
                     Ok(Ok(a)) => Ok(Analysed {
                         shared: crate::shared_reach::disagreements(&a, &bytes),
+                        audit: crate::audit::corpus_report(&entry.id, &a),
                         ..summarise(&a)
                     }),
                 };
@@ -198,6 +202,7 @@ fn summarise(a: &Analysis) -> Analysed {
         defects,
         components_unresolved_ok,
         shared: Vec::new(),
+        audit: Ok(false),
     }
 }
 
@@ -243,6 +248,33 @@ fn corpus_binaries_pass_their_own_least_privilege_policy() {
         "only {mutations} mutations for {reaching} binaries reaching something"
     );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn every_corpus_binary_gets_an_audit_report() {
+    let mut audited = 0;
+    let mut problems = Vec::new();
+    let mut with_crates = BTreeSet::new();
+    for s in summaries() {
+        if let Ok(a) = &s.outcome {
+            audited += 1;
+            match &a.audit {
+                Ok(true) => drop(with_crates.insert(s.entry.id.as_str())),
+                Ok(false) => {}
+                Err(e) => problems.push(format!("{}: {e}", s.entry.id)),
+            }
+        }
+    }
+    let ok = summaries()
+        .iter()
+        .filter(|s| s.entry.expect == "ok")
+        .count();
+    assert_eq!(audited, ok, "audited {audited} of {ok} binaries");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    // No corpus binary has a `.dep-v0` section (jco-transpile-wasm-tools-core holds the
+    // bytes only as a string in its data: wasm-tools knows the section); the fixture
+    // corpus/fixtures/audit/app.wat covers one.
+    assert_eq!(with_crates, BTreeSet::<&str>::new());
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Integration tests, compiled into one binary (see CONVENTIONS.md).
 
+mod audit;
 mod batch;
 mod bounds;
 mod c_programs;
