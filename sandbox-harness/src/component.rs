@@ -25,7 +25,7 @@ use crate::invoke::Entry;
 use crate::limits::Limits;
 use crate::net::{allowed, use_name};
 use crate::output::Capture;
-use crate::preopen::{PreopenReport, copy_tree};
+use crate::preopen::{PreopenReport, changes, copy_tree, snapshot};
 use crate::recorder::{NetAttempt, Recorder, arg_value};
 use crate::run::{
     Grants, HarnessError, LimitHit, Limiter, Outcome, RunReport, ended, run_p1_entry,
@@ -178,18 +178,29 @@ pub fn run_component(
         Box::pin(async move { ok })
     });
     let mut preopens = Vec::new();
+    // (index in `preopens`, entries as copied, the copy) of each writable preopen.
+    let mut writable = Vec::new();
     for (i, p) in grants.preopens.iter().enumerate() {
         let mut report = PreopenReport {
             guest: p.guest.clone(),
             writable: p.writable,
             files: 0,
             skipped: Vec::new(),
+            changes: Vec::new(),
         };
         let copy = scratch.path().join(i.to_string());
-        copy_tree(&p.host, &copy, &mut report).map_err(|source| HarnessError::Preopen {
+        let preopen_err = |source| HarnessError::Preopen {
             host: p.host.clone(),
             source,
-        })?;
+        };
+        copy_tree(&p.host, &copy, &mut report).map_err(preopen_err)?;
+        if p.writable {
+            writable.push((
+                preopens.len(),
+                snapshot(&copy).map_err(preopen_err)?,
+                copy.clone(),
+            ));
+        }
         let perms = if p.writable {
             FsPerms::ReadWrite
         } else {
@@ -302,6 +313,15 @@ pub fn run_component(
     let (out, stdout_bytes) = stdout.take();
     let (err, stderr_bytes) = stderr.take();
     let (trace, network) = rec.finish();
+    // Close the guest's files before reading the copies back.
+    drop(store);
+    for (at, before, copy) in writable {
+        let after = snapshot(&copy).map_err(|source| HarnessError::Preopen {
+            host: grants.preopens[at].host.clone(),
+            source,
+        })?;
+        preopens[at].changes = changes(&before, &after);
+    }
     Ok(RunReport {
         entries: vec![format!("{run_export}#run")],
         returned: Vec::new(),
