@@ -235,6 +235,19 @@ impl Serialize for Seq<'_> {
     }
 }
 
+/// The entry points a schema-3 JSON finding names: its `entry_indices` ranges read against
+/// its file's `entry_points` table. `None` when the ranges are malformed or out of the table
+/// (the report is untrusted input to `wasmgate merge`).
+pub fn entries_from_indices(table: &[EntryRef], indices: &str) -> Option<Vec<EntryRef>> {
+    let ranges = baseline::parse_ranges(indices, table.len())?;
+    Some(
+        ranges
+            .into_iter()
+            .flat_map(|(a, b)| table[a as usize..=b as usize].iter().cloned())
+            .collect(),
+    )
+}
+
 /// A finding with `entry_indices` (ranges into its file's entry points) for `entry_points`.
 struct JsonFinding<'a>(&'a Finding, &'a [&'a EntryRef]);
 

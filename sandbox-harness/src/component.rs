@@ -265,6 +265,8 @@ pub fn run_component(
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
+        // Granted sockets are tokio streams: without the IO driver a connect panics.
+        .enable_io()
         .build()
         .map_err(|e| HarnessError::Setup(format!("starting the runtime: {e}")))?;
     // The recorder sees the bindings' tracing on this thread only, where the guest runs.

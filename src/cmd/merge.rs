@@ -8,6 +8,7 @@ use clap::Args;
 use serde::Deserialize;
 use wasmgate_policy::files;
 use wasmgate_policy::report::{self, FileReport, Shard};
+use wasmgate_policy::{EntryRef, Finding};
 
 use crate::cmd::check::{FailOn, Format, render_and_exit};
 
@@ -51,9 +52,55 @@ pub struct Opts {
 
 #[derive(Deserialize)]
 struct ShardReport {
-    files: Vec<FileReport>,
+    files: Vec<ShardFile>,
     schema_version: u32,
     shard: Option<Shard>,
+}
+
+/// A file of a schema-3 report: its entry points once, findings naming them by index ranges.
+#[derive(Deserialize)]
+struct ShardFile {
+    artifact: String,
+    policy: String,
+    #[serde(default)]
+    entry_points: Vec<EntryRef>,
+    findings: Vec<ShardFinding>,
+}
+
+#[derive(Deserialize)]
+struct ShardFinding {
+    #[serde(flatten)]
+    finding: Finding,
+    #[serde(default)]
+    entry_indices: Option<String>,
+}
+
+impl ShardFile {
+    /// The file's report, each finding with its entry points back in place.
+    fn into_report(self, from: &std::path::Path) -> Result<FileReport> {
+        let mut findings = Vec::with_capacity(self.findings.len());
+        for f in self.findings {
+            let mut finding = f.finding;
+            if let Some(ix) = &f.entry_indices {
+                let Some(entries) = report::entries_from_indices(&self.entry_points, ix) else {
+                    bail!(
+                        "{}: {}: entry_indices {:?} do not fit the file's {} entry points",
+                        from.display(),
+                        self.artifact,
+                        ix,
+                        self.entry_points.len()
+                    );
+                };
+                finding.entry_points = entries;
+            }
+            findings.push(finding);
+        }
+        Ok(FileReport {
+            artifact: self.artifact,
+            policy: self.policy,
+            findings,
+        })
+    }
 }
 
 pub fn run(opts: Opts) -> Result<u8> {
@@ -85,7 +132,12 @@ pub fn run(opts: Opts) -> Result<u8> {
                 r.files.len()
             );
         }
-        parts.push((p, shard, r.files));
+        let files = r
+            .files
+            .into_iter()
+            .map(|f| f.into_report(p))
+            .collect::<Result<Vec<_>>>()?;
+        parts.push((p, shard, files));
     }
     let (_, first, _) = &parts[0];
     let (count, total, listing) = (first.count, first.total, first.listing.clone());

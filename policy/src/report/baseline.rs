@@ -112,7 +112,7 @@ fn parse_entry(key: &str) -> Option<(EntryKind, &str)> {
 }
 
 /// `"0-4,7"` into ascending, disjoint ranges below `len`; `None` when malformed.
-fn parse_ranges(text: &str, len: usize) -> Option<Vec<(u32, u32)>> {
+pub(super) fn parse_ranges(text: &str, len: usize) -> Option<Vec<(u32, u32)>> {
     let mut out: Vec<(u32, u32)> = Vec::new();
     if text.is_empty() {
         return Some(out);
