@@ -176,6 +176,9 @@ struct GlobRule {
     specificity: usize,
     class: Classification,
 }
+/// What [`CapabilityTable::import_rules`] gives: the `(module, name)` patterns of the
+/// `[[import]]` entries, and the JS names with their classes of the `[[js]]` entries.
+pub type ImportRules<'a> = (Vec<(&'a str, &'a str)>, Vec<(&'a str, &'a Classification)>);
 
 /// The loaded capability table.
 #[derive(Default)]
@@ -414,7 +417,7 @@ impl CapabilityTable {
     /// The `(module, name)` patterns of every `[[import]]` entry (`*` wildcards, no escapes)
     /// and the JS names and classes of the wasm-bindgen `[[js]]` entries: what `policy diff` needs to
     /// split the import name space into regions [`Self::classify`] treats alike.
-    pub fn import_rules(&self) -> (Vec<(&str, &str)>, Vec<(&str, &Classification)>) {
+    pub fn import_rules(&self) -> ImportRules<'_> {
         let mut rules: Vec<(&str, &str)> = self
             .exact
             .keys()

@@ -156,7 +156,9 @@ pub fn build(a: &Analysis) -> Graph {
     let import_pos: HashMap<&str, usize> =
         imports.iter().enumerate().map(|(i, e)| (*e, i)).collect();
     // Edges, keeping the fewest calls each stands for.
-    let mut edges: BTreeMap<((u8, u32), (u8, u32)), u32> = BTreeMap::new();
+    // ((column, index) from, (column, index) to) -> calls.
+    type Node = (u8, u32);
+    let mut edges: BTreeMap<(Node, Node), u32> = BTreeMap::new();
     let mut add = |from: (u8, u32), to: (u8, u32), calls: u32| {
         let c = edges.entry((from, to)).or_insert(calls);
         *c = (*c).min(calls);
@@ -255,11 +257,11 @@ impl Graph {
         let width = column_x(2) + COL_W + 10;
         let height = row_y(rows) + 8;
         let mut s = String::new();
-        let _ = write!(
+        let _ = writeln!(
             s,
             "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"graph\" viewBox=\"0 0 {width} {height}\" \
              width=\"{width}\" height=\"{height}\" role=\"img\" aria-label=\"capability graph\" \
-             font-family=\"ui-monospace, Menlo, Consolas, monospace\" font-size=\"11\">\n"
+             font-family=\"ui-monospace, Menlo, Consolas, monospace\" font-size=\"11\">"
         );
         s.push_str(
             "<defs><marker id=\"arrow\" viewBox=\"0 0 8 8\" refX=\"8\" refY=\"4\" \

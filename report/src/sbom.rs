@@ -45,7 +45,7 @@ pub fn cyclonedx_value(audit: &Audit) -> Value {
         for p in &id.producers {
             properties.push(property(
                 &format!("wasmgate:producer:{}", p.field),
-                &format!("{} {}", p.name, p.version).trim().to_string(),
+                format!("{} {}", p.name, p.version).trim(),
             ));
         }
         for c in &b.capabilities {

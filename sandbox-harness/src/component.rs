@@ -152,7 +152,9 @@ pub fn run_component(
     let mut b = WasiCtxBuilder::new();
     b.args(&grants.args)
         .envs(&grants.env)
-        .stdin(wasmtime_wasi::p2::pipe::MemoryInputPipe::new(grants.stdin.clone()))
+        .stdin(wasmtime_wasi::p2::pipe::MemoryInputPipe::new(
+            grants.stdin.clone(),
+        ))
         .stdout(stdout.clone())
         .stderr(stderr.clone())
         .wall_clock(Wall(time.clone()))

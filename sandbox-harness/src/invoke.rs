@@ -152,10 +152,7 @@ mod tests {
         assert_eq!(i32_of("4294967295"), Some(-1));
         assert_eq!(i32_of("4294967296"), None);
         assert_eq!(i32_of("1.5"), None);
-        assert_eq!(
-            parse(&ValType::I64, "-9").map(|v| v.unwrap_i64()),
-            Some(-9)
-        );
+        assert_eq!(parse(&ValType::I64, "-9").map(|v| v.unwrap_i64()), Some(-9));
         assert_eq!(
             parse(&ValType::F32, "1.5").map(|v| v.unwrap_f32()),
             Some(1.5)

@@ -504,7 +504,7 @@ fn segments(
                         SegmentKind::Data,
                         index as u32,
                         memory_index,
-                        d.range.start as u64,
+                        d.range.start,
                         d.data.len() as u64,
                         range,
                         size.min(u128::from(u64::MAX)) as u64,
@@ -537,7 +537,7 @@ fn segments(
                         SegmentKind::Element,
                         index as u32,
                         table,
-                        e.range.start as u64,
+                        e.range.start,
                         u64::from(len),
                         range,
                         size,
@@ -645,7 +645,8 @@ fn const_range(
     let wrap = || "the offset expression may wrap around".to_string();
     for op in e.get_operators_reader() {
         let op = op.map_err(|e| e.to_string())?;
-        let bin = |stack: &mut Vec<(u128, u128)>| -> Result<((u128, u128), (u128, u128)), String> {
+        type Pair = (u128, u128);
+        let bin = |stack: &mut Vec<Pair>| -> Result<(Pair, Pair), String> {
             let b = stack.pop().ok_or("malformed offset expression")?;
             let a = stack.pop().ok_or("malformed offset expression")?;
             Ok((a, b))

@@ -131,7 +131,10 @@ mod tests {
             max: Some(2),
             ..Allowed::default()
         };
-        assert_eq!(beyond(&[range.clone()], &old, 2000), Containment::Contained);
+        assert_eq!(
+            beyond(std::slice::from_ref(&range), &old, 2000),
+            Containment::Contained
+        );
         assert_eq!(beyond(&old, &[range], 2000), Containment::Contained);
         // No new constraint: any value, e.g. one outside [1, 2].
         let Containment::Beyond(x) = beyond(&[], &old, 2000) else {
@@ -144,7 +147,7 @@ mod tests {
             ..Allowed::default()
         };
         assert_eq!(
-            beyond(&[one_of(&[0, 2, 4])], &[clear.clone()], 2000),
+            beyond(&[one_of(&[0, 2, 4])], std::slice::from_ref(&clear), 2000),
             Containment::Contained
         );
         let Containment::Beyond(x) = beyond(&[one_of(&[0, 3])], &[clear], 2000) else {

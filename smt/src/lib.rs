@@ -8,8 +8,8 @@
 //! query is unknown.
 #![warn(missing_docs)]
 
-mod contain;
 mod bounds;
+mod contain;
 mod eval;
 mod expr;
 mod module;
@@ -21,11 +21,11 @@ use std::rc::Rc;
 use serde::Serialize;
 use wasmgate_analyzer::{Analysis, NodeKind};
 
-pub use contain::{Containment, beyond};
 pub use bounds::{
     AccessCheck, Bound, BoundsOptions, BoundsReport, FunctionAccesses, GrowSite, SegmentCheck,
     SegmentKind,
 };
+pub use contain::{Containment, beyond};
 use eval::{CallRec, Cond, Evaluator, FuncEval, Target};
 use expr::{E, Leaves, Node};
 use module::Module;

@@ -266,13 +266,14 @@ fn replay(
 ) -> Result<u8> {
     let mut results = Vec::new();
     for r in runs {
-        let report = run_guest(bytes, &with_run(base, r), limits, &Entry::Command).with_context(|| {
-            format!(
-                "running {} (scenario run `{}`)",
-                opts.file.display(),
-                r.name
-            )
-        })?;
+        let report =
+            run_guest(bytes, &with_run(base, r), limits, &Entry::Command).with_context(|| {
+                format!(
+                    "running {} (scenario run `{}`)",
+                    opts.file.display(),
+                    r.name
+                )
+            })?;
         let check = crosscheck_entries(analysis, &report.entries, &report.trace);
         results.push((r, report, check));
     }

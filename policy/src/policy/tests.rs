@@ -95,7 +95,11 @@ fn bounds_keys_are_validated() {
     ] {
         assert!(rendered.contains(want), "{want}:\n{rendered}");
     }
-    assert_eq!(rendered.matches("with `min <= max`").count(), 2, "{rendered}");
+    assert_eq!(
+        rendered.matches("with `min <= max`").count(),
+        2,
+        "{rendered}"
+    );
     let ok = load_str(
         Path::new("b.toml"),
         "[bounds]\nsegments = true\n[bounds.globals]\n\"env#a\" = { min = 1, max = 5 }\n",
