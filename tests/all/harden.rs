@@ -354,6 +354,36 @@ fn hardened_copy_fails_its_write_inside_the_guest() {
         std::fs::read_dir(tmp.path().join("out")).unwrap().count(),
         0
     );
+
+    // `wasmgate diff ORIGINAL HARDENED` shows the behaviour change: the original copies, the
+    // hardened one fails its write; statically it lost fs.write and fs.create.
+    let (code, stdout, stderr) = run(&[
+        "diff",
+        copy.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--policy",
+        p,
+        "--format",
+        "json",
+        "--",
+        "/in/a.txt",
+        "/out/b.txt",
+    ]);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    let d: Value = serde_json::from_str(&stdout).unwrap();
+    let run0 = &d["runs"][0];
+    assert_eq!(
+        (run0["left"]["outcome"].as_str(), run0["right"]["outcome"].as_str()),
+        (Some("exit(0)"), Some("exit(1)")),
+        "{d:#}"
+    );
+    let removed: BTreeSet<&str> = d["static"]["capabilities_removed"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{d:#}"))
+        .iter()
+        .map(|c| c["capability"].as_str().unwrap())
+        .collect();
+    assert_eq!(removed, BTreeSet::from(["fs.create", "fs.write"]), "{d:#}");
 }
 
 fn corpus_dir() -> PathBuf {
