@@ -17,15 +17,13 @@ use serde_json::json;
 use wasmtime::component::{Component, Linker, Resource, ResourceTable};
 use wasmtime::{Config, Engine, Store, StoreContextMut, Trap};
 use wasmtime_wasi::p2::{DynPollable, Pollable, subscribe};
-use wasmtime_wasi::{
-    Deterministic, FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView,
-};
+use wasmtime_wasi::{Deterministic, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::invoke::Entry;
 use crate::limits::Limits;
 use crate::net::{allowed, use_name};
 use crate::output::Capture;
-use crate::preopen::{PreopenReport, changes, copy_tree, snapshot};
+use crate::preopen::Copies;
 use crate::recorder::{NetAttempt, Recorder, arg_value};
 use crate::run::{
     Grants, HarnessError, LimitHit, Limiter, Outcome, RunReport, ended, run_p1_entry,
@@ -179,38 +177,7 @@ pub fn run_component(
         });
         Box::pin(async move { ok })
     });
-    let mut preopens = Vec::new();
-    // (index in `preopens`, entries as copied, the copy) of each writable preopen.
-    let mut writable = Vec::new();
-    for (i, p) in grants.preopens.iter().enumerate() {
-        let mut report = PreopenReport {
-            guest: p.guest.clone(),
-            writable: p.writable,
-            files: 0,
-            skipped: Vec::new(),
-            changes: Vec::new(),
-        };
-        let copy = scratch.path().join(i.to_string());
-        let preopen_err = |source| HarnessError::Preopen {
-            host: p.host.clone(),
-            source,
-        };
-        copy_tree(&p.host, &copy, &mut report).map_err(preopen_err)?;
-        if p.writable {
-            writable.push((
-                preopens.len(),
-                snapshot(&copy).map_err(preopen_err)?,
-                copy.clone(),
-            ));
-        }
-        let perms = if p.writable {
-            FsPerms::ReadWrite
-        } else {
-            FsPerms::ReadOnly
-        };
-        b.preopened_dir(&copy, &p.guest, perms).map_err(setup)?;
-        preopens.push(report);
-    }
+    let copies = Copies::make(&grants.preopens, scratch.path(), &mut b)?;
 
     let host = Host {
         ctx: b.build(),
@@ -319,13 +286,7 @@ pub fn run_component(
     let (trace, network) = rec.finish();
     // Close the guest's files before reading the copies back.
     drop(store);
-    for (at, before, copy) in writable {
-        let after = snapshot(&copy).map_err(|source| HarnessError::Preopen {
-            host: grants.preopens[at].host.clone(),
-            source,
-        })?;
-        preopens[at].changes = changes(&before, &after);
-    }
+    let preopens = copies.finish(&grants.preopens)?;
     Ok(RunReport {
         entries: vec![format!("{run_export}#run")],
         returned: Vec::new(),

@@ -18,6 +18,73 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+/// The copies of a run's preopens: made and granted before the run, compared after it.
+#[derive(Debug)]
+pub(crate) struct Copies {
+    reports: Vec<PreopenReport>,
+    /// (index in `reports`, entries as copied, the copy) of each writable preopen.
+    writable: Vec<(usize, Snapshot, PathBuf)>,
+}
+
+impl Copies {
+    /// Copies each grant into `scratch` and preopens the copy in `b`, read-only or
+    /// read-write as granted.
+    pub(crate) fn make(
+        grants: &[PreopenGrant],
+        scratch: &Path,
+        b: &mut wasmtime_wasi::WasiCtxBuilder,
+    ) -> Result<Copies, crate::HarnessError> {
+        let mut out = Copies {
+            reports: Vec::new(),
+            writable: Vec::new(),
+        };
+        for (i, p) in grants.iter().enumerate() {
+            let mut report = PreopenReport {
+                guest: p.guest.clone(),
+                writable: p.writable,
+                files: 0,
+                skipped: Vec::new(),
+                changes: Vec::new(),
+            };
+            let copy = scratch.join(i.to_string());
+            let preopen_err = |source| crate::HarnessError::Preopen {
+                host: p.host.clone(),
+                source,
+            };
+            copy_tree(&p.host, &copy, &mut report).map_err(preopen_err)?;
+            if p.writable {
+                let before = snapshot(&copy).map_err(preopen_err)?;
+                out.writable.push((out.reports.len(), before, copy.clone()));
+            }
+            let perms = if p.writable {
+                wasmtime_wasi::FsPerms::ReadWrite
+            } else {
+                wasmtime_wasi::FsPerms::ReadOnly
+            };
+            b.preopened_dir(&copy, &p.guest, perms)
+                .map_err(|e| crate::HarnessError::Setup(format!("{e:#}")))?;
+            out.reports.push(report);
+        }
+        Ok(out)
+    }
+
+    /// The reports, with what the guest created, changed or deleted in each writable copy.
+    /// Call it once the guest's files are closed (the store dropped).
+    pub(crate) fn finish(
+        mut self,
+        grants: &[PreopenGrant],
+    ) -> Result<Vec<PreopenReport>, crate::HarnessError> {
+        for (at, before, copy) in self.writable {
+            let after = snapshot(&copy).map_err(|source| crate::HarnessError::Preopen {
+                host: grants[at].host.clone(),
+                source,
+            })?;
+            self.reports[at].changes = changes(&before, &after);
+        }
+        Ok(self.reports)
+    }
+}
+
 /// One directory the guest may open.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PreopenGrant {

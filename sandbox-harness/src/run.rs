@@ -9,12 +9,12 @@ use std::time::Duration;
 use serde::Serialize;
 use wasmtime::{Config, Engine, ExternType, Linker, Module, ResourceLimiter, Store, Trap};
 use wasmtime_wasi::p2::pipe::MemoryInputPipe;
-use wasmtime_wasi::{Deterministic, FsPerms, I32Exit, WasiCtxBuilder};
+use wasmtime_wasi::{Deterministic, I32Exit, WasiCtxBuilder};
 
 use crate::invoke::Entry;
 use crate::limits::Limits;
 use crate::output::Capture;
-use crate::preopen::{PreopenGrant, PreopenReport, changes, copy_tree, snapshot};
+use crate::preopen::{Copies, PreopenGrant, PreopenReport};
 use crate::trace::Trace;
 use crate::traced::Traced;
 use crate::virt::{Monotonic, SEED, VirtualTime, Wall, random_bytes};
@@ -249,38 +249,7 @@ pub fn run_p1_entry(
         // File operations on the local copies cannot block for long; running them on this
         // thread keeps the order of events fixed.
         .allow_blocking_current_thread(true);
-    let mut preopens = Vec::new();
-    // (index in `preopens`, entries as copied, the copy) of each writable preopen.
-    let mut writable = Vec::new();
-    for (i, p) in grants.preopens.iter().enumerate() {
-        let mut report = PreopenReport {
-            guest: p.guest.clone(),
-            writable: p.writable,
-            files: 0,
-            skipped: Vec::new(),
-            changes: Vec::new(),
-        };
-        let copy = scratch.path().join(i.to_string());
-        let preopen_err = |source| HarnessError::Preopen {
-            host: p.host.clone(),
-            source,
-        };
-        copy_tree(&p.host, &copy, &mut report).map_err(preopen_err)?;
-        if p.writable {
-            writable.push((
-                preopens.len(),
-                snapshot(&copy).map_err(preopen_err)?,
-                copy.clone(),
-            ));
-        }
-        let perms = if p.writable {
-            FsPerms::ReadWrite
-        } else {
-            FsPerms::ReadOnly
-        };
-        b.preopened_dir(&copy, &p.guest, perms).map_err(setup)?;
-        preopens.push(report);
-    }
+    let copies = Copies::make(&grants.preopens, scratch.path(), &mut b)?;
 
     let host = Host {
         wasi: Traced {
@@ -361,13 +330,7 @@ pub fn run_p1_entry(
     let trace = std::mem::take(&mut store.data_mut().wasi.trace);
     // Close the guest's files before reading the copies back.
     drop(store);
-    for (at, before, copy) in writable {
-        let after = snapshot(&copy).map_err(|source| HarnessError::Preopen {
-            host: grants.preopens[at].host.clone(),
-            source,
-        })?;
-        preopens[at].changes = changes(&before, &after);
-    }
+    let preopens = copies.finish(&grants.preopens)?;
     Ok(RunReport {
         entries: crate::invoke::exports_called(&module, entry),
         returned,

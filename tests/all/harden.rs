@@ -373,7 +373,10 @@ fn hardened_copy_fails_its_write_inside_the_guest() {
     let d: Value = serde_json::from_str(&stdout).unwrap();
     let run0 = &d["runs"][0];
     assert_eq!(
-        (run0["left"]["outcome"].as_str(), run0["right"]["outcome"].as_str()),
+        (
+            run0["left"]["outcome"].as_str(),
+            run0["right"]["outcome"].as_str()
+        ),
         (Some("exit(0)"), Some("exit(1)")),
         "{d:#}"
     );
