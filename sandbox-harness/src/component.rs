@@ -26,7 +26,7 @@ use crate::output::Capture;
 use crate::preopen::Copies;
 use crate::recorder::{NetAttempt, Recorder, arg_value};
 use crate::run::{
-    Grants, HarnessError, LimitHit, Limiter, Outcome, RunReport, ended, run_p1_entry,
+    Grants, HarnessError, Limiter, Outcome, RunReport, ended, outcome_of, run_p1_entry,
 };
 use crate::virt::{Monotonic, SEED, VirtualTime, Wall, random_bytes};
 
@@ -267,19 +267,7 @@ pub fn run_component(
         }
         Ok(Err(e)) => ended(&e),
     };
-    if stdout.cut() || stderr.cut() {
-        let mut h = hits.lock().unwrap_or_else(|e| e.into_inner());
-        if !h.contains(&LimitHit::Output) {
-            h.push(LimitHit::Output);
-        }
-    }
-    let limit_hits = hits.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    let outcome = match limit_hits.first() {
-        Some(LimitHit::Memory) => Outcome::MemoryLimit,
-        Some(LimitHit::Table) => Outcome::TableLimit,
-        Some(LimitHit::Output) => Outcome::OutputLimit,
-        None => end.clone(),
-    };
+    let (outcome, limit_hits) = outcome_of(&end, &hits, &stdout, &stderr);
     let fuel_used = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
     let (out, stdout_bytes) = stdout.take();
     let (err, stderr_bytes) = stderr.take();

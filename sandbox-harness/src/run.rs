@@ -197,6 +197,26 @@ struct Host {
     wasi: Traced,
     limiter: Limiter,
 }
+/// The run's outcome: the first limit the guest hit (a cut output counts), else how it
+/// ended; with every limit hit in order.
+pub(crate) fn outcome_of(
+    end: &Outcome,
+    hits: &Mutex<Vec<LimitHit>>,
+    stdout: &Capture,
+    stderr: &Capture,
+) -> (Outcome, Vec<LimitHit>) {
+    let mut h = hits.lock().unwrap_or_else(|e| e.into_inner());
+    if (stdout.cut() || stderr.cut()) && !h.contains(&LimitHit::Output) {
+        h.push(LimitHit::Output);
+    }
+    let outcome = match h.first() {
+        Some(LimitHit::Memory) => Outcome::MemoryLimit,
+        Some(LimitHit::Table) => Outcome::TableLimit,
+        Some(LimitHit::Output) => Outcome::OutputLimit,
+        None => end.clone(),
+    };
+    (outcome, h.clone())
+}
 
 /// Runs `bytes`, a WASI preview 1 command module, under `grants` and `limits`.
 pub fn run_p1(bytes: &[u8], grants: &Grants, limits: &Limits) -> Result<RunReport, HarnessError> {
@@ -311,19 +331,7 @@ pub fn run_p1_entry(
         }
         Ok(Err(e)) => ended(&e),
     };
-    if stdout.cut() || stderr.cut() {
-        let mut h = hits.lock().unwrap_or_else(|e| e.into_inner());
-        if !h.contains(&LimitHit::Output) {
-            h.push(LimitHit::Output);
-        }
-    }
-    let limit_hits = hits.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    let outcome = match limit_hits.first() {
-        Some(LimitHit::Memory) => Outcome::MemoryLimit,
-        Some(LimitHit::Table) => Outcome::TableLimit,
-        Some(LimitHit::Output) => Outcome::OutputLimit,
-        None => end.clone(),
-    };
+    let (outcome, limit_hits) = outcome_of(&end, &hits, &stdout, &stderr);
     let fuel_used = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
     let (out, stdout_bytes) = stdout.take();
     let (err, stderr_bytes) = stderr.take();
