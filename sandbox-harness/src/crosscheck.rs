@@ -24,6 +24,10 @@ pub struct CrossCheck {
     pub missing: Vec<String>,
     /// Capabilities the analysis predicted for the entry that no call of this run carries.
     pub unobserved_capabilities: Vec<String>,
+    /// Imports reachable from the entries that ran (the prediction), sorted.
+    pub predicted: Vec<String>,
+    /// Predicted imports this run did not call: the analysis' imprecision for this run.
+    pub unobserved: Vec<String>,
 }
 
 /// Compares the imports `trace` called with what `analysis` says `export` (and the start
@@ -65,11 +69,18 @@ pub fn crosscheck_entries(analysis: &Analysis, exports: &[String], trace: &Trace
         .difference(&exercised)
         .map(|c| c.to_string())
         .collect();
+    let unobserved = graph_reach
+        .iter()
+        .filter(|id| !observed.contains(id.as_str()))
+        .cloned()
+        .collect();
     CrossCheck {
         entries,
         observed: observed.iter().map(|s| s.to_string()).collect(),
         missing,
         unobserved_capabilities,
+        predicted: graph_reach.into_iter().collect(),
+        unobserved,
     }
 }
 
@@ -177,6 +188,10 @@ mod tests {
         let ok = crosscheck(&a, "_start", &trace(&["fd_write", "fd_close"]));
         assert_eq!(ok.missing, Vec::<String>::new());
         assert_eq!(ok.entries, ["_start"]);
+        // `_start` reaches fd_write and fd_close, never proc_exit.
+        let p1 = |n: &str| format!("wasi_snapshot_preview1#{n}");
+        assert_eq!(ok.predicted, [p1("fd_close"), p1("fd_write")]);
+        assert_eq!(ok.unobserved, Vec::<String>::new());
         // proc_exit is reachable only from `unused`: observing it under `_start` is a miss.
         let bad = crosscheck(&a, "_start", &trace(&["fd_write", "proc_exit"]));
         assert_eq!(bad.missing, ["wasi_snapshot_preview1#proc_exit"]);
@@ -187,5 +202,6 @@ mod tests {
         assert_eq!(ok.unobserved_capabilities, Vec::<String>::new());
         let idle = crosscheck(&a, "_start", &trace(&[]));
         assert!(idle.unobserved_capabilities.contains(&"stdio".to_string()));
+        assert_eq!(idle.unobserved, idle.predicted);
     }
 }

@@ -61,7 +61,7 @@ struct Analysed {
     audit: Result<bool, String>,
 }
 
-fn corpus_dir() -> PathBuf {
+pub(crate) fn corpus_dir() -> PathBuf {
     match std::env::var_os("WASMGATE_CORPUS_DIR") {
         Some(d) => PathBuf::from(d),
         None => {
