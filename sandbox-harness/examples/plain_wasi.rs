@@ -11,7 +11,9 @@ use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
 fn main() -> wasmtime::Result<()> {
     let mut argv = std::env::args().skip(1);
-    let file = argv.next().expect("usage: plain_wasi FILE.wasm [--dir HOST::GUEST]... [-- ARGS...]");
+    let file = argv
+        .next()
+        .expect("usage: plain_wasi FILE.wasm [--dir HOST::GUEST]... [-- ARGS...]");
     let mut b = WasiCtxBuilder::new();
     b.inherit_stdio();
     let mut args = vec![file.clone()];

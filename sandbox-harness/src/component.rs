@@ -9,9 +9,7 @@
 //! deadline instead of waiting (wasmtime-wasi's waits on a real tokio timer). Network
 //! addresses are checked against the `[sandbox] network` grants and recorded.
 
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use serde_json::json;
 use wasmtime::component::{Component, Linker, Resource, ResourceTable};
@@ -26,7 +24,7 @@ use crate::output::Capture;
 use crate::preopen::Copies;
 use crate::recorder::{NetAttempt, Recorder, arg_value};
 use crate::run::{
-    Grants, HarnessError, Limiter, Outcome, RunReport, ended, outcome_of, run_p1_entry,
+    Deadline, Grants, HarnessError, Limiter, Outcome, RunReport, ended, outcome_of, run_p1_entry,
 };
 use crate::virt::{Monotonic, SEED, VirtualTime, Wall, random_bytes};
 
@@ -222,50 +220,32 @@ pub fn run_component(
     // would also define the types a WASI interface re-exports (`wasi:io/streams` `error`) as
     // fresh resources, which then fail to link. Such a component ends as a link `trap`.
 
-    let timeout = Duration::from_millis(limits.time_ms);
-    let (cancel, cancelled) = mpsc::channel::<()>();
-    let ticker = {
-        let engine = engine.clone();
-        std::thread::spawn(move || {
-            if let Err(mpsc::RecvTimeoutError::Timeout) = cancelled.recv_timeout(timeout) {
-                engine.increment_epoch();
-            }
-        })
-    };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        // Granted sockets are tokio streams: without the IO driver a connect panics.
-        .enable_io()
-        .build()
-        .map_err(|e| HarnessError::Setup(format!("starting the runtime: {e}")))?;
+    // Granted sockets are tokio streams: without the IO driver a connect panics.
+    let deadline = Deadline::start(&engine, limits.time_ms, true)?;
     // The recorder sees the bindings' tracing on this thread only, where the guest runs.
     let result = tracing::subscriber::with_default(rec.clone(), || {
-        rt.block_on(async {
-            let run = async {
-                let command = wasmtime_wasi::p2::bindings::Command::instantiate_async(
-                    &mut store, &component, &linker,
-                )
-                .await?;
-                command.wasi_cli_run().call_run(&mut store).await
-            };
-            tokio::time::timeout(timeout, run).await
+        deadline.run(async {
+            let command = wasmtime_wasi::p2::bindings::Command::instantiate_async(
+                &mut store, &component, &linker,
+            )
+            .await?;
+            command.wasi_cli_run().call_run(&mut store).await
         })
     });
-    drop(cancel);
-    let _ = ticker.join();
+    drop(deadline);
 
     let end = match result {
-        Err(_elapsed) => Outcome::Timeout,
-        Ok(Ok(Ok(()))) => Outcome::Exit(0),
+        None => Outcome::Timeout,
+        Some(Ok(Ok(()))) => Outcome::Exit(0),
         // `run` returned `err`: what wasi-libc and the adapter make of a non-zero status.
-        Ok(Ok(Err(()))) => Outcome::Exit(1),
+        Some(Ok(Err(()))) => Outcome::Exit(1),
         // Not a trap and not an exit: a link error, whose cause is in the chain.
-        Ok(Err(e))
+        Some(Err(e))
             if e.downcast_ref::<Trap>().is_none() && e.downcast_ref::<I32Exit>().is_none() =>
         {
             Outcome::Trap(format!("{e:#}"))
         }
-        Ok(Err(e)) => ended(&e),
+        Some(Err(e)) => ended(&e),
     };
     let (outcome, limit_hits) = outcome_of(&end, &hits, &stdout, &stderr);
     let fuel_used = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));

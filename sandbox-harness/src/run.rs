@@ -166,6 +166,17 @@ impl Limiter {
     }
 }
 
+impl Limiter {
+    /// Allows a growth to `desired` up to `max`, recording `hit` when refused.
+    fn grow(&self, desired: usize, max: u64, hit: LimitHit) -> bool {
+        let ok = desired as u64 <= max;
+        if !ok {
+            self.hit(hit);
+        }
+        ok
+    }
+}
+
 impl ResourceLimiter for Limiter {
     fn memory_growing(
         &mut self,
@@ -173,11 +184,7 @@ impl ResourceLimiter for Limiter {
         desired: usize,
         _: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let ok = desired as u64 <= self.memory_bytes;
-        if !ok {
-            self.hit(LimitHit::Memory);
-        }
-        Ok(ok)
+        Ok(self.grow(desired, self.memory_bytes, LimitHit::Memory))
     }
     fn table_growing(
         &mut self,
@@ -185,11 +192,7 @@ impl ResourceLimiter for Limiter {
         desired: usize,
         _: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let ok = desired as u64 <= self.table_elements;
-        if !ok {
-            self.hit(LimitHit::Table);
-        }
-        Ok(ok)
+        Ok(self.grow(desired, self.table_elements, LimitHit::Table))
     }
 }
 
@@ -297,39 +300,21 @@ pub fn run_p1_entry(
     .map_err(setup)?;
     stub_unknown_imports(&mut linker, &module, &mut store)?;
 
-    // The wall-clock limit: the epoch stops Wasm code, the tokio timeout stops a host call.
-    let timeout = Duration::from_millis(limits.time_ms);
-    let (cancel, cancelled) = mpsc::channel::<()>();
-    let ticker = {
-        let engine = engine.clone();
-        std::thread::spawn(move || {
-            if let Err(mpsc::RecvTimeoutError::Timeout) = cancelled.recv_timeout(timeout) {
-                engine.increment_epoch();
-            }
-        })
-    };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .map_err(|e| HarnessError::Setup(format!("starting the runtime: {e}")))?;
-    let result = rt.block_on(async {
-        let run = async {
-            let instance = linker.instantiate_async(&mut store, &module).await?;
-            crate::invoke::call(&mut store, &instance, entry, &params).await
-        };
-        tokio::time::timeout(timeout, run).await
+    let deadline = Deadline::start(&engine, limits.time_ms, false)?;
+    let result = deadline.run(async {
+        let instance = linker.instantiate_async(&mut store, &module).await?;
+        crate::invoke::call(&mut store, &instance, entry, &params).await
     });
-    drop(cancel);
-    let _ = ticker.join();
+    drop(deadline);
 
     let mut returned = Vec::new();
     let end = match result {
-        Err(_elapsed) => Outcome::Timeout,
-        Ok(Ok(values)) => {
+        None => Outcome::Timeout,
+        Some(Ok(values)) => {
             returned = values.iter().map(crate::invoke::render).collect();
             Outcome::Exit(0)
         }
-        Ok(Err(e)) => ended(&e),
+        Some(Err(e)) => ended(&e),
     };
     let (outcome, limit_hits) = outcome_of(&end, &hits, &stdout, &stderr);
     let fuel_used = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
@@ -355,6 +340,59 @@ pub fn run_p1_entry(
         network: Vec::new(),
         trace,
     })
+}
+
+/// The wall-clock limit around one run: at the deadline an epoch tick stops Wasm code and a
+/// tokio timeout stops a host call (epoch interruption cannot preempt one).
+pub(crate) struct Deadline {
+    rt: tokio::runtime::Runtime,
+    timeout: Duration,
+    cancel: Option<mpsc::Sender<()>>,
+    ticker: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Deadline {
+    /// Starts the clock; `io` enables the runtime's IO driver (granted sockets need it).
+    pub(crate) fn start(engine: &Engine, time_ms: u64, io: bool) -> Result<Self, HarnessError> {
+        let timeout = Duration::from_millis(time_ms);
+        let (cancel, cancelled) = mpsc::channel::<()>();
+        let engine = engine.clone();
+        let ticker = std::thread::spawn(move || {
+            if let Err(mpsc::RecvTimeoutError::Timeout) = cancelled.recv_timeout(timeout) {
+                engine.increment_epoch();
+            }
+        });
+        let mut b = tokio::runtime::Builder::new_current_thread();
+        b.enable_time();
+        if io {
+            b.enable_io();
+        }
+        let rt = b
+            .build()
+            .map_err(|e| HarnessError::Setup(format!("starting the runtime: {e}")))?;
+        Ok(Deadline {
+            rt,
+            timeout,
+            cancel: Some(cancel),
+            ticker: Some(ticker),
+        })
+    }
+
+    /// Runs `fut` on this thread; `None` when the deadline passed first.
+    pub(crate) fn run<F: std::future::Future>(&self, fut: F) -> Option<F::Output> {
+        self.rt
+            .block_on(async { tokio::time::timeout(self.timeout, fut).await.ok() })
+    }
+}
+
+impl Drop for Deadline {
+    /// Stops the ticker (no tick once the run is over) and waits for it.
+    fn drop(&mut self) {
+        drop(self.cancel.take());
+        if let Some(t) = self.ticker.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// How an error from instantiating or running the guest ends the run.

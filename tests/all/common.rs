@@ -46,6 +46,52 @@ pub fn run(args: &[&str], stdin: Option<&[u8]>) -> (i32, String, String) {
     )
 }
 
+/// Runs `wasmgate ARGS` with extra environment, failing the test when it takes longer than
+/// `hang`; returns (exit code, stdout, stderr). Stdin is empty.
+pub fn run_bounded(
+    args: &[&str],
+    env: &[(&str, &str)],
+    hang: std::time::Duration,
+) -> (i32, String, String) {
+    use std::process::Stdio;
+    let mut cmd = wasmgate();
+    cmd.args(args)
+        .current_dir(root())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn wasmgate");
+    // Drain the pipes on threads so a chatty child cannot block on a full pipe.
+    let drain = |mut r: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut s = Vec::new();
+            r.read_to_end(&mut s).unwrap();
+            s
+        })
+    };
+    let o = drain(Box::new(child.stdout.take().unwrap()));
+    let e = drain(Box::new(child.stderr.take().unwrap()));
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if start.elapsed() > hang {
+            let _ = child.kill();
+            panic!("wasmgate {args:?} did not finish within {hang:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    (
+        status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.join().unwrap()).into_owned(),
+        String::from_utf8_lossy(&e.join().unwrap()).into_owned(),
+    )
+}
+
 pub fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))

@@ -4,54 +4,18 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::common::{root, wasmgate};
+use crate::common::{root, run_bounded};
 
 /// A harden, check or run that takes longer than this is a hang.
 const HANG: Duration = Duration::from_secs(300);
 
 /// Runs `wasmgate ARGS` with a deadline; returns (exit code, stdout, stderr).
 fn run(args: &[&str]) -> (i32, String, String) {
-    let mut child = wasmgate()
-        .args(args)
-        .current_dir(root())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn wasmgate");
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let o = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        std::io::Read::read_to_end(&mut out, &mut s).unwrap();
-        s
-    });
-    let e = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        std::io::Read::read_to_end(&mut err, &mut s).unwrap();
-        s
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if start.elapsed() > HANG {
-            let _ = child.kill();
-            panic!("wasmgate {args:?} did not finish within {HANG:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    (
-        status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.join().unwrap()).into_owned(),
-        String::from_utf8_lossy(&e.join().unwrap()).into_owned(),
-    )
+    run_bounded(args, &[], HANG)
 }
 
 /// Header lines `;; KEY: NAME = VALUE`, as (NAME, VALUE).

@@ -4,55 +4,18 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::common::{files_with_ext, root, wasmgate};
+use crate::common::{files_with_ext, root, run_bounded};
 
 /// A run that takes longer than this is a hang: the test fails instead of waiting.
 const HANG: Duration = Duration::from_secs(90);
 
 /// Runs `wasmgate ARGS` with a deadline and extra environment; returns (exit code, stdout, stderr).
 pub(crate) fn run_with_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let mut cmd = wasmgate();
-    cmd.args(args)
-        .current_dir(root())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("spawn wasmgate");
-    // Drain the pipes on threads so a chatty child cannot block on a full pipe.
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let o = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        std::io::Read::read_to_end(&mut out, &mut s).unwrap();
-        s
-    });
-    let e = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        std::io::Read::read_to_end(&mut err, &mut s).unwrap();
-        s
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if start.elapsed() > HANG {
-            let _ = child.kill();
-            panic!("wasmgate {args:?} did not finish within {HANG:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let out = String::from_utf8_lossy(&o.join().unwrap()).into_owned();
-    let err = String::from_utf8_lossy(&e.join().unwrap()).into_owned();
-    (status.code().unwrap_or(-1), out, err)
+    run_bounded(args, env, HANG)
 }
 
 pub(crate) fn run(args: &[&str]) -> (i32, String, String) {
@@ -301,20 +264,26 @@ fn two_runs_give_byte_identical_traces_and_output() {
     assert_eq!(v["virtual_time_ns"], 1_500_000_000u64 + 4 * 1_000);
 }
 
-#[test]
-fn crosscheck_holds_over_the_c_corpus() {
-    let tmp = tempfile::tempdir().unwrap();
-    // copy.wasm with its input granted and a writable output directory.
-    std::fs::create_dir(tmp.path().join("in")).unwrap();
-    std::fs::write(tmp.path().join("in/a.txt"), "copied bytes\n").unwrap();
-    std::fs::create_dir(tmp.path().join("out")).unwrap();
-    let policy = tmp.path().join("copy.toml");
+/// The copier's set-up in `dir`: `in/a.txt`, an empty `out/`, and `copy.toml` granting
+/// `in` read-only as `/in` and `out` read-write as `/out`; returns the policy's path.
+pub(crate) fn copy_setup(dir: &Path) -> PathBuf {
+    std::fs::create_dir(dir.join("in")).unwrap();
+    std::fs::write(dir.join("in/a.txt"), "copied bytes\n").unwrap();
+    std::fs::create_dir(dir.join("out")).unwrap();
+    let policy = dir.join("copy.toml");
     std::fs::write(
         &policy,
         "[sandbox]\n[[sandbox.preopens]]\nhost = \"in\"\nguest = \"/in\"\nmode = \"ro\"\n\
          [[sandbox.preopens]]\nhost = \"out\"\nguest = \"/out\"\nmode = \"rw\"\n",
     )
     .unwrap();
+    policy
+}
+
+#[test]
+fn crosscheck_holds_over_the_c_corpus() {
+    let tmp = tempfile::tempdir().unwrap();
+    let policy = copy_setup(tmp.path());
     let p = policy.to_str().unwrap();
     let (code, v) = json_run(
         &root().join("corpus/c/copy.wasm"),

@@ -93,7 +93,11 @@ fn row(scenario: &std::path::Path) -> Option<Row> {
     );
     // The cross-check sets agree with each other: observed = predicted ∩ observed ∪ missing.
     assert!(r.observed.is_subset(&r.predicted), "{id}");
-    assert_eq!((code, v["mismatches"].as_u64()), (0, Some(0)), "{id}: {err}");
+    assert_eq!(
+        (code, v["mismatches"].as_u64()),
+        (0, Some(0)),
+        "{id}: {err}"
+    );
     Some(r)
 }
 
@@ -130,7 +134,9 @@ fn crosscheck_holds_over_the_third_party_commands() {
     let table = table(&rows);
     let readme_path = root().join("README.md");
     let readme = std::fs::read_to_string(&readme_path).unwrap();
-    let (head, rest) = readme.split_once(BEGIN).expect("README precision table begin");
+    let (head, rest) = readme
+        .split_once(BEGIN)
+        .expect("README precision table begin");
     let (_, tail) = rest.split_once(END).expect("README precision table end");
     let fresh = format!("{head}{BEGIN}\n{table}{END}{tail}");
     if fresh != readme {

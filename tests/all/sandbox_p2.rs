@@ -162,16 +162,7 @@ fn network_grant_that_is_a_host_name_is_a_usage_error() {
 #[test]
 fn crosscheck_holds_over_the_c_components() {
     let tmp = tempfile::tempdir().unwrap();
-    std::fs::create_dir(tmp.path().join("in")).unwrap();
-    std::fs::write(tmp.path().join("in/a.txt"), "copied bytes\n").unwrap();
-    std::fs::create_dir(tmp.path().join("out")).unwrap();
-    let policy = tmp.path().join("copy.toml");
-    std::fs::write(
-        &policy,
-        "[sandbox]\n[[sandbox.preopens]]\nhost = \"in\"\nguest = \"/in\"\nmode = \"ro\"\n\
-         [[sandbox.preopens]]\nhost = \"out\"\nguest = \"/out\"\nmode = \"rw\"\n",
-    )
-    .unwrap();
+    let policy = crate::sandbox::copy_setup(tmp.path());
     let p = policy.to_str().unwrap();
     let copy = root().join("corpus/c/copy.component.wasm");
     let (code, v) = json_run(&copy, &["--policy", p, "--", "/in/a.txt", "/out/b.txt"]);
