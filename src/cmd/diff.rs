@@ -176,6 +176,10 @@ struct ImportChange {
     /// Call path from an entry point, when the import is reachable.
     #[serde(skip_serializing_if = "Option::is_none")]
     witness: Option<Vec<String>>,
+    /// Without a witness: a capability of this import and the other import its witness
+    /// goes through (human report only).
+    #[serde(skip)]
+    witnessed_by: Option<(String, String)>,
 }
 
 #[derive(Serialize, Debug, Default)]
@@ -489,6 +493,12 @@ fn static_diff(old: &Analysis, new: &Analysis) -> StaticDiff {
                 import: i.id.clone(),
                 capabilities: i.capabilities.clone(),
                 witness: witness(from, &i.id),
+                witnessed_by: from
+                    .entry_points
+                    .iter()
+                    .flat_map(|e| &e.reaches)
+                    .find(|r| r.import != i.id && i.capabilities.contains(&r.capability))
+                    .map(|r| (r.capability.clone(), r.import.clone())),
             })
             .collect()
     };
@@ -640,7 +650,16 @@ fn human(rep: &Report) -> String {
                             .collect::<Vec<_>>()
                             .join(" -> ")
                     ),
-                    None => "no witness path".to_string(),
+                    // The analysis keeps one witness per capability: say which import
+                    // carries it rather than suggesting this one is unreachable.
+                    None => match &i.witnessed_by {
+                        Some((cap, via)) => format!(
+                            "no witness path of its own: {}'s witness goes through {}",
+                            T(cap),
+                            T(via)
+                        ),
+                        None => "no witness path".to_string(),
+                    },
                 };
                 let _ = writeln!(s, "import {what}: {} ({caps}; {reach})", T(&i.import));
             }
