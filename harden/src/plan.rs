@@ -9,6 +9,7 @@ use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
 use wasmgate_analyzer::{
     Analysis, CapabilityTable, CoreModule, DESCRIPTOR_CAPABILITIES, Narrow, NodeKind,
+    UNKNOWN_HOST,
 };
 use wasmgate_policy::{ValidPolicy, allows_capability, allows_import};
 
@@ -59,6 +60,7 @@ pub(crate) fn plan(
     policy: &ValidPolicy,
     func_types: &[(Vec<wasmparser::ValType>, Vec<wasmparser::ValType>)],
     trap: bool,
+    embedded: bool,
 ) -> Plan {
     let table = CapabilityTable::builtin().ok();
     let graph = &module.call_graph;
@@ -148,12 +150,28 @@ pub(crate) fn plan(
                 .map(i64::from)
         };
         let class = table.map(|t| t.classify(m, n));
-        let action = if !used {
+        // Inside a component, an import the table does not know is wiring (the adapter's
+        // `__main_module__`, the shims' indexed imports, canonical builtins): what it
+        // reaches is the component's business, which its own verification sees.
+        let unknown = class
+            .as_ref()
+            .is_none_or(|c| c.capabilities.iter().any(|c| c == UNKNOWN_HOST));
+        let action = if embedded && unknown {
+            if !denied.is_empty() {
+                notes.push((
+                    id.clone(),
+                    "wires the module into its component; what it leads to is checked on the \
+                     component"
+                        .into(),
+                ));
+            }
+            Action::Keep
+        } else if !used {
             Action::Stub {
                 errno: None,
                 why: "no entry point reaches it".into(),
             }
-        } else if !allows_import(policy, m, n) {
+        } else if !embedded && !allows_import(policy, m, n) {
             Action::Stub {
                 errno,
                 why: "the policy's [imports] deny it".into(),

@@ -545,3 +545,165 @@ fn hostile_import_names_are_escaped_in_the_human_report() {
         "{stdout}"
     );
 }
+
+/// Element segments of `wasm` by index: (`active`/`passive`/`declared`, function names).
+fn element_segments(wasm: &[u8]) -> Vec<(String, Vec<String>)> {
+    let a = wasmgate_analyzer::analyze(wasm).unwrap();
+    let names: BTreeMap<u32, String> = a
+        .module
+        .unwrap()
+        .functions
+        .iter()
+        .map(|f| (f.index, f.name.clone()))
+        .collect();
+    let mut out = Vec::new();
+    for p in wasmparser::Parser::new(0).parse_all(wasm) {
+        let wasmparser::Payload::ElementSection(r) = p.unwrap() else {
+            continue;
+        };
+        for e in r {
+            let e = e.unwrap();
+            let kind = match e.kind {
+                wasmparser::ElementKind::Active { .. } => "active",
+                wasmparser::ElementKind::Passive => "passive",
+                wasmparser::ElementKind::Declared => "declared",
+            };
+            let funcs: Vec<u32> = match e.items {
+                wasmparser::ElementItems::Functions(f) => f.into_iter().map(|f| f.unwrap()).collect(),
+                wasmparser::ElementItems::Expressions(_, x) => x
+                    .into_iter()
+                    .flat_map(|c| {
+                        c.unwrap()
+                            .get_operators_reader()
+                            .into_iter()
+                            .filter_map(|o| match o.unwrap() {
+                                wasmparser::Operator::RefFunc { function_index } => {
+                                    Some(function_index)
+                                }
+                                _ => None,
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                    .collect(),
+            };
+            out.push((kind.to_string(), funcs.iter().map(|f| names[f].clone()).collect()));
+        }
+    }
+    out
+}
+
+/// `table.init` and `elem.drop` segment indices in the body of the function named `name`.
+fn segment_uses(wasm: &[u8], name: &str) -> Vec<(String, u32)> {
+    let a = wasmgate_analyzer::analyze(wasm).unwrap();
+    let m = a.module.unwrap();
+    let nimp = m.functions.iter().filter(|f| f.import.is_some()).count();
+    let f = m.functions.iter().find(|f| f.name == name).unwrap();
+    let body_index = f.index as usize - nimp;
+    let mut k = 0;
+    for p in wasmparser::Parser::new(0).parse_all(wasm) {
+        let wasmparser::Payload::CodeSectionEntry(body) = p.unwrap() else {
+            continue;
+        };
+        if k == body_index {
+            let mut out = Vec::new();
+            for op in body.get_operators_reader().unwrap() {
+                match op.unwrap() {
+                    wasmparser::Operator::TableInit { elem_index, .. } => {
+                        out.push(("table.init".to_string(), elem_index))
+                    }
+                    wasmparser::Operator::ElemDrop { elem_index } => {
+                        out.push(("elem.drop".to_string(), elem_index))
+                    }
+                    _ => {}
+                }
+            }
+            return out;
+        }
+        k += 1;
+    }
+    panic!("no body for {name}");
+}
+
+#[test]
+fn unreferenced_passive_and_declared_element_segments_go_and_the_rest_stay() {
+    let fx = root().join("corpus/fixtures/harden");
+    let text = std::fs::read_to_string(fx.join("elems.wat")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let wasm = tmp.path().join("elems.wasm");
+    let input = wat::parse_file(fx.join("elems.wat")).unwrap();
+    std::fs::write(&wasm, &input).unwrap();
+    let out = tmp.path().join("elems.hardened.wasm");
+    let (code, stdout, stderr) = run(&[
+        "harden",
+        wasm.to_str().unwrap(),
+        "--policy",
+        "corpus/fixtures/harden/elems.toml",
+        "-o",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let removed: BTreeSet<u64> = report["removed_element_segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    let want_removed: BTreeSet<u64> = header(&text, "expect-removed-segment")
+        .keys()
+        .map(|k| k.parse().unwrap())
+        .collect();
+    assert_eq!(removed, want_removed);
+    let functions: BTreeSet<String> = report["removed_functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        functions,
+        header(&text, "expect-removed-function").into_keys().collect()
+    );
+
+    // The input has the segments the header numbers; the output exactly the kept ones, in
+    // order, with their functions.
+    let before = element_segments(&input);
+    let kept = header(&text, "expect-kept-segment");
+    assert_eq!(before.len(), kept.len() + want_removed.len());
+    let expected: Vec<(String, Vec<String>)> = kept
+        .iter()
+        .map(|(i, v)| {
+            let (kind, funcs) = v.split_once(' ').unwrap();
+            let i: usize = i.parse().unwrap();
+            assert_eq!(before[i].0, kind, "segment {i} of the input");
+            (kind.to_string(), set(funcs).into_iter().collect())
+        })
+        .collect();
+    let bytes = std::fs::read(&out).unwrap();
+    assert_eq!(element_segments(&bytes), expected);
+    // _start's table.init and elem.drop name the same segments as before, renumbered.
+    assert_eq!(
+        segment_uses(&input, "_start"),
+        [("table.init".to_string(), 1), ("elem.drop".to_string(), 5)]
+    );
+    assert_eq!(
+        segment_uses(&bytes, "_start"),
+        [("table.init".to_string(), 1), ("elem.drop".to_string(), 3)]
+    );
+    assert_eq!(expected[1].1, ["two"]);
+    assert_eq!(expected[3].1, ["six"]);
+
+    let mut redacted = report.clone();
+    redacted["wasmgate_version"] = "[version]".into();
+    insta::assert_json_snapshot!("harden-json-elems", redacted);
+
+    #[cfg(feature = "sandbox")]
+    {
+        // table[0]() + table[1]() after table.init of the renumbered segment: 1 + 2.
+        let (code, stdout, _) = run(&["run", out.to_str().unwrap(), "--format", "json"]);
+        let v: Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!((code, v["outcome"].as_str()), (1, Some("exit(3)")), "{v:#}");
+    }
+}
