@@ -493,24 +493,288 @@ fn every_wasi_p1_command_of_the_corpus_hardens_or_is_refused_clearly() {
     assert!(hardened >= 3, "only {hardened} commands hardened");
 }
 
+/// (capability, import) pairs the entry points of `a` reach.
+fn reached_pairs(a: &wasmgate_analyzer::Analysis) -> BTreeSet<(String, String)> {
+    a.entry_points
+        .iter()
+        .flat_map(|e| e.reaches.iter())
+        .map(|r| (r.capability.clone(), r.import.clone()))
+        .collect()
+}
+
+/// `(path, import)` of each module's removed (stand-in) or guarded (withheld) imports.
+fn module_actions(report: &Value, key: &str, field: &str) -> BTreeMap<(String, String), String> {
+    report["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|m| {
+            m[key].as_array().unwrap().iter().map(move |r| {
+                let v = match &r[field] {
+                    Value::Array(a) => a
+                        .iter()
+                        .map(|c| c.as_str().unwrap())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    v => v.as_str().unwrap().to_string(),
+                };
+                (
+                    (
+                        m["path"].as_str().unwrap().to_string(),
+                        r["import"].as_str().unwrap().to_string(),
+                    ),
+                    v,
+                )
+            })
+        })
+        .collect()
+}
+
 #[test]
-fn components_are_refused_with_exit_2_and_nothing_written() {
+fn copy_component_is_hardened_module_by_module_and_its_denied_imports_are_reported() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("out.wasm");
-    let (code, _, stderr) = run(&[
+    let input_path = root().join("corpus/c/copy.component.wasm");
+    let input = std::fs::read(&input_path).unwrap();
+    let out = tmp.path().join("copy.component.hardened.wasm");
+    let policy = "corpus/fixtures/harden/copy-component.toml";
+    let (code, stdout, stderr) = run(&[
         "harden",
-        "corpus/c/copy.component.wasm",
+        input_path.to_str().unwrap(),
         "--policy",
-        "corpus/fixtures/harden/mixed.toml",
+        policy,
         "-o",
         out.to_str().unwrap(),
+        "--format",
+        "json",
     ]);
-    assert_eq!(code, 2, "{stderr}");
-    assert!(
-        stderr.contains("cannot harden this binary: components are not hardened yet"),
-        "{stderr}"
+    // Exit 1: the component keeps importing what only writes (composition would be needed).
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let bytes = std::fs::read(&out).unwrap();
+    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+        .validate_all(&bytes)
+        .unwrap();
+
+    // Every embedded module is reported, under the path inspect gives it.
+    let before = wasmgate_analyzer::analyze(&input).unwrap();
+    let paths: Vec<&str> = report["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["path"].as_str().unwrap())
+        .collect();
+    let want: Vec<&str> = before
+        .component
+        .as_ref()
+        .unwrap()
+        .modules
+        .iter()
+        .map(|m| m.path.as_str())
+        .collect();
+    assert_eq!(paths, want);
+
+    // module[0] is the C program (WASI p1): its path_open is guarded as in a plain module.
+    // module[1] is the preview 1 adapter: its imports conferring only fs.write go.
+    let guarded = module_actions(&report, "guarded_imports", "withheld");
+    let key = |p: &str, i: &str| (p.to_string(), i.to_string());
+    assert_eq!(
+        guarded,
+        BTreeMap::from([(
+            key("module[0]", "wasi_snapshot_preview1#path_open"),
+            "fs.create, fs.write".to_string()
+        )])
     );
-    assert!(!out.exists());
+    const APPEND: &str = "wasi:filesystem/types@0.2.12#[method]descriptor.append-via-stream";
+    const WRITE: &str = "wasi:filesystem/types@0.2.12#[method]descriptor.write-via-stream";
+    const OPEN_AT: &str = "wasi:filesystem/types@0.2.12#[method]descriptor.open-at";
+    let removed = module_actions(&report, "removed_imports", "stand_in");
+    assert_eq!(
+        removed,
+        BTreeMap::from([
+            (key("module[1]", APPEND), "trap".to_string()),
+            (key("module[1]", WRITE), "trap".to_string()),
+        ])
+    );
+
+    // A fresh analysis of the output: of the imports conferring fs.write, only open-at is
+    // still reached (the adapter
+    // turns the masked p1 rights into open-at flags, which the analyzer does not narrow);
+    // the write imports are no longer reached. The input reached fs.write through all three.
+    let fs_write = |a: &wasmgate_analyzer::Analysis| -> BTreeSet<String> {
+        a.imports
+            .iter()
+            .filter(|i| i.capabilities.iter().any(|c| c == "fs.write"))
+            .filter(|i| !a.unreachable_imports.contains(&i.id))
+            .map(|i| i.id.clone())
+            .collect()
+    };
+    assert_eq!(
+        fs_write(&before),
+        BTreeSet::from([APPEND.to_string(), WRITE.to_string(), OPEN_AT.to_string()])
+    );
+    let after = wasmgate_analyzer::analyze(&bytes).unwrap();
+    assert_eq!(fs_write(&after), BTreeSet::from([OPEN_AT.to_string()]));
+    for i in [APPEND, WRITE] {
+        assert!(after.unreachable_imports.iter().any(|u| u == i), "{i}");
+    }
+
+    // Not enforced, exactly: open-at (reached), and the two write imports the component
+    // still declares (taking them out needs composition).
+    let ne: BTreeMap<(String, String), String> = report["not_enforced"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                (
+                    n["capability"].as_str().unwrap().to_string(),
+                    n["import"].as_str().unwrap().to_string(),
+                ),
+                n["reason"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ne.keys().cloned().collect::<BTreeSet<_>>(),
+        BTreeSet::from([
+            key("fs.write", APPEND),
+            key("fs.write", OPEN_AT),
+            key("fs.write", WRITE),
+        ])
+    );
+    for i in [APPEND, WRITE] {
+        assert!(ne[&key("fs.write", i)].contains("composition"), "{ne:?}");
+    }
+    assert!(ne[&key("fs.write", OPEN_AT)].contains("still reached"), "{ne:?}");
+
+    let mut redacted = report.clone();
+    redacted["wasmgate_version"] = "[version]".into();
+    for m in redacted["modules"].as_array_mut().unwrap() {
+        m["wasmgate_version"] = "[version]".into();
+    }
+    insta::assert_json_snapshot!("harden-json-copy-component", redacted);
+
+    #[cfg(feature = "sandbox")]
+    {
+        // It still runs, and fails its write inside the guest through module[0]'s guard:
+        // copy.c's own error path, and no open-at reaching the host creates or writes.
+        let mut text = std::fs::read_to_string(root().join(policy)).unwrap();
+        text.push_str(
+            "\n[sandbox]\n[[sandbox.preopens]]\nhost = \"in\"\nguest = \"/in\"\nmode = \"ro\"\n\
+             [[sandbox.preopens]]\nhost = \"out\"\nguest = \"/out\"\nmode = \"rw\"\n",
+        );
+        let p = tmp.path().join("p.toml");
+        std::fs::write(&p, text).unwrap();
+        std::fs::create_dir(tmp.path().join("in")).unwrap();
+        std::fs::write(tmp.path().join("in/a.txt"), "copied bytes\n").unwrap();
+        std::fs::create_dir(tmp.path().join("out")).unwrap();
+        let trace = tmp.path().join("trace.jsonl");
+        let (code, stdout, _) = run(&[
+            "run",
+            out.to_str().unwrap(),
+            "--policy",
+            p.to_str().unwrap(),
+            "--trace",
+            trace.to_str().unwrap(),
+            "--format",
+            "json",
+            "--",
+            "/in/a.txt",
+            "/out/b.txt",
+        ]);
+        let v: Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!((code, v["outcome"].as_str()), (1, Some("exit(1)")), "{v:#}");
+        assert!(
+            v["stderr"]
+                .as_str()
+                .unwrap()
+                .contains("copy: cannot create /out/b.txt: Capabilities insufficient"),
+            "{v:#}"
+        );
+        let opens: Vec<Value> = std::fs::read_to_string(&trace)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|c| c["call"] == OPEN_AT)
+            .collect();
+        assert_eq!(opens.len(), 1, "{opens:?}");
+        assert_eq!(opens[0]["args"]["path"], "a.txt");
+        assert_eq!(opens[0]["args"]["flags"], "(READ)");
+        assert_eq!(opens[0]["args"]["open-flags"], "()");
+    }
+}
+
+#[test]
+fn third_party_wasi_components_harden_to_valid_components_that_lose_the_capability() {
+    let dir = corpus_dir();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut hardened = 0;
+    // Components of the corpus importing WASI 0.2 (the numcodecs codecs, wasip1 programs
+    // adapted to components), each with its own policy minus one capability it reaches.
+    for (name, cap) in [
+        ("numcodecs-wasm-identity.wasm", "random"),
+        ("numcodecs-wasm-ebcc.wasm", "env"),
+    ] {
+        let wasm = dir.join(name);
+        assert!(wasm.is_file(), "{} is missing", wasm.display());
+        let policy = tmp.path().join(format!("{name}.toml"));
+        assert_eq!(policy_minus(&wasm, Some(cap), &policy), cap);
+        let out = tmp.path().join(format!("{name}.hardened.wasm"));
+        let (code, stdout, stderr) = run(&[
+            "harden",
+            wasm.to_str().unwrap(),
+            "--policy",
+            policy.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--format",
+            "json",
+        ]);
+        assert_eq!(code, 1, "{name}: {stdout}\n{stderr}");
+        let report: Value = serde_json::from_str(&stdout).unwrap();
+        let bytes = std::fs::read(&out).unwrap();
+        wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+            .validate_all(&bytes)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let before = wasmgate_analyzer::analyze(&std::fs::read(&wasm).unwrap()).unwrap();
+        let after = wasmgate_analyzer::analyze(&bytes).unwrap();
+        assert!(
+            reached_pairs(&before).iter().any(|(c, _)| c == cap),
+            "{name} reaches {cap}"
+        );
+        // The capability is gone from what the output reaches; what the report still lists
+        // is only the component imports conferring it, declared but unreached.
+        assert!(
+            !reached_pairs(&after).iter().any(|(c, _)| c == cap),
+            "{name}: still reaches {cap}"
+        );
+        let imports: BTreeSet<String> = after
+            .imports
+            .iter()
+            .filter(|i| i.capabilities.iter().any(|c| c == cap))
+            .map(|i| i.id.clone())
+            .collect();
+        let listed: BTreeSet<String> = report["not_enforced"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| {
+                assert_eq!(n["capability"], cap, "{n}");
+                assert!(
+                    n["reason"].as_str().unwrap().contains("composition"),
+                    "{n}"
+                );
+                n["import"].as_str().unwrap().to_string()
+            })
+            .collect();
+        assert!(!listed.is_empty());
+        assert_eq!(listed, imports, "{name}");
+        for i in &listed {
+            assert!(after.unreachable_imports.contains(i), "{name}: {i}");
+        }
+        hardened += 1;
+    }
+    assert_eq!(hardened, 2);
 }
 
 #[test]
