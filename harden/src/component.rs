@@ -194,8 +194,8 @@ fn module(
         path: path.to_string(),
         source: Box::new(e),
     };
-    let analysis =
-        wasmgate_analyzer::analyze_with(bytes, policy.analysis_options()).map_err(|e| inside(e.into()))?;
+    let analysis = wasmgate_analyzer::analyze_with(bytes, policy.analysis_options())
+        .map_err(|e| inside(e.into()))?;
     let Some(m) = analysis.module.as_ref() else {
         return Err(inside(Error::Unsupported("not a core module".into())));
     };

@@ -8,8 +8,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
 use wasmgate_analyzer::{
-    Analysis, CapabilityTable, CoreModule, DESCRIPTOR_CAPABILITIES, Narrow, NodeKind,
-    UNKNOWN_HOST,
+    Analysis, CapabilityTable, CoreModule, DESCRIPTOR_CAPABILITIES, Narrow, NodeKind, UNKNOWN_HOST,
 };
 use wasmgate_policy::{ValidPolicy, allows_capability, allows_import};
 

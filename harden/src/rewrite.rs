@@ -83,7 +83,11 @@ impl Reencode for Remap {
 
     fn element_index(&mut self, element: u32) -> Result<u32, ReError<Infallible>> {
         // Live code only names segments that were kept (that is why they were kept).
-        Ok(self.elements.get(element as usize).copied().unwrap_or(element))
+        Ok(self
+            .elements
+            .get(element as usize)
+            .copied()
+            .unwrap_or(element))
     }
 }
 

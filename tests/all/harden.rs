@@ -645,7 +645,10 @@ fn copy_component_is_hardened_module_by_module_and_its_denied_imports_are_report
     for i in [APPEND, WRITE] {
         assert!(ne[&key("fs.write", i)].contains("composition"), "{ne:?}");
     }
-    assert!(ne[&key("fs.write", OPEN_AT)].contains("still reached"), "{ne:?}");
+    assert!(
+        ne[&key("fs.write", OPEN_AT)].contains("still reached"),
+        "{ne:?}"
+    );
 
     let mut redacted = report.clone();
     redacted["wasmgate_version"] = "[version]".into();
@@ -760,10 +763,7 @@ fn third_party_wasi_components_harden_to_valid_components_that_lose_the_capabili
             .iter()
             .map(|n| {
                 assert_eq!(n["capability"], cap, "{n}");
-                assert!(
-                    n["reason"].as_str().unwrap().contains("composition"),
-                    "{n}"
-                );
+                assert!(n["reason"].as_str().unwrap().contains("composition"), "{n}");
                 n["import"].as_str().unwrap().to_string()
             })
             .collect();
@@ -833,7 +833,9 @@ fn element_segments(wasm: &[u8]) -> Vec<(String, Vec<String>)> {
                 wasmparser::ElementKind::Declared => "declared",
             };
             let funcs: Vec<u32> = match e.items {
-                wasmparser::ElementItems::Functions(f) => f.into_iter().map(|f| f.unwrap()).collect(),
+                wasmparser::ElementItems::Functions(f) => {
+                    f.into_iter().map(|f| f.unwrap()).collect()
+                }
                 wasmparser::ElementItems::Expressions(_, x) => x
                     .into_iter()
                     .flat_map(|c| {
@@ -850,7 +852,10 @@ fn element_segments(wasm: &[u8]) -> Vec<(String, Vec<String>)> {
                     })
                     .collect(),
             };
-            out.push((kind.to_string(), funcs.iter().map(|f| names[f].clone()).collect()));
+            out.push((
+                kind.to_string(),
+                funcs.iter().map(|f| names[f].clone()).collect(),
+            ));
         }
     }
     out
@@ -928,7 +933,9 @@ fn unreferenced_passive_and_declared_element_segments_go_and_the_rest_stay() {
         .collect();
     assert_eq!(
         functions,
-        header(&text, "expect-removed-function").into_keys().collect()
+        header(&text, "expect-removed-function")
+            .into_keys()
+            .collect()
     );
 
     // The input has the segments the header numbers; the output exactly the kept ones, in
