@@ -296,6 +296,11 @@ pub(crate) fn harden_module(
                     refusal: refusal(g.errno),
                 })
             }
+            Action::Select(g) => guarded_imports.push(GuardedImport {
+                import: id.clone(),
+                withheld: g.withheld.clone(),
+                refusal: refusal(g.errno),
+            }),
         }
     }
     let nimp = plan.imports.len();

@@ -21,6 +21,36 @@ pub(crate) enum Action {
     Stub { errno: Option<i64>, why: String },
     /// Stays, called only through a guard that withholds the denied part.
     Guard(GuardSpec),
+    /// Stays, called only with a constant first argument among `pass` (each call site
+    /// then confers only that value's capabilities); other values are refused.
+    Select(SelectSpec),
+}
+
+/// A guard on the first argument of an import whose narrowing rule settles its
+/// capabilities by a constant there (`p1-clock-id`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SelectSpec {
+    /// The values passed on (as constants).
+    pub pass: Vec<i32>,
+    /// The denied capabilities the refused values would confer.
+    pub withheld: Vec<String>,
+    /// The errno a refused request returns (`None`: it traps).
+    pub errno: Option<i64>,
+}
+
+/// The first-argument values a narrowing rule settles, with what each confers (mirrors
+/// the analyzer's rule). `p1-fd-arg0` is left out: `fd_renumber` can make 0-2 files, and
+/// descriptor capabilities have their own refinement.
+fn arg0_values(n: Narrow) -> &'static [(i32, &'static str)] {
+    match n {
+        Narrow::P1ClockId => &[
+            (0, "clock.wall"),
+            (1, "clock.monotonic"),
+            (2, "clock.monotonic"),
+            (3, "clock.monotonic"),
+        ],
+        _ => &[],
+    }
 }
 
 /// Which parts of `path_open` the guard withholds.
@@ -218,6 +248,19 @@ pub(crate) fn plan(
                 ),
             ));
             Action::Keep
+        } else if let Some(spec) = class
+            .as_ref()
+            .and_then(|c| c.narrow)
+            .and_then(|n| select(n, params, results, &conferred, &denied, policy))
+        {
+            Action::Select(SelectSpec {
+                errno: if trap {
+                    None
+                } else {
+                    table.and_then(|t| t.denied_errno(m, n)).map(i64::from)
+                },
+                ..spec
+            })
         } else {
             notes.push((
                 id.clone(),
@@ -257,6 +300,39 @@ pub(crate) fn plan(
         live,
         notes,
     }
+}
+
+/// The first-argument guard for an import narrowed by `n`, when its values whose
+/// capabilities are all allowed still serve every allowed capability it confers.
+fn select(
+    n: Narrow,
+    params: &[wasmparser::ValType],
+    results: &[wasmparser::ValType],
+    conferred: &BTreeSet<String>,
+    denied: &BTreeSet<String>,
+    policy: &ValidPolicy,
+) -> Option<SelectSpec> {
+    use wasmparser::ValType::I32;
+    if params.first() != Some(&I32) || results != [I32] {
+        return None;
+    }
+    let values = arg0_values(n);
+    let pass: Vec<i32> = values
+        .iter()
+        .filter(|(_, c)| allows_capability(policy, c))
+        .map(|(v, _)| *v)
+        .collect();
+    let served: BTreeSet<String> = values
+        .iter()
+        .filter(|(_, c)| allows_capability(policy, c))
+        .map(|(_, c)| c.to_string())
+        .collect();
+    let allowed: BTreeSet<String> = conferred.difference(denied).cloned().collect();
+    (!pass.is_empty() && allowed.is_subset(&served)).then(|| SelectSpec {
+        pass,
+        withheld: denied.iter().cloned().collect(),
+        errno: None,
+    })
 }
 
 /// Nodes reachable from `roots`, not leaving the nodes in `stop`.

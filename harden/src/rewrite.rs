@@ -25,7 +25,7 @@ use wasmparser::{
 };
 
 use crate::Error;
-use crate::plan::{Action, GuardSpec, Plan};
+use crate::plan::{Action, GuardSpec, Plan, SelectSpec};
 
 /// WASI p1 rights and flags the guard reads (wasi_snapshot_preview1 witx).
 mod wasi {
@@ -311,6 +311,7 @@ pub(crate) fn rewrite(
             code.function(&match &plan.imports[i].1 {
                 Action::Stub { errno, .. } => stub(*errno, wide_result[i]),
                 Action::Guard(g) => guard(g, kept_index[i]),
+                Action::Select(g) => select(g, kept_index[i], import_types[i], func_types),
                 Action::Keep => continue,
             });
         }
@@ -607,6 +608,32 @@ fn guard(g: &GuardSpec, host: u32) -> Function {
     f
 }
 
+/// A first-argument guard: for each value passed on, `if arg0 == v` calls the host with
+/// the constant `v` (which the analyzer's narrowing reads); any other value is refused.
+fn select(g: &SelectSpec, host: u32, ty: u32, func_types: &[crate::FuncSig]) -> Function {
+    let nparams = func_types.get(ty as usize).map_or(0, |(p, _)| p.len() as u32);
+    let mut f = Function::new([]);
+    for &v in &g.pass {
+        f.instruction(&Instruction::LocalGet(0));
+        f.instruction(&Instruction::I32Const(v));
+        f.instruction(&Instruction::I32Eq);
+        f.instruction(&Instruction::If(BlockType::Empty));
+        f.instruction(&Instruction::I32Const(v));
+        for l in 1..nparams {
+            f.instruction(&Instruction::LocalGet(l));
+        }
+        f.instruction(&Instruction::Call(host));
+        f.instruction(&Instruction::Return);
+        f.instruction(&Instruction::End);
+    }
+    match g.errno {
+        Some(e) => f.instruction(&Instruction::I32Const(e as i32)),
+        None => f.instruction(&Instruction::Unreachable),
+    };
+    f.instruction(&Instruction::End);
+    f
+}
+
 /// The name section with function indices moved; stand-ins without a name get
 /// `wasmgate.denied:ID` / `wasmgate.guard:ID`. Maps stay sorted by index.
 fn name_section(
@@ -631,7 +658,7 @@ fn name_section(
                     let idx = first_standin + k as u32;
                     if !v.iter().any(|(j, _)| *j == idx) {
                         let what = match plan.imports[i].1 {
-                            Action::Guard(_) => "guard",
+                            Action::Guard(_) | Action::Select(_) => "guard",
                             _ => "denied",
                         };
                         v.push((idx, format!("wasmgate.{what}:{}", plan.imports[i].0)));

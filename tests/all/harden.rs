@@ -978,3 +978,72 @@ fn unreferenced_passive_and_declared_element_segments_go_and_the_rest_stay() {
         assert_eq!((code, v["outcome"].as_str()), (1, Some("exit(3)")), "{v:#}");
     }
 }
+
+#[test]
+fn clock_time_get_is_guarded_to_the_allowed_clock_ids() {
+    let fx = root().join("corpus/fixtures/harden");
+    let text = std::fs::read_to_string(fx.join("clock.wat")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let wasm = tmp.path().join("clock.wasm");
+    let input = wat::parse_file(fx.join("clock.wat")).unwrap();
+    std::fs::write(&wasm, &input).unwrap();
+    let out = tmp.path().join("clock.hardened.wasm");
+    let (code, stdout, stderr) = run(&[
+        "harden",
+        wasm.to_str().unwrap(),
+        "--policy",
+        "corpus/fixtures/harden/clock.toml",
+        "-o",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["removed_imports"], serde_json::json!([]));
+    let guarded: BTreeMap<String, String> = report["guarded_imports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            assert_eq!(g["refusal"], "errno 76");
+            let w: Vec<&str> = g["withheld"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c.as_str().unwrap())
+                .collect();
+            (g["import"].as_str().unwrap().to_string(), w.join(", "))
+        })
+        .collect();
+    assert_eq!(guarded, header(&text, "expect-guarded"));
+    let want: BTreeMap<String, BTreeSet<String>> = header(&text, "expect-caps-after")
+        .into_iter()
+        .map(|(k, v)| (k, set(&v)))
+        .collect();
+    assert_eq!(caps(&input)["_start"], set("clock.monotonic, clock.wall, proc.exit"));
+    assert_eq!(caps(&std::fs::read(&out).unwrap()), want);
+
+    #[cfg(feature = "sandbox")]
+    {
+        let trace = tmp.path().join("trace.jsonl");
+        let (code, stdout, _) = run(&[
+            "run",
+            out.to_str().unwrap(),
+            "--trace",
+            trace.to_str().unwrap(),
+            "--format",
+            "json",
+        ]);
+        let v: Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!((code, v["outcome"].as_str()), (1, Some("exit(76)")), "{v:#}");
+        let clocks: Vec<Value> = std::fs::read_to_string(&trace)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|c| c["call"] == "wasi_snapshot_preview1#clock_time_get")
+            .collect();
+        assert_eq!(clocks.len(), 1, "{clocks:?}");
+        assert_eq!(clocks[0]["args"]["id"], "monotonic", "{clocks:?}");
+    }
+}
