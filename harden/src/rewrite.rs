@@ -611,7 +611,9 @@ fn guard(g: &GuardSpec, host: u32) -> Function {
 /// A first-argument guard: for each value passed on, `if arg0 == v` calls the host with
 /// the constant `v` (which the analyzer's narrowing reads); any other value is refused.
 fn select(g: &SelectSpec, host: u32, ty: u32, func_types: &[crate::FuncSig]) -> Function {
-    let nparams = func_types.get(ty as usize).map_or(0, |(p, _)| p.len() as u32);
+    let nparams = func_types
+        .get(ty as usize)
+        .map_or(0, |(p, _)| p.len() as u32);
     let mut f = Function::new([]);
     for &v in &g.pass {
         f.instruction(&Instruction::LocalGet(0));

@@ -40,7 +40,8 @@ Examples:
 Imports whose every use the policy denies are replaced by internal functions that return
 the family's errno (WASI: ENOTCAPABLE, 76; Emscripten system calls: -76) or trap;
 `path_open` serving allowed and denied file access is guarded (write rights masked,
-O_CREAT/O_TRUNC/write-only requests refused); unreachable function bodies and unused
+O_CREAT/O_TRUNC/write-only requests refused), and so are `clock_time_get`/`clock_res_get`
+when one clock is denied (only the allowed clock ids reach the host); unreachable function bodies and unused
 passive data and unreferenced passive/declarative element segments go. The output is
 validated and analysed afresh; the report lists every denied capability it still reaches.
 Components: each embedded core module is hardened in place (reported per module); a

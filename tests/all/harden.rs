@@ -1021,7 +1021,10 @@ fn clock_time_get_is_guarded_to_the_allowed_clock_ids() {
         .into_iter()
         .map(|(k, v)| (k, set(&v)))
         .collect();
-    assert_eq!(caps(&input)["_start"], set("clock.monotonic, clock.wall, proc.exit"));
+    assert_eq!(
+        caps(&input)["_start"],
+        set("clock.monotonic, clock.wall, proc.exit")
+    );
     assert_eq!(caps(&std::fs::read(&out).unwrap()), want);
 
     #[cfg(feature = "sandbox")]
@@ -1036,7 +1039,11 @@ fn clock_time_get_is_guarded_to_the_allowed_clock_ids() {
             "json",
         ]);
         let v: Value = serde_json::from_str(&stdout).unwrap();
-        assert_eq!((code, v["outcome"].as_str()), (1, Some("exit(76)")), "{v:#}");
+        assert_eq!(
+            (code, v["outcome"].as_str()),
+            (1, Some("exit(76)")),
+            "{v:#}"
+        );
         let clocks: Vec<Value> = std::fs::read_to_string(&trace)
             .unwrap()
             .lines()
