@@ -1,10 +1,12 @@
-//! `wasmgate harden`: rewrites a WebAssembly core module so that what its policy denies is
+//! `wasmgate harden`: rewrites a WebAssembly core module (or a component's) so that what its policy denies is
 //! gone, whatever runtime hosts it later, and checks that it worked.
 //!
 //! Imports whose every use is denied become internal functions that refuse (an errno where
 //! the family reports errors by value, `rules/capabilities` `[[denied]]`, else a trap);
 //! `path_open` serving allowed and denied file access is wrapped in a guard that masks the
-//! denied rights; unreachable code goes. The output is then analysed afresh (never trusting
+//! denied rights, the clock-id imports in one that passes only allowed ids; unreachable
+//! code and unreferenced passive element segments go. A component has each embedded core
+//! module hardened in place (`component`). The output is then analysed afresh (never trusting
 //! the record this crate writes into it) and every denied capability still reached is
 //! reported as not enforced.
 
