@@ -1,5 +1,5 @@
-//! `wasmgate harden`: rewrites a WebAssembly core module (or a component's) so that what its policy denies is
-//! gone, whatever runtime hosts it later, and checks that it worked.
+//! `wasmgate harden`: rewrites a WebAssembly core module (or a component's) so that what
+//! its policy denies is gone, whatever runtime hosts it later, and checks that it worked.
 //!
 //! Imports whose every use is denied become internal functions that refuse (an errno where
 //! the family reports errors by value, `rules/capabilities` `[[denied]]`, else a trap);
