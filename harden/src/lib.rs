@@ -1,10 +1,12 @@
-//! `wasmgate harden`: rewrites a WebAssembly core module so that what its policy denies is
-//! gone, whatever runtime hosts it later, and checks that it worked.
+//! `wasmgate harden`: rewrites a WebAssembly core module (or a component's) so that what
+//! its policy denies is gone, whatever runtime hosts it later, and checks that it worked.
 //!
 //! Imports whose every use is denied become internal functions that refuse (an errno where
 //! the family reports errors by value, `rules/capabilities` `[[denied]]`, else a trap);
 //! `path_open` serving allowed and denied file access is wrapped in a guard that masks the
-//! denied rights; unreachable code goes. The output is then analysed afresh (never trusting
+//! denied rights, the clock-id imports in one that passes only allowed ids; unreachable
+//! code and unreferenced passive element segments go. A component has each embedded core
+//! module hardened in place (`component`). The output is then analysed afresh (never trusting
 //! the record this crate writes into it) and every denied capability still reached is
 //! reported as not enforced.
 
@@ -17,6 +19,7 @@ use wasmgate_analyzer::{Analysis, BinaryKind};
 use wasmgate_policy::{ValidPolicy, allows_capability};
 use wasmparser::{Parser, Payload, TypeRef, Validator, WasmFeatures};
 
+mod component;
 mod plan;
 mod rewrite;
 
@@ -88,6 +91,14 @@ pub enum Error {
     /// The rewritten module could not be analysed.
     #[error("the hardened module cannot be analysed: {0}")]
     Analyze(#[from] wasmgate_analyzer::Error),
+    /// A core module inside a component could not be hardened.
+    #[error("{path}: {source}")]
+    InModule {
+        /// Its position in the component (`module[1]`).
+        path: String,
+        /// Why.
+        source: Box<Error>,
+    },
     /// A panic caught at the boundary (a wasmgate bug).
     #[error("internal error while hardening (a wasmgate bug): {0}")]
     Panic(String),
@@ -156,10 +167,30 @@ pub struct Report {
     pub removed_functions: Vec<String>,
     /// Passive data segments emptied (no live code uses them).
     pub emptied_data_segments: Vec<u32>,
+    /// Passive and declarative element segments removed (input indices): no live code
+    /// initialises a table from them, drops them, or takes a `ref.func` they declare.
+    pub removed_element_segments: Vec<u32>,
     /// Custom sections left out (debug information about code that moved).
     pub dropped_sections: Vec<String>,
-    /// Denied capabilities the output still reaches (exit 1 when not empty).
+    /// Denied capabilities the output still reaches (exit 1 when not empty). For a
+    /// component, also the denied component imports it still declares.
     pub not_enforced: Vec<NotEnforced>,
+    /// For a component: each embedded core module's own hardening, in binary order (its
+    /// `not_enforced` is what the module alone would still reach; the component's
+    /// `not_enforced` above decides).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub modules: Vec<ModuleHardening>,
+}
+
+/// The hardening of one core module inside a component.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModuleHardening {
+    /// Position in the component tree, as `inspect` names it (`module[1]`,
+    /// `component[0]/module[0]`).
+    pub path: String,
+    /// What was done to it.
+    #[serde(flatten)]
+    pub report: Report,
 }
 
 /// The hardened module and the report.
@@ -200,16 +231,27 @@ fn harden_inner(
     policy: &ValidPolicy,
     options: &Options,
 ) -> Result<Hardened, Error> {
-    let module = match (&analysis.kind, &analysis.module) {
-        (BinaryKind::Module, Some(m)) => m,
-        _ => {
-            return Err(Error::Unsupported(
-                "components are not hardened yet (their core modules share the WASI adapter's \
-                 descriptors, and removing a component import needs composition)"
-                    .into(),
-            ));
-        }
-    };
+    match (&analysis.kind, &analysis.module) {
+        (BinaryKind::Module, Some(m)) => harden_module(bytes, analysis, m, policy, options, false),
+        (BinaryKind::Component, _) => component::harden(bytes, analysis, policy, options),
+        _ => Err(Error::Unsupported(
+            "the analysis has no core module and is no component".into(),
+        )),
+    }
+}
+
+/// Hardens one core module. `embedded`: it sits inside a component, so the policy's
+/// `[imports]` (which name the component's imports) do not apply to its own imports, and
+/// imports the capability table does not know are left alone (what they are is decided by
+/// the component's wiring, which the component-level verification checks).
+pub(crate) fn harden_module(
+    bytes: &[u8],
+    analysis: &Analysis,
+    module: &wasmgate_analyzer::CoreModule,
+    policy: &ValidPolicy,
+    options: &Options,
+    embedded: bool,
+) -> Result<Hardened, Error> {
     if let Some(s) = module
         .custom_sections
         .iter()
@@ -224,13 +266,9 @@ fn harden_inner(
     }
     let (func_types, import_types) = types_of(bytes)?;
     let trap = options.denied == Denied::Trap;
-    let plan = plan::plan(analysis, module, policy, &func_types, trap);
+    let plan = plan::plan(analysis, module, policy, &func_types, trap, embedded);
 
-    let policy_sha256: Vec<String> = policy
-        .sources
-        .iter()
-        .map(|s| hex(&Sha256::digest(s.text.as_bytes())))
-        .collect();
+    let policy_sha256 = policy_sha256(policy);
     let mut removed_imports = Vec::new();
     let mut guarded_imports = Vec::new();
     for ((id, action), denied) in plan.imports.iter().zip(&plan.denied) {
@@ -260,6 +298,11 @@ fn harden_inner(
                     refusal: refusal(g.errno),
                 })
             }
+            Action::Select(g) => guarded_imports.push(GuardedImport {
+                import: id.clone(),
+                withheld: g.withheld.clone(),
+                refusal: refusal(g.errno),
+            }),
         }
     }
     let nimp = plan.imports.len();
@@ -347,8 +390,10 @@ fn harden_inner(
         guarded_imports,
         removed_functions,
         emptied_data_segments: done.emptied_data,
+        removed_element_segments: done.removed_elements,
         dropped_sections: done.dropped_sections,
         not_enforced,
+        modules: Vec::new(),
     };
     Ok(Hardened {
         bytes: done.bytes,
@@ -359,7 +404,7 @@ fn harden_inner(
 
 /// `(capability, import)` pairs the analysis reaches that the policy denies. Per-entry
 /// reaches list every capability an entry reaches (one witness each).
-fn reached_denied(a: &Analysis, policy: &ValidPolicy) -> BTreeSet<(String, String)> {
+pub(crate) fn reached_denied(a: &Analysis, policy: &ValidPolicy) -> BTreeSet<(String, String)> {
     let mut out = BTreeSet::new();
     for e in &a.entry_points {
         for r in &e.reaches {
@@ -410,6 +455,15 @@ fn types_of(bytes: &[u8]) -> Result<(Vec<FuncSig>, Vec<u32>), Error> {
         }
     }
     Ok((types, imports))
+}
+
+/// sha256 of the policy file's text, then of each file it extends.
+pub(crate) fn policy_sha256(policy: &ValidPolicy) -> Vec<String> {
+    policy
+        .sources
+        .iter()
+        .map(|s| hex(&Sha256::digest(s.text.as_bytes())))
+        .collect()
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -8,7 +8,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
 use wasmgate_analyzer::{
-    Analysis, CapabilityTable, CoreModule, DESCRIPTOR_CAPABILITIES, Narrow, NodeKind,
+    Analysis, CapabilityTable, CoreModule, DESCRIPTOR_CAPABILITIES, Narrow, NodeKind, UNKNOWN_HOST,
 };
 use wasmgate_policy::{ValidPolicy, allows_capability, allows_import};
 
@@ -21,6 +21,36 @@ pub(crate) enum Action {
     Stub { errno: Option<i64>, why: String },
     /// Stays, called only through a guard that withholds the denied part.
     Guard(GuardSpec),
+    /// Stays, called only with a constant first argument among `pass` (each call site
+    /// then confers only that value's capabilities); other values are refused.
+    Select(SelectSpec),
+}
+
+/// A guard on the first argument of an import whose narrowing rule settles its
+/// capabilities by a constant there (`p1-clock-id`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SelectSpec {
+    /// The values passed on (as constants).
+    pub pass: Vec<i32>,
+    /// The denied capabilities the refused values would confer.
+    pub withheld: Vec<String>,
+    /// The errno a refused request returns (`None`: it traps).
+    pub errno: Option<i64>,
+}
+
+/// The first-argument values a narrowing rule settles, with what each confers (mirrors
+/// the analyzer's rule). `p1-fd-arg0` is left out: `fd_renumber` can make 0-2 files, and
+/// descriptor capabilities have their own refinement.
+fn arg0_values(n: Narrow) -> &'static [(i32, &'static str)] {
+    match n {
+        Narrow::P1ClockId => &[
+            (0, "clock.wall"),
+            (1, "clock.monotonic"),
+            (2, "clock.monotonic"),
+            (3, "clock.monotonic"),
+        ],
+        _ => &[],
+    }
 }
 
 /// Which parts of `path_open` the guard withholds.
@@ -59,6 +89,7 @@ pub(crate) fn plan(
     policy: &ValidPolicy,
     func_types: &[(Vec<wasmparser::ValType>, Vec<wasmparser::ValType>)],
     trap: bool,
+    embedded: bool,
 ) -> Plan {
     let table = CapabilityTable::builtin().ok();
     let graph = &module.call_graph;
@@ -148,12 +179,28 @@ pub(crate) fn plan(
                 .map(i64::from)
         };
         let class = table.map(|t| t.classify(m, n));
-        let action = if !used {
+        // Inside a component, an import the table does not know is wiring (the adapter's
+        // `__main_module__`, the shims' indexed imports, canonical builtins): what it
+        // reaches is the component's business, which its own verification sees.
+        let unknown = class
+            .as_ref()
+            .is_none_or(|c| c.capabilities.iter().any(|c| c == UNKNOWN_HOST));
+        let action = if embedded && unknown {
+            if !denied.is_empty() {
+                notes.push((
+                    id.clone(),
+                    "wires the module into its component; what it leads to is checked on the \
+                     component"
+                        .into(),
+                ));
+            }
+            Action::Keep
+        } else if !used {
             Action::Stub {
                 errno: None,
                 why: "no entry point reaches it".into(),
             }
-        } else if !allows_import(policy, m, n) {
+        } else if !embedded && !allows_import(policy, m, n) {
             Action::Stub {
                 errno,
                 why: "the policy's [imports] deny it".into(),
@@ -201,6 +248,19 @@ pub(crate) fn plan(
                 ),
             ));
             Action::Keep
+        } else if let Some(spec) = class
+            .as_ref()
+            .and_then(|c| c.narrow)
+            .and_then(|n| select(n, params, results, &conferred, &denied, policy))
+        {
+            Action::Select(SelectSpec {
+                errno: if trap {
+                    None
+                } else {
+                    table.and_then(|t| t.denied_errno(m, n)).map(i64::from)
+                },
+                ..spec
+            })
         } else {
             notes.push((
                 id.clone(),
@@ -240,6 +300,39 @@ pub(crate) fn plan(
         live,
         notes,
     }
+}
+
+/// The first-argument guard for an import narrowed by `n`, when its values whose
+/// capabilities are all allowed still serve every allowed capability it confers.
+fn select(
+    n: Narrow,
+    params: &[wasmparser::ValType],
+    results: &[wasmparser::ValType],
+    conferred: &BTreeSet<String>,
+    denied: &BTreeSet<String>,
+    policy: &ValidPolicy,
+) -> Option<SelectSpec> {
+    use wasmparser::ValType::I32;
+    if params.first() != Some(&I32) || results != [I32] {
+        return None;
+    }
+    let values = arg0_values(n);
+    let pass: Vec<i32> = values
+        .iter()
+        .filter(|(_, c)| allows_capability(policy, c))
+        .map(|(v, _)| *v)
+        .collect();
+    let served: BTreeSet<String> = values
+        .iter()
+        .filter(|(_, c)| allows_capability(policy, c))
+        .map(|(_, c)| c.to_string())
+        .collect();
+    let allowed: BTreeSet<String> = conferred.difference(denied).cloned().collect();
+    (!pass.is_empty() && allowed.is_subset(&served)).then(|| SelectSpec {
+        pass,
+        withheld: denied.iter().cloned().collect(),
+        errno: None,
+    })
 }
 
 /// Nodes reachable from `roots`, not leaving the nodes in `stop`.

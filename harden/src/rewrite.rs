@@ -7,7 +7,10 @@
 //! `ref.func`, element segments, exports, names) goes to its stand-in, so indirect calls are
 //! guarded too. Unreachable defined functions keep their index and type, with the body
 //! `unreachable` (their references stay valid). Passive data segments no live code uses
-//! keep their index and lose their bytes.
+//! keep their index and lose their bytes. Passive element segments no live code uses
+//! (`table.init`, `elem.drop`) and declarative ones declaring no function live code takes a
+//! `ref.func` of are removed, and the element indices after them move down; active segments
+//! stay (code reaches tables by index arithmetic).
 
 use std::collections::HashSet;
 use std::convert::Infallible;
@@ -17,10 +20,12 @@ use wasm_encoder::{
     BlockType, CodeSection, DataSection, Encode, Function, FunctionSection, ImportSection,
     IndirectNameMap, Instruction, NameMap, NameSection, Section,
 };
-use wasmparser::{DataKind, KnownCustom, Name, Parser, Payload, TypeRef};
+use wasmparser::{
+    DataKind, ElementItems, ElementKind, KnownCustom, Name, Operator, Parser, Payload, TypeRef,
+};
 
 use crate::Error;
-use crate::plan::{Action, GuardSpec, Plan};
+use crate::plan::{Action, GuardSpec, Plan, SelectSpec};
 
 /// WASI p1 rights and flags the guard reads (wasi_snapshot_preview1 witx).
 mod wasi {
@@ -48,6 +53,8 @@ pub(crate) struct Done {
     pub bytes: Vec<u8>,
     /// Passive data segments emptied.
     pub emptied_data: Vec<u32>,
+    /// Passive and declarative element segments removed (input indices).
+    pub removed_elements: Vec<u32>,
     /// Custom sections left out (their offsets into the code no longer hold).
     pub dropped_sections: Vec<String>,
 }
@@ -57,6 +64,8 @@ struct Remap {
     map: Vec<u32>,
     /// Data segments live code uses.
     used_data: HashSet<u32>,
+    /// New index of each input element segment (`u32::MAX`: removed).
+    elements: Vec<u32>,
 }
 
 impl Reencode for Remap {
@@ -71,6 +80,108 @@ impl Reencode for Remap {
         self.used_data.insert(data);
         Ok(data)
     }
+
+    fn element_index(&mut self, element: u32) -> Result<u32, ReError<Infallible>> {
+        // Live code only names segments that were kept (that is why they were kept).
+        Ok(self
+            .elements
+            .get(element as usize)
+            .copied()
+            .unwrap_or(element))
+    }
+}
+
+/// What live code refers to that element segments provide: segments by index
+/// (`table.init`, `elem.drop`) and functions by `ref.func` (a declarative segment makes
+/// those valid).
+#[derive(Default)]
+struct ElementUses {
+    segments: HashSet<u32>,
+    ref_funcs: HashSet<u32>,
+}
+
+/// Scans the bodies `live` keeps (the element section comes before the code, so this is a
+/// pass of its own).
+fn element_uses(bytes: &[u8], live: &[bool]) -> Result<ElementUses, Error> {
+    let mut uses = ElementUses::default();
+    let mut k = 0usize;
+    for payload in Parser::new(0).parse_all(bytes) {
+        let Payload::CodeSectionEntry(body) = payload.map_err(parse)? else {
+            continue;
+        };
+        let is_live = live.get(k).copied().unwrap_or(true);
+        k += 1;
+        if !is_live {
+            continue;
+        }
+        let mut ops = body.get_operators_reader().map_err(parse)?;
+        while !ops.eof() {
+            match ops.read().map_err(parse)? {
+                Operator::TableInit { elem_index, .. } | Operator::ElemDrop { elem_index } => {
+                    uses.segments.insert(elem_index);
+                }
+                Operator::RefFunc { function_index } => {
+                    uses.ref_funcs.insert(function_index);
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(uses)
+}
+
+/// Whether a declarative segment's items declare a function in `ref_funcs`.
+fn declares_any(items: &ElementItems<'_>, ref_funcs: &HashSet<u32>) -> Result<bool, Error> {
+    match items.clone() {
+        ElementItems::Functions(r) => {
+            for f in r {
+                if ref_funcs.contains(&f.map_err(parse)?) {
+                    return Ok(true);
+                }
+            }
+        }
+        ElementItems::Expressions(_, r) => {
+            for e in r {
+                let mut ops = e.map_err(parse)?.get_operators_reader();
+                while !ops.eof() {
+                    if let Operator::RefFunc { function_index } = ops.read().map_err(parse)?
+                        && ref_funcs.contains(&function_index)
+                    {
+                        return Ok(true);
+                    }
+                }
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// Which element segments stay: new index per input index (`u32::MAX`: removed).
+fn element_map(bytes: &[u8], uses: &ElementUses) -> Result<Vec<u32>, Error> {
+    let mut map = Vec::new();
+    let mut next = 0u32;
+    for payload in Parser::new(0).parse_all(bytes) {
+        let Payload::ElementSection(reader) = payload.map_err(parse)? else {
+            continue;
+        };
+        for (k, e) in reader.into_iter().enumerate() {
+            let e = e.map_err(parse)?;
+            let keep = match e.kind {
+                ElementKind::Active { .. } => true,
+                ElementKind::Passive => uses.segments.contains(&(k as u32)),
+                ElementKind::Declared => {
+                    uses.segments.contains(&(k as u32)) || declares_any(&e.items, &uses.ref_funcs)?
+                }
+            };
+            if keep {
+                map.push(next);
+                next += 1;
+            } else {
+                map.push(u32::MAX);
+            }
+        }
+    }
+    Ok(map)
 }
 
 /// Rank of each section in the binary order (custom sections have none).
@@ -174,9 +285,11 @@ pub(crate) fn rewrite(
     for j in 0..ndef as u32 {
         map.push(nkept + j);
     }
+    let elements = element_map(bytes, &element_uses(bytes, &plan.live)?)?;
     let mut re = Remap {
         map,
         used_data: HashSet::new(),
+        elements,
     };
     let mut out = Out {
         sections: Vec::new(),
@@ -198,6 +311,7 @@ pub(crate) fn rewrite(
             code.function(&match &plan.imports[i].1 {
                 Action::Stub { errno, .. } => stub(*errno, wide_result[i]),
                 Action::Guard(g) => guard(g, kept_index[i]),
+                Action::Select(g) => select(g, kept_index[i], import_types[i], func_types),
                 Action::Keep => continue,
             });
         }
@@ -268,7 +382,14 @@ pub(crate) fn rewrite(
             }
             Payload::ElementSection(reader) => {
                 let mut s = wasm_encoder::ElementSection::new();
-                re.parse_element_section(&mut s, reader).map_err(enc)?;
+                for (k, e) in reader.into_iter().enumerate() {
+                    let e = e.map_err(parse)?;
+                    if re.elements.get(k).copied() == Some(u32::MAX) {
+                        done.removed_elements.push(k as u32);
+                    } else {
+                        re.parse_element(&mut s, e).map_err(enc)?;
+                    }
+                }
                 out.push(&s);
             }
             Payload::CodeSectionStart { count, .. } => {
@@ -487,6 +608,34 @@ fn guard(g: &GuardSpec, host: u32) -> Function {
     f
 }
 
+/// A first-argument guard: for each value passed on, `if arg0 == v` calls the host with
+/// the constant `v` (which the analyzer's narrowing reads); any other value is refused.
+fn select(g: &SelectSpec, host: u32, ty: u32, func_types: &[crate::FuncSig]) -> Function {
+    let nparams = func_types
+        .get(ty as usize)
+        .map_or(0, |(p, _)| p.len() as u32);
+    let mut f = Function::new([]);
+    for &v in &g.pass {
+        f.instruction(&Instruction::LocalGet(0));
+        f.instruction(&Instruction::I32Const(v));
+        f.instruction(&Instruction::I32Eq);
+        f.instruction(&Instruction::If(BlockType::Empty));
+        f.instruction(&Instruction::I32Const(v));
+        for l in 1..nparams {
+            f.instruction(&Instruction::LocalGet(l));
+        }
+        f.instruction(&Instruction::Call(host));
+        f.instruction(&Instruction::Return);
+        f.instruction(&Instruction::End);
+    }
+    match g.errno {
+        Some(e) => f.instruction(&Instruction::I32Const(e as i32)),
+        None => f.instruction(&Instruction::Unreachable),
+    };
+    f.instruction(&Instruction::End);
+    f
+}
+
 /// The name section with function indices moved; stand-ins without a name get
 /// `wasmgate.denied:ID` / `wasmgate.guard:ID`. Maps stay sorted by index.
 fn name_section(
@@ -511,7 +660,7 @@ fn name_section(
                     let idx = first_standin + k as u32;
                     if !v.iter().any(|(j, _)| *j == idx) {
                         let what = match plan.imports[i].1 {
-                            Action::Guard(_) => "guard",
+                            Action::Guard(_) | Action::Select(_) => "guard",
                             _ => "denied",
                         };
                         v.push((idx, format!("wasmgate.{what}:{}", plan.imports[i].0)));

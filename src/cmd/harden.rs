@@ -25,7 +25,8 @@ pub enum DeniedMode {
     Trap,
 }
 
-/// Rewrite a core module so that what the policy denies is gone (enforcement by construction).
+/// Rewrite a core module or component so that what the policy denies is gone (enforcement by
+/// construction).
 #[derive(Args, Debug)]
 #[command(after_long_help = "\
 Examples:
@@ -34,25 +35,30 @@ Examples:
   wasmgate inspect copy.hardened.wasm                     # no fs.write
   wasmgate check copy.hardened.wasm --policy copy.toml    # passes
   wasmgate harden app.wasm --policy p.toml -o out.wasm --denied trap --format json
+  wasmgate harden corpus/c/copy.component.wasm --policy copy.toml -o copy.hardened.wasm
 
 Imports whose every use the policy denies are replaced by internal functions that return
 the family's errno (WASI: ENOTCAPABLE, 76; Emscripten system calls: -76) or trap;
 `path_open` serving allowed and denied file access is guarded (write rights masked,
-O_CREAT/O_TRUNC/write-only requests refused); unreachable function bodies and unused
-passive data go. The output is validated and analysed afresh; the report lists every
-denied capability it still reaches. Core modules only (components: not yet).
+O_CREAT/O_TRUNC/write-only requests refused), and so are `clock_time_get`/`clock_res_get`
+when one clock is denied (only the allowed clock ids reach the host); unreachable function bodies and unused
+passive data and unreferenced passive/declarative element segments go. The output is
+validated and analysed afresh; the report lists every denied capability it still reaches.
+Components: each embedded core module is hardened in place (reported per module); a
+component import the policy denies entirely stays declared (removing it needs composition
+with a stub component, not done), so it is reported as not enforced (exit 1).
 
 Exit status:
   0  written; every denial is enforced (the output reaches no denied capability)
   1  written; some denials are not enforced (listed, with why)
   2  usage, input or policy error, or the binary cannot be hardened (nothing written)")]
 pub struct Opts {
-    /// The .wasm core module; `-` reads standard input.
+    /// The .wasm core module or component; `-` reads standard input.
     pub file: PathBuf,
     /// The policy to enforce.
     #[arg(long)]
     pub policy: PathBuf,
-    /// Where to write the hardened module (written atomically).
+    /// Where to write the hardened binary (written atomically).
     #[arg(short = 'o', long = "output")]
     pub output: PathBuf,
     /// What a refused call does.
@@ -147,6 +153,13 @@ pub fn human(file: &str, out: &str, r: &Report) -> String {
             r.emptied_data_segments.len()
         );
     }
+    if !r.removed_element_segments.is_empty() {
+        let _ = writeln!(
+            s,
+            "removed element segments: {}",
+            r.removed_element_segments.len()
+        );
+    }
     if !r.dropped_sections.is_empty() {
         let names: Vec<String> = r
             .dropped_sections
@@ -154,6 +167,31 @@ pub fn human(file: &str, out: &str, r: &Report) -> String {
             .map(|n| T(n).to_string())
             .collect();
         let _ = writeln!(s, "dropped custom sections: {}", names.join(", "));
+    }
+    for m in &r.modules {
+        let _ = writeln!(
+            s,
+            "{}: {} -> {} bytes; removed imports {}, guarded imports {}, removed function \
+             bodies {}, removed element segments {}",
+            T(&m.path),
+            m.report.size_before,
+            m.report.size_after,
+            m.report.removed_imports.len(),
+            m.report.guarded_imports.len(),
+            m.report.removed_functions.len(),
+            m.report.removed_element_segments.len()
+        );
+        for i in &m.report.removed_imports {
+            let _ = writeln!(s, "  removed {} -> {}", T(&i.import), i.stand_in);
+        }
+        for g in &m.report.guarded_imports {
+            let _ = writeln!(
+                s,
+                "  guarded {}: withholds {}",
+                T(&g.import),
+                g.withheld.join(", ")
+            );
+        }
     }
     if r.not_enforced.is_empty() {
         let _ = writeln!(s, "every denial is enforced");

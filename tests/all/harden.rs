@@ -457,24 +457,288 @@ fn every_wasi_p1_command_of_the_corpus_hardens_or_is_refused_clearly() {
     assert!(hardened >= 3, "only {hardened} commands hardened");
 }
 
+/// (capability, import) pairs the entry points of `a` reach.
+fn reached_pairs(a: &wasmgate_analyzer::Analysis) -> BTreeSet<(String, String)> {
+    a.entry_points
+        .iter()
+        .flat_map(|e| e.reaches.iter())
+        .map(|r| (r.capability.clone(), r.import.clone()))
+        .collect()
+}
+
+/// `(path, import)` of each module's removed (stand-in) or guarded (withheld) imports.
+fn module_actions(report: &Value, key: &str, field: &str) -> BTreeMap<(String, String), String> {
+    report["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|m| {
+            m[key].as_array().unwrap().iter().map(move |r| {
+                let v = match &r[field] {
+                    Value::Array(a) => a
+                        .iter()
+                        .map(|c| c.as_str().unwrap())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    v => v.as_str().unwrap().to_string(),
+                };
+                (
+                    (
+                        m["path"].as_str().unwrap().to_string(),
+                        r["import"].as_str().unwrap().to_string(),
+                    ),
+                    v,
+                )
+            })
+        })
+        .collect()
+}
+
 #[test]
-fn components_are_refused_with_exit_2_and_nothing_written() {
+fn copy_component_is_hardened_module_by_module_and_its_denied_imports_are_reported() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("out.wasm");
-    let (code, _, stderr) = run(&[
+    let input_path = root().join("corpus/c/copy.component.wasm");
+    let input = std::fs::read(&input_path).unwrap();
+    let out = tmp.path().join("copy.component.hardened.wasm");
+    let policy = "corpus/fixtures/harden/copy-component.toml";
+    let (code, stdout, stderr) = run(&[
         "harden",
-        "corpus/c/copy.component.wasm",
+        input_path.to_str().unwrap(),
         "--policy",
-        "corpus/fixtures/harden/mixed.toml",
+        policy,
         "-o",
         out.to_str().unwrap(),
+        "--format",
+        "json",
     ]);
-    assert_eq!(code, 2, "{stderr}");
-    assert!(
-        stderr.contains("cannot harden this binary: components are not hardened yet"),
-        "{stderr}"
+    // Exit 1: the component keeps importing what only writes (composition would be needed).
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let bytes = std::fs::read(&out).unwrap();
+    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+        .validate_all(&bytes)
+        .unwrap();
+
+    // Every embedded module is reported, under the path inspect gives it.
+    let before = wasmgate_analyzer::analyze(&input).unwrap();
+    let paths: Vec<&str> = report["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["path"].as_str().unwrap())
+        .collect();
+    let want: Vec<&str> = before
+        .component
+        .as_ref()
+        .unwrap()
+        .modules
+        .iter()
+        .map(|m| m.path.as_str())
+        .collect();
+    assert_eq!(paths, want);
+
+    // module[0] is the C program (WASI p1): its path_open is guarded as in a plain module.
+    // module[1] is the preview 1 adapter: its imports conferring only fs.write go.
+    let guarded = module_actions(&report, "guarded_imports", "withheld");
+    let key = |p: &str, i: &str| (p.to_string(), i.to_string());
+    assert_eq!(
+        guarded,
+        BTreeMap::from([(
+            key("module[0]", "wasi_snapshot_preview1#path_open"),
+            "fs.create, fs.write".to_string()
+        )])
     );
-    assert!(!out.exists());
+    const APPEND: &str = "wasi:filesystem/types@0.2.12#[method]descriptor.append-via-stream";
+    const WRITE: &str = "wasi:filesystem/types@0.2.12#[method]descriptor.write-via-stream";
+    const OPEN_AT: &str = "wasi:filesystem/types@0.2.12#[method]descriptor.open-at";
+    let removed = module_actions(&report, "removed_imports", "stand_in");
+    assert_eq!(
+        removed,
+        BTreeMap::from([
+            (key("module[1]", APPEND), "trap".to_string()),
+            (key("module[1]", WRITE), "trap".to_string()),
+        ])
+    );
+
+    // A fresh analysis of the output: of the imports conferring fs.write, only open-at is
+    // still reached (the adapter
+    // turns the masked p1 rights into open-at flags, which the analyzer does not narrow);
+    // the write imports are no longer reached. The input reached fs.write through all three.
+    let fs_write = |a: &wasmgate_analyzer::Analysis| -> BTreeSet<String> {
+        a.imports
+            .iter()
+            .filter(|i| i.capabilities.iter().any(|c| c == "fs.write"))
+            .filter(|i| !a.unreachable_imports.contains(&i.id))
+            .map(|i| i.id.clone())
+            .collect()
+    };
+    assert_eq!(
+        fs_write(&before),
+        BTreeSet::from([APPEND.to_string(), WRITE.to_string(), OPEN_AT.to_string()])
+    );
+    let after = wasmgate_analyzer::analyze(&bytes).unwrap();
+    assert_eq!(fs_write(&after), BTreeSet::from([OPEN_AT.to_string()]));
+    for i in [APPEND, WRITE] {
+        assert!(after.unreachable_imports.iter().any(|u| u == i), "{i}");
+    }
+
+    // Not enforced, exactly: open-at (reached), and the two write imports the component
+    // still declares (taking them out needs composition).
+    let ne: BTreeMap<(String, String), String> = report["not_enforced"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                (
+                    n["capability"].as_str().unwrap().to_string(),
+                    n["import"].as_str().unwrap().to_string(),
+                ),
+                n["reason"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ne.keys().cloned().collect::<BTreeSet<_>>(),
+        BTreeSet::from([
+            key("fs.write", APPEND),
+            key("fs.write", OPEN_AT),
+            key("fs.write", WRITE),
+        ])
+    );
+    for i in [APPEND, WRITE] {
+        assert!(ne[&key("fs.write", i)].contains("composition"), "{ne:?}");
+    }
+    assert!(
+        ne[&key("fs.write", OPEN_AT)].contains("still reached"),
+        "{ne:?}"
+    );
+
+    let mut redacted = report.clone();
+    redacted["wasmgate_version"] = "[version]".into();
+    for m in redacted["modules"].as_array_mut().unwrap() {
+        m["wasmgate_version"] = "[version]".into();
+    }
+    insta::assert_json_snapshot!("harden-json-copy-component", redacted);
+
+    #[cfg(feature = "sandbox")]
+    {
+        // It still runs, and fails its write inside the guest through module[0]'s guard:
+        // copy.c's own error path, and no open-at reaching the host creates or writes.
+        let mut text = std::fs::read_to_string(root().join(policy)).unwrap();
+        text.push_str(
+            "\n[sandbox]\n[[sandbox.preopens]]\nhost = \"in\"\nguest = \"/in\"\nmode = \"ro\"\n\
+             [[sandbox.preopens]]\nhost = \"out\"\nguest = \"/out\"\nmode = \"rw\"\n",
+        );
+        let p = tmp.path().join("p.toml");
+        std::fs::write(&p, text).unwrap();
+        std::fs::create_dir(tmp.path().join("in")).unwrap();
+        std::fs::write(tmp.path().join("in/a.txt"), "copied bytes\n").unwrap();
+        std::fs::create_dir(tmp.path().join("out")).unwrap();
+        let trace = tmp.path().join("trace.jsonl");
+        let (code, stdout, _) = run(&[
+            "run",
+            out.to_str().unwrap(),
+            "--policy",
+            p.to_str().unwrap(),
+            "--trace",
+            trace.to_str().unwrap(),
+            "--format",
+            "json",
+            "--",
+            "/in/a.txt",
+            "/out/b.txt",
+        ]);
+        let v: Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!((code, v["outcome"].as_str()), (1, Some("exit(1)")), "{v:#}");
+        assert!(
+            v["stderr"]
+                .as_str()
+                .unwrap()
+                .contains("copy: cannot create /out/b.txt: Capabilities insufficient"),
+            "{v:#}"
+        );
+        let opens: Vec<Value> = std::fs::read_to_string(&trace)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|c| c["call"] == OPEN_AT)
+            .collect();
+        assert_eq!(opens.len(), 1, "{opens:?}");
+        assert_eq!(opens[0]["args"]["path"], "a.txt");
+        assert_eq!(opens[0]["args"]["flags"], "(READ)");
+        assert_eq!(opens[0]["args"]["open-flags"], "()");
+    }
+}
+
+#[test]
+fn third_party_wasi_components_harden_to_valid_components_that_lose_the_capability() {
+    let dir = corpus_dir();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut hardened = 0;
+    // Components of the corpus importing WASI 0.2 (the numcodecs codecs, wasip1 programs
+    // adapted to components), each with its own policy minus one capability it reaches.
+    for (name, cap) in [
+        ("numcodecs-wasm-identity.wasm", "random"),
+        ("numcodecs-wasm-ebcc.wasm", "env"),
+    ] {
+        let wasm = dir.join(name);
+        assert!(wasm.is_file(), "{} is missing", wasm.display());
+        let policy = tmp.path().join(format!("{name}.toml"));
+        assert_eq!(policy_minus(&wasm, Some(cap), &policy), cap);
+        let out = tmp.path().join(format!("{name}.hardened.wasm"));
+        let (code, stdout, stderr) = run(&[
+            "harden",
+            wasm.to_str().unwrap(),
+            "--policy",
+            policy.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--format",
+            "json",
+        ]);
+        assert_eq!(code, 1, "{name}: {stdout}\n{stderr}");
+        let report: Value = serde_json::from_str(&stdout).unwrap();
+        let bytes = std::fs::read(&out).unwrap();
+        wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+            .validate_all(&bytes)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let before = wasmgate_analyzer::analyze(&std::fs::read(&wasm).unwrap()).unwrap();
+        let after = wasmgate_analyzer::analyze(&bytes).unwrap();
+        assert!(
+            reached_pairs(&before).iter().any(|(c, _)| c == cap),
+            "{name} reaches {cap}"
+        );
+        // The capability is gone from what the output reaches; what the report still lists
+        // is only the component imports conferring it, declared but unreached.
+        assert!(
+            !reached_pairs(&after).iter().any(|(c, _)| c == cap),
+            "{name}: still reaches {cap}"
+        );
+        let imports: BTreeSet<String> = after
+            .imports
+            .iter()
+            .filter(|i| i.capabilities.iter().any(|c| c == cap))
+            .map(|i| i.id.clone())
+            .collect();
+        let listed: BTreeSet<String> = report["not_enforced"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| {
+                assert_eq!(n["capability"], cap, "{n}");
+                assert!(n["reason"].as_str().unwrap().contains("composition"), "{n}");
+                n["import"].as_str().unwrap().to_string()
+            })
+            .collect();
+        assert!(!listed.is_empty());
+        assert_eq!(listed, imports, "{name}");
+        for i in &listed {
+            assert!(after.unreachable_imports.contains(i), "{name}: {i}");
+        }
+        hardened += 1;
+    }
+    assert_eq!(hardened, 2);
 }
 
 #[test]
@@ -508,4 +772,249 @@ fn hostile_import_names_are_escaped_in_the_human_report() {
         !stdout.contains('\u{1b}') && !stdout.contains('\u{202e}'),
         "{stdout}"
     );
+}
+
+/// Element segments of `wasm` by index: (`active`/`passive`/`declared`, function names).
+fn element_segments(wasm: &[u8]) -> Vec<(String, Vec<String>)> {
+    let a = wasmgate_analyzer::analyze(wasm).unwrap();
+    let names: BTreeMap<u32, String> = a
+        .module
+        .unwrap()
+        .functions
+        .iter()
+        .map(|f| (f.index, f.name.clone()))
+        .collect();
+    let mut out = Vec::new();
+    for p in wasmparser::Parser::new(0).parse_all(wasm) {
+        let wasmparser::Payload::ElementSection(r) = p.unwrap() else {
+            continue;
+        };
+        for e in r {
+            let e = e.unwrap();
+            let kind = match e.kind {
+                wasmparser::ElementKind::Active { .. } => "active",
+                wasmparser::ElementKind::Passive => "passive",
+                wasmparser::ElementKind::Declared => "declared",
+            };
+            let funcs: Vec<u32> = match e.items {
+                wasmparser::ElementItems::Functions(f) => {
+                    f.into_iter().map(|f| f.unwrap()).collect()
+                }
+                wasmparser::ElementItems::Expressions(_, x) => x
+                    .into_iter()
+                    .flat_map(|c| {
+                        c.unwrap()
+                            .get_operators_reader()
+                            .into_iter()
+                            .filter_map(|o| match o.unwrap() {
+                                wasmparser::Operator::RefFunc { function_index } => {
+                                    Some(function_index)
+                                }
+                                _ => None,
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                    .collect(),
+            };
+            out.push((
+                kind.to_string(),
+                funcs.iter().map(|f| names[f].clone()).collect(),
+            ));
+        }
+    }
+    out
+}
+
+/// `table.init` and `elem.drop` segment indices in the body of the function named `name`.
+fn segment_uses(wasm: &[u8], name: &str) -> Vec<(String, u32)> {
+    let a = wasmgate_analyzer::analyze(wasm).unwrap();
+    let m = a.module.unwrap();
+    let nimp = m.functions.iter().filter(|f| f.import.is_some()).count();
+    let f = m.functions.iter().find(|f| f.name == name).unwrap();
+    let body_index = f.index as usize - nimp;
+    let mut k = 0;
+    for p in wasmparser::Parser::new(0).parse_all(wasm) {
+        let wasmparser::Payload::CodeSectionEntry(body) = p.unwrap() else {
+            continue;
+        };
+        if k == body_index {
+            let mut out = Vec::new();
+            for op in body.get_operators_reader().unwrap() {
+                match op.unwrap() {
+                    wasmparser::Operator::TableInit { elem_index, .. } => {
+                        out.push(("table.init".to_string(), elem_index))
+                    }
+                    wasmparser::Operator::ElemDrop { elem_index } => {
+                        out.push(("elem.drop".to_string(), elem_index))
+                    }
+                    _ => {}
+                }
+            }
+            return out;
+        }
+        k += 1;
+    }
+    panic!("no body for {name}");
+}
+
+#[test]
+fn unreferenced_passive_and_declared_element_segments_go_and_the_rest_stay() {
+    let fx = root().join("corpus/fixtures/harden");
+    let text = std::fs::read_to_string(fx.join("elems.wat")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let wasm = tmp.path().join("elems.wasm");
+    let input = wat::parse_file(fx.join("elems.wat")).unwrap();
+    std::fs::write(&wasm, &input).unwrap();
+    let out = tmp.path().join("elems.hardened.wasm");
+    let (code, stdout, stderr) = run(&[
+        "harden",
+        wasm.to_str().unwrap(),
+        "--policy",
+        "corpus/fixtures/harden/elems.toml",
+        "-o",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let removed: BTreeSet<u64> = report["removed_element_segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    let want_removed: BTreeSet<u64> = header(&text, "expect-removed-segment")
+        .keys()
+        .map(|k| k.parse().unwrap())
+        .collect();
+    assert_eq!(removed, want_removed);
+    let functions: BTreeSet<String> = report["removed_functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        functions,
+        header(&text, "expect-removed-function")
+            .into_keys()
+            .collect()
+    );
+
+    // The input has the segments the header numbers; the output exactly the kept ones, in
+    // order, with their functions.
+    let before = element_segments(&input);
+    let kept = header(&text, "expect-kept-segment");
+    assert_eq!(before.len(), kept.len() + want_removed.len());
+    let expected: Vec<(String, Vec<String>)> = kept
+        .iter()
+        .map(|(i, v)| {
+            let (kind, funcs) = v.split_once(' ').unwrap();
+            let i: usize = i.parse().unwrap();
+            assert_eq!(before[i].0, kind, "segment {i} of the input");
+            (kind.to_string(), set(funcs).into_iter().collect())
+        })
+        .collect();
+    let bytes = std::fs::read(&out).unwrap();
+    assert_eq!(element_segments(&bytes), expected);
+    // _start's table.init and elem.drop name the same segments as before, renumbered.
+    assert_eq!(
+        segment_uses(&input, "_start"),
+        [("table.init".to_string(), 1), ("elem.drop".to_string(), 5)]
+    );
+    assert_eq!(
+        segment_uses(&bytes, "_start"),
+        [("table.init".to_string(), 1), ("elem.drop".to_string(), 3)]
+    );
+    assert_eq!(expected[1].1, ["two"]);
+    assert_eq!(expected[3].1, ["six"]);
+
+    let mut redacted = report.clone();
+    redacted["wasmgate_version"] = "[version]".into();
+    insta::assert_json_snapshot!("harden-json-elems", redacted);
+
+    #[cfg(feature = "sandbox")]
+    {
+        // table[0]() + table[1]() after table.init of the renumbered segment: 1 + 2.
+        let (code, stdout, _) = run(&["run", out.to_str().unwrap(), "--format", "json"]);
+        let v: Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!((code, v["outcome"].as_str()), (1, Some("exit(3)")), "{v:#}");
+    }
+}
+
+#[test]
+fn clock_time_get_is_guarded_to_the_allowed_clock_ids() {
+    let fx = root().join("corpus/fixtures/harden");
+    let text = std::fs::read_to_string(fx.join("clock.wat")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let wasm = tmp.path().join("clock.wasm");
+    let input = wat::parse_file(fx.join("clock.wat")).unwrap();
+    std::fs::write(&wasm, &input).unwrap();
+    let out = tmp.path().join("clock.hardened.wasm");
+    let (code, stdout, stderr) = run(&[
+        "harden",
+        wasm.to_str().unwrap(),
+        "--policy",
+        "corpus/fixtures/harden/clock.toml",
+        "-o",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["removed_imports"], serde_json::json!([]));
+    let guarded: BTreeMap<String, String> = report["guarded_imports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            assert_eq!(g["refusal"], "errno 76");
+            let w: Vec<&str> = g["withheld"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c.as_str().unwrap())
+                .collect();
+            (g["import"].as_str().unwrap().to_string(), w.join(", "))
+        })
+        .collect();
+    assert_eq!(guarded, header(&text, "expect-guarded"));
+    let want: BTreeMap<String, BTreeSet<String>> = header(&text, "expect-caps-after")
+        .into_iter()
+        .map(|(k, v)| (k, set(&v)))
+        .collect();
+    assert_eq!(
+        caps(&input)["_start"],
+        set("clock.monotonic, clock.wall, proc.exit")
+    );
+    assert_eq!(caps(&std::fs::read(&out).unwrap()), want);
+
+    #[cfg(feature = "sandbox")]
+    {
+        let trace = tmp.path().join("trace.jsonl");
+        let (code, stdout, _) = run(&[
+            "run",
+            out.to_str().unwrap(),
+            "--trace",
+            trace.to_str().unwrap(),
+            "--format",
+            "json",
+        ]);
+        let v: Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(
+            (code, v["outcome"].as_str()),
+            (1, Some("exit(76)")),
+            "{v:#}"
+        );
+        let clocks: Vec<Value> = std::fs::read_to_string(&trace)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|c| c["call"] == "wasi_snapshot_preview1#clock_time_get")
+            .collect();
+        assert_eq!(clocks.len(), 1, "{clocks:?}");
+        assert_eq!(clocks[0]["args"]["id"], "monotonic", "{clocks:?}");
+    }
 }
