@@ -19,7 +19,9 @@ use crate::pattern::{self, Tok};
 
 mod product;
 
-pub(crate) use product::{regions, regions_within};
+pub(crate) use product::regions;
+#[cfg(test)]
+use product::regions_within;
 
 /// The product explores at most this many states; beyond it the question is undecided.
 pub const MAX_STATES: usize = 400_000;
