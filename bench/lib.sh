@@ -1,5 +1,4 @@
-# Shared helpers for bench/check-vs-validate.sh, bench/rss-vs-size.sh,
-# bench/batch-threads.sh and bench/profile-check.sh. Sourced, not executed.
+# Shared helpers for the bench/*.sh scripts that source it. Sourced, not executed.
 # (bench/inspect-vs-validate.sh is older and self-contained.)
 #
 # Expects REPO_ROOT to be set by the caller. Defines:
@@ -114,4 +113,38 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a/b; else pr
 machine_header() {
     echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ); $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')), $(awk '/MemTotal/ {printf "%.0f GiB RAM", $2/1048576}' /proc/meminfo)"
     echo "wasmgate: $WASMGATE_DESC"
+}
+
+# parse_size_args ARGS...: the options of the per-file size benchmarks (rss-vs-size.sh,
+# rss-formats.sh): --runs N, --no-build, -h/--help, -- and FILE..., into RUNS, BUILD and
+# FILES (the caller sets their defaults). A script with options of its own defines
+# own_option OPT, which returns 0 when it took OPT.
+parse_size_args() {
+    while [[ $# -gt 0 ]]; do
+        case "$1" in
+            --runs) [[ $# -ge 2 ]] || die "--runs needs a value"; RUNS=$2; shift 2 ;;
+            --runs=*) RUNS=${1#--runs=}; shift ;;
+            --no-build) BUILD=0; shift ;;
+            -h|--help) usage "$0"; exit 0 ;;
+            --) shift; FILES+=("$@"); break ;;
+            -*)
+                if declare -F own_option >/dev/null && own_option "$1"; then shift
+                else die "unknown option $1 (see --help)"; fi ;;
+            *) FILES+=("$1"); shift ;;
+        esac
+    done
+    [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "--runs must be a positive integer, got '$RUNS'"
+}
+
+# size_files: FILES, or every corpus binary plus corpus/c/*.wasm when none were given,
+# checked to exist and sorted largest first.
+size_files() {
+    if [[ ${#FILES[@]} -eq 0 ]]; then
+        mapfile -t FILES < <(corpus_files; find "$REPO_ROOT/corpus/c" -maxdepth 1 -name '*.wasm' 2>/dev/null | sort)
+        [[ ${#FILES[@]} -gt 0 ]] || die "no .wasm files found"
+    fi
+    local f
+    for f in "${FILES[@]}"; do [[ -f "$f" ]] || die "no such file: $f"; done
+    mapfile -t FILES < <(for f in "${FILES[@]}"; do printf '%s\t%s\n' "$(stat -L -c %s "$f")" "$f"; done \
+        | sort -t$'\t' -k1,1nr -k2,2 | cut -f2-)
 }

@@ -27,28 +27,10 @@ REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=bench/lib.sh
 source "$REPO_ROOT/bench/lib.sh"
 
-while [[ $# -gt 0 ]]; do
-    case "$1" in
-        --runs) [[ $# -ge 2 ]] || die "--runs needs a value"; RUNS=$2; shift 2 ;;
-        --runs=*) RUNS=${1#--runs=}; shift ;;
-        --no-build) BUILD=0; shift ;;
-        -h|--help) usage "$0"; exit 0 ;;
-        --) shift; FILES+=("$@"); break ;;
-        -*) die "unknown option $1 (see --help)" ;;
-        *) FILES+=("$1"); shift ;;
-    esac
-done
-[[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "--runs must be a positive integer, got '$RUNS'"
+parse_size_args "$@"
 require_gnu_time
 build_wasmgate "$BUILD"
-
-if [[ ${#FILES[@]} -eq 0 ]]; then
-    mapfile -t FILES < <(corpus_files; find "$REPO_ROOT/corpus/c" -maxdepth 1 -name '*.wasm' 2>/dev/null | sort)
-    [[ ${#FILES[@]} -gt 0 ]] || die "no .wasm files found"
-fi
-for f in "${FILES[@]}"; do [[ -f "$f" ]] || die "no such file: $f"; done
-mapfile -t FILES < <(for f in "${FILES[@]}"; do printf '%s\t%s\n' "$(stat -L -c %s "$f")" "$f"; done \
-    | sort -t$'\t' -k1,1nr -k2,2 | cut -f2-)
+size_files
 
 FORMATS=("inspect" "inspect --format json" "check --format human" "check --format json" "check --format sarif")
 log "wasmgate: $WASMGATE_DESC; ${#FORMATS[@]} formats on ${#FILES[@]} files, $RUNS run(s) each"

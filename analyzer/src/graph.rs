@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 use wasmparser::types::{CoreTypeId, Types, TypesRef};
-use wasmparser::{CompositeInnerType, ExternalKind, FuncType, TypeRef};
+use wasmparser::{ExternalKind, FuncType, TypeRef};
 
 use crate::capabilities::{Classification, Narrow, Reentry, UNKNOWN_HOST, glob_match};
 use crate::core::{Arg, ModuleFacts, may_carry_funcref};
@@ -35,7 +35,7 @@ use crate::model::{
     import_id,
 };
 use crate::slots::SlotMap;
-use crate::types::{import_may_match, is_subtype, is_two_way, module_has_box};
+use crate::types::{func_of, import_may_match, is_subtype, is_two_way, module_has_box};
 
 mod descriptors;
 mod reach;
@@ -204,11 +204,7 @@ impl Builder<'_> {
     }
 
     fn func_type(&self, type_index: u32) -> Option<&FuncType> {
-        let id = *self.canon.get(type_index as usize)?;
-        match &self.types[id].composite_type.inner {
-            CompositeInnerType::Func(f) => Some(f),
-            _ => None,
-        }
+        func_of(self.types, *self.canon.get(type_index as usize)?)
     }
 
     /// Whether function `f` can run when called through canonical type `want` (a type
@@ -269,13 +265,7 @@ fn boundary(facts: &ModuleFacts, types: &Types) -> Boundary {
     // A slot whose type reaches a box either side can write is a channel both ways,
     // whatever the slot's own direction.
     let two_way = |t: &wasmparser::ValType| is_two_way(types, t, &carries, has_box);
-    let func_sig = |type_index: u32| -> Option<&FuncType> {
-        let id = types.core_type_at_in_module(type_index);
-        match &types[id].composite_type.inner {
-            CompositeInnerType::Func(f) => Some(f),
-            _ => None,
-        }
-    };
+    let func_sig = |type_index: u32| func_of(types, types.core_type_at_in_module(type_index));
     let mut b = Boundary {
         refs_in: false,
         refs_out: false,

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::rc::Rc;
 
 use wasmparser::types::Types;
-use wasmparser::{ComponentExternalKind, CompositeInnerType, ExternalKind, FuncType, TypeRef};
+use wasmparser::{ComponentExternalKind, ExternalKind, FuncType, TypeRef};
 
 use crate::component::{
     CoreFuncItem, CoreInstanceItem, CoreTableItem, Definition, FuncItem, InstanceItem, ROOT_MODULE,
@@ -26,7 +26,7 @@ use crate::model::{
     CallGraph, EntryKind, EntryPoint, Import, Node, NodeKind, SegmentMode, SharedReach,
 };
 use crate::slots::{Slot, Slots};
-use crate::types::{import_may_match, is_subtype};
+use crate::types::{func_of, import_may_match, is_subtype};
 
 /// Name of the node that stands for code the linker could not follow.
 pub const UNRESOLVED_NODE: &str = "<unresolved>";
@@ -1092,11 +1092,7 @@ fn func_type(types: &Types, index: u32) -> Option<&FuncType> {
     if index >= tr.core_type_count_in_module() {
         return None;
     }
-    let id = tr.core_type_at_in_module(index);
-    match &types[id].composite_type.inner {
-        CompositeInnerType::Func(f) => Some(f),
-        _ => None,
-    }
+    func_of(tr, tr.core_type_at_in_module(index))
 }
 
 /// Stack for linking: resolution follows alias chains recursively, and a hostile component

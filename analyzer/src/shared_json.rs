@@ -13,10 +13,10 @@ use crate::model::{Analysis, Component, EmbeddedModule, EntryPoint};
 #[derive(Debug, Clone, Copy)]
 pub struct SharedJson<'a>(pub &'a Analysis);
 
-struct Entries<'a>(&'a [EntryPoint]);
+/// A slice written as the sequence of its items' views (`Each(&m.entry_points, Entry)`).
+struct Each<'a, T, V>(&'a [T], fn(&'a T) -> V);
 struct Entry<'a>(&'a EntryPoint);
 struct ComponentView<'a>(&'a Component);
-struct Modules<'a>(&'a [EmbeddedModule]);
 struct ModuleView<'a>(&'a EmbeddedModule);
 
 impl Serialize for SharedJson<'_> {
@@ -31,7 +31,7 @@ impl Serialize for SharedJson<'_> {
         st.serialize_field("options", &a.options)?;
         st.serialize_field("imports", &a.imports)?;
         st.serialize_field("exports", &a.exports)?;
-        st.serialize_field("entry_points", &Entries(&a.entry_points))?;
+        st.serialize_field("entry_points", &Each(&a.entry_points, Entry))?;
         st.serialize_field("unreachable_imports", &a.unreachable_imports)?;
         if !a.shared_reaches.is_empty() {
             st.serialize_field("shared_reaches", &a.shared_reaches)?;
@@ -47,9 +47,9 @@ impl Serialize for SharedJson<'_> {
     }
 }
 
-impl Serialize for Entries<'_> {
+impl<T, V: Serialize> Serialize for Each<'_, T, V> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(Entry))
+        s.collect_seq(self.0.iter().map(self.1))
     }
 }
 
@@ -74,7 +74,7 @@ impl Serialize for ComponentView<'_> {
         if let Some(w) = &c.wit {
             st.serialize_field("wit", w)?;
         }
-        st.serialize_field("modules", &Modules(&c.modules))?;
+        st.serialize_field("modules", &Each(&c.modules, ModuleView))?;
         st.serialize_field("components", &c.components)?;
         st.serialize_field("call_graph", &c.call_graph)?;
         if !c.custom_sections.is_empty() {
@@ -87,12 +87,6 @@ impl Serialize for ComponentView<'_> {
     }
 }
 
-impl Serialize for Modules<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(ModuleView))
-    }
-}
-
 impl Serialize for ModuleView<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let m = self.0;
@@ -100,7 +94,7 @@ impl Serialize for ModuleView<'_> {
         st.serialize_field("path", &m.path)?;
         st.serialize_field("imports", &m.imports)?;
         st.serialize_field("exports", &m.exports)?;
-        st.serialize_field("entry_points", &Entries(&m.entry_points))?;
+        st.serialize_field("entry_points", &Each(&m.entry_points, Entry))?;
         if !m.shared_reaches.is_empty() {
             st.serialize_field("shared_reaches", &m.shared_reaches)?;
         }

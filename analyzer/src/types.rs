@@ -7,7 +7,15 @@
 //! match structurally across unrelated types (a final `(func)` is not a `(sub (func))`).
 
 use wasmparser::types::{CoreTypeId, TypesRef};
-use wasmparser::{CompositeInnerType, HeapType, StorageType, UnpackedIndex, ValType};
+use wasmparser::{CompositeInnerType, FuncType, HeapType, StorageType, UnpackedIndex, ValType};
+
+/// The function type `id` names, or `None` for a struct, array or continuation type.
+pub(crate) fn func_of(types: TypesRef<'_>, id: CoreTypeId) -> Option<&FuncType> {
+    match &types.get(id)?.composite_type.inner {
+        CompositeInnerType::Func(f) => Some(f),
+        _ => None,
+    }
+}
 
 /// `sub` is `sup` or declares it as a (transitive) supertype.
 pub(crate) fn is_subtype(types: TypesRef<'_>, sub: CoreTypeId, sup: CoreTypeId) -> bool {

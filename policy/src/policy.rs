@@ -1,8 +1,9 @@
 //! The policy language: types, and the two-phase loader.
 //!
 //! Phase 1 parses the TOML keeping spans (`toml-span`) and checks its shape: unknown keys and
-//! wrong types (`shape`, `sections`). Phase 2 validates the values (capability names, import
-//! globs, dates, rule names: `validate`) and resolves `extends` (`read`, `merge`). Both phases collect every problem before giving up, so one
+//! wrong types (`shape`, `sections`, against the lists in `keys`). Phase 2 validates the
+//! values (capability names, import globs, dates, rule names: `validate`) and resolves
+//! `extends` (`read`, `merge`). Both phases collect every problem before giving up, so one
 //! run shows all of them, each pointing at its TOML line and column.
 //!
 //! Precedence, the one rule every command uses: **deny beats allow**. Anything a policy does
@@ -297,135 +298,6 @@ pub enum LoadError {
     Capabilities(String),
 }
 
-/// Keys accepted in each table of a policy file (`""` is the top level, `[]` marks an array
-/// of tables). Tables with free-form keys (`levels`, and `[exports.restrict]` in its table
-/// form) are not listed.
-/// The JSON Schema test checks `schemas/policy.schema.json` against this list.
-pub const ACCEPTED_KEYS: &[(&str, &[&str])] = &[
-    (
-        "",
-        &[
-            "extends",
-            "widen",
-            "assume_no_reentry",
-            "capabilities",
-            "imports",
-            "features",
-            "exports",
-            "limits",
-            "bounds",
-            "calls",
-            "sandbox",
-            "waivers",
-            "levels",
-        ],
-    ),
-    ("capabilities", &["allow", "deny"]),
-    ("imports", &["allow", "deny"]),
-    ("features", &["allow", "deny"]),
-    ("exports", &["required", "forbidden", "restrict"]),
-    ("exports.restrict[]", &["exports", "capabilities"]),
-    (
-        "limits",
-        &[
-            "max_memory_pages",
-            "max_table_elements",
-            "require_memory_maximum",
-        ],
-    ),
-    (
-        "bounds",
-        &[
-            "segments",
-            "accesses",
-            "memory_grow",
-            "max_queries",
-            "timeout_ms",
-            "globals",
-        ],
-    ),
-    (
-        "calls[]",
-        &[
-            "import",
-            "arg",
-            "one_of",
-            "min",
-            "max",
-            "bits_clear",
-            "bits_set",
-            "timeout_ms",
-        ],
-    ),
-    (
-        "sandbox",
-        &[
-            "preopens",
-            "env",
-            "network",
-            "fuel",
-            "memory_bytes",
-            "time_ms",
-            "output_bytes",
-        ],
-    ),
-    ("sandbox.preopens[]", &["host", "guest", "mode"]),
-    ("waivers[]", &["rule", "target", "reason", "expires"]),
-];
-
-fn keys_of(table: &str) -> &'static [&'static str] {
-    ACCEPTED_KEYS
-        .iter()
-        .chain(ENTRY_KEYS)
-        .find(|(t, _)| *t == table)
-        .map_or(&[], |(_, k)| k)
-}
-
-/// Keys of the entries of tables whose own keys are free-form (`[bounds.globals]` is keyed by
-/// import id; each entry is a table of these keys).
-const ENTRY_KEYS: &[(&str, &[&str])] = &[("bounds.globals.*", &["min", "max"])];
-
-/// Feature names a policy may list: exactly those the analyzer reports in
-/// `module.features` (kebab-case; the MVP is implied and never listed).
-pub const FEATURES: &[&str] = wasmgate_analyzer::FEATURE_NAMES;
-
-/// Features allowed when a policy has no `features.allow`: the WebAssembly 2.0 set.
-pub const DEFAULT_FEATURES: &[&str] = &[
-    "bulk-memory",
-    "multi-value",
-    "mutable-global",
-    "reference-types",
-    "saturating-float-to-int",
-    "sign-extension",
-    "simd",
-];
-
-/// How patterns are written, for diagnostics.
-const PATTERN_NOTE: &str = "in a pattern `*` matches any run of characters and `\\` makes the next character literal \
-     (`\\*`, `\\#`, `\\\\`); an import pattern is `<module>#<name>`";
-
-/// `widen = [...]` entry kinds: every way a child policy can accept more than its parent.
-/// The README lists them ("Widening a parent"); each is tested both ways.
-pub const WIDEN_KINDS: &[&str] = &[
-    "capability",
-    "import",
-    "feature",
-    "export",
-    "limit",
-    "sandbox",
-    "level",
-    "waiver",
-    "analysis",
-];
-
-/// Values of `limit:` widenings.
-const WIDEN_LIMITS: &[&str] = &[
-    "max_memory_pages",
-    "max_table_elements",
-    "require_memory_maximum",
-    "bounds",
-];
-
 /// Whether an import pattern `<module>#<name>` matches an import. A pattern whose module has
 /// no `@version` matches every version of the module.
 /// The pattern syntax is [`crate::pattern`]'s: `\` escapes `*`, `#` and itself.
@@ -447,12 +319,15 @@ pub fn split_import_id(id: &str) -> (&str, &str) {
 }
 
 mod bounds;
+mod keys;
 mod merge;
 mod read;
 mod sections;
 mod shape;
 mod validate;
 
+pub use keys::{ACCEPTED_KEYS, DEFAULT_FEATURES, FEATURES, WIDEN_KINDS};
+use keys::{PATTERN_NOTE, WIDEN_LIMITS, keys_of};
 pub(crate) use merge::lexical;
 pub(crate) use read::read_policy_file;
 pub use read::{MAX_POLICY_BYTES, load, load_str};

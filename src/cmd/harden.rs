@@ -11,11 +11,7 @@ use wasmgate_policy::LoadError;
 
 use crate::{exit, input, output};
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum Format {
-    Human,
-    Json,
-}
+pub use super::HumanJson as Format;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum DeniedMode {

@@ -5,18 +5,14 @@ use std::fmt::Write;
 use std::path::PathBuf;
 
 use anyhow::Result;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use wasmgate_analyzer::{Analysis, BinaryKind, EntryPoint, SharedJson, Witnesses};
 use wasmgate_escape::{Terminal as T, join_terminal, terminal};
 use wasmgate_policy::demangle::demangle;
 
 use crate::{exit, input, output};
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum Format {
-    Human,
-    Json,
-}
+pub use super::HumanJson as Format;
 
 /// Show a binary's structure, imports with capabilities, and what each entry point reaches.
 #[derive(Args, Debug)]

@@ -1,6 +1,6 @@
 //! One module per subcommand.
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 pub mod audit;
 pub mod check;
@@ -16,6 +16,14 @@ pub mod policy_diff;
 pub mod policy_lint;
 #[cfg(feature = "sandbox")]
 pub mod run;
+
+/// `--format` of the commands that write either a human or a JSON report (each names it
+/// `Format`; commands with more formats have their own).
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum HumanJson {
+    Human,
+    Json,
+}
 
 /// Analysis assumptions, shared by every command that analyses a binary.
 #[derive(Args, Debug, Clone, Copy)]

@@ -4,16 +4,12 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use wasmgate_policy::LoadError;
 
 use crate::{exit, output};
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum Format {
-    Human,
-    Json,
-}
+pub use super::HumanJson as Format;
 
 /// Decide whether NEW allows anything OLD denies, with a witness for each difference.
 #[derive(Args, Debug)]

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use serde::Serialize;
 use wasmgate_analyzer::Analysis;
 use wasmgate_escape::{Terminal as T, terminal};
@@ -19,11 +19,7 @@ use wasmgate_sandbox_harness::{
 
 use crate::{exit, input, output, scenario};
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum Format {
-    Human,
-    Json,
-}
+pub use super::HumanJson as Format;
 
 /// Run a WASI preview 1 command or WASI 0.2 command component in a capability-minimal,
 /// deterministic sandbox.

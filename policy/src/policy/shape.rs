@@ -2,7 +2,30 @@
 
 use super::*;
 
+/// Defines a reader of one TOML scalar: the value with its span, or a diagnostic saying what
+/// `what` must be (the pair is [`Loader::shaped`]'s). One definition for every scalar so that
+/// they cannot drift apart.
+macro_rules! scalar_reader {
+    ($name:ident -> $t:ty, $shape:expr, $variant:ident($x:ident) => $value:expr) => {
+        pub(super) fn $name(
+            &mut self,
+            file: usize,
+            v: &mut Value<'_>,
+            what: &str,
+        ) -> Option<At<$t>> {
+            self.shaped(file, v, what, $shape, |x| match x {
+                ValueInner::$variant($x) => Ok($value),
+                other => Err(other),
+            })
+        }
+    };
+}
+
 impl Loader {
+    scalar_reader!(integer -> i64, ("an integer", "an integer"), Integer(i) => i);
+    scalar_reader!(boolean -> bool, ("true or false", "a boolean"), Boolean(b) => b);
+    scalar_reader!(string -> String, ("a string", "a string"), String(s) => s.into_owned());
+
     // ---- phase 1: shape -------------------------------------------------------------
 
     pub(super) fn parse_file(&mut self, file: usize, text: &str) -> PolicyFile {
@@ -157,18 +180,6 @@ impl Loader {
         .unwrap_or_default()
     }
 
-    pub(super) fn string(
-        &mut self,
-        file: usize,
-        v: &mut Value<'_>,
-        what: &str,
-    ) -> Option<At<String>> {
-        self.shaped(file, v, what, ("a string", "a string"), |x| match x {
-            ValueInner::String(s) => Ok(s.into_owned()),
-            other => Err(other),
-        })
-    }
-
     pub(super) fn strings(
         &mut self,
         file: usize,
@@ -191,18 +202,6 @@ impl Loader {
         )
     }
 
-    pub(super) fn integer(
-        &mut self,
-        file: usize,
-        v: &mut Value<'_>,
-        what: &str,
-    ) -> Option<At<i64>> {
-        self.shaped(file, v, what, ("an integer", "an integer"), |x| match x {
-            ValueInner::Integer(i) => Ok(i),
-            other => Err(other),
-        })
-    }
-
     pub(super) fn unsigned(
         &mut self,
         file: usize,
@@ -220,18 +219,6 @@ impl Loader {
                 None
             }
         }
-    }
-
-    pub(super) fn boolean(
-        &mut self,
-        file: usize,
-        v: &mut Value<'_>,
-        what: &str,
-    ) -> Option<At<bool>> {
-        self.shaped(file, v, what, ("true or false", "a boolean"), |x| match x {
-            ValueInner::Boolean(b) => Ok(b),
-            other => Err(other),
-        })
     }
 
     pub(super) fn allow_deny(

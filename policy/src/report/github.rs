@@ -106,19 +106,7 @@ pub fn github(
         )?;
     }
     let sum = summary(reports);
-    writeln!(
-        w,
-        "wasmgate: {} file{} checked: {} error{}, {} warning{}, {} note{}, {} suppressed",
-        sum.files,
-        super::plural(sum.files),
-        sum.errors,
-        super::plural(sum.errors),
-        sum.warnings,
-        super::plural(sum.warnings),
-        sum.notes,
-        super::plural(sum.notes),
-        sum.suppressed
-    )?;
+    writeln!(w, "wasmgate: {}", counts(&sum, ""))?;
     if omitted.total() > 0 {
         writeln!(
             w,
@@ -145,6 +133,20 @@ pub fn github(
     Ok(omitted)
 }
 
+/// `N files checked: N errors, N warnings, N notes, N suppressed`, the errors between
+/// `strong` (the log line and the job summary say the same counts).
+fn counts(sum: &super::Summary, strong: &str) -> String {
+    let n = |n: usize, what: &str| format!("{n} {what}{}", super::plural(n));
+    format!(
+        "{} checked: {strong}{}{strong}, {}, {}, {} suppressed",
+        n(sum.files, "file"),
+        n(sum.errors, "error"),
+        n(sum.warnings, "warning"),
+        n(sum.notes, "note"),
+        sum.suppressed
+    )
+}
+
 /// The job summary: counts, then one table row per finding that counts, within
 /// [`MAX_SUMMARY_BYTES`].
 fn markdown_summary(
@@ -153,19 +155,7 @@ fn markdown_summary(
     s: &mut dyn Write,
 ) -> io::Result<()> {
     writeln!(s, "## wasmgate check\n")?;
-    writeln!(
-        s,
-        "{} file{} checked: **{} error{}**, {} warning{}, {} note{}, {} suppressed.\n",
-        sum.files,
-        super::plural(sum.files),
-        sum.errors,
-        super::plural(sum.errors),
-        sum.warnings,
-        super::plural(sum.warnings),
-        sum.notes,
-        super::plural(sum.notes),
-        sum.suppressed
-    )?;
+    writeln!(s, "{}.\n", counts(sum, "**"))?;
     if findings.is_empty() {
         return Ok(());
     }
