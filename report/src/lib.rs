@@ -322,6 +322,50 @@ pub enum Dynamic {
         /// Why, and how to get the section.
         reason: String,
     },
+    /// The binary was run in the sandbox, once per run of a scenario file.
+    Ran {
+        /// The scenario file.
+        scenario: String,
+        /// One per scenario run, in file order.
+        runs: Vec<DynamicRun>,
+    },
+}
+
+/// Denied host calls listed per run (the count is always given).
+pub const MAX_DENIED_LISTED: usize = 50;
+
+/// One sandboxed run: what happened, compared with what the static analysis predicted.
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct DynamicRun {
+    /// The run's name in the scenario file.
+    pub name: String,
+    /// The outcome the scenario expects.
+    pub expect: String,
+    /// How the run ended (`exit(0)`, `trap: ...`, a limit).
+    pub outcome: String,
+    /// Whether the outcome is the expected one.
+    pub matched: bool,
+    /// Host calls made.
+    pub host_calls: usize,
+    /// Host calls per capability of the called import (`none` for imports without one).
+    pub calls_by_capability: BTreeMap<String, usize>,
+    /// Calls the sandbox refused for lack of authority, the first [`MAX_DENIED_LISTED`].
+    pub denied: Vec<DeniedCall>,
+    /// How many calls were refused.
+    pub denied_count: usize,
+    /// Capabilities the analysis predicted for the entry that ran but no call of the run used.
+    pub predicted_unobserved: Vec<String>,
+    /// Imports called that the analysis did not predict (an analyzer soundness bug).
+    pub unpredicted: Vec<String>,
+}
+
+/// A host call the sandbox refused.
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct DeniedCall {
+    /// Import id, `module#name`.
+    pub call: String,
+    /// The result the guest got, as compact JSON (`{"errno":"notcapable"}`).
+    pub result: String,
 }
 
 /// Several binaries' reports with the overall verdict (the worst).
@@ -335,23 +379,115 @@ pub struct Audit {
     pub verdict: Verdict,
     /// One report per binary, in command-line order.
     pub binaries: Vec<AuditReport>,
+    /// Binaries that could not be read or parsed (the others are still reported).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failed: Vec<Failure>,
+}
+
+/// A binary of the run that has no report, and why.
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The binary as named on the command line.
+    pub artifact: String,
+    /// The error, naming the file and, for malformed Wasm, the byte offset.
+    pub error: String,
 }
 
 impl Audit {
     /// The reports of a run, with their overall verdict.
     pub fn new(wasmgate_version: &str, binaries: Vec<AuditReport>) -> Self {
-        let verdict = binaries
-            .iter()
-            .map(|b| b.verdict)
-            .max()
-            .unwrap_or(Verdict::Review);
+        Self::with_failures(wasmgate_version, binaries, Vec::new())
+    }
+
+    /// The reports of a run in which some binaries could not be analysed: a binary that
+    /// cannot be analysed cannot be trusted, so any failure makes the verdict `reject`.
+    pub fn with_failures(
+        wasmgate_version: &str,
+        binaries: Vec<AuditReport>,
+        failed: Vec<Failure>,
+    ) -> Self {
+        let verdict = if failed.is_empty() {
+            binaries
+                .iter()
+                .map(|b| b.verdict)
+                .max()
+                .unwrap_or(Verdict::Review)
+        } else {
+            Verdict::Reject
+        };
         Audit {
             schema_version: SCHEMA_VERSION,
             wasmgate_version: wasmgate_version.to_string(),
             verdict,
             binaries,
+            failed,
         }
     }
+
+    /// How many binaries the run named (reported or failed).
+    pub fn count(&self) -> usize {
+        self.binaries.len() + self.failed.len()
+    }
+}
+
+/// The facts of one sandboxed run as list items, names escaped by `esc`: shared by the
+/// Markdown and HTML renderers so both say the same.
+pub(crate) fn dynamic_lines(r: &DynamicRun, esc: fn(&str) -> String) -> Vec<String> {
+    let none = || "none".to_string();
+    let join = |v: &[String]| {
+        if v.is_empty() {
+            none()
+        } else {
+            v.iter().map(|x| esc(x)).collect::<Vec<_>>().join(", ")
+        }
+    };
+    let by_cap: Vec<String> = r
+        .calls_by_capability
+        .iter()
+        .map(|(c, n)| format!("{}: {}", esc(c), thousands(*n)))
+        .collect();
+    let mut denied: Vec<String> = r
+        .denied
+        .iter()
+        .map(|d| format!("{} → {}", esc(&d.call), esc(&d.result)))
+        .collect();
+    if r.denied_count > r.denied.len() {
+        denied.push(format!(
+            "… and {} more",
+            thousands(r.denied_count - r.denied.len())
+        ));
+    }
+    let mut lines = vec![
+        format!(
+            "Host calls: {}{}",
+            thousands(r.host_calls),
+            if by_cap.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", by_cap.join(", "))
+            }
+        ),
+        format!(
+            "Denied attempts: {}{}",
+            thousands(r.denied_count),
+            if denied.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", denied.join("; "))
+            }
+        ),
+        format!(
+            "Predicted but not observed: {}",
+            join(&r.predicted_unobserved)
+        ),
+    ];
+    if !r.unpredicted.is_empty() {
+        lines.push(format!(
+            "Called but not predicted (analyzer soundness bug): {}",
+            join(&r.unpredicted)
+        ));
+    }
+    lines
 }
 
 /// Writes the JSON report (pretty, arrays sorted as built).

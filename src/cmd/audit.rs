@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use wasmgate_policy::project::{self, Project};
 use wasmgate_policy::{Date, LoadError, SmtOptions, ValidPolicy};
-use wasmgate_report::{Audit, AuditInput, Verdict};
+use wasmgate_report::{Audit, AuditInput, Failure, Verdict};
 
 use crate::{exit, input, output};
 
@@ -35,6 +35,7 @@ Examples:
   wasmgate audit app.wasm --policy policy.toml --previous app-1.2.wasm -o report.md
   wasmgate audit a.wasm b.wasm --policy policy.toml --format json > audit.json
   wasmgate audit app.wasm --sbom cyclonedx -o app.cdx.json
+  wasmgate audit copy.wasm --policy copy.toml --scenario copy.scenario.toml -o report.html
 
 The format comes from the -o extension (.md, .html, .json), else --format (default md on
 standard output). --sbom cyclonedx writes a CycloneDX 1.5 JSON document instead of the report:
@@ -44,13 +45,23 @@ capabilities as properties, and the crates of its cargo-auditable `.dep-v0` sect
 The verdict, by the policy's levels after waivers: reject when an error counts, review when a
 warning counts or no policy applies, accept otherwise. Without --policy, `wasmgate.toml` in the
 working directory maps binaries to policies when it exists. The HTML is one self-contained
-file (inline CSS and SVG, no script, no network). The binary is not run: the dynamic section
-says so (use `wasmgate run`).
+file (inline CSS and SVG, no script, no network). The binary is not run unless --scenario
+names a scenario file (see `wasmgate run --help`): each of its runs then executes the binary
+in the sandbox under the policy's [sandbox] grants and limits plus the run's own, and the
+dynamic section gives per run the outcome against the expected one, host calls by
+capability, the denied attempts, and the capabilities the analysis predicted but the run did
+not use. The dynamic section does not change the verdict. A binary the sandbox cannot run
+(not a WASI command) counts as a binary that could not be analysed (exit 2), and so does an
+import called that the analysis did not predict (an analyzer soundness bug).
+
+A binary that cannot be read or parsed is listed in the report with the error (file and
+byte offset; its verdict counts as reject) and the others are still audited; the exit status
+is then 2.
 
 Exit status:
   0  every binary's verdict is accept
   1  some verdict is review or reject
-  2  usage, input or policy error")]
+  2  usage, input or policy error, or some binary could not be analysed")]
 pub struct Opts {
     /// The .wasm files.
     #[arg(required = true)]
@@ -78,6 +89,10 @@ pub struct Opts {
     /// Solver time limit per `[[calls]]` query in milliseconds (default 2000).
     #[arg(long, value_name = "MS")]
     pub smt_timeout: Option<u64>,
+    /// Run each binary in the sandbox once per run of this scenario file (as `wasmgate run
+    /// --scenario`) and fill the report's dynamic section.
+    #[arg(long, value_name = "S", conflicts_with = "sbom")]
+    pub scenario: Option<PathBuf>,
 }
 
 fn format_of(opts: &Opts) -> Result<Format> {
@@ -134,7 +149,13 @@ pub fn run(opts: Opts) -> Result<u8> {
             path.exists().then(|| Project::load(path)).transpose()?
         }
     };
+    // Loaded once, before any binary: an invalid scenario is a usage error.
+    let scenario = match &opts.scenario {
+        Some(p) => Some((p.clone(), load_scenario(p)?)),
+        None => None,
+    };
     let mut reports = Vec::with_capacity(opts.files.len());
+    let mut failed = Vec::new();
     for file in &opts.files {
         let artifact = crate::cmd::check::display(file);
         let policy_path = match (&opts.policy, &project) {
@@ -151,9 +172,23 @@ pub fn run(opts: Opts) -> Result<u8> {
             .map(ValidPolicy::analysis_options)
             .unwrap_or_default();
         options.assume_no_reentry |= opts.analysis.assume_no_reentry;
-        let bytes = input::read(file)?;
-        let analysis = wasmgate_analyzer::analyze_with(&bytes, options)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        // A binary that cannot be read or parsed gets an entry and the others go on.
+        let read = input::read(file).and_then(|bytes| {
+            wasmgate_analyzer::analyze_with(&bytes, options)
+                .map(|a| (bytes, a))
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))
+        });
+        let (bytes, analysis) = match read {
+            Ok(r) => r,
+            Err(e) => {
+                output::eprint(&format!("error: {e:#}\n"));
+                failed.push(Failure {
+                    artifact,
+                    error: format!("{e:#}"),
+                });
+                continue;
+            }
+        };
         let findings = policy.as_ref().map(|p| {
             wasmgate_policy::check_with(
                 p,
@@ -169,6 +204,22 @@ pub fn run(opts: Opts) -> Result<u8> {
                 },
             )
         });
+        let dynamic = match &scenario {
+            Some((path, runs)) => {
+                match dynamic(file, &bytes, &analysis, policy.as_ref(), path, runs) {
+                    Ok(d) => Some(d),
+                    Err(e) => {
+                        output::eprint(&format!("error: {e:#}\n"));
+                        failed.push(Failure {
+                            artifact,
+                            error: format!("{e:#}"),
+                        });
+                        continue;
+                    }
+                }
+            }
+            None => None,
+        };
         let previous = match &opts.previous {
             Some(old) => Some((
                 crate::cmd::check::display(old),
@@ -177,14 +228,18 @@ pub fn run(opts: Opts) -> Result<u8> {
             )),
             None => None,
         };
-        reports.push(wasmgate_report::audit_one(AuditInput {
+        let mut report = wasmgate_report::audit_one(AuditInput {
             artifact: &artifact,
             analysis: &analysis,
             policy: policy_path.as_deref().zip(findings.as_deref()),
             previous: previous.as_ref().map(|(n, a)| (n.as_str(), a)),
-        }));
+        });
+        if let Some(d) = dynamic {
+            report.dynamic = d;
+        }
+        reports.push(report);
     }
-    let audit = Audit::new(env!("CARGO_PKG_VERSION"), reports);
+    let audit = Audit::with_failures(env!("CARGO_PKG_VERSION"), reports, failed);
     let render = |w: &mut dyn std::io::Write| -> Result<()> {
         match format {
             None => wasmgate_report::cyclonedx(&audit, w)?,
@@ -198,9 +253,92 @@ pub fn run(opts: Opts) -> Result<u8> {
         Some(path) => output::write_atomic_with(path, render)?,
         None => output::print_with(render)?,
     }
-    Ok(if audit.verdict == Verdict::Accept {
+    Ok(if !audit.failed.is_empty() {
+        exit::ERROR
+    } else if audit.verdict == Verdict::Accept {
         exit::OK
     } else {
         exit::VIOLATION
     })
+}
+
+/// The scenario file's runs, or an error when this build has no sandbox.
+#[cfg(feature = "sandbox")]
+type Runs = Vec<crate::scenario::Run>;
+#[cfg(not(feature = "sandbox"))]
+type Runs = ();
+
+#[cfg(feature = "sandbox")]
+fn load_scenario(path: &Path) -> Result<Runs> {
+    crate::cmd::run::load_scenario(path)
+}
+
+#[cfg(not(feature = "sandbox"))]
+fn load_scenario(_: &Path) -> Result<Runs> {
+    bail!("--scenario needs the sandbox: this wasmgate was built without the `sandbox` feature")
+}
+
+/// Runs `bytes` once per scenario run, as `wasmgate run --scenario` does, and turns each run
+/// into the report's plain data (the report crate does not depend on the sandbox).
+#[cfg(feature = "sandbox")]
+fn dynamic(
+    file: &Path,
+    bytes: &[u8],
+    analysis: &wasmgate_analyzer::Analysis,
+    policy: Option<&ValidPolicy>,
+    scenario: &Path,
+    runs: &Runs,
+) -> Result<wasmgate_report::Dynamic> {
+    use wasmgate_report::{DeniedCall, DynamicRun, MAX_DENIED_LISTED};
+    use wasmgate_sandbox_harness::crosscheck::crosscheck_entries;
+    use wasmgate_sandbox_harness::{Entry, Limits, run as run_guest};
+
+    use crate::cmd::run;
+
+    let (base, policy_limits) = run::grants(file, &[], policy)?;
+    let limits = Limits::default().with(&policy_limits);
+    let mut out = Vec::with_capacity(runs.len());
+    for r in runs {
+        let report = run_guest(bytes, &run::with_run(&base, r), &limits, &Entry::Command)
+            .with_context(|| format!("running {} (scenario run `{}`)", file.display(), r.name))?;
+        let check = crosscheck_entries(analysis, &report.entries, &report.trace);
+        run::soundness(std::iter::once(&check))
+            .with_context(|| format!("{} (scenario run `{}`)", file.display(), r.name))?;
+        let denied: Vec<_> = report.trace.denied().collect();
+        out.push(DynamicRun {
+            name: r.name.clone(),
+            expect: r.expect.to_string(),
+            outcome: report.outcome.to_string(),
+            matched: r.expect.matches(&report.outcome),
+            host_calls: report.trace.calls.len(),
+            calls_by_capability: run::by_capability(&report, analysis),
+            denied_count: denied.len(),
+            denied: denied
+                .iter()
+                .take(MAX_DENIED_LISTED)
+                .map(|c| DeniedCall {
+                    call: c.call.clone(),
+                    result: c.result.to_string(),
+                })
+                .collect(),
+            predicted_unobserved: check.unobserved_capabilities.clone(),
+            unpredicted: check.missing.clone(),
+        });
+    }
+    Ok(wasmgate_report::Dynamic::Ran {
+        scenario: crate::cmd::check::display(scenario),
+        runs: out,
+    })
+}
+
+#[cfg(not(feature = "sandbox"))]
+fn dynamic(
+    _: &Path,
+    _: &[u8],
+    _: &wasmgate_analyzer::Analysis,
+    _: Option<&ValidPolicy>,
+    _: &Path,
+    _: &Runs,
+) -> Result<wasmgate_report::Dynamic> {
+    bail!("--scenario needs the sandbox")
 }

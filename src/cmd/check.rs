@@ -74,10 +74,15 @@ once); hidden directories, `target/` and `node_modules/` are skipped, `.gitignor
 honoured, and special files (FIFOs, devices) are skipped with a warning. Waivers expire
 against --now, else SOURCE_DATE_EPOCH, else today's UTC date (1970-01-01..=9999-12-31).
 
+A binary that cannot be read or parsed does not stop the batch: an `error:` line on standard
+error names it (with the byte offset of malformed Wasm), its --summary-jsonl line carries
+`error`, the others are checked and reported, and the exit status is 2.
+
 Exit status:
   0  nothing at or above --fail-on remains after waivers and baseline
   1  at least one such finding
-  2  usage, input or policy error (policy errors show line:column with a caret)")]
+  2  usage, input or policy error (policy errors show line:column with a caret), or some
+     binary could not be checked")]
 pub struct Opts {
     /// Files or directories to check (default: the working directory).
     pub paths: Vec<PathBuf>,
@@ -277,8 +282,25 @@ pub fn run(opts: Opts) -> Result<u8> {
     }
     let mut reports = Vec::with_capacity(checked.len());
     let mut lines = Vec::new();
+    // A binary that cannot be read or parsed is reported and the batch goes on; the exit
+    // status is then 2 (an unchecked binary must not pass the gate).
+    let mut failed = 0usize;
     for (r, (_, artifact, policy_path)) in checked.into_iter().zip(&jobs) {
-        let done = r?;
+        let done = match r {
+            Ok(done) => done,
+            Err(e) => {
+                failed += 1;
+                output::eprint(&format!("error: {e:#}\n"));
+                if opts.summary_jsonl.is_some() {
+                    lines.push(serde_json::json!({
+                        "artifact": artifact,
+                        "policy": display(policy_path),
+                        "error": format!("{e:#}"),
+                    }));
+                }
+                continue;
+            }
+        };
         let report = FileReport {
             artifact: artifact.clone(),
             policy: display(policy_path),
@@ -301,14 +323,23 @@ pub fn run(opts: Opts) -> Result<u8> {
             Ok(())
         })?;
     }
-    render_and_exit(
+    let status = render_and_exit(
         &reports,
         opts.format,
         opts.output.as_deref(),
         opts.fail_on,
         baseline.is_some(),
         shard_meta.as_ref(),
-    )
+    )?;
+    if failed > 0 {
+        output::eprint(&format!(
+            "error: {failed} of {} binar{} could not be checked (see above)\n",
+            jobs.len(),
+            if jobs.len() == 1 { "y" } else { "ies" }
+        ));
+        return Ok(exit::ERROR);
+    }
+    Ok(status)
 }
 
 /// Writes the report in `format` (to `out_path` atomically, else standard output) and returns

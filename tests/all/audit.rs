@@ -922,3 +922,239 @@ fn audit_exit_status_follows_the_verdict() {
         "{help}"
     );
 }
+
+/// Regression: `audit` of several files stopped at the first one that did not parse. Now the
+/// malformed binary is listed with its error (file, byte offset) in every format, the others
+/// keep their full reports, the verdict is reject and the exit status 2.
+#[test]
+fn a_malformed_binary_among_several_is_listed_and_the_others_audited() {
+    let dir = fixture_dir();
+    let d = dir.path();
+    std::fs::write(d.join("bad.wasm"), crate::batch::TRUNCATED_WASM).unwrap();
+    let files = ["app-old.wasm", "bad.wasm", "app.wasm"];
+    let run = |format: &str| {
+        let args = [
+            &["audit"][..],
+            &files,
+            &[
+                "-p",
+                "policy.toml",
+                "--now",
+                "2026-01-01",
+                "--format",
+                format,
+            ],
+        ]
+        .concat();
+        let (code, out, err) = run_in(d, &args);
+        assert_eq!(code, 2, "{err}");
+        assert!(
+            err.starts_with("error: bad.wasm: ") && err.contains("byte offset"),
+            "{err}"
+        );
+        out
+    };
+    let json: Value = serde_json::from_str(&run("json")).unwrap();
+    assert_eq!(json["verdict"], "reject");
+    let reported: Vec<&str> = json["binaries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["artifact"].as_str().unwrap())
+        .collect();
+    assert_eq!(reported, ["app-old.wasm", "app.wasm"]);
+    assert_eq!(json["binaries"][0]["verdict"], "accept");
+    let failed = json["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["artifact"], "bad.wasm");
+    let error = failed[0]["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("bad.wasm: ") && error.contains("byte offset"),
+        "{error}"
+    );
+    // The good reports are those of a run without the malformed binary.
+    let (_, alone, _) = run_in(
+        d,
+        &[
+            "audit",
+            "app-old.wasm",
+            "app.wasm",
+            "-p",
+            "policy.toml",
+            "--now",
+            "2026-01-01",
+            "--format",
+            "json",
+        ],
+    );
+    let alone: Value = serde_json::from_str(&alone).unwrap();
+    assert_eq!(json["binaries"], alone["binaries"]);
+    let md = run("md");
+    // The summary table (names Markdown-escaped).
+    let rows: Vec<&str> = md.lines().filter(|l| l.starts_with("| ")).take(5).collect();
+    assert_eq!(rows[0], "| Binary | Verdict | Why |");
+    assert!(rows[2].starts_with("| app\\-old\\.wasm | accept |"), "{md}");
+    assert!(rows[3].starts_with("| app\\.wasm | reject |"), "{md}");
+    assert!(
+        rows[4].starts_with("| bad\\.wasm | error | could not be analysed: bad\\.wasm\\: ")
+            && rows[4].contains("byte offset"),
+        "{md}"
+    );
+    assert!(
+        md.contains("**Verdict: REJECT** (the worst of 3 binaries)"),
+        "{md}"
+    );
+    let html = run("html");
+    assert!(
+        html.contains("<td class=\"name\">bad.wasm</td><td class=\"error\">error</td>"),
+        "{html}"
+    );
+}
+
+/// The copier (corpus/c/copy.c) under a scenario of two runs: one copies into a writable
+/// input, one tries to write into a read-only input (the sandbox refuses the open).
+fn copy_scenario_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::copy(root().join("corpus/c/copy.wasm"), d.join("copy.wasm")).unwrap();
+    std::fs::copy(
+        root().join("corpus/fixtures/policy/stdio-only.toml"),
+        d.join("stdio-only.toml"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(d.join("in")).unwrap();
+    std::fs::create_dir_all(d.join("out")).unwrap();
+    std::fs::write(d.join("in/a.txt"), "copied by the audit scenario\n").unwrap();
+    std::fs::write(
+        d.join("copy.scenario.toml"),
+        "[[run]]\nname = \"copies\"\nargs = [\"/in/a.txt\", \"/out/b.txt\"]\n\
+         [[run.inputs]]\nhost = \"in\"\nguest = \"/in\"\n\
+         [[run.inputs]]\nhost = \"out\"\nguest = \"/out\"\nmode = \"rw\"\n\n\
+         [[run]]\nname = \"read-only-target\"\nargs = [\"/in/a.txt\", \"/in/b.txt\"]\n\
+         expect = \"exit(1)\"\n\
+         [[run.inputs]]\nhost = \"in\"\nguest = \"/in\"\n",
+    )
+    .unwrap();
+    dir
+}
+
+/// `audit --scenario`: the dynamic section holds each run's outcome, host calls by
+/// capability, denied attempts and the capabilities predicted but not used, consistent with
+/// the static analysis (`inspect`) both ways; the Markdown section is snapshotted.
+#[test]
+fn audit_scenario_fills_the_dynamic_section() {
+    let dir = copy_scenario_dir();
+    let d = dir.path();
+    let base = [
+        "audit",
+        "copy.wasm",
+        "-p",
+        "stdio-only.toml",
+        "--now",
+        "2026-01-01",
+        "--scenario",
+        "copy.scenario.toml",
+    ];
+    let run = |format: &str| {
+        let (code, out, err) = run_in(d, &[&base[..], &["--format", format]].concat());
+        assert_eq!(code, 1, "the copier is rejected by stdio-only: {err}");
+        assert_eq!(err, "");
+        out
+    };
+    let json: Value = serde_json::from_str(&run("json")).unwrap();
+    let dynamic = &json["binaries"][0]["dynamic"];
+    assert_eq!(dynamic["status"], "ran");
+    assert_eq!(dynamic["scenario"], "copy.scenario.toml");
+    let runs = dynamic["runs"].as_array().unwrap();
+    let got: Vec<(&str, &str, bool)> = runs
+        .iter()
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap(),
+                r["outcome"].as_str().unwrap(),
+                r["matched"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("copies", "exit(0)", true),
+            ("read-only-target", "exit(1)", true)
+        ]
+    );
+    // Denied: nothing in the first run; opening /in/b.txt for writing in the second.
+    assert_eq!(runs[0]["denied_count"], 0);
+    assert_eq!(runs[0]["denied"], serde_json::json!([]));
+    let denied: Vec<&str> = runs[1]["denied"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["call"].as_str().unwrap())
+        .collect();
+    assert_eq!(denied, ["wasi_snapshot_preview1#path_open"]);
+    assert_eq!(runs[1]["denied_count"], 1);
+    // What `_start` reaches, from the static analysis.
+    let (code, inspect, err) = run_in(d, &["inspect", "copy.wasm", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let inspect: Value = serde_json::from_str(&inspect).unwrap();
+    assert_eq!(inspect["entry_points"][0]["name"], "_start");
+    let predicted: BTreeSet<String> = inspect["shared_reaches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r["entry_points"]
+                .as_array()
+                .unwrap()
+                .contains(&Value::from(0))
+        })
+        .map(|r| r["witness"]["capability"].as_str().unwrap().to_string())
+        .collect();
+    assert!(predicted.contains("fs.write") && predicted.contains("stdio"));
+    for r in runs {
+        // Capabilities of the imports called (an import carries all of its capabilities).
+        let used: BTreeSet<String> = r["calls_by_capability"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|k| *k != "none")
+            .cloned()
+            .collect();
+        let unobserved = strings(&r["predicted_unobserved"]);
+        // Exactly the predicted capabilities no call used: nothing missing, nothing extra.
+        assert_eq!(
+            unobserved,
+            predicted
+                .difference(&used)
+                .cloned()
+                .collect::<BTreeSet<_>>(),
+            "{r}"
+        );
+        let total: u64 = r["calls_by_capability"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|n| n.as_u64().unwrap())
+            .sum();
+        assert!(total >= r["host_calls"].as_u64().unwrap(), "{r}");
+        assert_eq!(r["unpredicted"], serde_json::json!([]));
+    }
+    let md = run("md");
+    let start = md.find("### Dynamic behaviour").unwrap();
+    let end = md[start + 4..]
+        .find("\n### ")
+        .map_or(md.len(), |i| start + 4 + i);
+    insta::assert_snapshot!("audit_scenario_dynamic_md", &md[start..end]);
+    let html = run("html");
+    assert!(
+        html.contains(
+            "<h4>Run <span class=\"name\">read-only-target</span>: exit(1) (expected exit(1))</h4>"
+        ),
+        "{html}"
+    );
+    assert!(
+        html.contains("Denied attempts: 1 (wasi_snapshot_preview1#path_open → "),
+        "{html}"
+    );
+}
