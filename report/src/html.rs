@@ -10,7 +10,7 @@ use wasmgate_escape::{html as h, html_pre};
 use crate::markdown::{MAX_TABLE_ROWS, level_heading, path, policy_status, some_of, verdict_word};
 use crate::{Audit, AuditReport, Dependencies, Dynamic, MAX_WIT_LINES, Verdict, thousands};
 
-const STYLE: &str = "
+pub(crate) const STYLE: &str = "
 :root { color-scheme: light; }
 body { font: 15px/1.5 system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 0 auto;
   padding: 12px; max-width: 1000px; color: #0f172a; overflow-wrap: break-word; }

@@ -1158,3 +1158,204 @@ fn audit_scenario_fills_the_dynamic_section() {
         "{html}"
     );
 }
+
+/// Reads a JSON file.
+fn read_json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// `audit --output-dir` over a directory: the C programs, one with a name that must not reach
+/// the file system as is, and a malformed binary. One report per binary, each equal to the
+/// report of auditing that binary alone; an index listing every binary (Markdown snapshot);
+/// the same output with one or two jobs and from the cache, every entry then cached.
+#[test]
+fn batch_audit_writes_a_report_per_binary_and_an_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let bins = d.join("bins");
+    std::fs::create_dir_all(bins.join("sub")).unwrap();
+    let c = crate::common::files_with_ext(&root().join("corpus/c"), "wasm");
+    for p in &c {
+        std::fs::copy(p, bins.join(p.file_name().unwrap())).unwrap();
+    }
+    std::fs::copy(
+        root().join("corpus/c/copy.wasm"),
+        bins.join("sub/x y;<b>.wasm"),
+    )
+    .unwrap();
+    std::fs::write(bins.join("bad.wasm"), crate::batch::TRUNCATED_WASM).unwrap();
+    std::fs::copy(
+        root().join("corpus/fixtures/policy/stdio-only.toml"),
+        d.join("stdio-only.toml"),
+    )
+    .unwrap();
+    let batch = |out: &str, format: &str, extra: &[&str]| {
+        let args = [
+            &[
+                "audit",
+                "bins",
+                "-p",
+                "stdio-only.toml",
+                "--now",
+                "2026-01-01",
+            ][..],
+            &["--output-dir", out, "--format", format],
+            extra,
+        ]
+        .concat();
+        let (code, stdout, err) = run_in(d, &args);
+        assert_eq!(code, 2, "bad.wasm cannot be analysed: {err}");
+        assert_eq!(stdout, "");
+        assert!(
+            err.starts_with("error: bins/bad.wasm: ") && err.lines().count() == 1,
+            "{err}"
+        );
+        d.join(out)
+    };
+    let out = batch("out", "json", &["--no-cache", "-j", "1"]);
+    let index = read_json(&out.join("index.json"));
+    assert_eq!(index["verdict"], "reject");
+    let entries = index["binaries"].as_array().unwrap();
+    let mut expected: Vec<String> = c
+        .iter()
+        .map(|p| format!("bins/{}", p.file_name().unwrap().to_str().unwrap()))
+        .collect();
+    expected.push("bins/sub/x y;<b>.wasm".into());
+    expected.sort();
+    let listed: Vec<&str> = entries
+        .iter()
+        .map(|e| e["artifact"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, expected);
+    assert_eq!(index["failed"][0]["artifact"], "bins/bad.wasm");
+    assert_eq!(index["failed"].as_array().unwrap().len(), 1);
+    let mut files: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    files.sort();
+    let mut names: Vec<String> = entries
+        .iter()
+        .map(|e| e["report"].as_str().unwrap().to_string())
+        .chain(["index.json".to_string()])
+        .collect();
+    names.sort();
+    assert_eq!(
+        files, names,
+        "one report per binary and the index, nothing else"
+    );
+    assert!(
+        names.contains(&"bins_sub_x_y__b_.wasm.json".to_string()),
+        "{names:?}"
+    );
+    for e in entries {
+        assert_eq!(e["cached"], false);
+        // The batch report is the report of auditing the binary alone.
+        let artifact = e["artifact"].as_str().unwrap();
+        let (_, alone, err) = run_in(
+            d,
+            &[
+                "audit",
+                artifact,
+                "-p",
+                "stdio-only.toml",
+                "--now",
+                "2026-01-01",
+                "--format",
+                "json",
+            ],
+        );
+        let alone: Value = serde_json::from_str(&alone).unwrap_or_else(|_| panic!("{err}"));
+        let report = read_json(&out.join(e["report"].as_str().unwrap()));
+        assert_eq!(report, alone, "{artifact}");
+        assert_eq!(e["verdict"], alone["verdict"], "{artifact}");
+    }
+    // Two jobs, then a cache filled and read: the same files.
+    let read_all = |out: &Path| -> BTreeMap<String, String> {
+        std::fs::read_dir(out)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.file_name().into_string().unwrap(),
+                    std::fs::read_to_string(e.path()).unwrap(),
+                )
+            })
+            .collect()
+    };
+    let first = read_all(&out);
+    assert_eq!(
+        read_all(&batch("two", "json", &["--no-cache", "-j", "2"])),
+        first
+    );
+    assert_eq!(
+        read_all(&batch("c1", "json", &["--cache-dir", "cache"])),
+        first
+    );
+    let cached = batch("c2", "json", &["--cache-dir", "cache"]);
+    let again = read_all(&cached);
+    let index2 = read_json(&cached.join("index.json"));
+    assert!(
+        index2["binaries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["cached"] == true),
+        "{index2}"
+    );
+    // Only the `cached` flags of the index differ.
+    let strip = |m: &BTreeMap<String, String>| {
+        let mut m = m.clone();
+        m.insert(
+            "index.json".into(),
+            m["index.json"].replace("\"cached\": true", "\"cached\": false"),
+        );
+        m
+    };
+    assert_eq!(strip(&again), first);
+    let md = batch("md", "md", &["--no-cache"]);
+    insta::assert_snapshot!(
+        "audit_batch_index_md",
+        std::fs::read_to_string(md.join("index.md"))
+            .unwrap()
+            .replace(&env!("CARGO_PKG_VERSION").replace('.', "\\."), "VERSION")
+    );
+    let html = batch("html", "html", &["--no-cache"]);
+    let index_html = std::fs::read_to_string(html.join("index.html")).unwrap();
+    assert!(
+        index_html.contains(
+            "<a href=\"bins_sub_x_y__b_.wasm.html\" class=\"name\">bins/sub/x y;&lt;b&gt;.wasm</a>"
+        ),
+        "{index_html}"
+    );
+    // A directory without --output-dir is a usage error.
+    let (code, _, err) = run_in(d, &["audit", "bins"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--output-dir"), "{err}");
+}
+
+/// The batch audit draws a progress bar on a terminal (a pseudo-terminal from util-linux
+/// `script`) and nothing when standard error is a pipe.
+#[test]
+fn batch_audit_progress_bar_only_on_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("bins")).unwrap();
+    let c = crate::common::files_with_ext(&root().join("corpus/c"), "wasm");
+    for p in &c {
+        std::fs::copy(p, d.join("bins").join(p.file_name().unwrap())).unwrap();
+    }
+    let cmd = format!(
+        "{} audit bins --output-dir out --no-cache -j 1 > /dev/null",
+        env!("CARGO_BIN_EXE_wasmgate")
+    );
+    let out = Command::new("timeout")
+        .args(["120", "script", "-qec", &cmd, "/dev/null"])
+        .current_dir(d)
+        .output()
+        .expect("util-linux `script` is needed for this test");
+    let tty = String::from_utf8_lossy(&out.stdout);
+    assert!(tty.contains(&format!("/{} binaries (", c.len())), "{tty:?}");
+    let (code, _, err) = run_in(d, &["audit", "bins", "--output-dir", "out2", "--no-cache"]);
+    assert_eq!((code, err.as_str()), (1, ""), "no policy: review");
+}
