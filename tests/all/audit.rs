@@ -1359,3 +1359,87 @@ fn batch_audit_progress_bar_only_on_a_terminal() {
     let (code, _, err) = run_in(d, &["audit", "bins", "--output-dir", "out2", "--no-cache"]);
     assert_eq!((code, err.as_str()), (1, ""), "no policy: review");
 }
+
+/// Loads `page` in headless Chromium; fails on any console message; returns the DOM.
+fn chromium_dom(browser: &Path, page: &Path) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(browser);
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--no-first-run",
+        "--enable-logging=stderr",
+        "--v=0",
+        &format!("--user-data-dir={}", profile.path().display()),
+        "--dump-dom",
+        &format!("file://{}", page.display()),
+    ]);
+    let out = output_within(cmd, Duration::from_secs(120));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let console: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("CONSOLE") || l.contains("Uncaught") || l.contains("Refused to"))
+        .collect();
+    assert!(
+        console.is_empty(),
+        "{}: {}",
+        page.display(),
+        console.join("\n")
+    );
+    assert!(out.status.success(), "chromium failed: {stderr}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The HTML of a scenario run's dynamic section and of a batch index load in headless
+/// Chromium without errors, and hold what they were written with.
+#[test]
+fn audit_scenario_and_index_html_load_in_headless_chromium() {
+    let Some(browser) = chromium() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "chromium is not installed (apt-get install chromium; .ci/run does)"
+        );
+        eprintln!("skipped: chromium is not installed");
+        return;
+    };
+    let dir = copy_scenario_dir();
+    let d = dir.path();
+    let (code, _, err) = run_in(
+        d,
+        &[
+            "audit",
+            "copy.wasm",
+            "-p",
+            "stdio-only.toml",
+            "--scenario",
+            "copy.scenario.toml",
+            "-o",
+            "report.html",
+        ],
+    );
+    assert_eq!(code, 1, "{err}");
+    let dom = chromium_dom(&browser, &d.join("report.html"));
+    assert_eq!(dom.matches("<h4>Run ").count(), 2, "{dom}");
+    assert!(dom.contains("Denied attempts: 1"), "{dom}");
+    let (code, _, err) = run_in(
+        d,
+        &[
+            "audit",
+            "copy.wasm",
+            "--output-dir",
+            "out",
+            "--format",
+            "html",
+            "--no-cache",
+        ],
+    );
+    assert_eq!(code, 1, "{err}");
+    let dom = chromium_dom(&browser, &d.join("out/index.html"));
+    assert!(
+        dom.contains("<a href=\"copy.wasm.html\" class=\"name\">copy.wasm</a>"),
+        "{dom}"
+    );
+    assert!(d.join("out/copy.wasm.html").is_file());
+}
