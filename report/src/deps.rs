@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 pub const MAX_DEP_JSON: usize = 8 << 20;
 
 /// One crate of the dependency list.
-#[derive(Serialize, Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Crate {
     /// Crate name (untrusted).
     pub name: String,

@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use wasmgate_analyzer::{Analysis, ELIDED};
 use wasmgate_escape::{dot_string, html};
 
@@ -28,7 +28,7 @@ pub const MAX_IMPORT_NODES: usize = 25;
 const LABEL_CHARS: usize = 36;
 
 /// A node of one column.
-#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct GraphNode {
     /// Entry point name, function name or import id (untrusted).
     pub name: String,
@@ -38,7 +38,7 @@ pub struct GraphNode {
 
 /// An edge between two columns: `(column, index)` pairs, with the number of calls it stands
 /// for (1: a direct call).
-#[derive(Serialize, Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct GraphEdge {
     /// `[column, index]` of the source (column 0: entry points, 1: internal, 2: imports).
     pub from: (u8, u32),
@@ -49,7 +49,7 @@ pub struct GraphEdge {
 }
 
 /// The picture's data.
-#[derive(Serialize, Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, Eq)]
 pub struct Graph {
     /// Entry points, top to bottom.
     pub entry_points: Vec<GraphNode>,

@@ -10,7 +10,7 @@ use wasmgate_escape::{html as h, html_pre};
 use crate::markdown::{MAX_TABLE_ROWS, level_heading, path, policy_status, some_of, verdict_word};
 use crate::{Audit, AuditReport, Dependencies, Dynamic, MAX_WIT_LINES, Verdict, thousands};
 
-const STYLE: &str = "
+pub(crate) const STYLE: &str = "
 :root { color-scheme: light; }
 body { font: 15px/1.5 system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 0 auto;
   padding: 12px; max-width: 1000px; color: #0f172a; overflow-wrap: break-word; }
@@ -37,9 +37,10 @@ fn verdict_class(v: Verdict) -> &'static str {
 
 /// Writes the HTML report.
 pub fn html(audit: &Audit, w: &mut dyn Write) -> io::Result<()> {
-    let title = match audit.binaries.as_slice() {
-        [one] => format!("wasmgate audit: {}", one.artifact),
-        many => format!("wasmgate audit: {} binaries", many.len()),
+    let title = match (audit.binaries.as_slice(), audit.failed.as_slice()) {
+        ([one], []) => format!("wasmgate audit: {}", one.artifact),
+        ([], [one]) => format!("wasmgate audit: {}", one.artifact),
+        _ => format!("wasmgate audit: {} binaries", audit.count()),
     };
     writeln!(
         w,
@@ -50,10 +51,10 @@ pub fn html(audit: &Audit, w: &mut dyn Write) -> io::Result<()> {
         h(&title)
     )?;
     writeln!(w, "<h1>wasmgate audit report</h1>")?;
-    let why = if audit.binaries.len() == 1 {
-        h(&audit.binaries[0].verdict_reason)
-    } else {
-        format!("the worst of {} binaries", audit.binaries.len())
+    let why = match (audit.binaries.as_slice(), audit.failed.as_slice()) {
+        ([one], []) => h(&one.verdict_reason),
+        ([], [one]) => format!("could not be analysed: {}", h(&one.error)),
+        _ => format!("the worst of {} binaries", audit.count()),
     };
     writeln!(
         w,
@@ -61,7 +62,7 @@ pub fn html(audit: &Audit, w: &mut dyn Write) -> io::Result<()> {
         verdict_class(audit.verdict),
         verdict_word(audit.verdict)
     )?;
-    if audit.binaries.len() > 1 {
+    if audit.count() > 1 {
         writeln!(
             w,
             "<div class=\"scroll\"><table><tr><th>Binary</th><th>Verdict</th><th>Why</th></tr>"
@@ -73,6 +74,14 @@ pub fn html(audit: &Audit, w: &mut dyn Write) -> io::Result<()> {
                 h(&b.artifact),
                 b.verdict.as_str(),
                 h(&b.verdict_reason)
+            )?;
+        }
+        for f in &audit.failed {
+            writeln!(
+                w,
+                "<tr><td class=\"name\">{}</td><td class=\"error\">error</td><td>could not be analysed: {}</td></tr>",
+                h(&f.artifact),
+                h(&f.error)
             )?;
         }
         writeln!(w, "</table></div>")?;
@@ -459,6 +468,35 @@ fn binary(i: usize, b: &AuditReport, w: &mut dyn Write) -> io::Result<()> {
     writeln!(w, "<h3>Dynamic behaviour</h3>")?;
     match &b.dynamic {
         Dynamic::NotRun { reason } => writeln!(w, "<p>Not run: {}.</p>", h(reason))?,
+        Dynamic::Ran { scenario, runs } => {
+            let matched = runs.iter().filter(|r| r.matched).count();
+            writeln!(
+                w,
+                "<p>Run in the sandbox by the scenario <span class=\"name\">{}</span>: {} run{}, \
+                 {matched} with the expected outcome.</p>",
+                h(scenario),
+                runs.len(),
+                if runs.len() == 1 { "" } else { "s" }
+            )?;
+            for r in runs {
+                writeln!(
+                    w,
+                    "<h4>Run <span class=\"name\">{}</span>: {} (expected {}{})</h4><ul>",
+                    h(&r.name),
+                    h(&r.outcome),
+                    h(&r.expect),
+                    if r.matched {
+                        ""
+                    } else {
+                        ", <span class=\"error\">MISMATCH</span>"
+                    }
+                )?;
+                for line in crate::dynamic_lines(r, h) {
+                    writeln!(w, "<li>{line}</li>")?;
+                }
+                writeln!(w, "</ul>")?;
+            }
+        }
     }
     if !b.warnings.is_empty() {
         writeln!(w, "<h3>Analyzer warnings</h3><ul>")?;

@@ -14,19 +14,21 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use wasmgate_analyzer::{Analysis, BinaryKind, CustomSection, Reach};
 use wasmgate_policy::{Finding, Kind, Level};
 
 pub mod deps;
 pub mod graph;
 mod html;
+mod index;
 mod markdown;
 mod sbom;
 
 pub use deps::{Crate, DepError, parse_dep_v0};
 pub use graph::Graph;
 pub use html::html;
+pub use index::{Index, IndexEntry, index_html, index_json, index_markdown};
 pub use markdown::markdown;
 pub use sbom::cyclonedx;
 
@@ -50,7 +52,7 @@ pub const MAX_METADATA_CHARS: usize = 2_000;
 pub const SIGNATURE_SECTIONS: &[&str] = &["signature", "signature_delimiter"];
 
 /// The decision at the top of a report, by the policy's levels.
-#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// No error or warning counts after waivers: the binary may be used as it is.
@@ -87,7 +89,7 @@ pub struct AuditInput<'a> {
 }
 
 /// The report of one binary: everything the renderers show, nothing they compute.
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct AuditReport {
     /// The binary as named on the command line.
     pub artifact: String,
@@ -96,14 +98,14 @@ pub struct AuditReport {
     /// Why, in one sentence.
     pub verdict_reason: String,
     /// The policy file, when one was applied.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
     /// What the binary is.
     pub identity: Identity,
     /// Crates from cargo-auditable's `.dep-v0` section.
     pub dependencies: Dependencies,
     /// The WIT world of a component.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wit: Option<String>,
     /// One row per capability some entry point reaches, sorted by capability.
     pub capabilities: Vec<CapabilityRow>,
@@ -116,7 +118,7 @@ pub struct AuditReport {
     /// `[[calls]]` verdicts of the SMT checker, when the policy has constraints.
     pub smt: Vec<SmtVerdict>,
     /// Against `--previous`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diff: Option<StaticDiff>,
     /// The dynamic section (`wasmgate run`).
     pub dynamic: Dynamic,
@@ -125,7 +127,7 @@ pub struct AuditReport {
 }
 
 /// Identity of a binary.
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct Identity {
     /// File size in bytes.
     pub size: u64,
@@ -147,7 +149,7 @@ pub struct Identity {
 }
 
 /// One `producers` entry.
-#[derive(Serialize, Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ProducerRow {
     /// `language`, `processed-by` or `sdk`.
     pub field: String,
@@ -158,10 +160,10 @@ pub struct ProducerRow {
 }
 
 /// One custom section.
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct SectionRow {
     /// Embedded module holding it (`module[0]`), or none for the binary itself.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub module: Option<String>,
     /// Section name.
     pub name: String,
@@ -170,7 +172,7 @@ pub struct SectionRow {
 }
 
 /// The dependency list, when the binary carries one.
-#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 #[serde(rename_all = "lowercase", tag = "status")]
 pub enum Dependencies {
     /// No `.dep-v0` section.
@@ -178,7 +180,7 @@ pub enum Dependencies {
     /// The crates it lists.
     Listed {
         /// Embedded module holding the section, or none for the binary itself.
-        #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         module: Option<String>,
         /// Crates, sorted.
         crates: Vec<Crate>,
@@ -191,7 +193,7 @@ pub enum Dependencies {
 }
 
 /// Whether the policy allows a capability.
-#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 #[serde(rename_all = "lowercase", tag = "status")]
 pub enum PolicyStatus {
     /// No finding is about it.
@@ -208,7 +210,7 @@ pub enum PolicyStatus {
 }
 
 /// One capability: who reaches it and one way how.
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct CapabilityRow {
     /// Capability name.
     pub capability: String,
@@ -223,7 +225,7 @@ pub struct CapabilityRow {
 }
 
 /// A finding as a report shows it: its entry point list capped.
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct FindingView {
     /// Rule id.
     pub rule: String,
@@ -242,23 +244,23 @@ pub struct FindingView {
     /// The first [`MAX_JSON_ENTRY_POINTS`] of them.
     pub entry_points: Vec<String>,
     /// Shortest call path, when there is one.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub witness: Vec<String>,
     /// Byte offset in the binary, when there is one.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<u64>,
     /// `file:line` of the policy entry that decided it.
     pub policy: String,
     /// Why it does not count, if it does not (`waiver: reason` or `baseline`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suppressed: Option<String>,
     /// Counterexample from the SMT checker.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub counterexample: Option<serde_json::Value>,
 }
 
 /// Documentation of a rule (from `rules/checks/`, trusted Markdown).
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct RuleDoc {
     /// Rule id.
     pub id: String,
@@ -271,7 +273,7 @@ pub struct RuleDoc {
 }
 
 /// One `[[calls]]` verdict.
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct SmtVerdict {
     /// `proven`, `violated` or `unproven`.
     pub verdict: String,
@@ -282,7 +284,7 @@ pub struct SmtVerdict {
 }
 
 /// What changed against `--previous`.
-#[derive(Serialize, Debug, Clone, Default)]
+#[derive(Serialize, Deserialize, Debug, Clone, Default)]
 pub struct StaticDiff {
     /// The older binary as named.
     pub previous: String,
@@ -305,7 +307,7 @@ pub struct StaticDiff {
 }
 
 /// A capability gained, with how.
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct CapabilityChange {
     /// Capability name.
     pub capability: String,
@@ -314,7 +316,7 @@ pub struct CapabilityChange {
 }
 
 /// The dynamic section.
-#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case", tag = "status")]
 pub enum Dynamic {
     /// The binary was not run.
@@ -322,10 +324,54 @@ pub enum Dynamic {
         /// Why, and how to get the section.
         reason: String,
     },
+    /// The binary was run in the sandbox, once per run of a scenario file.
+    Ran {
+        /// The scenario file.
+        scenario: String,
+        /// One per scenario run, in file order.
+        runs: Vec<DynamicRun>,
+    },
+}
+
+/// Denied host calls listed per run (the count is always given).
+pub const MAX_DENIED_LISTED: usize = 50;
+
+/// One sandboxed run: what happened, compared with what the static analysis predicted.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct DynamicRun {
+    /// The run's name in the scenario file.
+    pub name: String,
+    /// The outcome the scenario expects.
+    pub expect: String,
+    /// How the run ended (`exit(0)`, `trap: ...`, a limit).
+    pub outcome: String,
+    /// Whether the outcome is the expected one.
+    pub matched: bool,
+    /// Host calls made.
+    pub host_calls: usize,
+    /// Host calls per capability of the called import (`none` for imports without one).
+    pub calls_by_capability: BTreeMap<String, usize>,
+    /// Calls the sandbox refused for lack of authority, the first [`MAX_DENIED_LISTED`].
+    pub denied: Vec<DeniedCall>,
+    /// How many calls were refused.
+    pub denied_count: usize,
+    /// Capabilities the analysis predicted for the entry that ran but no call of the run used.
+    pub predicted_unobserved: Vec<String>,
+    /// Imports called that the analysis did not predict (an analyzer soundness bug).
+    pub unpredicted: Vec<String>,
+}
+
+/// A host call the sandbox refused.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct DeniedCall {
+    /// Import id, `module#name`.
+    pub call: String,
+    /// The result the guest got, as compact JSON (`{"errno":"notcapable"}`).
+    pub result: String,
 }
 
 /// Several binaries' reports with the overall verdict (the worst).
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct Audit {
     /// [`SCHEMA_VERSION`].
     pub schema_version: u32,
@@ -335,23 +381,115 @@ pub struct Audit {
     pub verdict: Verdict,
     /// One report per binary, in command-line order.
     pub binaries: Vec<AuditReport>,
+    /// Binaries that could not be read or parsed (the others are still reported).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed: Vec<Failure>,
+}
+
+/// A binary of the run that has no report, and why.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The binary as named on the command line.
+    pub artifact: String,
+    /// The error, naming the file and, for malformed Wasm, the byte offset.
+    pub error: String,
 }
 
 impl Audit {
     /// The reports of a run, with their overall verdict.
     pub fn new(wasmgate_version: &str, binaries: Vec<AuditReport>) -> Self {
-        let verdict = binaries
-            .iter()
-            .map(|b| b.verdict)
-            .max()
-            .unwrap_or(Verdict::Review);
+        Self::with_failures(wasmgate_version, binaries, Vec::new())
+    }
+
+    /// The reports of a run in which some binaries could not be analysed: a binary that
+    /// cannot be analysed cannot be trusted, so any failure makes the verdict `reject`.
+    pub fn with_failures(
+        wasmgate_version: &str,
+        binaries: Vec<AuditReport>,
+        failed: Vec<Failure>,
+    ) -> Self {
+        let verdict = if failed.is_empty() {
+            binaries
+                .iter()
+                .map(|b| b.verdict)
+                .max()
+                .unwrap_or(Verdict::Review)
+        } else {
+            Verdict::Reject
+        };
         Audit {
             schema_version: SCHEMA_VERSION,
             wasmgate_version: wasmgate_version.to_string(),
             verdict,
             binaries,
+            failed,
         }
     }
+
+    /// How many binaries the run named (reported or failed).
+    pub fn count(&self) -> usize {
+        self.binaries.len() + self.failed.len()
+    }
+}
+
+/// The facts of one sandboxed run as list items, names escaped by `esc`: shared by the
+/// Markdown and HTML renderers so both say the same.
+pub(crate) fn dynamic_lines(r: &DynamicRun, esc: fn(&str) -> String) -> Vec<String> {
+    let none = || "none".to_string();
+    let join = |v: &[String]| {
+        if v.is_empty() {
+            none()
+        } else {
+            v.iter().map(|x| esc(x)).collect::<Vec<_>>().join(", ")
+        }
+    };
+    let by_cap: Vec<String> = r
+        .calls_by_capability
+        .iter()
+        .map(|(c, n)| format!("{}: {}", esc(c), thousands(*n)))
+        .collect();
+    let mut denied: Vec<String> = r
+        .denied
+        .iter()
+        .map(|d| format!("{} → {}", esc(&d.call), esc(&d.result)))
+        .collect();
+    if r.denied_count > r.denied.len() {
+        denied.push(format!(
+            "… and {} more",
+            thousands(r.denied_count - r.denied.len())
+        ));
+    }
+    let mut lines = vec![
+        format!(
+            "Host calls: {}{}",
+            thousands(r.host_calls),
+            if by_cap.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", by_cap.join(", "))
+            }
+        ),
+        format!(
+            "Denied attempts: {}{}",
+            thousands(r.denied_count),
+            if denied.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", denied.join("; "))
+            }
+        ),
+        format!(
+            "Predicted but not observed: {}",
+            join(&r.predicted_unobserved)
+        ),
+    ];
+    if !r.unpredicted.is_empty() {
+        lines.push(format!(
+            "Called but not predicted (analyzer soundness bug): {}",
+            join(&r.unpredicted)
+        ));
+    }
+    lines
 }
 
 /// Writes the JSON report (pretty, arrays sorted as built).

@@ -88,8 +88,10 @@ pub fn markdown(audit: &Audit, w: &mut dyn Write) -> io::Result<()> {
         w,
         "**Verdict: {}**{}\n",
         verdict_word(audit.verdict),
-        if audit.binaries.len() > 1 {
-            format!(" (the worst of {} binaries)", audit.binaries.len())
+        if audit.count() > 1 {
+            format!(" (the worst of {} binaries)", audit.count())
+        } else if let [f] = audit.failed.as_slice() {
+            format!(" — could not be analysed: {}", md(&f.error))
         } else {
             format!(
                 " — {}",
@@ -100,7 +102,7 @@ pub fn markdown(audit: &Audit, w: &mut dyn Write) -> io::Result<()> {
             )
         }
     )?;
-    if audit.binaries.len() > 1 {
+    if audit.count() > 1 {
         writeln!(w, "| Binary | Verdict | Why |\n| --- | --- | --- |")?;
         for b in &audit.binaries {
             writeln!(
@@ -109,6 +111,14 @@ pub fn markdown(audit: &Audit, w: &mut dyn Write) -> io::Result<()> {
                 md(&b.artifact),
                 b.verdict.as_str(),
                 md(&b.verdict_reason)
+            )?;
+        }
+        for f in &audit.failed {
+            writeln!(
+                w,
+                "| {} | error | could not be analysed: {} |",
+                md(&f.artifact),
+                md(&f.error)
             )?;
         }
         writeln!(w)?;
@@ -434,6 +444,31 @@ fn binary(b: &AuditReport, w: &mut dyn Write) -> io::Result<()> {
     writeln!(w, "### Dynamic behaviour\n")?;
     match &b.dynamic {
         Dynamic::NotRun { reason } => writeln!(w, "Not run: {}.\n", md(reason))?,
+        Dynamic::Ran { scenario, runs } => {
+            let matched = runs.iter().filter(|r| r.matched).count();
+            writeln!(
+                w,
+                "Run in the sandbox by the scenario {}: {} run{}, {matched} with the expected \
+                 outcome.\n",
+                md(scenario),
+                runs.len(),
+                if runs.len() == 1 { "" } else { "s" }
+            )?;
+            for r in runs {
+                writeln!(
+                    w,
+                    "#### Run {}: {} (expected {}{})\n",
+                    md(&r.name),
+                    md(&r.outcome),
+                    md(&r.expect),
+                    if r.matched { "" } else { ", MISMATCH" }
+                )?;
+                for line in crate::dynamic_lines(r, md) {
+                    writeln!(w, "- {line}")?;
+                }
+                writeln!(w)?;
+            }
+        }
     }
 
     if !b.warnings.is_empty() {

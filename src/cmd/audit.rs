@@ -2,15 +2,16 @@
 //! HTML or JSON), or a CycloneDX SBOM, for one or more binaries. The report data comes from
 //! `wasmgate_report::audit_one`; this file only reads inputs and picks the renderer.
 
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use wasmgate_policy::project::{self, Project};
 use wasmgate_policy::{Date, LoadError, SmtOptions, ValidPolicy};
-use wasmgate_report::{Audit, AuditInput, Verdict};
+use wasmgate_report::{Audit, AuditInput, AuditReport, Failure, Index, IndexEntry, Verdict};
 
-use crate::{exit, input, output};
+use crate::{batch, exit, input, output};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -35,6 +36,8 @@ Examples:
   wasmgate audit app.wasm --policy policy.toml --previous app-1.2.wasm -o report.md
   wasmgate audit a.wasm b.wasm --policy policy.toml --format json > audit.json
   wasmgate audit app.wasm --sbom cyclonedx -o app.cdx.json
+  wasmgate audit copy.wasm --policy copy.toml --scenario copy.scenario.toml -o report.html
+  wasmgate audit registry/ --policy policy.toml --output-dir audit/ --format html -j 8
 
 The format comes from the -o extension (.md, .html, .json), else --format (default md on
 standard output). --sbom cyclonedx writes a CycloneDX 1.5 JSON document instead of the report:
@@ -44,13 +47,30 @@ capabilities as properties, and the crates of its cargo-auditable `.dep-v0` sect
 The verdict, by the policy's levels after waivers: reject when an error counts, review when a
 warning counts or no policy applies, accept otherwise. Without --policy, `wasmgate.toml` in the
 working directory maps binaries to policies when it exists. The HTML is one self-contained
-file (inline CSS and SVG, no script, no network). The binary is not run: the dynamic section
-says so (use `wasmgate run`).
+file (inline CSS and SVG, no script, no network). The binary is not run unless --scenario
+names a scenario file (see `wasmgate run --help`): each of its runs then executes the binary
+in the sandbox under the policy's [sandbox] grants and limits plus the run's own, and the
+dynamic section gives per run the outcome against the expected one, host calls by
+capability, the denied attempts, and the capabilities the analysis predicted but the run did
+not use. The dynamic section does not change the verdict. A binary the sandbox cannot run
+(not a WASI command) counts as a binary that could not be analysed (exit 2), and so does an
+import called that the analysis did not predict (an analyzer soundness bug).
+
+Batch mode (--output-dir DIR): FILE... may name directories, walked for `.wasm` files as by
+`check`. Each binary gets its own report in DIR (named after its path, `/` and other
+characters outside [A-Za-z0-9._-] as `_`) and `index.{md,html,json}` lists every binary with
+its verdict and a link to its report (--format picks the format, default md). Binaries are
+analysed in parallel (--jobs) and each report is cached like `check`'s findings (same cache
+directory, never with --scenario); a progress bar shows on a terminal only.
+
+A binary that cannot be read or parsed is listed in the report with the error (file and
+byte offset; its verdict counts as reject) and the others are still audited; the exit status
+is then 2.
 
 Exit status:
   0  every binary's verdict is accept
   1  some verdict is review or reject
-  2  usage, input or policy error")]
+  2  usage, input or policy error, or some binary could not be analysed")]
 pub struct Opts {
     /// The .wasm files.
     #[arg(required = true)]
@@ -78,6 +98,29 @@ pub struct Opts {
     /// Solver time limit per `[[calls]]` query in milliseconds (default 2000).
     #[arg(long, value_name = "MS")]
     pub smt_timeout: Option<u64>,
+    /// Batch mode: write one report per binary and an index (`index.md`, `.html` or `.json`)
+    /// into this directory; FILE may then name directories.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["output", "previous", "sbom"])]
+    pub output_dir: Option<PathBuf>,
+    /// Batch mode: binaries analysed at once (default: one per CPU).
+    #[arg(
+        long,
+        short = 'j',
+        value_name = "N",
+        default_value_t = 0,
+        hide_default_value = true
+    )]
+    pub jobs: usize,
+    /// Batch mode: where results are cached (default: as `check`).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Batch mode: analyse every binary, reading and writing no cache.
+    #[arg(long, conflicts_with = "cache_dir")]
+    pub no_cache: bool,
+    /// Run each binary in the sandbox once per run of this scenario file (as `wasmgate run
+    /// --scenario`) and fill the report's dynamic section.
+    #[arg(long, value_name = "S", conflicts_with = "sbom")]
+    pub scenario: Option<PathBuf>,
 }
 
 fn format_of(opts: &Opts) -> Result<Format> {
@@ -115,6 +158,15 @@ fn load_policy(path: &Path) -> Result<ValidPolicy> {
 }
 
 pub fn run(opts: Opts) -> Result<u8> {
+    if opts.output_dir.is_some() {
+        return batch(opts);
+    }
+    if let Some(dir) = opts.files.iter().find(|f| f.is_dir()) {
+        bail!(
+            "{} is a directory: a batch audit writes one report per binary, give --output-dir",
+            dir.display()
+        );
+    }
     let format = if opts.sbom.is_some() {
         None
     } else {
@@ -134,7 +186,13 @@ pub fn run(opts: Opts) -> Result<u8> {
             path.exists().then(|| Project::load(path)).transpose()?
         }
     };
+    // Loaded once, before any binary: an invalid scenario is a usage error.
+    let scenario = match &opts.scenario {
+        Some(p) => Some((p.clone(), load_scenario(p)?)),
+        None => None,
+    };
     let mut reports = Vec::with_capacity(opts.files.len());
+    let mut failed = Vec::new();
     for file in &opts.files {
         let artifact = crate::cmd::check::display(file);
         let policy_path = match (&opts.policy, &project) {
@@ -151,9 +209,23 @@ pub fn run(opts: Opts) -> Result<u8> {
             .map(ValidPolicy::analysis_options)
             .unwrap_or_default();
         options.assume_no_reentry |= opts.analysis.assume_no_reentry;
-        let bytes = input::read(file)?;
-        let analysis = wasmgate_analyzer::analyze_with(&bytes, options)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        // A binary that cannot be read or parsed gets an entry and the others go on.
+        let read = input::read(file).and_then(|bytes| {
+            wasmgate_analyzer::analyze_with(&bytes, options)
+                .map(|a| (bytes, a))
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))
+        });
+        let (bytes, analysis) = match read {
+            Ok(r) => r,
+            Err(e) => {
+                output::eprint(&format!("error: {e:#}\n"));
+                failed.push(Failure {
+                    artifact,
+                    error: format!("{e:#}"),
+                });
+                continue;
+            }
+        };
         let findings = policy.as_ref().map(|p| {
             wasmgate_policy::check_with(
                 p,
@@ -169,6 +241,22 @@ pub fn run(opts: Opts) -> Result<u8> {
                 },
             )
         });
+        let dynamic = match &scenario {
+            Some((path, runs)) => {
+                match dynamic(file, &bytes, &analysis, policy.as_ref(), path, runs) {
+                    Ok(d) => Some(d),
+                    Err(e) => {
+                        output::eprint(&format!("error: {e:#}\n"));
+                        failed.push(Failure {
+                            artifact,
+                            error: format!("{e:#}"),
+                        });
+                        continue;
+                    }
+                }
+            }
+            None => None,
+        };
         let previous = match &opts.previous {
             Some(old) => Some((
                 crate::cmd::check::display(old),
@@ -177,14 +265,18 @@ pub fn run(opts: Opts) -> Result<u8> {
             )),
             None => None,
         };
-        reports.push(wasmgate_report::audit_one(AuditInput {
+        let mut report = wasmgate_report::audit_one(AuditInput {
             artifact: &artifact,
             analysis: &analysis,
             policy: policy_path.as_deref().zip(findings.as_deref()),
             previous: previous.as_ref().map(|(n, a)| (n.as_str(), a)),
-        }));
+        });
+        if let Some(d) = dynamic {
+            report.dynamic = d;
+        }
+        reports.push(report);
     }
-    let audit = Audit::new(env!("CARGO_PKG_VERSION"), reports);
+    let audit = Audit::with_failures(env!("CARGO_PKG_VERSION"), reports, failed);
     let render = |w: &mut dyn std::io::Write| -> Result<()> {
         match format {
             None => wasmgate_report::cyclonedx(&audit, w)?,
@@ -198,7 +290,323 @@ pub fn run(opts: Opts) -> Result<u8> {
         Some(path) => output::write_atomic_with(path, render)?,
         None => output::print_with(render)?,
     }
-    Ok(if audit.verdict == Verdict::Accept {
+    Ok(if !audit.failed.is_empty() {
+        exit::ERROR
+    } else if audit.verdict == Verdict::Accept {
+        exit::OK
+    } else {
+        exit::VIOLATION
+    })
+}
+
+/// The scenario file's runs, or an error when this build has no sandbox.
+#[cfg(feature = "sandbox")]
+type Runs = Vec<crate::scenario::Run>;
+#[cfg(not(feature = "sandbox"))]
+type Runs = ();
+
+#[cfg(feature = "sandbox")]
+fn load_scenario(path: &Path) -> Result<Runs> {
+    crate::cmd::run::load_scenario(path)
+}
+
+#[cfg(not(feature = "sandbox"))]
+fn load_scenario(_: &Path) -> Result<Runs> {
+    bail!("--scenario needs the sandbox: this wasmgate was built without the `sandbox` feature")
+}
+
+/// Runs `bytes` once per scenario run, as `wasmgate run --scenario` does, and turns each run
+/// into the report's plain data (the report crate does not depend on the sandbox).
+#[cfg(feature = "sandbox")]
+fn dynamic(
+    file: &Path,
+    bytes: &[u8],
+    analysis: &wasmgate_analyzer::Analysis,
+    policy: Option<&ValidPolicy>,
+    scenario: &Path,
+    runs: &Runs,
+) -> Result<wasmgate_report::Dynamic> {
+    use wasmgate_report::{DeniedCall, DynamicRun, MAX_DENIED_LISTED};
+    use wasmgate_sandbox_harness::crosscheck::crosscheck_entries;
+    use wasmgate_sandbox_harness::{Entry, Limits, run as run_guest};
+
+    use crate::cmd::run;
+
+    let (base, policy_limits) = run::grants(file, &[], policy)?;
+    let limits = Limits::default().with(&policy_limits);
+    let mut out = Vec::with_capacity(runs.len());
+    for r in runs {
+        let report = run_guest(bytes, &run::with_run(&base, r), &limits, &Entry::Command)
+            .with_context(|| format!("running {} (scenario run `{}`)", file.display(), r.name))?;
+        let check = crosscheck_entries(analysis, &report.entries, &report.trace);
+        run::soundness(std::iter::once(&check))
+            .with_context(|| format!("{} (scenario run `{}`)", file.display(), r.name))?;
+        let denied: Vec<_> = report.trace.denied().collect();
+        out.push(DynamicRun {
+            name: r.name.clone(),
+            expect: r.expect.to_string(),
+            outcome: report.outcome.to_string(),
+            matched: r.expect.matches(&report.outcome),
+            host_calls: report.trace.calls.len(),
+            calls_by_capability: run::by_capability(&report, analysis),
+            denied_count: denied.len(),
+            denied: denied
+                .iter()
+                .take(MAX_DENIED_LISTED)
+                .map(|c| DeniedCall {
+                    call: c.call.clone(),
+                    result: c.result.to_string(),
+                })
+                .collect(),
+            predicted_unobserved: check.unobserved_capabilities.clone(),
+            unpredicted: check.missing.clone(),
+        });
+    }
+    Ok(wasmgate_report::Dynamic::Ran {
+        scenario: crate::cmd::check::display(scenario),
+        runs: out,
+    })
+}
+
+#[cfg(not(feature = "sandbox"))]
+fn dynamic(
+    _: &Path,
+    _: &[u8],
+    _: &wasmgate_analyzer::Analysis,
+    _: Option<&ValidPolicy>,
+    _: &Path,
+    _: &Runs,
+) -> Result<wasmgate_report::Dynamic> {
+    bail!("--scenario needs the sandbox")
+}
+
+/// The policy of each binary in a batch: by --policy, else `wasmgate.toml`, else none.
+type Assigned = HashMap<PathBuf, (String, Option<PathBuf>)>;
+
+/// `audit` as a batch job: one binary's report data, cached under what it depends on.
+struct AuditJob<'a> {
+    assigned: Assigned,
+    policies: &'a BTreeMap<PathBuf, ValidPolicy>,
+    opts: &'a Opts,
+    today: Date,
+    scenario: Option<&'a (PathBuf, Runs)>,
+}
+
+impl batch::Job for AuditJob<'_> {
+    type Output = AuditReport;
+    const KIND: &'static str = "audit";
+
+    fn context(&self, path: &Path) -> Vec<u8> {
+        let (artifact, policy_path) = &self.assigned[path];
+        let policy = policy_path
+            .as_ref()
+            .map(|p| (p.as_path(), &self.policies[p]));
+        crate::cmd::check::cache_context(
+            artifact,
+            policy,
+            &[u8::from(self.opts.analysis.assume_no_reentry)],
+            self.opts.smt_timeout,
+            self.today,
+        )
+    }
+
+    fn run(&self, path: &Path, bytes: &[u8]) -> Result<AuditReport> {
+        let (artifact, policy_path) = &self.assigned[path];
+        let policy = policy_path.as_ref().map(|p| &self.policies[p]);
+        let mut options = policy
+            .map(ValidPolicy::analysis_options)
+            .unwrap_or_default();
+        options.assume_no_reentry |= self.opts.analysis.assume_no_reentry;
+        let analysis = wasmgate_analyzer::analyze_with(bytes, options)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let findings = policy.map(|p| {
+            wasmgate_policy::check_with(
+                p,
+                &analysis,
+                Some(bytes),
+                artifact,
+                self.today,
+                wasmgate_policy::Options {
+                    per_entry: false,
+                    smt: SmtOptions {
+                        timeout_ms: self.opts.smt_timeout,
+                    },
+                },
+            )
+        });
+        let dynamic = match self.scenario {
+            Some((s, runs)) => Some(dynamic(path, bytes, &analysis, policy, s, runs)?),
+            None => None,
+        };
+        let policy_name = policy_path.as_deref().map(crate::cmd::check::display);
+        let mut report = wasmgate_report::audit_one(AuditInput {
+            artifact,
+            analysis: &analysis,
+            policy: policy_name.as_deref().zip(findings.as_deref()),
+            previous: None,
+        });
+        if let Some(d) = dynamic {
+            report.dynamic = d;
+        }
+        Ok(report)
+    }
+
+    fn valid(&self, path: &Path, report: &AuditReport) -> bool {
+        // The digest guards against corruption; this against an entry moved between binaries.
+        let (artifact, policy_path) = &self.assigned[path];
+        report.artifact == *artifact
+            && report.policy == policy_path.as_deref().map(crate::cmd::check::display)
+    }
+}
+
+/// A report's file name in the output directory: the binary's path with every character
+/// outside `[A-Za-z0-9._-]` as `_` (so no name can leave the directory or hide), made unique.
+fn report_name(artifact: &str, ext: &str, taken: &mut HashSet<String>) -> String {
+    let stem: String = artifact
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let stem = stem.trim_start_matches('.');
+    let stem = if stem.is_empty() { "binary" } else { stem };
+    let mut name = format!("{stem}.{ext}");
+    let mut n = 2;
+    while name == format!("index.{ext}") || !taken.insert(name.clone()) {
+        name = format!("{stem}-{n}.{ext}");
+        n += 1;
+    }
+    name
+}
+
+/// `audit --output-dir`: every binary in parallel (cached), one report each, and the index.
+fn batch(opts: Opts) -> Result<u8> {
+    let format = format_of(&opts)?;
+    let out_dir = opts.output_dir.clone().expect("batch mode");
+    let today = match &opts.now {
+        Some(s) => Date::parse_today(s),
+        None => Date::today(),
+    }?;
+    let scenario = match &opts.scenario {
+        Some(p) => Some((p.clone(), load_scenario(p)?)),
+        None => None,
+    };
+    let mut binaries = Vec::new();
+    let mut seen = HashSet::new();
+    for p in &opts.files {
+        crate::cmd::check::collect(p, &mut binaries, &mut seen)?;
+    }
+    if binaries.is_empty() {
+        bail!("no .wasm files found");
+    }
+    let project = match &opts.policy {
+        Some(_) => None,
+        None => {
+            let path = Path::new(project::FILE_NAME);
+            path.exists().then(|| Project::load(path)).transpose()?
+        }
+    };
+    // Policies first, sequentially, so a policy error is reported before any work.
+    let mut policies: BTreeMap<PathBuf, ValidPolicy> = BTreeMap::new();
+    let mut assigned: Assigned = HashMap::new();
+    let mut artifacts = Vec::with_capacity(binaries.len());
+    for bin in &binaries {
+        let artifact = crate::cmd::check::display(bin);
+        let policy_path = match (&opts.policy, &project) {
+            (Some(p), _) => Some(PathBuf::from(crate::cmd::check::display(p))),
+            (None, Some(proj)) => proj.policy_for(&artifact).map(PathBuf::from),
+            (None, None) => None,
+        };
+        if let Some(p) = &policy_path
+            && !policies.contains_key(p)
+        {
+            policies.insert(p.clone(), load_policy(p)?);
+        }
+        artifacts.push(artifact.clone());
+        assigned.insert(bin.clone(), (artifact, policy_path));
+    }
+    let job = AuditJob {
+        assigned,
+        policies: &policies,
+        opts: &opts,
+        today,
+        scenario: scenario.as_ref(),
+    };
+    let settings = batch::Settings {
+        jobs: opts.jobs,
+        // A run's outcome depends on the scenario's input directories too: never cached.
+        cache: if opts.no_cache || scenario.is_some() {
+            None
+        } else {
+            opts.cache_dir.clone().or_else(batch::default_cache_dir)
+        },
+        progress: true,
+    };
+    let (results, stats) = batch::run(&job, &binaries, &settings)?;
+    if stats.rejected > 0 {
+        output::eprint(&format!(
+            "warning: {} cache entr{} did not verify (corrupt or tampered) and were recomputed\n",
+            stats.rejected,
+            if stats.rejected == 1 { "y" } else { "ies" },
+        ));
+    }
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    let ext = match format {
+        Format::Md => "md",
+        Format::Html => "html",
+        Format::Json => "json",
+    };
+    let mut taken = HashSet::new();
+    let mut entries = Vec::new();
+    let mut failed = Vec::new();
+    for (r, artifact) in results.into_iter().zip(artifacts) {
+        let done = match r {
+            Ok(d) => d,
+            Err(e) => {
+                output::eprint(&format!("error: {e:#}\n"));
+                failed.push(Failure {
+                    artifact,
+                    error: format!("{e:#}"),
+                });
+                continue;
+            }
+        };
+        let name = report_name(&artifact, ext, &mut taken);
+        let report = done.output;
+        entries.push(IndexEntry {
+            artifact: report.artifact.clone(),
+            report: name.clone(),
+            verdict: report.verdict,
+            verdict_reason: report.verdict_reason.clone(),
+            sha256: done.sha256,
+            cached: done.cached,
+        });
+        let audit = Audit::new(env!("CARGO_PKG_VERSION"), vec![report]);
+        output::write_atomic_with(&out_dir.join(&name), |w| {
+            match format {
+                Format::Md => wasmgate_report::markdown(&audit, w)?,
+                Format::Html => wasmgate_report::html(&audit, w)?,
+                Format::Json => wasmgate_report::json(&audit, w)?,
+            }
+            Ok(())
+        })?;
+    }
+    let index = Index::new(env!("CARGO_PKG_VERSION"), entries, failed);
+    output::write_atomic_with(&out_dir.join(format!("index.{ext}")), |w| {
+        match format {
+            Format::Md => wasmgate_report::index_markdown(&index, w)?,
+            Format::Html => wasmgate_report::index_html(&index, w)?,
+            Format::Json => wasmgate_report::index_json(&index, w)?,
+        }
+        Ok(())
+    })?;
+    Ok(if !index.failed.is_empty() {
+        exit::ERROR
+    } else if index.verdict == Verdict::Accept {
         exit::OK
     } else {
         exit::VIOLATION

@@ -74,10 +74,15 @@ once); hidden directories, `target/` and `node_modules/` are skipped, `.gitignor
 honoured, and special files (FIFOs, devices) are skipped with a warning. Waivers expire
 against --now, else SOURCE_DATE_EPOCH, else today's UTC date (1970-01-01..=9999-12-31).
 
+A binary that cannot be read or parsed does not stop the batch: an `error:` line on standard
+error names it (with the byte offset of malformed Wasm), its --summary-jsonl line carries
+`error`, the others are checked and reported, and the exit status is 2.
+
 Exit status:
   0  nothing at or above --fail-on remains after waivers and baseline
   1  at least one such finding
-  2  usage, input or policy error (policy errors show line:column with a caret)")]
+  2  usage, input or policy error (policy errors show line:column with a caret), or some
+     binary could not be checked")]
 pub struct Opts {
     /// Files or directories to check (default: the working directory).
     pub paths: Vec<PathBuf>,
@@ -277,8 +282,25 @@ pub fn run(opts: Opts) -> Result<u8> {
     }
     let mut reports = Vec::with_capacity(checked.len());
     let mut lines = Vec::new();
+    // A binary that cannot be read or parsed is reported and the batch goes on; the exit
+    // status is then 2 (an unchecked binary must not pass the gate).
+    let mut failed = 0usize;
     for (r, (_, artifact, policy_path)) in checked.into_iter().zip(&jobs) {
-        let done = r?;
+        let done = match r {
+            Ok(done) => done,
+            Err(e) => {
+                failed += 1;
+                output::eprint(&format!("error: {e:#}\n"));
+                if opts.summary_jsonl.is_some() {
+                    lines.push(serde_json::json!({
+                        "artifact": artifact,
+                        "policy": display(policy_path),
+                        "error": format!("{e:#}"),
+                    }));
+                }
+                continue;
+            }
+        };
         let report = FileReport {
             artifact: artifact.clone(),
             policy: display(policy_path),
@@ -301,14 +323,23 @@ pub fn run(opts: Opts) -> Result<u8> {
             Ok(())
         })?;
     }
-    render_and_exit(
+    let status = render_and_exit(
         &reports,
         opts.format,
         opts.output.as_deref(),
         opts.fail_on,
         baseline.is_some(),
         shard_meta.as_ref(),
-    )
+    )?;
+    if failed > 0 {
+        output::eprint(&format!(
+            "error: {failed} of {} binar{} could not be checked (see above)\n",
+            jobs.len(),
+            if jobs.len() == 1 { "y" } else { "ies" }
+        ));
+        return Ok(exit::ERROR);
+    }
+    Ok(status)
 }
 
 /// Writes the report in `format` (to `out_path` atomically, else standard output) and returns
@@ -412,32 +443,16 @@ impl batch::Job for CheckJob<'_> {
     fn context(&self, path: &Path) -> Vec<u8> {
         let (artifact, policy_path) = &self.assigned[path];
         let policy = &self.policies[policy_path];
-        // Length-prefixed parts: names and texts cannot run into each other.
-        let mut out = Vec::new();
-        let mut part = |b: &[u8]| {
-            out.extend_from_slice(&(b.len() as u64).to_le_bytes());
-            out.extend_from_slice(b);
-        };
-        part(artifact.as_bytes());
-        part(display(policy_path).as_bytes());
-        // The resolved policy: every file of its `extends` chain, by name and text.
-        for src in &policy.sources {
-            part(src.name.as_bytes());
-            part(src.text.as_bytes());
-        }
-        part(&[
-            u8::from(self.opts.per_entry),
-            u8::from(self.opts.analysis.assume_no_reentry),
-        ]);
-        part(format!("{:?}", self.opts.smt_timeout).as_bytes());
-        // The date matters only through which waivers have expired.
-        let expired: Vec<u8> = policy
-            .waivers
-            .iter()
-            .map(|w| u8::from(w.expires.is_some_and(|d| d < self.today)))
-            .collect();
-        part(&expired);
-        out
+        cache_context(
+            artifact,
+            Some((policy_path, policy)),
+            &[
+                u8::from(self.opts.per_entry),
+                u8::from(self.opts.analysis.assume_no_reentry),
+            ],
+            self.opts.smt_timeout,
+            self.today,
+        )
     }
 
     fn run(&self, path: &Path, bytes: &[u8]) -> Result<Vec<Finding>> {
@@ -499,6 +514,44 @@ impl batch::Job for CheckJob<'_> {
     }
 }
 
+/// What a cached per-binary result depends on besides the binary and wasmgate: the name it
+/// is reported under, the resolved policy, the flags and which waivers have expired. Shared
+/// by `check` and `audit`.
+pub(crate) fn cache_context(
+    artifact: &str,
+    policy: Option<(&Path, &ValidPolicy)>,
+    flags: &[u8],
+    smt_timeout: Option<u64>,
+    today: Date,
+) -> Vec<u8> {
+    // Length-prefixed parts: names and texts cannot run into each other.
+    let mut out = Vec::new();
+    let mut part = |b: &[u8]| {
+        out.extend_from_slice(&(b.len() as u64).to_le_bytes());
+        out.extend_from_slice(b);
+    };
+    part(artifact.as_bytes());
+    part(&[u8::from(policy.is_some())]);
+    if let Some((policy_path, policy)) = policy {
+        part(display(policy_path).as_bytes());
+        // The resolved policy: every file of its `extends` chain, by name and text.
+        for src in &policy.sources {
+            part(src.name.as_bytes());
+            part(src.text.as_bytes());
+        }
+        // The date matters only through which waivers have expired.
+        let expired: Vec<u8> = policy
+            .waivers
+            .iter()
+            .map(|w| u8::from(w.expires.is_some_and(|d| d < today)))
+            .collect();
+        part(&expired);
+    }
+    part(flags);
+    part(format!("{smt_timeout:?}").as_bytes());
+    out
+}
+
 /// A path as shown in reports: relative to the working directory when it is inside it,
 /// `/`-separated, without a leading `./`.
 pub(crate) fn display(p: &Path) -> String {
@@ -519,7 +572,7 @@ const SKIPPED_DIRS: &[&str] = &["target", "node_modules"];
 /// are followed, loops back to an ancestor are skipped, and a file reached twice (through a
 /// link) is checked once. `.gitignore` is not honoured: built `.wasm` files are usually
 /// ignored, and a gate that skipped them would fail open.
-fn collect(p: &Path, out: &mut Vec<PathBuf>, seen: &mut HashSet<PathBuf>) -> Result<()> {
+pub(crate) fn collect(p: &Path, out: &mut Vec<PathBuf>, seen: &mut HashSet<PathBuf>) -> Result<()> {
     let meta = std::fs::metadata(p).with_context(|| format!("reading {}", p.display()))?;
     if !meta.is_dir() {
         // Given explicitly: a special file is refused when read (exit 2), not skipped.

@@ -408,7 +408,7 @@ pub(crate) fn grants(
 }
 
 /// Host calls per capability (an import with no capability counts as `none`).
-fn by_capability(report: &RunReport, analysis: &Analysis) -> BTreeMap<String, usize> {
+pub(crate) fn by_capability(report: &RunReport, analysis: &Analysis) -> BTreeMap<String, usize> {
     let mut caps: BTreeMap<&str, &[String]> = BTreeMap::new();
     for i in &analysis.imports {
         caps.insert(i.id.as_str(), &i.capabilities);

@@ -922,3 +922,524 @@ fn audit_exit_status_follows_the_verdict() {
         "{help}"
     );
 }
+
+/// Regression: `audit` of several files stopped at the first one that did not parse. Now the
+/// malformed binary is listed with its error (file, byte offset) in every format, the others
+/// keep their full reports, the verdict is reject and the exit status 2.
+#[test]
+fn a_malformed_binary_among_several_is_listed_and_the_others_audited() {
+    let dir = fixture_dir();
+    let d = dir.path();
+    std::fs::write(d.join("bad.wasm"), crate::batch::TRUNCATED_WASM).unwrap();
+    let files = ["app-old.wasm", "bad.wasm", "app.wasm"];
+    let run = |format: &str| {
+        let args = [
+            &["audit"][..],
+            &files,
+            &[
+                "-p",
+                "policy.toml",
+                "--now",
+                "2026-01-01",
+                "--format",
+                format,
+            ],
+        ]
+        .concat();
+        let (code, out, err) = run_in(d, &args);
+        assert_eq!(code, 2, "{err}");
+        assert!(
+            err.starts_with("error: bad.wasm: ") && err.contains("byte offset"),
+            "{err}"
+        );
+        out
+    };
+    let json: Value = serde_json::from_str(&run("json")).unwrap();
+    assert_eq!(json["verdict"], "reject");
+    let reported: Vec<&str> = json["binaries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["artifact"].as_str().unwrap())
+        .collect();
+    assert_eq!(reported, ["app-old.wasm", "app.wasm"]);
+    assert_eq!(json["binaries"][0]["verdict"], "accept");
+    let failed = json["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["artifact"], "bad.wasm");
+    let error = failed[0]["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("bad.wasm: ") && error.contains("byte offset"),
+        "{error}"
+    );
+    // The good reports are those of a run without the malformed binary.
+    let (_, alone, _) = run_in(
+        d,
+        &[
+            "audit",
+            "app-old.wasm",
+            "app.wasm",
+            "-p",
+            "policy.toml",
+            "--now",
+            "2026-01-01",
+            "--format",
+            "json",
+        ],
+    );
+    let alone: Value = serde_json::from_str(&alone).unwrap();
+    assert_eq!(json["binaries"], alone["binaries"]);
+    let md = run("md");
+    // The summary table (names Markdown-escaped).
+    let rows: Vec<&str> = md.lines().filter(|l| l.starts_with("| ")).take(5).collect();
+    assert_eq!(rows[0], "| Binary | Verdict | Why |");
+    assert!(rows[2].starts_with("| app\\-old\\.wasm | accept |"), "{md}");
+    assert!(rows[3].starts_with("| app\\.wasm | reject |"), "{md}");
+    assert!(
+        rows[4].starts_with("| bad\\.wasm | error | could not be analysed: bad\\.wasm\\: ")
+            && rows[4].contains("byte offset"),
+        "{md}"
+    );
+    assert!(
+        md.contains("**Verdict: REJECT** (the worst of 3 binaries)"),
+        "{md}"
+    );
+    let html = run("html");
+    assert!(
+        html.contains("<td class=\"name\">bad.wasm</td><td class=\"error\">error</td>"),
+        "{html}"
+    );
+}
+
+/// The copier (corpus/c/copy.c) under a scenario of two runs: one copies into a writable
+/// input, one tries to write into a read-only input (the sandbox refuses the open).
+fn copy_scenario_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::copy(root().join("corpus/c/copy.wasm"), d.join("copy.wasm")).unwrap();
+    std::fs::copy(
+        root().join("corpus/fixtures/policy/stdio-only.toml"),
+        d.join("stdio-only.toml"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(d.join("in")).unwrap();
+    std::fs::create_dir_all(d.join("out")).unwrap();
+    std::fs::write(d.join("in/a.txt"), "copied by the audit scenario\n").unwrap();
+    std::fs::write(
+        d.join("copy.scenario.toml"),
+        "[[run]]\nname = \"copies\"\nargs = [\"/in/a.txt\", \"/out/b.txt\"]\n\
+         [[run.inputs]]\nhost = \"in\"\nguest = \"/in\"\n\
+         [[run.inputs]]\nhost = \"out\"\nguest = \"/out\"\nmode = \"rw\"\n\n\
+         [[run]]\nname = \"read-only-target\"\nargs = [\"/in/a.txt\", \"/in/b.txt\"]\n\
+         expect = \"exit(1)\"\n\
+         [[run.inputs]]\nhost = \"in\"\nguest = \"/in\"\n",
+    )
+    .unwrap();
+    dir
+}
+
+/// `audit --scenario`: the dynamic section holds each run's outcome, host calls by
+/// capability, denied attempts and the capabilities predicted but not used, consistent with
+/// the static analysis (`inspect`) both ways; the Markdown section is snapshotted.
+#[test]
+fn audit_scenario_fills_the_dynamic_section() {
+    let dir = copy_scenario_dir();
+    let d = dir.path();
+    let base = [
+        "audit",
+        "copy.wasm",
+        "-p",
+        "stdio-only.toml",
+        "--now",
+        "2026-01-01",
+        "--scenario",
+        "copy.scenario.toml",
+    ];
+    let run = |format: &str| {
+        let (code, out, err) = run_in(d, &[&base[..], &["--format", format]].concat());
+        assert_eq!(code, 1, "the copier is rejected by stdio-only: {err}");
+        assert_eq!(err, "");
+        out
+    };
+    let json: Value = serde_json::from_str(&run("json")).unwrap();
+    let dynamic = &json["binaries"][0]["dynamic"];
+    assert_eq!(dynamic["status"], "ran");
+    assert_eq!(dynamic["scenario"], "copy.scenario.toml");
+    let runs = dynamic["runs"].as_array().unwrap();
+    let got: Vec<(&str, &str, bool)> = runs
+        .iter()
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap(),
+                r["outcome"].as_str().unwrap(),
+                r["matched"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("copies", "exit(0)", true),
+            ("read-only-target", "exit(1)", true)
+        ]
+    );
+    // Denied: nothing in the first run; opening /in/b.txt for writing in the second.
+    assert_eq!(runs[0]["denied_count"], 0);
+    assert_eq!(runs[0]["denied"], serde_json::json!([]));
+    let denied: Vec<&str> = runs[1]["denied"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["call"].as_str().unwrap())
+        .collect();
+    assert_eq!(denied, ["wasi_snapshot_preview1#path_open"]);
+    assert_eq!(runs[1]["denied_count"], 1);
+    // What `_start` reaches, from the static analysis.
+    let (code, inspect, err) = run_in(d, &["inspect", "copy.wasm", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let inspect: Value = serde_json::from_str(&inspect).unwrap();
+    assert_eq!(inspect["entry_points"][0]["name"], "_start");
+    let predicted: BTreeSet<String> = inspect["shared_reaches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r["entry_points"]
+                .as_array()
+                .unwrap()
+                .contains(&Value::from(0))
+        })
+        .map(|r| r["witness"]["capability"].as_str().unwrap().to_string())
+        .collect();
+    assert!(predicted.contains("fs.write") && predicted.contains("stdio"));
+    for r in runs {
+        // Capabilities of the imports called (an import carries all of its capabilities).
+        let used: BTreeSet<String> = r["calls_by_capability"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|k| *k != "none")
+            .cloned()
+            .collect();
+        let unobserved = strings(&r["predicted_unobserved"]);
+        // Exactly the predicted capabilities no call used: nothing missing, nothing extra.
+        assert_eq!(
+            unobserved,
+            predicted
+                .difference(&used)
+                .cloned()
+                .collect::<BTreeSet<_>>(),
+            "{r}"
+        );
+        let total: u64 = r["calls_by_capability"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|n| n.as_u64().unwrap())
+            .sum();
+        assert!(total >= r["host_calls"].as_u64().unwrap(), "{r}");
+        assert_eq!(r["unpredicted"], serde_json::json!([]));
+    }
+    let md = run("md");
+    let start = md.find("### Dynamic behaviour").unwrap();
+    let end = md[start + 4..]
+        .find("\n### ")
+        .map_or(md.len(), |i| start + 4 + i);
+    insta::assert_snapshot!("audit_scenario_dynamic_md", &md[start..end]);
+    let html = run("html");
+    assert!(
+        html.contains(
+            "<h4>Run <span class=\"name\">read-only-target</span>: exit(1) (expected exit(1))</h4>"
+        ),
+        "{html}"
+    );
+    assert!(
+        html.contains("Denied attempts: 1 (wasi_snapshot_preview1#path_open → "),
+        "{html}"
+    );
+}
+
+/// Reads a JSON file.
+fn read_json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// `audit --output-dir` over a directory: the C programs, one with a name that must not reach
+/// the file system as is, and a malformed binary. One report per binary, each equal to the
+/// report of auditing that binary alone; an index listing every binary (Markdown snapshot);
+/// the same output with one or two jobs and from the cache, every entry then cached.
+#[test]
+fn batch_audit_writes_a_report_per_binary_and_an_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let bins = d.join("bins");
+    std::fs::create_dir_all(bins.join("sub")).unwrap();
+    let c = crate::common::files_with_ext(&root().join("corpus/c"), "wasm");
+    for p in &c {
+        std::fs::copy(p, bins.join(p.file_name().unwrap())).unwrap();
+    }
+    std::fs::copy(
+        root().join("corpus/c/copy.wasm"),
+        bins.join("sub/x y;<b>.wasm"),
+    )
+    .unwrap();
+    std::fs::write(bins.join("bad.wasm"), crate::batch::TRUNCATED_WASM).unwrap();
+    std::fs::copy(
+        root().join("corpus/fixtures/policy/stdio-only.toml"),
+        d.join("stdio-only.toml"),
+    )
+    .unwrap();
+    let batch = |out: &str, format: &str, extra: &[&str]| {
+        let args = [
+            &[
+                "audit",
+                "bins",
+                "-p",
+                "stdio-only.toml",
+                "--now",
+                "2026-01-01",
+            ][..],
+            &["--output-dir", out, "--format", format],
+            extra,
+        ]
+        .concat();
+        let (code, stdout, err) = run_in(d, &args);
+        assert_eq!(code, 2, "bad.wasm cannot be analysed: {err}");
+        assert_eq!(stdout, "");
+        assert!(
+            err.starts_with("error: bins/bad.wasm: ") && err.lines().count() == 1,
+            "{err}"
+        );
+        d.join(out)
+    };
+    let out = batch("out", "json", &["--no-cache", "-j", "1"]);
+    let index = read_json(&out.join("index.json"));
+    assert_eq!(index["verdict"], "reject");
+    let entries = index["binaries"].as_array().unwrap();
+    let mut expected: Vec<String> = c
+        .iter()
+        .map(|p| format!("bins/{}", p.file_name().unwrap().to_str().unwrap()))
+        .collect();
+    expected.push("bins/sub/x y;<b>.wasm".into());
+    expected.sort();
+    let listed: Vec<&str> = entries
+        .iter()
+        .map(|e| e["artifact"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, expected);
+    assert_eq!(index["failed"][0]["artifact"], "bins/bad.wasm");
+    assert_eq!(index["failed"].as_array().unwrap().len(), 1);
+    let mut files: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    files.sort();
+    let mut names: Vec<String> = entries
+        .iter()
+        .map(|e| e["report"].as_str().unwrap().to_string())
+        .chain(["index.json".to_string()])
+        .collect();
+    names.sort();
+    assert_eq!(
+        files, names,
+        "one report per binary and the index, nothing else"
+    );
+    assert!(
+        names.contains(&"bins_sub_x_y__b_.wasm.json".to_string()),
+        "{names:?}"
+    );
+    for e in entries {
+        assert_eq!(e["cached"], false);
+        // The batch report is the report of auditing the binary alone.
+        let artifact = e["artifact"].as_str().unwrap();
+        let (_, alone, err) = run_in(
+            d,
+            &[
+                "audit",
+                artifact,
+                "-p",
+                "stdio-only.toml",
+                "--now",
+                "2026-01-01",
+                "--format",
+                "json",
+            ],
+        );
+        let alone: Value = serde_json::from_str(&alone).unwrap_or_else(|_| panic!("{err}"));
+        let report = read_json(&out.join(e["report"].as_str().unwrap()));
+        assert_eq!(report, alone, "{artifact}");
+        assert_eq!(e["verdict"], alone["verdict"], "{artifact}");
+    }
+    // Two jobs, then a cache filled and read: the same files.
+    let read_all = |out: &Path| -> BTreeMap<String, String> {
+        std::fs::read_dir(out)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.file_name().into_string().unwrap(),
+                    std::fs::read_to_string(e.path()).unwrap(),
+                )
+            })
+            .collect()
+    };
+    let first = read_all(&out);
+    assert_eq!(
+        read_all(&batch("two", "json", &["--no-cache", "-j", "2"])),
+        first
+    );
+    assert_eq!(
+        read_all(&batch("c1", "json", &["--cache-dir", "cache"])),
+        first
+    );
+    let cached = batch("c2", "json", &["--cache-dir", "cache"]);
+    let again = read_all(&cached);
+    let index2 = read_json(&cached.join("index.json"));
+    assert!(
+        index2["binaries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["cached"] == true),
+        "{index2}"
+    );
+    // Only the `cached` flags of the index differ.
+    let strip = |m: &BTreeMap<String, String>| {
+        let mut m = m.clone();
+        m.insert(
+            "index.json".into(),
+            m["index.json"].replace("\"cached\": true", "\"cached\": false"),
+        );
+        m
+    };
+    assert_eq!(strip(&again), first);
+    let md = batch("md", "md", &["--no-cache"]);
+    insta::assert_snapshot!(
+        "audit_batch_index_md",
+        std::fs::read_to_string(md.join("index.md"))
+            .unwrap()
+            .replace(&env!("CARGO_PKG_VERSION").replace('.', "\\."), "VERSION")
+    );
+    let html = batch("html", "html", &["--no-cache"]);
+    let index_html = std::fs::read_to_string(html.join("index.html")).unwrap();
+    assert!(
+        index_html.contains(
+            "<a href=\"bins_sub_x_y__b_.wasm.html\" class=\"name\">bins/sub/x y;&lt;b&gt;.wasm</a>"
+        ),
+        "{index_html}"
+    );
+    // A directory without --output-dir is a usage error.
+    let (code, _, err) = run_in(d, &["audit", "bins"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--output-dir"), "{err}");
+}
+
+/// The batch audit draws a progress bar on a terminal (a pseudo-terminal from util-linux
+/// `script`) and nothing when standard error is a pipe.
+#[test]
+fn batch_audit_progress_bar_only_on_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("bins")).unwrap();
+    let c = crate::common::files_with_ext(&root().join("corpus/c"), "wasm");
+    for p in &c {
+        std::fs::copy(p, d.join("bins").join(p.file_name().unwrap())).unwrap();
+    }
+    let cmd = format!(
+        "{} audit bins --output-dir out --no-cache -j 1 > /dev/null",
+        env!("CARGO_BIN_EXE_wasmgate")
+    );
+    let out = Command::new("timeout")
+        .args(["120", "script", "-qec", &cmd, "/dev/null"])
+        .current_dir(d)
+        .output()
+        .expect("util-linux `script` is needed for this test");
+    let tty = String::from_utf8_lossy(&out.stdout);
+    assert!(tty.contains(&format!("/{} binaries (", c.len())), "{tty:?}");
+    let (code, _, err) = run_in(d, &["audit", "bins", "--output-dir", "out2", "--no-cache"]);
+    assert_eq!((code, err.as_str()), (1, ""), "no policy: review");
+}
+
+/// Loads `page` in headless Chromium; fails on any console message; returns the DOM.
+fn chromium_dom(browser: &Path, page: &Path) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(browser);
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--no-first-run",
+        "--enable-logging=stderr",
+        "--v=0",
+        &format!("--user-data-dir={}", profile.path().display()),
+        "--dump-dom",
+        &format!("file://{}", page.display()),
+    ]);
+    let out = output_within(cmd, Duration::from_secs(120));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let console: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("CONSOLE") || l.contains("Uncaught") || l.contains("Refused to"))
+        .collect();
+    assert!(
+        console.is_empty(),
+        "{}: {}",
+        page.display(),
+        console.join("\n")
+    );
+    assert!(out.status.success(), "chromium failed: {stderr}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The HTML of a scenario run's dynamic section and of a batch index load in headless
+/// Chromium without errors, and hold what they were written with.
+#[test]
+fn audit_scenario_and_index_html_load_in_headless_chromium() {
+    let Some(browser) = chromium() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "chromium is not installed (apt-get install chromium; .ci/run does)"
+        );
+        eprintln!("skipped: chromium is not installed");
+        return;
+    };
+    let dir = copy_scenario_dir();
+    let d = dir.path();
+    let (code, _, err) = run_in(
+        d,
+        &[
+            "audit",
+            "copy.wasm",
+            "-p",
+            "stdio-only.toml",
+            "--scenario",
+            "copy.scenario.toml",
+            "-o",
+            "report.html",
+        ],
+    );
+    assert_eq!(code, 1, "{err}");
+    let dom = chromium_dom(&browser, &d.join("report.html"));
+    assert_eq!(dom.matches("<h4>Run ").count(), 2, "{dom}");
+    assert!(dom.contains("Denied attempts: 1"), "{dom}");
+    let (code, _, err) = run_in(
+        d,
+        &[
+            "audit",
+            "copy.wasm",
+            "--output-dir",
+            "out",
+            "--format",
+            "html",
+            "--no-cache",
+        ],
+    );
+    assert_eq!(code, 1, "{err}");
+    let dom = chromium_dom(&browser, &d.join("out/index.html"));
+    assert!(
+        dom.contains("<a href=\"copy.wasm.html\" class=\"name\">copy.wasm</a>"),
+        "{dom}"
+    );
+    assert!(d.join("out/copy.wasm.html").is_file());
+}

@@ -758,3 +758,85 @@ fn progress_bar_only_on_a_terminal() {
     let (code, _, err) = run_in(&dir, &["check", "-p", "deny.toml", "bins", "--no-cache"]);
     assert_eq!((code, err.as_str()), (1, ""));
 }
+
+/// A type section that claims five bytes and ends after two: malformed at a known place.
+pub const TRUNCATED_WASM: &[u8] = b"\0asm\x01\0\0\0\x01\x05\x01\x60";
+
+/// Regression: one malformed binary in a directory used to stop the whole batch (`check`
+/// returned at the first per-binary error). Now it gets an error line naming it and the byte
+/// offset, the others are checked exactly as without it, and the exit status is 2.
+#[test]
+fn a_malformed_binary_does_not_stop_a_batch_check() {
+    let dir = scratch("batch-malformed");
+    let good: Vec<PathBuf> = crate::common::files_with_ext(&root().join("corpus/c"), "wasm");
+    assert!(good.len() >= 2);
+    std::fs::create_dir_all(dir.join("bins")).unwrap();
+    for p in &good {
+        std::fs::copy(p, dir.join("bins").join(p.file_name().unwrap())).unwrap();
+    }
+    std::fs::copy(root().join("bench/deny-all.toml"), dir.join("deny.toml")).unwrap();
+    let check = |path: &str, extra: &[&str]| {
+        let args = [
+            &["check", "-p", "deny.toml", path, "--now", "2026-06-01"][..],
+            extra,
+        ]
+        .concat();
+        run_in(&dir, &args)
+    };
+    // The report of the good binaries alone (fingerprints name the path: same directory).
+    let (code, clean, err) = check("bins", &["--no-cache", "--format", "json"]);
+    assert_eq!(code, 1, "{err}");
+    // Sorted between the good ones, so work on both sides of them is seen.
+    std::fs::write(dir.join("bins/bad.wasm"), TRUNCATED_WASM).unwrap();
+    std::fs::write(dir.join("bins/text.wasm"), "not wasm").unwrap();
+    for extra in [
+        &["--no-cache", "-j", "1"][..],
+        &["--cache-dir", "cache"],
+        // Served from the cache now, except the failing binaries, which are never cached.
+        &["--cache-dir", "cache"],
+    ] {
+        let args = [extra, &["--format", "json", "--summary-jsonl", "s.jsonl"]].concat();
+        let (code, mixed, err) = check("bins", &args);
+        assert_eq!(code, 2, "{extra:?}: {err}");
+        // Exactly the report without the failing binaries (not printed: it is long).
+        assert!(
+            mixed == clean,
+            "{extra:?}: the good binaries are all checked, as without the failing ones"
+        );
+        let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
+        assert_eq!(errors.len(), 3, "{err}");
+        assert!(
+            errors[0].contains("bins/bad.wasm") && errors[0].contains("byte offset"),
+            "{err}"
+        );
+        assert!(
+            errors[1].contains("bins/text.wasm") && errors[1].contains("not a WebAssembly binary"),
+            "{err}"
+        );
+        assert_eq!(
+            errors[2],
+            format!(
+                "error: 2 of {} binaries could not be checked (see above)",
+                good.len() + 2
+            )
+        );
+        let lines = jsonl(&dir.join("s.jsonl"));
+        let failed: Vec<(&str, &str)> = lines
+            .iter()
+            .filter_map(|l| Some((l["artifact"].as_str()?, l.get("error")?.as_str()?)))
+            .collect();
+        assert_eq!(
+            failed.iter().map(|f| f.0).collect::<Vec<_>>(),
+            ["bins/bad.wasm", "bins/text.wasm"]
+        );
+        assert!(failed[0].1.contains("byte offset"), "{failed:?}");
+        assert_eq!(lines.len(), good.len() + 2);
+    }
+    // Human output on a single malformed file: still exit 2 with the error.
+    let (code, _, err) = check("bins/bad.wasm", &["--no-cache"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("bins/bad.wasm") && err.contains("byte offset"),
+        "{err}"
+    );
+}
