@@ -34,7 +34,7 @@ pub const DEFAULT_TIMEOUT_MS: u64 = 2000;
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Witness {
     /// `capabilities`, `imports`, `calls`, `exports`, `features`, `limits`, `sandbox`,
-    /// `analysis`, `waivers` or `levels`.
+    /// `analysis`, `bounds`, `waivers` or `levels`.
     pub dimension: &'static str,
     /// The concrete thing: an import id, capability, export name, feature, value...
     pub subject: String,
@@ -278,6 +278,7 @@ fn direction(
     features(&mut cx);
     limits(&mut cx);
     analysis(&mut cx);
+    bounds(&mut cx);
     sandbox(&mut cx);
     waivers(&mut cx);
     levels(&mut cx);
@@ -839,6 +840,38 @@ fn analysis(cx: &mut Cx<'_>) {
         "analysis",
         before,
         "the analysis assumptions are the same or stricter".into(),
+    );
+}
+
+/// A `[bounds]` check OLD runs and NEW does not: a binary OLD fails (an out-of-bounds
+/// segment or access, a `memory.grow` past the limit) passes NEW.
+fn bounds(cx: &mut Cx<'_>) {
+    let before = cx.count();
+    let checks = |p: &ValidPolicy| {
+        let on = |b: &Option<crate::policy::At<bool>>| b.as_ref().is_some_and(|b| b.value);
+        let b = &p.bounds;
+        [
+            ("segments", on(&b.segments)),
+            ("accesses", on(&b.accesses)),
+            ("memory_grow", on(&b.memory_grow)),
+        ]
+    };
+    for ((name, old), (_, new)) in checks(cx.old).into_iter().zip(checks(cx.new)) {
+        if old && !new {
+            cx.beyond(
+                "bounds",
+                format!("bounds.{name}=false"),
+                format!(
+                    "NEW does not check `bounds.{name}`; OLD does (what it would fail on \
+                     passes NEW)"
+                ),
+            );
+        }
+    }
+    cx.proved(
+        "bounds",
+        before,
+        "every [bounds] check OLD runs, NEW runs too".into(),
     );
 }
 
