@@ -69,10 +69,12 @@ for i in imports:
 print(f"{n} constrained WASI imports", file=sys.stderr)
 PY
 
-cpu() { # policy -> CPU seconds of one check
+cpu() { # policy -> CPU seconds of one check (exit 1 is findings; GNU time then adds a line)
+    local rc=0
     "$GNU_TIME" -f "%U %S" -o "$TMP/t" "$WASMGATE" check --no-cache --policy "$1" "$file" \
-        --format json > /dev/null || [[ $? -eq 1 ]]
-    awk '{printf "%.2f\n", $1 + $2}' "$TMP/t"
+        --format json > /dev/null || rc=$?
+    [[ $rc -le 1 ]] || die "check exited $rc"
+    tail -n 1 "$TMP/t" | awk '{printf "%.2f\n", $1 + $2}'
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'; }
 
@@ -82,5 +84,5 @@ smt=$(for _ in $(seq "$runs"); do cpu "$policy_smt"; done | median)
 log "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 awk -v b="$base" -v s="$smt" -v f="$(basename "$file")" 'BEGIN {
     d = s - b; if (d < 0) d = 0
-    printf "%s: check %.2f s without [[calls]], %.2f s with; SMT %.2f s = %.2fx analysis (target < 2x)\n", f, b, s, d, d / b
+    printf "%s: check %.2f s without [[calls]], %.2f s with; SMT %.2f s = %.2fx analysis (target < 2x)\n", f, b, s, d, d / (b > 0 ? b : 0.01)
 }'
