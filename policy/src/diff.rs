@@ -23,7 +23,7 @@ use crate::policy::{AllowDeny, DEFAULT_FEATURES, ValidPolicy};
 mod dimensions;
 mod imports;
 
-use dimensions::{analysis, exports, features, levels, limits, sandbox, waivers};
+use dimensions::{analysis, bounds, exports, features, levels, limits, sandbox, waivers};
 use imports::{ImportSpace, imports};
 
 /// Version of the JSON output.
@@ -36,7 +36,7 @@ pub const DEFAULT_TIMEOUT_MS: u64 = 2000;
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Witness {
     /// `capabilities`, `imports`, `calls`, `exports`, `features`, `limits`, `sandbox`,
-    /// `analysis`, `waivers` or `levels`.
+    /// `analysis`, `bounds`, `waivers` or `levels`.
     pub dimension: &'static str,
     /// The concrete thing: an import id, capability, export name, feature, value...
     pub subject: String,
@@ -280,6 +280,7 @@ fn direction(
     features(&mut cx);
     limits(&mut cx);
     analysis(&mut cx);
+    bounds(&mut cx);
     sandbox(&mut cx);
     waivers(&mut cx);
     levels(&mut cx);

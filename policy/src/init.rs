@@ -20,6 +20,16 @@ use crate::pattern;
 use crate::policy::DEFAULT_FEATURES;
 use crate::witness;
 
+mod calls;
+
+/// [`least_privilege`] followed by the `[[calls]]` constraints the SMT checker proves for
+/// today's binary (`bytes` are the binary's), so they hold when the same binary is checked.
+pub fn least_privilege_with_calls(source: &str, a: &Analysis, bytes: &[u8]) -> String {
+    let mut s = least_privilege(source, a);
+    s.push_str(&calls::section(a, bytes));
+    s
+}
+
 // Everything below that comes from the binary (names, paths) is hostile: strings go
 // through `toml_string`/`toml_key` (after `pattern::literal`, so a name is matched exactly),
 // comments through `terminal`, which leaves no newline or control character to end them.

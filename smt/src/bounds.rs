@@ -17,7 +17,7 @@ use wasmparser::{
     Payload, TypeRef,
 };
 
-use crate::eval::{AccessRec, Evaluator};
+use crate::eval::{AccessRec, Cond, Evaluator};
 use crate::expr::{Leaves, Node};
 use crate::{Checker, Error};
 
@@ -256,6 +256,7 @@ impl Checker<'_> {
     }
 
     fn functions(&mut self, spaces: &Spaces, opts: &BoundsOptions, out: &mut BoundsReport) {
+        let session = crate::solve::Session::new();
         let mut funcs: Vec<u32> = self.facts.reachable.iter().copied().collect();
         funcs.sort_unstable();
         for f in funcs {
@@ -297,7 +298,7 @@ impl Checker<'_> {
                     Shape::Grow { .. } => {}
                     _ if !opts.accesses => {}
                     Shape::Access { memory, .. } | Shape::Other { memory } => {
-                        let verdict = self.access(f, a, spaces, opts, &mut out.queries);
+                        let verdict = self.access(f, a, spaces, opts, &session, &mut out.queries);
                         let fa = fa.get_or_insert_with(|| self.function_entry(f));
                         match verdict {
                             Bound::Proven => *fa.proven.entry(memory).or_default() += 1,
@@ -344,6 +345,7 @@ impl Checker<'_> {
         a: &AccessRec,
         spaces: &Spaces,
         opts: &BoundsOptions,
+        session: &crate::solve::Session,
         queries: &mut usize,
     ) -> Bound {
         if a.dead {
@@ -391,6 +393,9 @@ impl Checker<'_> {
                 ))
             };
         }
+        if addr.range().1 + extra <= bytes {
+            return Bound::Proven;
+        }
         let mut leaves = Leaves::default();
         addr.leaves(&mut leaves);
         if let Some(&id) = leaves.opaque.first() {
@@ -401,6 +406,32 @@ impl Checker<'_> {
                 r.what, r.function
             ));
         }
+        // Only the conditions sharing a parameter with the address can bound it (dropping
+        // the others only adds paths).
+        let conds: Vec<Cond> = a
+            .conds
+            .iter()
+            .filter(|c| {
+                let mut l = Leaves::default();
+                c.e.leaves(&mut l);
+                l.params.iter().any(|p| leaves.params.contains(p))
+            })
+            .cloned()
+            .collect();
+        // A violation needs the whole path condition (a dropped one may make the path
+        // impossible).
+        let dropped = conds.len() != a.conds.len();
+        let entry = self.facts.entry_of.contains_key(&f) && !self.facts.indirect.contains(&f);
+        if conds.is_empty() && (!entry || can_grow) {
+            // Nothing bounds it here and no violation could be reported: the solver would
+            // only confirm the range.
+            return Bound::Unknown(format!(
+                "address over parameters of `{}` is not bounded within the function (up to \
+                 {:#x}; callers are not followed){grown}",
+                self.facts.name(f),
+                addr.range().1
+            ));
+        }
         if *queries >= opts.max_queries {
             return Bound::Unknown(format!(
                 "solver query cap reached ({} per run, `bounds.max_queries`)",
@@ -408,14 +439,14 @@ impl Checker<'_> {
             ));
         }
         *queries += 1;
-        match crate::solve::exceeds(addr, &a.conds, extra, bytes, opts.timeout_ms) {
+        match session.exceeds(addr, &conds, extra, bytes, opts.timeout_ms) {
             crate::solve::Decision::Unsat => Bound::Proven,
             crate::solve::Decision::Unknown(kind) => {
                 let r = self.report_kind(kind, f, a.offset);
                 Bound::Unknown(r.what)
             }
             crate::solve::Decision::Sat { value, inputs } => {
-                let cond_opaque = a.conds.iter().any(|c| {
+                let cond_opaque = conds.iter().any(|c| {
                     let mut l = Leaves::default();
                     c.e.leaves(&mut l);
                     !l.opaque.is_empty()
@@ -426,7 +457,7 @@ impl Checker<'_> {
                     .collect();
                 let entry =
                     self.facts.entry_of.contains_key(&f) && !self.facts.indirect.contains(&f);
-                if entry && !cond_opaque && !can_grow && only_params_of(addr, f) {
+                if entry && !dropped && !cond_opaque && !can_grow && only_params_of(addr, f) {
                     Bound::Violated(format!(
                         "address {value:#x} + offset {offset} + {size} bytes passes the memory's \
                          {bytes} bytes with {} (an entry point's parameters, chosen by the host)",

@@ -34,42 +34,13 @@ fn solve(_new: &[Allowed], _old: &[Allowed], _timeout_ms: u64) -> Containment {
 
 #[cfg(feature = "z3")]
 fn solve(new: &[Allowed], old: &[Allowed], timeout_ms: u64) -> Containment {
-    use z3::ast::{Ast, BV, Bool};
-    use z3::{Config, Context, Params, SatResult, Solver};
+    use z3::ast::{BV, Bool};
+    use z3::{Config, Context, SatResult};
 
-    let cfg = Config::new();
-    let ctx = Context::new(&cfg);
+    let ctx = Context::new(&Config::new());
     let v = BV::new_const(&ctx, "value", 64);
-    let k = |x: u64| BV::from_u64(&ctx, x, 64);
-    let holds = |a: &Allowed| -> Bool<'_> {
-        let mut parts: Vec<Bool<'_>> = Vec::new();
-        if !a.one_of.is_empty() {
-            let eqs: Vec<Bool<'_>> = a.one_of.iter().map(|x| v._eq(&k(*x))).collect();
-            let refs: Vec<&Bool<'_>> = eqs.iter().collect();
-            parts.push(Bool::or(&ctx, &refs));
-        }
-        if let Some(m) = a.min {
-            parts.push(v.bvuge(&k(m)));
-        }
-        if let Some(m) = a.max {
-            parts.push(v.bvule(&k(m)));
-        }
-        if a.bits_clear != 0 {
-            parts.push(v.bvand(&k(a.bits_clear))._eq(&k(0)));
-        }
-        if a.bits_set != 0 {
-            parts.push(v.bvand(&k(a.bits_set))._eq(&k(a.bits_set)));
-        }
-        let refs: Vec<&Bool<'_>> = parts.iter().collect();
-        Bool::and(&ctx, &refs)
-    };
-    let solver = Solver::new(&ctx);
-    let mut p = Params::new(&ctx);
-    p.set_u32(
-        "timeout",
-        u32::try_from(timeout_ms).unwrap_or(u32::MAX).max(1),
-    );
-    solver.set_params(&p);
+    let holds = |a: &Allowed| crate::solve::holds(&ctx, &v, a);
+    let solver = crate::solve::timed_solver(&ctx, timeout_ms);
     for a in new {
         solver.assert(&holds(a));
     }

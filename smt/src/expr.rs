@@ -250,6 +250,64 @@ impl E {
     }
 }
 
+impl E {
+    /// An unsigned range holding every value of the expression, whatever its leaves are
+    /// (cheap and coarse: it lets the bounds check skip the solver for masked or shifted
+    /// addresses).
+    pub(crate) fn range(&self) -> (u128, u128) {
+        let top = u128::from(self.width().mask());
+        let full = (0, top);
+        let fit = |r: (u128, u128)| if r.1 <= top { r } else { full };
+        match self.node() {
+            Node::Const(c) => (u128::from(*c), u128::from(*c)),
+            Node::Param { .. } | Node::Opaque(_) => full,
+            Node::Bin(op, a, b) => {
+                let (x, y) = (a.range(), b.range());
+                match op {
+                    Bin::Add => fit((x.0 + y.0, x.1 + y.1)),
+                    Bin::Sub if x.0 >= y.1 => (x.0 - y.1, x.1 - y.0),
+                    Bin::Mul => fit((x.0 * y.0, x.1.saturating_mul(y.1))),
+                    Bin::And => (0, x.1.min(y.1)),
+                    Bin::Or | Bin::Xor => {
+                        let hi = x.1.max(y.1);
+                        fit((0, hi.checked_next_power_of_two().map_or(top, |p| p * 2 - 1)))
+                    }
+                    Bin::ShrU => match b.as_const() {
+                        Some(s) => {
+                            let s = (s % u64::from(self.width().bits())) as u32;
+                            (x.0 >> s, x.1 >> s)
+                        }
+                        None => (0, x.1),
+                    },
+                    Bin::Shl => match b.as_const() {
+                        Some(s) => {
+                            let s = (s % u64::from(self.width().bits())) as u32;
+                            fit((x.0 << s, x.1 << s))
+                        }
+                        None => full,
+                    },
+                    _ if op.is_compare() => (0, 1),
+                    _ => full,
+                }
+            }
+            Node::Conv(c, a) => {
+                let x = a.range();
+                match c {
+                    Conv::ExtendU => x,
+                    Conv::Wrap => fit(x),
+                    Conv::ExtendS if x.1 < 1 << 31 => x,
+                    _ => full,
+                }
+            }
+            Node::Eqz(_) => (0, 1),
+            Node::Select(_, a, b) => {
+                let (x, y) = (a.range(), b.range());
+                (x.0.min(y.0), x.1.max(y.1))
+            }
+        }
+    }
+}
+
 /// The leaves of one or more expressions.
 #[derive(Default, Debug)]
 pub(crate) struct Leaves {
@@ -326,5 +384,43 @@ mod tests {
         assert_eq!(e.as_const(), Some((-5i64) as u64));
         let e = E::conv(Conv::SignLow(8), c(0x80));
         assert_eq!(e.as_const(), Some(0xffff_ff80));
+    }
+
+    #[test]
+    fn ranges_hold_every_value() {
+        let p = E::new(Node::Param { func: 0, index: 0 }, Width::I32);
+        let c = |v| E::konst(v, Width::I32);
+        let masked = E::bin(Bin::And, p.clone(), c(0xfff));
+        assert_eq!(masked.range(), (0, 0xfff));
+        assert_eq!(
+            E::bin(Bin::Add, masked.clone(), c(16)).range(),
+            (16, 0xfff + 16)
+        );
+        assert_eq!(E::bin(Bin::ShrU, p.clone(), c(28)).range(), (0, 15));
+        assert_eq!(
+            E::bin(Bin::Or, masked.clone(), c(0x1000)).range(),
+            (0, 0x1fff)
+        );
+        // A sum that may wrap is the whole width.
+        assert_eq!(
+            E::bin(Bin::Add, p.clone(), c(1)).range(),
+            (0, u32::MAX as u128)
+        );
+        assert_eq!(
+            E::bin(Bin::Shl, masked, c(24)).range(),
+            (0, u32::MAX as u128)
+        );
+        // Brute force over a small mask: every value lies in the range.
+        for v in 0..0x2000u64 {
+            let e = E::bin(Bin::Sub, E::bin(Bin::Or, c(v & 0xfff), c(0x10)), c(0x10));
+            let (lo, hi) = E::bin(
+                Bin::Sub,
+                E::bin(Bin::Or, E::bin(Bin::And, p.clone(), c(0xfff)), c(0x10)),
+                c(0x10),
+            )
+            .range();
+            let x = u128::from(e.as_const().unwrap());
+            assert!(x >= lo && x <= hi, "{v}: {x} not in {lo}..={hi}");
+        }
     }
 }

@@ -28,128 +28,73 @@ pub(crate) fn decide(_cx: &Context, _q: &Query) -> Decision {
 
 #[cfg(feature = "z3")]
 pub(crate) fn decide(cx: &Context, q: &Query) -> Decision {
-    use z3::ast::{Ast, BV, Bool};
-    use z3::{Config, Context as Z3, Params, SatResult, Solver};
+    let ctx = z3::Context::new(&z3::Config::new());
+    let mut enc = Encoder::new(&ctx);
+    let v = fit(&enc.bv(&cx.arg), 64);
+    let solver = timed_solver(&ctx, q.timeout_ms);
+    solver.assert(&holds(&ctx, &v, &q.allowed).not());
+    answer(&solver, &mut enc, &cx.conds, &v)
+}
 
-    let cfg = Config::new();
-    let ctx = Z3::new(&cfg);
-    let mut enc = Encoder {
-        ctx: &ctx,
-        memo: HashMap::new(),
-        params: Vec::new(),
-    };
-    let arg = enc.bv(&cx.arg);
-    let v = fit(&arg, 64);
-    let k = |x: u64| BV::from_u64(&ctx, x, 64);
-    let mut allowed: Vec<Bool<'_>> = Vec::new();
-    let a = &q.allowed;
+/// `a` as a formula over the 64-bit value `v` (every key given must hold).
+#[cfg(feature = "z3")]
+pub(crate) fn holds<'c>(
+    ctx: &'c z3::Context,
+    v: &z3::ast::BV<'c>,
+    a: &crate::Allowed,
+) -> z3::ast::Bool<'c> {
+    use z3::ast::{Ast, BV, Bool};
+    let k = |x: u64| BV::from_u64(ctx, x, 64);
+    let mut parts: Vec<Bool<'c>> = Vec::new();
     if !a.one_of.is_empty() {
-        let eqs: Vec<Bool<'_>> = a.one_of.iter().map(|x| v._eq(&k(*x))).collect();
-        let refs: Vec<&Bool<'_>> = eqs.iter().collect();
-        allowed.push(Bool::or(&ctx, &refs));
+        let eqs: Vec<Bool<'c>> = a.one_of.iter().map(|x| v._eq(&k(*x))).collect();
+        let refs: Vec<&Bool<'c>> = eqs.iter().collect();
+        parts.push(Bool::or(ctx, &refs));
     }
     if let Some(m) = a.min {
-        allowed.push(v.bvuge(&k(m)));
+        parts.push(v.bvuge(&k(m)));
     }
     if let Some(m) = a.max {
-        allowed.push(v.bvule(&k(m)));
+        parts.push(v.bvule(&k(m)));
     }
     if a.bits_clear != 0 {
-        allowed.push(v.bvand(&k(a.bits_clear))._eq(&k(0)));
+        parts.push(v.bvand(&k(a.bits_clear))._eq(&k(0)));
     }
     if a.bits_set != 0 {
-        allowed.push(v.bvand(&k(a.bits_set))._eq(&k(a.bits_set)));
+        parts.push(v.bvand(&k(a.bits_set))._eq(&k(a.bits_set)));
     }
-    let refs: Vec<&Bool<'_>> = allowed.iter().collect();
-    let solver = Solver::new(&ctx);
-    let mut p = Params::new(&ctx);
-    p.set_u32(
-        "timeout",
-        u32::try_from(q.timeout_ms).unwrap_or(u32::MAX).max(1),
-    );
-    solver.set_params(&p);
-    solver.assert(&Bool::and(&ctx, &refs).not());
-    for c in &cx.conds {
-        let e = enc.bv(&c.e);
-        let zero = BV::from_u64(&ctx, 0, e.get_size());
-        let is_zero = e._eq(&zero);
-        solver.assert(&if c.nonzero { is_zero.not() } else { is_zero });
-    }
-    match solver.check() {
-        SatResult::Unsat => Decision::Unsat,
-        SatResult::Unknown => Decision::Unknown(ReasonKind::Timeout),
-        SatResult::Sat => {
-            let Some(model) = solver.get_model() else {
-                return Decision::Unknown(ReasonKind::Timeout);
-            };
-            let value = model.eval(&v, true).and_then(|x| x.as_u64());
-            let Some(value) = value else {
-                return Decision::Unknown(ReasonKind::Timeout);
-            };
-            let inputs = enc
-                .params
-                .iter()
-                .filter_map(|(key, bv)| {
-                    let x = model.eval(bv, true)?.as_u64()?;
-                    Some((*key, x))
-                })
-                .collect();
-            Decision::Sat { value, inputs }
-        }
-    }
+    let refs: Vec<&Bool<'c>> = parts.iter().collect();
+    Bool::and(ctx, &refs)
 }
 
-#[cfg(not(feature = "z3"))]
-pub(crate) fn exceeds(
-    _addr: &crate::expr::E,
-    _conds: &[crate::eval::Cond],
-    _extra: u128,
-    _limit: u128,
-    _timeout_ms: u64,
-) -> Decision {
-    Decision::Unknown(ReasonKind::NoSolver)
-}
-
-/// Can `addr + extra` pass `limit` on a path satisfying `conds`? (In 80-bit arithmetic, so
-/// nothing wraps.)
+/// A solver that gives up (answers unknown) after `timeout_ms`.
 #[cfg(feature = "z3")]
-pub(crate) fn exceeds(
-    addr: &crate::expr::E,
-    conds: &[crate::eval::Cond],
-    extra: u128,
-    limit: u128,
-    timeout_ms: u64,
-) -> Decision {
-    use z3::ast::{Ast, BV};
-    use z3::{Config, Context as Z3, Params, SatResult, Solver};
-
-    const W: u32 = 80;
-    let cfg = Config::new();
-    let ctx = Z3::new(&cfg);
-    let mut enc = Encoder {
-        ctx: &ctx,
-        memo: HashMap::new(),
-        params: Vec::new(),
-    };
-    let big = |x: u128| {
-        let hi = BV::from_u64(&ctx, (x >> 64) as u64, W);
-        let lo = BV::from_u64(&ctx, x as u64, W);
-        hi.bvshl(&BV::from_u64(&ctx, 64, W)).bvor(&lo)
-    };
-    let a = enc.bv(addr);
-    let a = a.zero_ext(W - a.get_size());
-    let solver = Solver::new(&ctx);
-    let mut p = Params::new(&ctx);
+pub(crate) fn timed_solver(ctx: &z3::Context, timeout_ms: u64) -> z3::Solver<'_> {
+    let solver = z3::Solver::new(ctx);
+    let mut p = z3::Params::new(ctx);
     p.set_u32(
         "timeout",
         u32::try_from(timeout_ms).unwrap_or(u32::MAX).max(1),
     );
     solver.set_params(&p);
-    solver.assert(&a.bvadd(&big(extra)).bvugt(&big(limit)));
+    solver
+}
+
+/// Adds the path conditions `conds` to `solver` (whose other assertion says "out of bounds"
+/// or "not allowed") and reads the answer: `value` is `v` in the model, with the free
+/// parameters met. Anything short of a model is unknown (a timeout), never unsat.
+#[cfg(feature = "z3")]
+fn answer<'c>(
+    solver: &z3::Solver<'c>,
+    enc: &mut Encoder<'c>,
+    conds: &[crate::eval::Cond],
+    v: &z3::ast::BV<'c>,
+) -> Decision {
+    use z3::SatResult;
+    use z3::ast::{Ast, BV};
     for c in conds {
         let e = enc.bv(&c.e);
-        let zero = BV::from_u64(&ctx, 0, e.get_size());
-        let is_zero = e._eq(&zero);
+        let is_zero = e._eq(&BV::from_u64(enc.ctx, 0, e.get_size()));
         solver.assert(&if c.nonzero { is_zero.not() } else { is_zero });
     }
     match solver.check() {
@@ -159,7 +104,7 @@ pub(crate) fn exceeds(
             let Some(model) = solver.get_model() else {
                 return Decision::Unknown(ReasonKind::Timeout);
             };
-            let Some(value) = model.eval(&a, true).and_then(|x| x.as_u64()) else {
+            let Some(value) = model.eval(v, true).and_then(|x| x.as_u64()) else {
                 return Decision::Unknown(ReasonKind::Timeout);
             };
             let inputs = enc
@@ -169,6 +114,70 @@ pub(crate) fn exceeds(
                 .collect();
             Decision::Sat { value, inputs }
         }
+    }
+}
+
+/// One solver context for many bounds queries (a context costs far more than a query).
+#[cfg(not(feature = "z3"))]
+pub(crate) struct Session;
+
+#[cfg(not(feature = "z3"))]
+impl Session {
+    pub(crate) fn new() -> Session {
+        Session
+    }
+
+    pub(crate) fn exceeds(
+        &self,
+        _addr: &crate::expr::E,
+        _conds: &[crate::eval::Cond],
+        _extra: u128,
+        _limit: u128,
+        _timeout_ms: u64,
+    ) -> Decision {
+        Decision::Unknown(ReasonKind::NoSolver)
+    }
+}
+
+/// One solver context for many bounds queries (a context costs far more than a query).
+#[cfg(feature = "z3")]
+pub(crate) struct Session {
+    ctx: z3::Context,
+}
+
+#[cfg(feature = "z3")]
+impl Session {
+    pub(crate) fn new() -> Session {
+        Session {
+            ctx: z3::Context::new(&z3::Config::new()),
+        }
+    }
+
+    /// Can `addr + extra` pass `limit` on a path satisfying `conds`? (In 80-bit arithmetic,
+    /// so nothing wraps.)
+    pub(crate) fn exceeds(
+        &self,
+        addr: &crate::expr::E,
+        conds: &[crate::eval::Cond],
+        extra: u128,
+        limit: u128,
+        timeout_ms: u64,
+    ) -> Decision {
+        use z3::ast::BV;
+
+        const W: u32 = 80;
+        let ctx = &self.ctx;
+        let mut enc = Encoder::new(ctx);
+        let big = |x: u128| {
+            let hi = BV::from_u64(ctx, (x >> 64) as u64, W);
+            let lo = BV::from_u64(ctx, x as u64, W);
+            hi.bvshl(&BV::from_u64(ctx, 64, W)).bvor(&lo)
+        };
+        let a = enc.bv(addr);
+        let a = a.zero_ext(W - a.get_size());
+        let solver = timed_solver(ctx, timeout_ms);
+        solver.assert(&a.bvadd(&big(extra)).bvugt(&big(limit)));
+        answer(&solver, &mut enc, conds, &a)
     }
 }
 
@@ -193,6 +202,14 @@ fn fit<'c>(b: &z3::ast::BV<'c>, bits: u32) -> z3::ast::BV<'c> {
 
 #[cfg(feature = "z3")]
 impl<'c> Encoder<'c> {
+    fn new(ctx: &'c z3::Context) -> Encoder<'c> {
+        Encoder {
+            ctx,
+            memo: HashMap::new(),
+            params: Vec::new(),
+        }
+    }
+
     fn bv(&mut self, e: &crate::expr::E) -> z3::ast::BV<'c> {
         use crate::expr::{Bin, Conv, Node};
         use z3::ast::{Ast, BV, Bool};

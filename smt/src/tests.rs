@@ -273,3 +273,94 @@ fn an_import_called_through_an_invoke_trampoline_has_an_unknown_site() {
         "{o:?}"
     );
 }
+
+/// A query the solver cannot finish in time is unknown with the reason `solver timeout`,
+/// never proven. The path condition asks for the factors of a 62-bit semiprime (both primes
+/// just below 2^31), far beyond a 1 ms budget; a 1 ms budget on a trivial query (a constant
+/// descriptor) still proves it, so the site's unknown comes from the timeout alone.
+#[cfg(feature = "z3")]
+#[test]
+fn a_query_timeout_is_unknown_never_proven() {
+    let n: u64 = 2_147_483_647 * 2_147_483_629;
+    let wat = format!(
+        r#"(module
+      (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+      (memory 1)
+      (func $run (export "run") (param $a i64) (param $b i64)
+        (if (i32.and
+              (i64.eq (i64.mul (local.get $a) (local.get $b)) (i64.const {n}))
+              (i32.and
+                (i32.and (i64.gt_u (local.get $a) (i64.const 1))
+                         (i64.lt_u (local.get $a) (i64.const 0x80000000)))
+                (i32.and (i64.gt_u (local.get $b) (i64.const 1))
+                         (i64.lt_u (local.get $b) (i64.const 0x80000000)))))
+          (then (drop (call $w (i32.const 5) (i32.const 0) (i32.const 1) (i32.const 8)))))))"#
+    );
+    let wasm = wat::parse_str(&wat).unwrap();
+    let analysis = wasmgate_analyzer::analyze(&wasm).unwrap();
+    let mut c = Checker::new(&wasm, &analysis).unwrap();
+    let o = c.check(&Query {
+        import: 0,
+        arg: 0,
+        allowed: stdio(),
+        timeout_ms: 1,
+    });
+    assert_eq!(o.sites.len(), 1, "{o:?}");
+    let Verdict::Unknown { reasons } = &o.sites[0].verdict else {
+        panic!("a timed-out query must be unknown: {o:?}")
+    };
+    let what: Vec<&str> = reasons.iter().map(|r| r.what.as_str()).collect();
+    assert_eq!(what, ["solver timeout"], "{reasons:?}");
+    assert_eq!(reasons[0].function, "run");
+}
+
+/// Drift guard: an operator the evaluator does not model gives an opaque value, so the
+/// argument is unknown ("instruction not modelled", at that instruction), never a folded
+/// constant. Each operator computes 2 from constants, which `one_of = [1, 2]` would accept
+/// were it evaluated; the modelled `i32.add` on the same shape is proven, so the shape can
+/// prove. Modelling one of these operators must update this list on purpose.
+#[cfg(feature = "z3")]
+#[test]
+fn an_operator_the_evaluator_does_not_model_stays_unknown() {
+    let module = |body: &str| {
+        format!(
+            r#"(module
+      (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+      (memory 1)
+      (func $run (export "run")
+        (drop (call $w {body} (i32.const 0) (i32.const 1) (i32.const 8)))))"#
+        )
+    };
+    let o = outcome(
+        &module("(i32.add (i32.const 1) (i32.const 1))"),
+        0,
+        0,
+        stdio(),
+    );
+    assert_eq!(verdicts(&o), [("run".to_string(), "proven")]);
+    for body in [
+        "(i32.div_u (i32.const 4) (i32.const 2))",
+        "(i32.div_s (i32.const 4) (i32.const 2))",
+        "(i32.rem_u (i32.const 5) (i32.const 3))",
+        "(i32.rem_s (i32.const 5) (i32.const 3))",
+        "(i32.popcnt (i32.const 3))",
+        "(i32.ctz (i32.const 4))",
+        "(i32.add (i32.clz (i32.const 0x40000000)) (i32.const 1))",
+        "(i32.wrap_i64 (i64.div_u (i64.const 4) (i64.const 2)))",
+        "(i32.wrap_i64 (i64.popcnt (i64.const 3)))",
+        "(i32.trunc_f32_u (f32.const 2))",
+        "(i32.reinterpret_f32 (f32.reinterpret_i32 (i32.const 2)))",
+    ] {
+        let o = outcome(&module(body), 0, 0, stdio());
+        assert_eq!(o.sites.len(), 1, "{body}: {o:?}");
+        let Verdict::Unknown { reasons } = &o.sites[0].verdict else {
+            panic!("{body}: an unmodelled operator must stay unknown: {o:?}")
+        };
+        assert!(
+            reasons
+                .iter()
+                .all(|r| r.what == "instruction not modelled" && r.offset.is_some()),
+            "{body}: {reasons:?}"
+        );
+    }
+}

@@ -31,7 +31,9 @@ Examples:
 
 The policy is commented for review: it allows the capabilities and imports the entry points
 reach today, restricts exports in groups ([[exports.restrict]], one per capability set; past
-1,000 exports a group names its exports by prefixes) and pins limits and features.
+1,000 exports a group names its exports by prefixes) and pins limits and features. It ends
+with the [[calls]] constraints (rules/init/calls.toml) the SMT checker proves at every call
+site today, e.g. `fd_write` with `fd` one of [1, 2] when every site passes 1 or 2.
 
 Exit status:
   0  written
@@ -50,9 +52,14 @@ pub struct InitOpts {
 pub fn run(opts: Opts) -> Result<u8> {
     match opts.command {
         PolicyCommand::Init(o) => {
-            let analysis = input::analyze(&o.file, o.analysis.options())?;
-            let text =
-                wasmgate_policy::init::least_privilege(&o.file.display().to_string(), &analysis);
+            let bytes = input::read(&o.file)?;
+            let analysis = wasmgate_analyzer::analyze_with(&bytes, o.analysis.options())
+                .map_err(|e| anyhow::anyhow!("{}: {e}", o.file.display()))?;
+            let text = wasmgate_policy::init::least_privilege_with_calls(
+                &o.file.display().to_string(),
+                &analysis,
+                &bytes,
+            );
             match &o.output {
                 Some(p) => output::write_atomic(p, text.as_bytes())?,
                 None => output::print(&text)?,

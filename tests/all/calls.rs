@@ -257,20 +257,29 @@ fn without_the_bytes_every_constraint_is_unproven() {
     );
 }
 
-/// `corpus/c/copy.wasm` (the file copier, wasi-libc stdio): every `fd_write` and
-/// `path_open` call site an entry point reaches gets a verdict, and each unknown says why.
-/// wasi-libc passes the descriptor it loaded from the `FILE`, and `fopen`'s flags come from
-/// parsing the mode string in memory.
+/// Every corpus C program (`corpus/c/*.wasm`, core modules): every `fd_write` and
+/// `path_open` call site an entry point reaches gets a verdict, each unknown says why and
+/// where, and the share proven / violated / unknown per program is the README's table
+/// (between the `smt-share` markers), regenerated here and compared as a whole, so the
+/// README states what the checker does today. wasi-libc passes the descriptor it loaded
+/// from the `FILE`, and `fopen`'s flags come from parsing the mode string in memory.
 #[test]
-fn every_fd_write_and_path_open_site_of_a_c_program_gets_a_verdict() {
-    let bytes = std::fs::read(root().join("corpus/c/copy.wasm")).unwrap();
-    let analysis = wasmgate_analyzer::analyze(&bytes).unwrap();
-    let module = analysis.module.as_ref().unwrap();
-    let mut checker = wasmgate_smt::Checker::new(&bytes, &analysis).unwrap();
-    for (name, arg, allowed) in [
+fn every_fd_write_and_path_open_site_of_the_c_programs_gets_a_verdict_and_the_readme_share_table_is_true()
+ {
+    let programs: Vec<_> = crate::common::files_with_ext(&root().join("corpus/c"), "wasm")
+        .into_iter()
+        .filter(|p| !p.to_str().unwrap().ends_with(".component.wasm"))
+        .collect();
+    assert!(programs.len() >= 3, "{programs:?}");
+    let mut table = String::from(
+        "| program | import, constraint | sites | proven | violated | unknown | why unknown (site: reason at) |\n\
+         |---|---|---|---|---|---|---|\n",
+    );
+    let constraints = [
         (
             "fd_write",
             0,
+            "`fd` one of [1, 2]",
             wasmgate_smt::Allowed {
                 one_of: vec![1, 2],
                 ..Default::default()
@@ -279,57 +288,100 @@ fn every_fd_write_and_path_open_site_of_a_c_program_gets_a_verdict() {
         (
             "path_open",
             4,
+            "`oflags` without `O_CREAT`",
             wasmgate_smt::Allowed {
                 bits_clear: 1,
                 ..Default::default()
             },
         ),
-    ] {
-        let id = format!("wasi_snapshot_preview1#{name}");
-        let import = analysis.imports.iter().position(|i| i.id == id).unwrap() as u32;
-        let node = module
-            .call_graph
-            .nodes
-            .iter()
-            .find(|n| n.function == Some(import))
-            .unwrap()
-            .id;
-        // The direct call sites, from the analyzer's graph (the oracle for "every site").
-        let mut expected: Vec<u64> = module
-            .call_graph
-            .sites
-            .iter()
-            .filter(|s| s.to == node)
-            .map(|s| s.offset)
-            .collect();
-        expected.sort_unstable();
-        expected.dedup();
-        assert!(!expected.is_empty(), "{name}");
-        let outcome = checker.check(&wasmgate_smt::Query {
-            import,
-            arg,
-            allowed,
-            timeout_ms: 10_000,
-        });
-        let got: Vec<u64> = outcome.sites.iter().map(|s| s.offset).collect();
-        assert_eq!(got, expected, "{name}: {outcome:#?}");
-        let mut share = [0usize; 3];
-        for s in &outcome.sites {
-            assert!(s.entry_points.contains(&"_start".to_string()), "{s:?}");
-            match &s.verdict {
-                wasmgate_smt::Verdict::Proven => share[0] += 1,
-                wasmgate_smt::Verdict::Violated(_) => share[1] += 1,
-                wasmgate_smt::Verdict::Unknown { reasons } => {
-                    assert!(!reasons.is_empty(), "{s:?}");
-                    share[2] += 1
+    ];
+    for path in &programs {
+        let file = path.file_name().unwrap().to_str().unwrap();
+        let bytes = std::fs::read(path).unwrap();
+        let analysis = wasmgate_analyzer::analyze(&bytes).unwrap();
+        let module = analysis.module.as_ref().unwrap();
+        let mut checker = wasmgate_smt::Checker::new(&bytes, &analysis).unwrap();
+        for (name, arg, what, allowed) in constraints.clone() {
+            let id = format!("wasi_snapshot_preview1#{name}");
+            let Some(import) = analysis.imports.iter().position(|i| i.id == id) else {
+                table.push_str(&format!(
+                    "| {file} | `{name}` {what} | not imported | | | | |\n"
+                ));
+                continue;
+            };
+            let import = import as u32;
+            let node = module
+                .call_graph
+                .nodes
+                .iter()
+                .find(|n| n.function == Some(import))
+                .unwrap()
+                .id;
+            // The direct call sites, from the analyzer's graph (the oracle for "every site").
+            let mut expected: Vec<u64> = module
+                .call_graph
+                .sites
+                .iter()
+                .filter(|s| s.to == node)
+                .map(|s| s.offset)
+                .collect();
+            expected.sort_unstable();
+            expected.dedup();
+            let outcome = checker.check(&wasmgate_smt::Query {
+                import,
+                arg,
+                allowed,
+                timeout_ms: 10_000,
+            });
+            let got: Vec<u64> = outcome.sites.iter().map(|s| s.offset).collect();
+            assert_eq!(got, expected, "{file} {name}: {outcome:#?}");
+            let mut share = [0usize; 3];
+            let mut why: Vec<String> = Vec::new();
+            for s in &outcome.sites {
+                assert!(s.entry_points.contains(&"_start".to_string()), "{s:?}");
+                match &s.verdict {
+                    wasmgate_smt::Verdict::Proven => share[0] += 1,
+                    wasmgate_smt::Verdict::Violated(_) => share[1] += 1,
+                    wasmgate_smt::Verdict::Unknown { reasons } => {
+                        assert!(!reasons.is_empty(), "{s:?}");
+                        share[2] += 1;
+                        let r: Vec<String> = reasons
+                            .iter()
+                            .map(|r| {
+                                let at =
+                                    r.offset.map(|o| format!(" at {o:#x}")).unwrap_or_default();
+                                format!("{} in `{}`{at}", r.what, r.function)
+                            })
+                            .collect();
+                        why.push(format!(
+                            "`{}` {:#x}: {}",
+                            s.function,
+                            s.offset,
+                            r.join("; ")
+                        ));
+                    }
                 }
             }
+            table.push_str(&format!(
+                "| {file} | `{name}` {what} | {} | {} | {} | {} | {} |\n",
+                outcome.sites.len(),
+                share[0],
+                share[1],
+                share[2],
+                why.join("<br>")
+            ));
         }
-        eprintln!(
-            "copy.wasm {name}: {} proven, {} violated, {} unknown: {:#?}",
-            share[0], share[1], share[2], outcome.sites
-        );
     }
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let stated = readme
+        .split_once("<!-- smt-share:start -->\n")
+        .and_then(|(_, rest)| rest.split_once("<!-- smt-share:end -->"))
+        .map(|(t, _)| t)
+        .expect("README.md has no smt-share markers");
+    assert_eq!(
+        stated, table,
+        "README.md's share table is out of date; today's:\n{table}"
+    );
 }
 
 /// Components are not checked yet: every constraint is unproven (a warning), never passed.

@@ -416,3 +416,106 @@ capabilities = [\"random\"]
         "{err}"
     );
 }
+
+/// `policy init` ends with the `[[calls]]` constraints the SMT checker proves today (issue
+/// 13): the first candidate of `rules/init/calls.toml` per argument that holds at every call
+/// site. The expected constraints are stated here for each module, compared as a whole
+/// (nothing missing, nothing extra), and checking the module against its policy passes with
+/// a `pass` result per constraint.
+#[test]
+fn init_writes_the_call_constraints_it_proves_and_check_of_the_same_binary_passes() {
+    use crate::policy_check::{run_in, scratch};
+    let all_four = r#"(module
+      (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "fd_read" (func $r (param i32 i32 i32 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "path_open"
+        (func $o (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "proc_exit" (func $x (param i32)))
+      (memory (export "memory") 1)
+      (func (export "_start")
+        (drop (call $w (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+        (drop (call $r (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 8)))
+        (drop (call $o (i32.const 3) (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 0)
+          (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 16)))
+        (call $x (i32.const 3))))"#;
+    let stdio_only =
+        std::fs::read_to_string(root().join("corpus/fixtures/calls/stdio_only.wat")).unwrap();
+    let param_set =
+        std::fs::read_to_string(root().join("corpus/fixtures/calls/param_set_by_caller.wat"))
+            .unwrap();
+    let cases: [(&str, &str, &[&str]); 3] = [
+        (
+            "all_four",
+            all_four,
+            &[
+                "wasi_snapshot_preview1#fd_write fd one_of=[1]",
+                "wasi_snapshot_preview1#fd_read fd one_of=[0]",
+                "wasi_snapshot_preview1#path_open oflags bits_clear=9",
+                "wasi_snapshot_preview1#proc_exit rval max=255",
+            ],
+        ),
+        // `out` may pass 2, so `one_of = [1]` fails and `[1, 2]` is the first that holds.
+        (
+            "stdio_only",
+            &stdio_only,
+            &["wasi_snapshot_preview1#fd_write fd one_of=[1, 2]"],
+        ),
+        // `main` passes 5: no fd candidate holds.
+        ("param_set", &param_set, &[]),
+    ];
+    let dir = scratch("init-calls");
+    for (name, wat, want) in cases {
+        let wasm = format!("{name}.wasm");
+        std::fs::write(dir.join(&wasm), wat::parse_str(wat).unwrap()).unwrap();
+        let policy = format!("{name}.toml");
+        let (code, _, err) = run_in(&dir, &["policy", "init", &wasm, "-o", &policy]);
+        assert_eq!(code, 0, "{err}");
+        let text = std::fs::read_to_string(dir.join(&policy)).unwrap();
+        let v: toml::Value = toml::from_str(&text).unwrap();
+        let got: BTreeSet<String> = v
+            .get("calls")
+            .and_then(|c| c.as_array())
+            .map(|a| a.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .map(|c| {
+                let t = c.as_table().unwrap();
+                let mut s = format!(
+                    "{} {}",
+                    t["import"].as_str().unwrap(),
+                    t["arg"].as_str().unwrap()
+                );
+                for k in ["one_of", "min", "max", "bits_clear", "bits_set"] {
+                    if let Some(x) = t.get(k) {
+                        s.push_str(&format!(" {k}={x}"));
+                    }
+                }
+                s
+            })
+            .collect();
+        let want: BTreeSet<String> = want.iter().map(|s| s.to_string()).collect();
+        assert_eq!(got, want, "{name}:\n{text}");
+        let (code, json, err) = run_in(
+            &dir,
+            &[
+                "check",
+                "--policy",
+                &policy,
+                &wasm,
+                "--format",
+                "json",
+                "--now",
+                "2026-06-01",
+            ],
+        );
+        assert_eq!(code, 0, "{name}: {json}\n{err}");
+        let out: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let passes = out["files"][0]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["rule"] == "WG0015" && f["kind"] == "pass")
+            .count();
+        assert_eq!(passes, want.len(), "{name}: {json}");
+    }
+}

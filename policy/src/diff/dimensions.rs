@@ -202,6 +202,38 @@ pub(super) fn analysis(cx: &mut Cx<'_>) {
     );
 }
 
+/// A `[bounds]` check OLD runs and NEW does not: a binary OLD fails (an out-of-bounds
+/// segment or access, a `memory.grow` past the limit) passes NEW.
+pub(super) fn bounds(cx: &mut Cx<'_>) {
+    let before = cx.count();
+    let checks = |p: &ValidPolicy| {
+        let on = |b: &Option<crate::policy::At<bool>>| b.as_ref().is_some_and(|b| b.value);
+        let b = &p.bounds;
+        [
+            ("segments", on(&b.segments)),
+            ("accesses", on(&b.accesses)),
+            ("memory_grow", on(&b.memory_grow)),
+        ]
+    };
+    for ((name, old), (_, new)) in checks(cx.old).into_iter().zip(checks(cx.new)) {
+        if old && !new {
+            cx.beyond(
+                "bounds",
+                format!("bounds.{name}=false"),
+                format!(
+                    "NEW does not check `bounds.{name}`; OLD does (what it would fail on \
+                     passes NEW)"
+                ),
+            );
+        }
+    }
+    cx.proved(
+        "bounds",
+        before,
+        "every [bounds] check OLD runs, NEW runs too".into(),
+    );
+}
+
 /// The host path of a preopen resolved against the directory of the file granting it.
 fn host_of(p: &ValidPolicy, host: &str) -> std::path::PathBuf {
     let dir = p

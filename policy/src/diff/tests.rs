@@ -175,3 +175,30 @@ fn sandbox_grants_are_compared() {
     assert_eq!(w[1], "fuel=11");
     assert!(w[2].starts_with("preopen "), "{w:?}");
 }
+
+/// Switching a `[bounds]` check off (false or absent) lets through what it failed: a
+/// widening, named per check, and only in that direction.
+#[test]
+fn a_bounds_check_switched_off_widens() {
+    let old = pol(&format!(
+        "{ALL_CAPS}[bounds]\nsegments = true\naccesses = true\nmemory_grow = true\n"
+    ));
+    let new = pol(&format!(
+        "{ALL_CAPS}[bounds]\nsegments = true\naccesses = false\n"
+    ));
+    let r = diff(&old, &new).unwrap();
+    assert_eq!(r.verdict, "more-permissive");
+    assert_eq!(
+        subjects(&r.new_over_old, "bounds"),
+        ["bounds.accesses=false", "bounds.memory_grow=false"]
+    );
+    assert!(subjects(&r.old_over_new, "bounds").is_empty());
+    let same = diff(&old, &old).unwrap();
+    assert!(subjects(&same.new_over_old, "bounds").is_empty());
+    assert!(
+        same.new_over_old
+            .proof
+            .iter()
+            .any(|p| p.dimension == "bounds")
+    );
+}
