@@ -52,7 +52,7 @@ mapfile -t FILES < <(for f in "${FILES[@]}"; do printf '%s\t%s\n' "$(stat -L -c 
     | sort -t$'\t' -k1,1nr -k2,2 | cut -f2-)
 
 if [[ $MODE == check ]]; then
-    CMD=(check --policy "$DENY_ALL"); CMD_DESC="wasmgate check --policy bench/deny-all.toml FILE"
+    CMD=(check --no-cache --policy "$DENY_ALL"); CMD_DESC="wasmgate check --policy bench/deny-all.toml FILE"
 else
     CMD=(inspect --format json); CMD_DESC="wasmgate inspect --format json FILE"
 fi
