@@ -1573,6 +1573,26 @@ mod tests {
         }
     }
 
+    /// The graph's edges follow `calls` in order: each callee once, at its first site, in
+    /// the order of first sites (what the per-call hash set gave before).
+    #[test]
+    fn first_sites_keeps_each_callees_first_site_in_order() {
+        let mut calls = vec![
+            (7, 10),
+            (3, 20),
+            (7, 30),
+            (5, 40),
+            (3, 50),
+            (9, 60),
+            (5, 70),
+        ];
+        first_sites(&mut calls);
+        assert_eq!(calls, vec![(7, 10), (3, 20), (5, 40), (9, 60)]);
+        let mut one = vec![(4, 1)];
+        first_sites(&mut one);
+        assert_eq!(one, vec![(4, 1)]);
+    }
+
     #[test]
     fn every_feature_the_analyzer_reports_is_named() {
         for p in PROPOSALS.iter().filter(|p| **p != "mvp") {
