@@ -60,7 +60,7 @@ for f in "${FILES[@]}"; do
     name=$(basename "$f")
     case "$(realpath "$f")" in "$REPO_ROOT"/corpus/c/*) name="c-$name" ;; esac
     rc=0
-    "$WASMGATE" check --policy "$DENY_ALL" "$f" >/dev/null 2>&1 || rc=$?
+    "$WASMGATE" check --no-cache --policy "$DENY_ALL" "$f" >/dev/null 2>&1 || rc=$?
     if [[ $rc -ge 2 ]]; then SKIPPED+=("$name"); continue; fi
     ln -s "$(realpath "$f")" "$DIR/$name"
     TOTAL=$((TOTAL + $(stat -L -c %s "$f")))
@@ -75,11 +75,11 @@ BASE=
 for t in $THREADS; do
     log "RAYON_NUM_THREADS=$t: warm-up + $RUNS runs"
     set +e
-    out_bytes=$(RAYON_NUM_THREADS=$t "$WASMGATE" check --policy "$DENY_ALL" "$DIR" 2>"$TMP/err" | wc -c)
+    out_bytes=$(RAYON_NUM_THREADS=$t "$WASMGATE" check --no-cache --policy "$DENY_ALL" "$DIR" 2>"$TMP/err" | wc -c)
     rc=${PIPESTATUS[0]}
     set -e
     [[ $rc -le 1 ]] || die "check exited $rc with RAYON_NUM_THREADS=$t: $(head -c 300 "$TMP/err")"
-    read -r wall cpu rss rc < <(RAYON_NUM_THREADS=$t measure "$RUNS" "$WASMGATE" check --policy "$DENY_ALL" "$DIR")
+    read -r wall cpu rss rc < <(RAYON_NUM_THREADS=$t measure "$RUNS" "$WASMGATE" check --no-cache --policy "$DENY_ALL" "$DIR")
     [[ -n "$BASE" ]] || BASE=$wall
     util=$(awk -v c="$cpu" -v w="$wall" 'BEGIN {printf "%.0f%%", 100 * c / w}')
     ROWS+=("| $t | $wall | $cpu | $util | $(ratio "$BASE" "$wall") | $rss | $rc | $(mb "$out_bytes") |")

@@ -93,7 +93,7 @@ for f in "${FILES[@]}"; do
 
     # warm-up (page cache) + exit status + output size
     set +e
-    out_bytes=$("$WASMGATE" check --policy "$POLICY" "$f" 2>"$TMP/wg.err" | wc -c)
+    out_bytes=$("$WASMGATE" check --no-cache --policy "$POLICY" "$f" 2>"$TMP/wg.err" | wc -c)
     wg_rc=${PIPESTATUS[0]}
     "$WASM_TOOLS" validate --features all "$f" >/dev/null 2>"$TMP/wt.err"
     wt_rc=$?
@@ -101,9 +101,9 @@ for f in "${FILES[@]}"; do
     [[ $wg_rc -le 1 ]] || NOTES+=("$name: wasmgate check exited $wg_rc: $(head -c 300 "$TMP/wg.err" | tr '\n' ' ')")
     [[ $wt_rc -eq 0 ]] || NOTES+=("$name: wasm-tools validate --features all rejects it: $(head -c 300 "$TMP/wt.err" | tr '\n' ' ')")
 
-    wg_wall=$(wall_median wasmgate "$WASMGATE" check --policy "$POLICY" "$f")
+    wg_wall=$(wall_median wasmgate "$WASMGATE" check --no-cache --policy "$POLICY" "$f")
     wt_wall=$(wall_median wasm-tools "$WASM_TOOLS" validate --features all "$f")
-    read -r _ wg_cpu wg_rss _ < <(measure "$CPU_RUNS" "$WASMGATE" check --policy "$POLICY" "$f")
+    read -r _ wg_cpu wg_rss _ < <(measure "$CPU_RUNS" "$WASMGATE" check --no-cache --policy "$POLICY" "$f")
     read -r _ wt_cpu wt_rss _ < <(measure "$CPU_RUNS" "$WASM_TOOLS" validate --features all "$f")
     r_wall=$(ratio "$wg_wall" "$wt_wall")
     r_cpu=$(ratio "$wg_cpu" "$wt_cpu")

@@ -70,7 +70,7 @@ for f in "${FILES[@]}"; do
     if [[ $TOOL == perf ]]; then
         data=$OUT/perf-$name.data
         perf record -q -F 499 --call-graph dwarf,16384 -o "$data" -- \
-            "$WASMGATE" check --policy "$DENY_ALL" "$f" >/dev/null 2>"$TMP/perf.err" || true
+            "$WASMGATE" check --no-cache --policy "$DENY_ALL" "$f" >/dev/null 2>"$TMP/perf.err" || true
         perf report -i "$data" --no-children --sort symbol --percent-limit 0.3 --stdio -g none \
             >"$TMP/self.txt" 2>/dev/null
         perf report -i "$data" --children --sort symbol --percent-limit 1 --stdio -g none \

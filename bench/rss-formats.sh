@@ -49,7 +49,8 @@ for f in "${FILES[@]}"; do
     bad=0
     for fmt in "${FORMATS[@]}"; do
         read -ra words <<<"$fmt"
-        if [[ ${words[0]} == check ]]; then words+=(--policy "$DENY_ALL"); fi
+        # --no-cache: a cached check would not analyse the binary at all.
+        if [[ ${words[0]} == check ]]; then words+=(--no-cache --policy "$DENY_ALL"); fi
         read -r _ _ rss rc < <(measure "$RUNS" "$WASMGATE" "${words[@]}" "$f")
         [[ $rc -ge 2 ]] && bad=1
         cells+=("$rss")

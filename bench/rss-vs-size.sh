@@ -33,7 +33,7 @@ build_wasmgate "$BUILD"
 size_files
 
 if [[ $MODE == check ]]; then
-    CMD=(check --policy "$DENY_ALL"); CMD_DESC="wasmgate check --policy bench/deny-all.toml FILE"
+    CMD=(check --no-cache --policy "$DENY_ALL"); CMD_DESC="wasmgate check --policy bench/deny-all.toml FILE"
 else
     CMD=(inspect --format json); CMD_DESC="wasmgate inspect --format json FILE"
 fi

@@ -5,7 +5,7 @@
 //! references, table writes, constant arguments at import call sites) in one pass over
 //! each body, without allocating per instruction.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 
 use rayon::prelude::*;
 use wasmparser::{
@@ -644,7 +644,6 @@ struct Tap<'v> {
     facts: BodyFacts,
     /// Pushes of the current straight run of `*.const`/`local.get`/`global.get` (and `and`).
     run: Vec<Arg>,
-    seen_calls: HashSet<u32>,
     /// Symbolic values of the top of the operand stack, for the index analysis: exact for
     /// the straight run of modelled instructions, empty after anything else.
     vals: Vec<Val>,
@@ -683,16 +682,18 @@ impl Tap<'_> {
 
     fn call(&mut self, callee: u32, tail: bool) {
         self.call_vals(callee, tail);
-        if self.seen_calls.insert(callee) {
-            self.facts.calls.push((callee, self.offset));
+        // Every site for now; `first_sites` keeps each callee's first once the body is done.
+        self.facts.calls.push((callee, self.offset));
+        // Only import call sites are read (capability narrowing): a call to a defined
+        // function keeps nothing, so that big modules do not hold a tail per call.
+        if callee < self.ctx.nimp {
+            self.facts.import_calls.push(ImportCall {
+                callee,
+                offset: self.offset,
+                tail: self.run.clone(),
+            });
         }
-        // The callee may be an import: keep the site with its constant tail.
-        let tail = std::mem::take(&mut self.run);
-        self.facts.import_calls.push(ImportCall {
-            callee,
-            offset: self.offset,
-            tail,
-        });
+        self.run.clear();
     }
 
     fn indirect(&mut self, table: u32, ty: u32) {
@@ -1133,7 +1134,6 @@ fn scan_body(
         offset: 0,
         facts: BodyFacts::default(),
         run: Vec::with_capacity(RUN_KEEP),
-        seen_calls: HashSet::new(),
         vals: Vec::with_capacity(index::WINDOW),
         index: IndexScan::default(),
         results: 0,
@@ -1148,6 +1148,7 @@ fn scan_body(
     }
     reader.finish_expression(&tap.validator.visitor(reader.original_position()))?;
     let mut facts = tap.facts;
+    first_sites(&mut facts.calls);
     facts.params = tap.index.params;
     tap.index.compact();
     if !tap.index.is_empty() {
@@ -1158,6 +1159,19 @@ fn scan_body(
     facts.ref_funcs.sort_unstable();
     facts.ref_funcs.dedup();
     Ok(facts)
+}
+
+/// Keeps the first site of each callee, in the order of first sites. Sorting instead of a
+/// hash set per call: cheaper per instruction, and no hashing of attacker-chosen keys.
+fn first_sites(calls: &mut Vec<(u32, u64)>) {
+    if calls.len() < 2 {
+        return;
+    }
+    let mut order: Vec<u32> = (0..calls.len() as u32).collect();
+    order.sort_unstable_by_key(|&i| (calls[i as usize].0, i));
+    order.dedup_by_key(|i| calls[*i as usize].0);
+    order.sort_unstable();
+    *calls = order.iter().map(|&i| calls[i as usize]).collect();
 }
 
 fn module_features(f: &ModuleFacts, types: &Types) -> BTreeSet<String> {
@@ -1557,6 +1571,26 @@ mod tests {
                 "const_refs ignores {op}"
             );
         }
+    }
+
+    /// The graph's edges follow `calls` in order: each callee once, at its first site, in
+    /// the order of first sites (what the per-call hash set gave before).
+    #[test]
+    fn first_sites_keeps_each_callees_first_site_in_order() {
+        let mut calls = vec![
+            (7, 10),
+            (3, 20),
+            (7, 30),
+            (5, 40),
+            (3, 50),
+            (9, 60),
+            (5, 70),
+        ];
+        first_sites(&mut calls);
+        assert_eq!(calls, vec![(7, 10), (3, 20), (5, 40), (9, 60)]);
+        let mut one = vec![(4, 1)];
+        first_sites(&mut one);
+        assert_eq!(one, vec![(4, 1)]);
     }
 
     #[test]

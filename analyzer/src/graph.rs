@@ -87,7 +87,8 @@ pub(crate) struct Core {
 struct Builder<'t> {
     types: TypesRef<'t>,
     nodes: Vec<Node>,
-    edges: HashSet<(u32, u32)>,
+    /// Every display edge as made (duplicates too): sorted and deduplicated once, at the end.
+    edges: Vec<(u32, u32)>,
     succ: Vec<Vec<(u32, u64)>>,
     dispatch: HashMap<String, u32>,
     unknown_host: Option<u32>,
@@ -181,7 +182,7 @@ impl Builder<'_> {
     }
 
     fn edge(&mut self, from: u32, to: u32, offset: u64, follow: bool) {
-        self.edges.insert((from, to));
+        self.edges.push((from, to));
         if follow {
             // Duplicates are harmless: the search marks nodes visited.
             self.succ[from as usize].push((to, offset));
@@ -474,8 +475,10 @@ pub(crate) fn build(
     );
     let descriptors = descriptors::refine(&mut caps, &b.succ, &entries, &func_imports, unrefined);
 
-    let mut edges: Vec<(u32, u32)> = b.edges.into_iter().collect();
+    let mut edges = b.edges;
     edges.sort_unstable();
+    edges.dedup();
+    edges.shrink_to_fit();
     let mut pred: Vec<Vec<(u32, u64)>> = vec![Vec::new(); b.nodes.len()];
     for (from, succ) in b.succ.iter().enumerate() {
         for &(to, offset) in succ {
@@ -510,7 +513,7 @@ impl<'t> Builder<'t> {
         Builder {
             types,
             nodes: Vec::with_capacity(nfuncs + 16),
-            edges: HashSet::new(),
+            edges: Vec::new(),
             succ: Vec::new(),
             dispatch: HashMap::new(),
             unknown_host: None,
