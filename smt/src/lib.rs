@@ -225,15 +225,17 @@ struct GraphFacts {
     callers: HashMap<u32, Vec<u32>>,
     /// Functions reachable from some entry point.
     reachable: HashSet<u32>,
-    /// Functions with an edge to a dispatch node that may call each function (imports and
-    /// defined functions alike).
-    indirect_sites: HashMap<u32, Vec<u32>>,
+    /// Per function, the non-function nodes (dispatch, re-entering imports) that may call it.
+    /// Kept factored (target -> node -> callers): the product of a 40,000-target table with
+    /// its thousands of `call_indirect` sites would be quadratic (duckdb-eh: over 1 GB).
+    called_by_node: HashMap<u32, Vec<u32>>,
+    /// Per such node, the functions with an edge to it.
+    node_callers: HashMap<u32, Vec<u32>>,
+    /// Per such node, the host trampolines (imports such as Emscripten's `invoke_*`) whose
+    /// import node has an edge to it.
+    node_trampolines: HashMap<u32, Vec<u32>>,
     /// Direct call sites per import: (calling function).
     direct_sites: HashMap<u32, Vec<u32>>,
-    /// Per import, the functions calling a host trampoline (an import such as Emscripten's
-    /// `invoke_*`, whose dispatch node may call it): the arguments pass through the host,
-    /// so those calls are sites whose values are unknown.
-    trampoline_sites: HashMap<u32, Vec<u32>>,
     names: Vec<String>,
 }
 
@@ -284,12 +286,24 @@ impl GraphFacts {
             }
         }
         let reachable = seen.iter().filter_map(|&n| func_of(n)).collect();
-        let mut indirect_sites: HashMap<u32, Vec<u32>> = HashMap::new();
+        let mut called_by_node: HashMap<u32, Vec<u32>> = HashMap::new();
+        for (&node, targets) in &dispatch_targets {
+            for &t in targets {
+                called_by_node.entry(t).or_default().push(node);
+            }
+        }
+        let mut node_callers: HashMap<u32, Vec<u32>> = HashMap::new();
+        let mut node_trampolines: HashMap<u32, Vec<u32>> = HashMap::new();
         for &(from, to) in &g.edges {
-            if let (Some(NodeKind::Function), Some(f)) = (kind_of(from), func_of(from)) {
-                for &imp in dispatch_targets.get(&to).into_iter().flatten() {
-                    indirect_sites.entry(imp).or_default().push(f);
+            if !dispatch_targets.contains_key(&to) {
+                continue;
+            }
+            match (kind_of(from), func_of(from)) {
+                (Some(NodeKind::Function), Some(f)) => node_callers.entry(to).or_default().push(f),
+                (Some(NodeKind::Import), Some(tr)) => {
+                    node_trampolines.entry(to).or_default().push(tr)
                 }
+                _ => {}
             }
         }
         // Every function with an edge to an import (the edges hold every direct call, the
@@ -302,23 +316,12 @@ impl GraphFacts {
                 direct_sites.entry(i).or_default().push(f);
             }
         }
-        let mut trampoline_sites: HashMap<u32, Vec<u32>> = HashMap::new();
-        for &(from, to) in &g.edges {
-            if let (Some(NodeKind::Import), Some(trampoline)) = (kind_of(from), func_of(from)) {
-                let callers_of_trampoline = direct_sites.get(&trampoline).cloned();
-                for &imp in dispatch_targets.get(&to).into_iter().flatten() {
-                    trampoline_sites
-                        .entry(imp)
-                        .or_default()
-                        .extend(callers_of_trampoline.iter().flatten().copied());
-                }
-            }
-        }
         for v in callers
             .values_mut()
-            .chain(indirect_sites.values_mut())
+            .chain(called_by_node.values_mut())
+            .chain(node_callers.values_mut())
+            .chain(node_trampolines.values_mut())
             .chain(direct_sites.values_mut())
-            .chain(trampoline_sites.values_mut())
         {
             v.sort_unstable();
             v.dedup();
@@ -329,9 +332,10 @@ impl GraphFacts {
             indirect,
             callers,
             reachable,
-            indirect_sites,
+            called_by_node,
+            node_callers,
+            node_trampolines,
             direct_sites,
-            trampoline_sites,
             names,
         })
     }
@@ -343,23 +347,33 @@ impl GraphFacts {
             .unwrap_or_else(|| format!("func[{f}]"))
     }
 
-    /// Entry points whose roots reach `f` (searching callers backwards).
+    /// The nearest entry points whose roots reach `f` (searching callers backwards), at most
+    /// [`MAX_LISTED_ENTRIES`] of them: the search stops there, so a binary exporting most of
+    /// its functions (75,011 exports in duckdb-eh) costs a few steps per site, not the graph.
     fn entries_reaching(&self, f: u32) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         let mut seen = HashSet::new();
         let mut queue = VecDeque::from([f]);
         let mut through_table = false;
+        let mut nodes_seen = HashSet::new();
         while let Some(g) = queue.pop_front() {
             if !seen.insert(g) {
                 continue;
             }
             if let Some(names) = self.entry_of.get(&g) {
                 out.extend(names.iter().cloned());
+                if out.len() >= MAX_LISTED_ENTRIES {
+                    break;
+                }
             }
             through_table |= self.indirect.contains(&g);
             queue.extend(self.callers.get(&g).into_iter().flatten().copied());
             // Callers through a table or reference (functions calling a dispatch node).
-            queue.extend(self.indirect_sites.get(&g).into_iter().flatten().copied());
+            for &n in self.called_by_node.get(&g).into_iter().flatten() {
+                if nodes_seen.insert(n) {
+                    queue.extend(self.node_callers.get(&n).into_iter().flatten().copied());
+                }
+            }
         }
         if out.is_empty() && through_table {
             out.push("(through a table or reference)".to_string());
@@ -367,6 +381,38 @@ impl GraphFacts {
         out.sort();
         out.dedup();
         out
+    }
+
+    /// The union over the nodes that may call `f` of what `per_node` lists, sorted.
+    fn through_nodes(&self, f: u32, per_node: impl Fn(u32) -> Vec<u32>) -> Vec<u32> {
+        let mut out: Vec<u32> = self
+            .called_by_node
+            .get(&f)
+            .into_iter()
+            .flatten()
+            .flat_map(|&n| per_node(n))
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Functions with an edge to a dispatch node (or re-entering import) that may call `f`.
+    fn indirect_sites(&self, f: u32) -> Vec<u32> {
+        self.through_nodes(f, |n| self.node_callers.get(&n).cloned().unwrap_or_default())
+    }
+
+    /// The functions calling a host trampoline whose node may call `f`: the arguments pass
+    /// through the host, so those calls are sites whose values are unknown.
+    fn trampoline_sites(&self, f: u32) -> Vec<u32> {
+        self.through_nodes(f, |n| {
+            self.node_trampolines
+                .get(&n)
+                .into_iter()
+                .flatten()
+                .flat_map(|tr| self.direct_sites.get(tr).into_iter().flatten().copied())
+                .collect()
+        })
     }
 }
 
@@ -429,19 +475,9 @@ impl<'a> Checker<'a> {
             .get(&q.import)
             .cloned()
             .unwrap_or_default();
-        let indirect = self
-            .facts
-            .indirect_sites
-            .get(&q.import)
-            .cloned()
-            .unwrap_or_default();
+        let indirect = self.facts.indirect_sites(q.import);
         let import_ty = self.module.func_type(q.import).cloned();
-        let trampolines = self
-            .facts
-            .trampoline_sites
-            .get(&q.import)
-            .cloned()
-            .unwrap_or_default();
+        let trampolines = self.facts.trampoline_sites(q.import);
         for f in trampolines {
             if self.facts.reachable.contains(&f) {
                 let verdict = Verdict::Unknown {
