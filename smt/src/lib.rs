@@ -399,7 +399,9 @@ impl GraphFacts {
 
     /// Functions with an edge to a dispatch node (or re-entering import) that may call `f`.
     fn indirect_sites(&self, f: u32) -> Vec<u32> {
-        self.through_nodes(f, |n| self.node_callers.get(&n).cloned().unwrap_or_default())
+        self.through_nodes(f, |n| {
+            self.node_callers.get(&n).cloned().unwrap_or_default()
+        })
     }
 
     /// The functions calling a host trampoline whose node may call `f`: the arguments pass

@@ -201,6 +201,26 @@ fn calls_through_a_table_are_sites_and_their_targets_parameters_are_unknown() {
     }
 }
 
+/// An import in a table reached by a `call_indirect` whose index the analysis cannot resolve
+/// (a parameter): the calling function is a site through the dispatch node, never "no site".
+#[cfg(feature = "z3")]
+#[test]
+fn an_unresolved_call_indirect_that_may_reach_an_import_is_a_site() {
+    let wat = r#"(module
+      (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+      (type $t (func (param i32 i32 i32 i32) (result i32)))
+      (table 2 funcref)
+      (elem (i32.const 0) $w)
+      (func (export "run") (param $i i32)
+        (drop (call_indirect (type $t) (i32.const 7) (i32.const 0) (i32.const 0) (i32.const 0) (local.get $i)))))"#;
+    let o = outcome(wat, 0, 0, stdio());
+    assert_eq!(o.sites.len(), 1, "{o:?}");
+    let site = &o.sites[0];
+    assert!(site.indirect, "{o:?}");
+    assert_eq!(site.function, "func[1]"); // no name section: the index of `run`
+    assert!(!matches!(site.verdict, Verdict::Proven), "{o:?}");
+}
+
 /// Fail closed: built without the solver, every site of every fixture is unknown, even
 /// where the value is a constant.
 #[cfg(not(feature = "z3"))]
