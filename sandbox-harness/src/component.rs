@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::json;
 use wasmtime::component::{Component, Linker, Resource, ResourceTable};
-use wasmtime::{Config, Engine, Store, StoreContextMut, Trap};
+use wasmtime::{Engine, Store, StoreContextMut, Trap};
 use wasmtime_wasi::p2::{DynPollable, Pollable, subscribe};
 use wasmtime_wasi::{Deterministic, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
@@ -113,16 +113,8 @@ pub fn run_component(
     limits: &Limits,
 ) -> Result<RunReport, HarnessError> {
     let setup = |e: wasmtime::Error| HarnessError::Setup(format!("{e:#}"));
-    let stack = usize::try_from(limits.stack_bytes).unwrap_or(usize::MAX);
-    let mut config = Config::new();
-    config
-        .wasm_component_model(true)
-        .consume_fuel(true)
-        .epoch_interruption(true)
-        .max_wasm_stack(stack)
-        .async_stack_size(stack.saturating_add(1 << 20))
-        .relaxed_simd_deterministic(true)
-        .cranelift_nan_canonicalization(true);
+    let mut config = crate::run::sandbox_config(limits);
+    config.wasm_component_model(true);
     let engine = Engine::new(&config).map_err(setup)?;
     let component =
         Component::new(&engine, bytes).map_err(|e| HarnessError::Compile(format!("{e:#}")))?;

@@ -226,15 +226,9 @@ pub fn run_p1(bytes: &[u8], grants: &Grants, limits: &Limits) -> Result<RunRepor
     run_p1_entry(bytes, grants, limits, &Entry::Command)
 }
 
-/// Runs `bytes`, a core module using WASI preview 1, by `entry`: `_start`, or one exported
-/// function with arguments (a reactor or library).
-pub fn run_p1_entry(
-    bytes: &[u8],
-    grants: &Grants,
-    limits: &Limits,
-    entry: &Entry,
-) -> Result<RunReport, HarnessError> {
-    let setup = |e: wasmtime::Error| HarnessError::Setup(format!("{e:#}"));
+/// The engine settings of every sandboxed run, module or component: fuel and epoch limits,
+/// the stack limit, and determinism across hosts.
+pub(crate) fn sandbox_config(limits: &Limits) -> Config {
     let stack = usize::try_from(limits.stack_bytes).unwrap_or(usize::MAX);
     let mut config = Config::new();
     config
@@ -247,7 +241,19 @@ pub fn run_p1_entry(
         // Same results on every host: no relaxed-SIMD or NaN-bit differences.
         .relaxed_simd_deterministic(true)
         .cranelift_nan_canonicalization(true);
-    let engine = Engine::new(&config).map_err(setup)?;
+    config
+}
+
+/// Runs `bytes`, a core module using WASI preview 1, by `entry`: `_start`, or one exported
+/// function with arguments (a reactor or library).
+pub fn run_p1_entry(
+    bytes: &[u8],
+    grants: &Grants,
+    limits: &Limits,
+    entry: &Entry,
+) -> Result<RunReport, HarnessError> {
+    let setup = |e: wasmtime::Error| HarnessError::Setup(format!("{e:#}"));
+    let engine = Engine::new(&sandbox_config(limits)).map_err(setup)?;
     let module =
         Module::new(&engine, bytes).map_err(|e| HarnessError::Compile(format!("{e:#}")))?;
     let params = crate::invoke::params(&module, entry)?;

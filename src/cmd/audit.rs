@@ -102,21 +102,8 @@ pub struct Opts {
     /// into this directory; FILE may then name directories.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["output", "previous", "sbom"])]
     pub output_dir: Option<PathBuf>,
-    /// Batch mode: binaries analysed at once (default: one per CPU).
-    #[arg(
-        long,
-        short = 'j',
-        value_name = "N",
-        default_value_t = 0,
-        hide_default_value = true
-    )]
-    pub jobs: usize,
-    /// Batch mode: where results are cached (default: as `check`).
-    #[arg(long, value_name = "DIR")]
-    pub cache_dir: Option<PathBuf>,
-    /// Batch mode: analyse every binary, reading and writing no cache.
-    #[arg(long, conflicts_with = "cache_dir")]
-    pub no_cache: bool,
+    #[command(flatten)]
+    pub batch: crate::cmd::BatchOpts,
     /// Run each binary in the sandbox once per run of this scenario file (as `wasmgate run
     /// --scenario`) and fill the report's dynamic section.
     #[arg(long, value_name = "S", conflicts_with = "sbom")]
@@ -536,16 +523,8 @@ fn batch(opts: Opts) -> Result<u8> {
         today,
         scenario: scenario.as_ref(),
     };
-    let settings = batch::Settings {
-        jobs: opts.jobs,
-        // A run's outcome depends on the scenario's input directories too: never cached.
-        cache: if opts.no_cache || scenario.is_some() {
-            None
-        } else {
-            opts.cache_dir.clone().or_else(batch::default_cache_dir)
-        },
-        progress: true,
-    };
+    // A run's outcome depends on the scenario's input directories too: never cached.
+    let settings = opts.batch.settings(scenario.is_none());
     let (results, stats) = batch::run(&job, &binaries, &settings)?;
     if stats.rejected > 0 {
         output::eprint(&format!(

@@ -115,22 +115,8 @@ pub struct Opts {
     /// `timeout_ms`; default 2000). A timeout is `unknown`, never a pass.
     #[arg(long, value_name = "MS")]
     pub smt_timeout: Option<u64>,
-    /// Binaries analysed at once (default: one per CPU).
-    #[arg(
-        long,
-        short = 'j',
-        value_name = "N",
-        default_value_t = 0,
-        hide_default_value = true
-    )]
-    pub jobs: usize,
-    /// Where results are cached (default: $XDG_CACHE_HOME/wasmgate/results, else
-    /// ~/.cache/wasmgate/results).
-    #[arg(long, value_name = "DIR")]
-    pub cache_dir: Option<PathBuf>,
-    /// Analyse every binary, reading and writing no cache.
-    #[arg(long, conflicts_with = "cache_dir")]
-    pub no_cache: bool,
+    #[command(flatten)]
+    pub batch: crate::cmd::BatchOpts,
     /// Also write one JSON line per binary (counts, sha256, whether cached) to this file.
     #[arg(long, value_name = "FILE")]
     pub summary_jsonl: Option<PathBuf>,
@@ -260,15 +246,7 @@ pub fn run(opts: Opts) -> Result<u8> {
         opts: &opts,
         today,
     };
-    let settings = batch::Settings {
-        jobs: opts.jobs,
-        cache: if opts.no_cache {
-            None
-        } else {
-            opts.cache_dir.clone().or_else(batch::default_cache_dir)
-        },
-        progress: true,
-    };
+    let settings = opts.batch.settings(true);
     let paths: Vec<PathBuf> = jobs.iter().map(|(bin, _, _)| (*bin).clone()).collect();
     let (checked, stats) = batch::run(&job, &paths, &settings)?;
     if stats.rejected > 0 {

@@ -25,6 +25,44 @@ pub enum HumanJson {
     Json,
 }
 
+/// How a batch of binaries is worked through, shared by `check` and `audit`.
+#[derive(Args, Debug, Clone)]
+pub struct BatchOpts {
+    /// Binaries analysed at once (default: one per CPU).
+    #[arg(
+        long,
+        short = 'j',
+        value_name = "N",
+        default_value_t = 0,
+        hide_default_value = true
+    )]
+    pub jobs: usize,
+    /// Where results are cached (default: $XDG_CACHE_HOME/wasmgate/results, else
+    /// ~/.cache/wasmgate/results).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<std::path::PathBuf>,
+    /// Analyse every binary, reading and writing no cache.
+    #[arg(long, conflicts_with = "cache_dir")]
+    pub no_cache: bool,
+}
+
+impl BatchOpts {
+    /// The batch runner's settings; `cacheable` false turns the cache off for this run.
+    pub fn settings(&self, cacheable: bool) -> crate::batch::Settings {
+        crate::batch::Settings {
+            jobs: self.jobs,
+            cache: if self.no_cache || !cacheable {
+                None
+            } else {
+                self.cache_dir
+                    .clone()
+                    .or_else(crate::batch::default_cache_dir)
+            },
+            progress: true,
+        }
+    }
+}
+
 /// Analysis assumptions, shared by every command that analyses a binary.
 #[derive(Args, Debug, Clone, Copy)]
 pub struct AnalysisOpts {
