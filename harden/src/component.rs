@@ -59,6 +59,16 @@ pub(crate) fn harden(
                 .into(),
         })
         .collect();
+    // Sets, not list scans: an instance import may declare 100k functions.
+    let unreachable: std::collections::HashSet<&str> = after
+        .unreachable_imports
+        .iter()
+        .map(String::as_str)
+        .collect();
+    let mut listed: std::collections::HashSet<(String, String)> = not_enforced
+        .iter()
+        .map(|n| (n.capability.clone(), n.import.clone()))
+        .collect();
     for imp in after.imports.iter().filter(|i| i.kind == ExternKind::Func) {
         let denied: Vec<&String> = imp
             .capabilities
@@ -70,7 +80,7 @@ pub(crate) fn harden(
         if !(entirely || by_imports) {
             continue;
         }
-        let unreached = after.unreachable_imports.contains(&imp.id);
+        let unreached = unreachable.contains(imp.id.as_str());
         let reason = format!(
             "the component still imports it{}; taking a component import out needs \
              composition with a stub component, which wasmgate does not do yet",
@@ -86,10 +96,7 @@ pub(crate) fn harden(
             denied.into_iter().cloned().collect()
         };
         for capability in caps {
-            if !not_enforced
-                .iter()
-                .any(|n| n.capability == capability && n.import == imp.id)
-            {
+            if listed.insert((capability.clone(), imp.id.clone())) {
                 not_enforced.push(NotEnforced {
                     capability,
                     import: imp.id.clone(),

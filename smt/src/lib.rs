@@ -361,7 +361,12 @@ impl GraphFacts {
                 continue;
             }
             if let Some(names) = self.entry_of.get(&g) {
-                out.extend(names.iter().cloned());
+                // Distinct names: `<escaped>` has a root per escaped function.
+                for n in names {
+                    if !out.contains(n) {
+                        out.push(n.clone());
+                    }
+                }
                 if out.len() >= MAX_LISTED_ENTRIES {
                     break;
                 }

@@ -99,7 +99,8 @@ pub struct Opts {
     #[arg(long, value_name = "MS")]
     pub smt_timeout: Option<u64>,
     /// Batch mode: write one report per binary and an index (`index.md`, `.html` or `.json`)
-    /// into this directory; FILE may then name directories.
+    /// into this directory; FILE may then name directories. `--jobs`, `--cache-dir` and
+    /// `--no-cache` apply in batch mode only.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["output", "previous", "sbom"])]
     pub output_dir: Option<PathBuf>,
     #[command(flatten)]
@@ -446,6 +447,10 @@ impl batch::Job for AuditJob<'_> {
     }
 }
 
+/// The longest report file stem, well under the usual 255-byte name limit with the atomic
+/// write's temporary prefix and suffix and a `-N` suffix added.
+const MAX_STEM_BYTES: usize = 200;
+
 /// A report's file name in the output directory: the binary's path with every character
 /// outside `[A-Za-z0-9._-]` as `_` (so no name can leave the directory or hide), made unique.
 fn report_name(artifact: &str, ext: &str, taken: &mut HashSet<String>) -> String {
@@ -461,6 +466,19 @@ fn report_name(artifact: &str, ext: &str, taken: &mut HashSet<String>) -> String
         .collect();
     let stem = stem.trim_start_matches('.');
     let stem = if stem.is_empty() { "binary" } else { stem };
+    // File names are limited (255 bytes on most file systems, and the atomic write adds a
+    // temporary prefix and suffix): a long path keeps its end and a hash of the whole.
+    let short;
+    let stem = if stem.len() > MAX_STEM_BYTES {
+        use sha2::Digest;
+        let hash = sha2::Sha256::digest(artifact.as_bytes());
+        let hex: String = hash[..6].iter().map(|b| format!("{b:02x}")).collect();
+        // ASCII only after the mapping above, so any byte index is a char boundary.
+        short = format!("{hex}-{}", &stem[stem.len() - (MAX_STEM_BYTES - 13)..]);
+        short.as_str()
+    } else {
+        stem
+    };
     let mut name = format!("{stem}.{ext}");
     let mut n = 2;
     while name == format!("index.{ext}") || !taken.insert(name.clone()) {
@@ -590,4 +608,32 @@ fn batch(opts: Opts) -> Result<u8> {
     } else {
         exit::VIOLATION
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression (review): a binary path over the file-name limit made the atomic write fail
+    /// with "File name too long" and stopped the whole batch audit.
+    #[test]
+    fn long_paths_give_short_distinct_report_names() {
+        let tail = "x".repeat(400);
+        let (a, b) = (format!("a/{tail}.wasm"), format!("b/{tail}.wasm"));
+        let mut taken = HashSet::new();
+        let (na, nb) = (
+            report_name(&a, "html", &mut taken),
+            report_name(&b, "html", &mut taken),
+        );
+        for n in [&na, &nb] {
+            assert!(n.len() <= MAX_STEM_BYTES + ".html".len(), "{n}");
+            assert!(n.ends_with("xxx.wasm.html"), "{n}");
+        }
+        assert_ne!(na, nb);
+        // Short paths keep their readable name.
+        assert_eq!(
+            report_name("dir/app.wasm", "md", &mut taken),
+            "dir_app.wasm.md"
+        );
+    }
 }
