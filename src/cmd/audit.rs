@@ -206,11 +206,7 @@ pub fn run(opts: Opts) -> Result<u8> {
         let (bytes, analysis) = match read {
             Ok(r) => r,
             Err(e) => {
-                output::eprint(&format!("error: {e:#}\n"));
-                failed.push(Failure {
-                    artifact,
-                    error: format!("{e:#}"),
-                });
+                fail(&mut failed, artifact, &e);
                 continue;
             }
         };
@@ -234,11 +230,7 @@ pub fn run(opts: Opts) -> Result<u8> {
                 match dynamic(file, &bytes, &analysis, policy.as_ref(), path, runs) {
                     Ok(d) => Some(d),
                     Err(e) => {
-                        output::eprint(&format!("error: {e:#}\n"));
-                        failed.push(Failure {
-                            artifact,
-                            error: format!("{e:#}"),
-                        });
+                        fail(&mut failed, artifact, &e);
                         continue;
                     }
                 }
@@ -447,6 +439,13 @@ impl batch::Job for AuditJob<'_> {
     }
 }
 
+/// Says on stderr why a binary could not be audited and lists it in the report's `failed`.
+fn fail(failed: &mut Vec<Failure>, artifact: String, e: &anyhow::Error) {
+    let error = format!("{e:#}");
+    output::eprint(&format!("error: {error}\n"));
+    failed.push(Failure { artifact, error });
+}
+
 /// The longest report file stem, well under the usual 255-byte name limit with the atomic
 /// write's temporary prefix and suffix and a `-N` suffix added.
 const MAX_STEM_BYTES: usize = 200;
@@ -564,11 +563,7 @@ fn batch(opts: Opts) -> Result<u8> {
         let done = match r {
             Ok(d) => d,
             Err(e) => {
-                output::eprint(&format!("error: {e:#}\n"));
-                failed.push(Failure {
-                    artifact,
-                    error: format!("{e:#}"),
-                });
+                fail(&mut failed, artifact, &e);
                 continue;
             }
         };
