@@ -12,7 +12,7 @@
 #   --no-build      use target/release/wasmgate as built (no `cargo build --release`).
 #   --bin PATH      measure this wasmgate binary instead (e.g. target/debug/wasmgate).
 #   --exclude IDS   corpus ids left out (default: wasm-compose-bad-version, which is
-#                   malformed on purpose: `check` exits 2 on it, which stops a batch).
+#                   malformed on purpose: `check` lists it as not checked and exits 2).
 set -euo pipefail
 
 RUNS=3

@@ -11,11 +11,12 @@
 //! the format and the exact key looked up, the SHA-256 of its body matches the digest stored
 //! with it, the body parses, and the job accepts the result ([`Job::valid`], e.g. every
 //! finding's fingerprint recomputes). Anything else is recomputed and overwritten; no entry
-//! can crash the run or be read past [`MAX_ENTRY_BYTES`]. The digest catches corruption, not
+//! can crash the run or be read past [`MAX_ENTRY_BYTES`]. `check` stores its findings in a
+//! compact form ([`compact`]) that loads far faster than their JSON. The digest catches corruption, not
 //! forgery: whoever can write the directory can write a valid entry, so keep it private (the
 //! default is under the user's cache directory).
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -28,12 +29,15 @@ use wasmgate_policy::files;
 
 use crate::{input, output};
 
-/// First line of every cache entry; a new format gets a new line (old entries then miss).
-const ENTRY_MAGIC: &str = "wasmgate-cache v1";
+pub mod compact;
 
-/// Largest cache entry read (the aggregated findings of the largest corpus binary under a
-/// deny-all policy are far below).
-pub const MAX_ENTRY_BYTES: u64 = 512 << 20;
+/// First line of every cache entry; a new format gets a new line (old entries then miss).
+/// v2: bodies are the job's own encoding ([`Job::encode`]), compact for `check`.
+const ENTRY_MAGIC: &str = "wasmgate-cache v2";
+
+/// Largest cache entry read or written (the compact findings of the largest corpus binary
+/// under a deny-all policy take 7 MB).
+pub const MAX_ENTRY_BYTES: u64 = 1 << 26;
 
 /// One kind of per-binary work whose result can be cached.
 pub trait Job: Sync {
@@ -49,6 +53,15 @@ pub trait Job: Sync {
     /// Whether a cached output is plausible for `path` (a cheap consistency check on top of
     /// the digest).
     fn valid(&self, path: &Path, output: &Self::Output) -> bool;
+    /// The body of a cache entry for `output` (JSON unless the job knows better). Mutable
+    /// only so that an encoder can move parts out and back instead of copying them.
+    fn encode(output: &mut Self::Output) -> Result<Vec<u8>> {
+        Ok(serde_json::to_vec(output)?)
+    }
+    /// Reads a body back; `None` when it is not one (the body is untrusted).
+    fn decode(body: &[u8]) -> Option<Self::Output> {
+        serde_json::from_slice(body).ok()
+    }
 }
 
 /// One binary's result.
@@ -175,8 +188,8 @@ pub fn run<J: Job>(
         };
         let context = job.context(path);
         let key = digest(&[J::KIND.as_bytes(), &identity, &context, sha256.as_bytes()]);
-        let file = dir.join(format!("{key}.json"));
-        match load::<J::Output>(&file, &key) {
+        let file = dir.join(format!("{key}.entry"));
+        match load(&file, &key, J::decode) {
             Lookup::Hit(output) if job.valid(path, &output) => {
                 hits.fetch_add(1, Ordering::Relaxed);
                 return Ok(Done {
@@ -190,9 +203,9 @@ pub fn run<J: Job>(
                 rejected.fetch_add(1, Ordering::Relaxed);
             }
         }
-        let output = job.run(path, &bytes)?;
+        let mut output = job.run(path, &bytes)?;
         // A cache that cannot be written costs time, not correctness.
-        if let Err(e) = store(&file, &key, &output) {
+        if let Err(e) = J::encode(&mut output).and_then(|body| store(&file, &key, &body)) {
             output::eprint(&format!("warning: not cached: {}: {e:#}\n", file.display()));
         }
         Ok(Done {
@@ -235,7 +248,7 @@ enum Lookup<T> {
 }
 
 /// Reads and checks one entry: `magic\nkey\nsha256(body)\nbody`.
-fn load<T: DeserializeOwned>(file: &Path, key: &str) -> Lookup<T> {
+fn load<T>(file: &Path, key: &str, decode: impl FnOnce(&[u8]) -> Option<T>) -> Lookup<T> {
     let bytes = match files::read_regular(file, MAX_ENTRY_BYTES) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Lookup::Miss,
@@ -253,27 +266,35 @@ fn load<T: DeserializeOwned>(file: &Path, key: &str) -> Lookup<T> {
     {
         return Lookup::Rejected;
     }
-    match serde_json::from_slice(body) {
-        Ok(v) => Lookup::Hit(v),
-        Err(_) => Lookup::Rejected,
+    match decode(body) {
+        Some(v) => Lookup::Hit(v),
+        None => Lookup::Rejected,
     }
 }
 
-/// Writes one entry atomically (a reader never sees half of it).
-fn store<T: Serialize>(file: &Path, key: &str, value: &T) -> Result<()> {
-    let body = serde_json::to_vec(value)?;
+/// Writes one entry atomically (a reader never sees half of it), readable by the user only.
+/// Not synced to disk: after a crash an entry may be lost or torn, which its digest catches.
+fn store(file: &Path, key: &str, body: &[u8]) -> Result<()> {
     if body.len() as u64 > MAX_ENTRY_BYTES {
         bail!(
             "the result is larger than {}",
             files::human_size(MAX_ENTRY_BYTES)
         );
     }
-    let sum = hex(&Sha256::digest(&body));
-    output::write_atomic_with(file, |w| {
+    let sum = hex(&Sha256::digest(body));
+    let dir = file.parent().unwrap_or(Path::new("."));
+    // tempfile creates the file with mode 0600.
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".entry.")
+        .tempfile_in(dir)?;
+    {
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, tmp.as_file_mut());
         w.write_all(format!("{ENTRY_MAGIC}\n{key}\n{sum}\n").as_bytes())?;
-        w.write_all(&body)?;
-        Ok(())
-    })
+        w.write_all(body)?;
+        w.flush()?;
+    }
+    tmp.persist(file)?;
+    Ok(())
 }
 
 /// `--shard i/n`: 1-based index `i` of `n`.
@@ -343,31 +364,49 @@ mod tests {
     #[test]
     fn a_tampered_or_foreign_cache_entry_is_rejected() {
         let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("e.json");
-        store(&file, "k1", &vec![1u32, 2, 3]).unwrap();
-        assert!(matches!(load::<Vec<u32>>(&file, "k1"), Lookup::Hit(v) if v == [1, 2, 3]));
+        let file = dir.path().join("e.entry");
+        let put = |file: &Path, v: serde_json::Value| {
+            store(file, "k1", &serde_json::to_vec(&v).unwrap()).unwrap();
+        };
+        let get = |file: &Path, key: &str| {
+            load(file, key, |b| serde_json::from_slice::<Vec<u32>>(b).ok())
+        };
+        put(&file, serde_json::json!([1, 2, 3]));
+        assert!(matches!(get(&file, "k1"), Lookup::Hit(v) if v == [1, 2, 3]));
+        // Readable by the user only: the results of private binaries.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
         // Another key (a renamed entry).
-        assert!(matches!(load::<Vec<u32>>(&file, "k2"), Lookup::Rejected));
+        assert!(matches!(get(&file, "k2"), Lookup::Rejected));
         // One byte of the body changed: the digest no longer matches.
         let mut bytes = std::fs::read(&file).unwrap();
         let last = bytes.len() - 2;
         bytes[last] = b'4';
         std::fs::write(&file, &bytes).unwrap();
-        assert!(matches!(load::<Vec<u32>>(&file, "k1"), Lookup::Rejected));
+        assert!(matches!(get(&file, "k1"), Lookup::Rejected));
         // Garbage, an empty file, the wrong type, a directory, a missing file.
-        for junk in [&b"\xff\xfe\n\n"[..], b"", b"wasmgate-cache v1\nk1\n"] {
+        for junk in [&b"\xff\xfe\n\n"[..], b"", b"wasmgate-cache v2\nk1\n"] {
             std::fs::write(&file, junk).unwrap();
-            assert!(matches!(load::<Vec<u32>>(&file, "k1"), Lookup::Rejected));
+            assert!(matches!(get(&file, "k1"), Lookup::Rejected));
         }
-        store(&file, "k1", &"text").unwrap();
-        assert!(matches!(load::<Vec<u32>>(&file, "k1"), Lookup::Rejected));
-        assert!(matches!(
-            load::<Vec<u32>>(dir.path(), "k1"),
-            Lookup::Rejected
-        ));
-        assert!(matches!(
-            load::<Vec<u32>>(&dir.path().join("none"), "k1"),
-            Lookup::Miss
-        ));
+        put(&file, serde_json::json!("text"));
+        assert!(matches!(get(&file, "k1"), Lookup::Rejected));
+        assert!(matches!(get(dir.path(), "k1"), Lookup::Rejected));
+        assert!(matches!(get(&dir.path().join("none"), "k1"), Lookup::Miss));
+        // Larger than the cap: neither written nor read. A valid entry just under it is
+        // read; with the header, a body of the cap's size is over it.
+        let mut big = vec![b' '; MAX_ENTRY_BYTES as usize + 1];
+        big[..3].copy_from_slice(b"[1]");
+        assert!(store(&file, "k1", &big).is_err());
+        big.truncate(MAX_ENTRY_BYTES as usize - 100);
+        store(&file, "k1", &big).unwrap();
+        assert!(matches!(get(&file, "k1"), Lookup::Hit(v) if v == [1]));
+        big.resize(MAX_ENTRY_BYTES as usize, b' ');
+        store(&file, "k1", &big).unwrap();
+        assert!(matches!(get(&file, "k1"), Lookup::Rejected));
     }
 }

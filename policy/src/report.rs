@@ -50,6 +50,18 @@ pub struct FileReport {
     pub findings: Vec<Finding>,
 }
 
+/// A binary that could not be checked (unreadable, not Wasm, malformed). Every format lists
+/// these, so a report never looks complete when it is not.
+#[derive(Serialize, serde::Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Failed {
+    /// The binary, as in [`FileReport::artifact`].
+    pub artifact: String,
+    /// Why it could not be checked (with the byte offset of malformed Wasm).
+    pub error: String,
+    /// The policy it was to be checked against.
+    pub policy: String,
+}
+
 /// Counts of findings that count against the build (not suppressed) per level.
 #[derive(Serialize, Debug, Default, Clone, PartialEq, Eq)]
 pub struct Summary {
@@ -88,8 +100,9 @@ pub fn summary(reports: &[FileReport]) -> Summary {
     s
 }
 
-/// Text for people: findings grouped per file, with witness path and deciding policy line.
-pub fn human(reports: &[FileReport], s: &mut dyn Write) -> io::Result<()> {
+/// Text for people: findings grouped per file, with witness path and deciding policy line,
+/// then the binaries that could not be checked.
+pub fn human(reports: &[FileReport], failed: &[Failed], s: &mut dyn Write) -> io::Result<()> {
     for r in reports {
         let suppressed = r.findings.iter().filter(|f| f.suppressed.is_some()).count();
         let active = r.findings.len() - suppressed;
@@ -162,8 +175,17 @@ pub fn human(reports: &[FileReport], s: &mut dyn Write) -> io::Result<()> {
             }
         }
     }
+    for f in failed {
+        writeln!(
+            s,
+            "{}: not checked (policy {}): {}",
+            T(&f.artifact),
+            T(&f.policy),
+            T(&f.error)
+        )?;
+    }
     let sum = summary(reports);
-    writeln!(
+    write!(
         s,
         "\n{} file{} checked: {} error{}, {} warning{}, {} note{}, {} suppressed",
         sum.files,
@@ -175,7 +197,11 @@ pub fn human(reports: &[FileReport], s: &mut dyn Write) -> io::Result<()> {
         sum.notes,
         plural(sum.notes),
         sum.suppressed
-    )
+    )?;
+    if !failed.is_empty() {
+        write!(s, "; {} could not be checked", failed.len())?;
+    }
+    writeln!(s)
 }
 
 fn plural(n: usize) -> &'static str {
@@ -306,6 +332,9 @@ pub struct Shard {
     pub listing: String,
     /// Position in the whole run of each of this report's files, in order.
     pub positions: Vec<usize>,
+    /// Position in the whole run of each binary of this report's `failed`, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_positions: Vec<usize>,
     /// Whether `--baseline` was given (SARIF then marks new results).
     pub baseline: bool,
 }
@@ -313,17 +342,21 @@ pub struct Shard {
 /// JSON for machines: `schema_version`, one entry per file, sorted findings, a summary;
 /// pretty-printed with a trailing newline, written as it is serialized.
 pub fn json(reports: &[FileReport], w: &mut dyn Write) -> io::Result<()> {
-    json_sharded(reports, None, w)
+    json_sharded(reports, &[], None, w)
 }
 
-/// [`json`], with a `shard` object when the report is one shard of a run.
+/// [`json`] with the binaries that could not be checked (`failed`, left out when there are
+/// none), and a `shard` object when the report is one shard of a run.
 pub fn json_sharded(
     reports: &[FileReport],
+    failed: &[Failed],
     shard: Option<&Shard>,
     w: &mut dyn Write,
 ) -> io::Result<()> {
     #[derive(Serialize)]
     struct Json<'a> {
+        #[serde(skip_serializing_if = "<[_]>::is_empty")]
+        failed: &'a [Failed],
         files: Files<'a>,
         schema_version: u32,
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -332,6 +365,7 @@ pub fn json_sharded(
     }
     let summary = summary(reports);
     let report = Json {
+        failed,
         files: Files(reports),
         schema_version: SCHEMA_VERSION,
         shard: shard.map(Sorted),

@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use wasmgate_policy::files;
 use wasmgate_policy::project::{self, Project};
-use wasmgate_policy::report::{self, FileReport};
+use wasmgate_policy::report::{self, Failed, FileReport};
 use wasmgate_policy::{
     Date, Finding, FingerprintVersion, Kind, Level, LoadError, SmtOptions, ValidPolicy, fingerprint,
 };
@@ -172,7 +172,7 @@ pub fn run(opts: Opts) -> Result<u8> {
         );
     }
     // Sharding picks from the whole sorted, deduplicated list, so every shard agrees on it.
-    let shard_meta = opts.shard.map(|shard| {
+    let mut shard_meta = opts.shard.map(|shard| {
         let all: Vec<String> = binaries.iter().map(|b| display(b)).collect();
         let positions: Vec<usize> = (0..binaries.len()).filter(|&i| shard.owns(i)).collect();
         report::Shard {
@@ -181,6 +181,7 @@ pub fn run(opts: Opts) -> Result<u8> {
             total: all.len(),
             listing: batch::listing_digest(&all),
             positions,
+            failed_positions: Vec::new(),
             baseline: opts.baseline.is_some(),
         }
     });
@@ -262,23 +263,33 @@ pub fn run(opts: Opts) -> Result<u8> {
     let mut lines = Vec::new();
     // A binary that cannot be read or parsed is reported and the batch goes on; the exit
     // status is then 2 (an unchecked binary must not pass the gate).
-    let mut failed = 0usize;
-    for (r, (_, artifact, policy_path)) in checked.into_iter().zip(&jobs) {
+    let mut failed: Vec<Failed> = Vec::new();
+    // A shard's positions, split between checked and failed binaries.
+    let mut positions = (Vec::new(), Vec::new());
+    for (i, (r, (_, artifact, policy_path))) in checked.into_iter().zip(&jobs).enumerate() {
+        let position = shard_meta.as_ref().map_or(i, |m| m.positions[i]);
         let done = match r {
             Ok(done) => done,
             Err(e) => {
-                failed += 1;
                 output::eprint(&format!("error: {e:#}\n"));
+                let f = Failed {
+                    artifact: artifact.clone(),
+                    error: format!("{e:#}"),
+                    policy: display(policy_path),
+                };
                 if opts.summary_jsonl.is_some() {
                     lines.push(serde_json::json!({
-                        "artifact": artifact,
-                        "policy": display(policy_path),
-                        "error": format!("{e:#}"),
+                        "artifact": f.artifact,
+                        "policy": f.policy,
+                        "error": f.error,
                     }));
                 }
+                failed.push(f);
+                positions.1.push(position);
                 continue;
             }
         };
+        positions.0.push(position);
         let report = FileReport {
             artifact: artifact.clone(),
             policy: display(policy_path),
@@ -301,17 +312,22 @@ pub fn run(opts: Opts) -> Result<u8> {
             Ok(())
         })?;
     }
+    if let Some(meta) = &mut shard_meta {
+        (meta.positions, meta.failed_positions) = positions;
+    }
     let status = render_and_exit(
         &reports,
+        &failed,
         opts.format,
         opts.output.as_deref(),
         opts.fail_on,
         baseline.is_some(),
         shard_meta.as_ref(),
     )?;
-    if failed > 0 {
+    if !failed.is_empty() {
         output::eprint(&format!(
-            "error: {failed} of {} binar{} could not be checked (see above)\n",
+            "error: {} of {} binar{} could not be checked (see above)\n",
+            failed.len(),
             jobs.len(),
             if jobs.len() == 1 { "y" } else { "ies" }
         ));
@@ -321,10 +337,11 @@ pub fn run(opts: Opts) -> Result<u8> {
 }
 
 /// Writes the report in `format` (to `out_path` atomically, else standard output) and returns
-/// the exit status for `fail_on`. Shared with `merge`, so a merged run renders exactly as an
-/// unsharded one.
+/// the exit status for `fail_on` (the caller makes it 2 when some binary `failed`). Shared
+/// with `merge`, so a merged run renders exactly as an unsharded one.
 pub fn render_and_exit(
     reports: &[FileReport],
+    failed: &[Failed],
     format: Format,
     out_path: Option<&Path>,
     fail_on: FailOn,
@@ -334,10 +351,10 @@ pub fn render_and_exit(
     // Written as it is rendered: no whole-report string.
     let render = |w: &mut dyn std::io::Write| -> Result<()> {
         match format {
-            Format::Human => report::human(reports, w)?,
-            Format::Json => report::json_sharded(reports, shard, w)?,
+            Format::Human => report::human(reports, failed, w)?,
+            Format::Json => report::json_sharded(reports, failed, shard, w)?,
             Format::Sarif => {
-                let log = report::sarif(reports, env!("CARGO_PKG_VERSION"), baseline);
+                let log = report::sarif(reports, failed, env!("CARGO_PKG_VERSION"), baseline);
                 serde_json::to_writer_pretty(&mut *w, &log)?;
                 writeln!(w)?;
             }
@@ -465,6 +482,14 @@ impl batch::Job for CheckJob<'_> {
         // Freeing a large analysis takes a while: do it beside the other files' work.
         std::thread::spawn(move || drop(analysis));
         Ok(findings)
+    }
+
+    fn encode(findings: &mut Vec<Finding>) -> Result<Vec<u8>> {
+        batch::compact::encode(findings)
+    }
+
+    fn decode(body: &[u8]) -> Option<Vec<Finding>> {
+        batch::compact::decode(body)
     }
 
     fn valid(&self, path: &Path, findings: &Vec<Finding>) -> bool {

@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde::Deserialize;
 use wasmgate_policy::files;
-use wasmgate_policy::report::{self, FileReport, Shard};
+use wasmgate_policy::report::{self, Failed, FileReport, Shard};
 use wasmgate_policy::{EntryRef, Finding};
 
 use crate::cmd::check::{FailOn, Format, render_and_exit};
@@ -29,12 +29,13 @@ Examples:
 Every shard of the run must be given, once: the shards must agree on the number of shards
 and on the list of binaries (each records a digest of it), and together cover every binary.
 The result is exactly the report the unsharded `check` writes (same file order, summary and,
-for SARIF, the same log).
+for SARIF, the same log), binaries a shard could not check included.
 
 Exit status:
   0  nothing at or above --fail-on in the merged findings
   1  at least one such finding
-  2  usage or input error (a missing, repeated or foreign shard; an unreadable report)")]
+  2  usage or input error (a missing, repeated or foreign shard; an unreadable report), or
+     some shard could not check a binary (as the unsharded `check`)")]
 pub struct Opts {
     /// The shards' JSON reports (`check --shard I/N --format json -o F`).
     #[arg(required = true)]
@@ -52,6 +53,8 @@ pub struct Opts {
 
 #[derive(Deserialize)]
 struct ShardReport {
+    #[serde(default)]
+    failed: Vec<Failed>,
     files: Vec<ShardFile>,
     schema_version: u32,
     shard: Option<Shard>,
@@ -124,25 +127,29 @@ pub fn run(opts: Opts) -> Result<u8> {
                 p.display()
             );
         };
-        if shard.positions.len() != r.files.len() {
+        if shard.positions.len() != r.files.len() || shard.failed_positions.len() != r.failed.len()
+        {
             bail!(
-                "{}: the shard lists {} positions for {} files",
+                "{}: the shard lists {} and {} positions for {} files and {} failed binaries",
                 p.display(),
                 shard.positions.len(),
-                r.files.len()
+                shard.failed_positions.len(),
+                r.files.len(),
+                r.failed.len()
             );
         }
         let files = r
             .files
             .into_iter()
-            .map(|f| f.into_report(p))
+            .map(|f| f.into_report(p).map(Slot::Checked))
+            .chain(r.failed.into_iter().map(|f| Ok(Slot::Failed(f))))
             .collect::<Result<Vec<_>>>()?;
         parts.push((p, shard, files));
     }
     let (_, first, _) = &parts[0];
     let (count, total, listing) = (first.count, first.total, first.listing.clone());
     let mut seen_shards = vec![false; count];
-    let mut slots: Vec<Option<FileReport>> = (0..total).map(|_| None).collect();
+    let mut slots: Vec<Option<Slot>> = (0..total).map(|_| None).collect();
     let mut baseline = false;
     for (p, shard, files) in parts {
         if shard.count != count || shard.total != total || shard.listing != listing {
@@ -170,7 +177,8 @@ pub fn run(opts: Opts) -> Result<u8> {
             bail!("{}: shard {}/{count} given twice", p.display(), shard.index);
         }
         baseline |= shard.baseline;
-        for (pos, file) in shard.positions.into_iter().zip(files) {
+        let positions = shard.positions.into_iter().chain(shard.failed_positions);
+        for (pos, file) in positions.zip(files) {
             match slots.get_mut(pos) {
                 Some(slot @ None) => *slot = Some(file),
                 _ => bail!(
@@ -183,15 +191,38 @@ pub fn run(opts: Opts) -> Result<u8> {
     if let Some(missing) = seen_shards.iter().position(|s| !s) {
         bail!("shard {}/{count} is missing", missing + 1);
     }
-    let Some(reports) = slots.into_iter().collect::<Option<Vec<_>>>() else {
+    let Some(slots) = slots.into_iter().collect::<Option<Vec<_>>>() else {
         bail!("the shards do not cover every binary of the run");
     };
-    render_and_exit(
+    let (mut reports, mut failed) = (Vec::new(), Vec::new());
+    for s in slots {
+        match s {
+            Slot::Checked(r) => reports.push(r),
+            Slot::Failed(f) => failed.push(f),
+        }
+    }
+    let status = render_and_exit(
         &reports,
+        &failed,
         opts.format,
         opts.output.as_deref(),
         opts.fail_on,
         baseline,
         None,
-    )
+    )?;
+    if failed.is_empty() {
+        return Ok(status);
+    }
+    crate::output::eprint(&format!(
+        "error: {} of {total} binar{} could not be checked (listed in the report)\n",
+        failed.len(),
+        if total == 1 { "y" } else { "ies" }
+    ));
+    Ok(crate::exit::ERROR)
+}
+
+/// What a shard says about one binary of the run.
+enum Slot {
+    Checked(FileReport),
+    Failed(Failed),
 }

@@ -527,39 +527,50 @@ fn shards_merge_to_the_unsharded_report_and_a_second_run_comes_from_the_cache() 
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir.join("cache/check"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .filter(|p| p.extension().is_some_and(|e| e == "entry"))
         .collect();
     entries.sort();
     assert_eq!(entries.len(), artifacts.len());
+    let find = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).position(|w| w == needle);
     let forged_at = entries
         .iter()
-        .position(|p| {
-            std::fs::read_to_string(p)
-                .unwrap()
-                .contains("\"fingerprint\"")
-        })
+        .position(|p| find(&std::fs::read(p).unwrap(), b"\"subject\":\"").is_some())
         .expect("an entry with findings");
-    let text = std::fs::read_to_string(&entries[forged_at]).unwrap();
-    let mut parts = text.splitn(4, '\n');
-    let (magic, key, _, body) = (
-        parts.next().unwrap(),
-        parts.next().unwrap(),
-        parts.next().unwrap(),
-        parts.next().unwrap(),
-    );
-    let mut findings: Value = serde_json::from_str(body).unwrap();
-    findings[0]["subject"] = Value::from("forged");
-    let body = serde_json::to_string(&findings).unwrap();
+    let entry = std::fs::read(&entries[forged_at]).unwrap();
+    assert!(entry.starts_with(b"wasmgate-cache v2\n"));
+    // The header is three lines (format, key, digest of the body); the findings' JSON is
+    // inside the body: change one letter of a subject, keeping every length right.
+    let header_len = entry
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(2)
+        .unwrap()
+        .0
+        + 1;
+    let (header, body) = entry.split_at(header_len);
+    let mut body = body.to_vec();
+    let at = find(&body, b"\"subject\":\"").unwrap() + 11;
+    assert!(body[at].is_ascii_alphanumeric(), "{}", body[at]);
+    body[at] = if body[at] == b'X' { b'Y' } else { b'X' };
     use sha2::Digest;
-    let sum: String = sha2::Sha256::digest(body.as_bytes())
+    let sum: String = sha2::Sha256::digest(&body)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    std::fs::write(
-        &entries[forged_at],
-        format!("{magic}\n{key}\n{sum}\n{body}"),
-    )
-    .unwrap();
+    let header = String::from_utf8(header.to_vec()).unwrap();
+    let mut lines = header.lines();
+    let forged = [
+        format!(
+            "{}\n{}\n{sum}\n",
+            lines.next().unwrap(),
+            lines.next().unwrap()
+        )
+        .into_bytes(),
+        body,
+    ]
+    .concat();
+    std::fs::write(&entries[forged_at], forged).unwrap();
     let others: Vec<&PathBuf> = entries
         .iter()
         .enumerate()
@@ -764,7 +775,8 @@ pub const TRUNCATED_WASM: &[u8] = b"\0asm\x01\0\0\0\x01\x05\x01\x60";
 
 /// Regression: one malformed binary in a directory used to stop the whole batch (`check`
 /// returned at the first per-binary error). Now it gets an error line naming it and the byte
-/// offset, the others are checked exactly as without it, and the exit status is 2.
+/// offset, the others are checked exactly as without it, the report lists it in `failed`,
+/// and the exit status is 2.
 #[test]
 fn a_malformed_binary_does_not_stop_a_batch_check() {
     let dir = scratch("batch-malformed");
@@ -798,11 +810,15 @@ fn a_malformed_binary_does_not_stop_a_batch_check() {
         let args = [extra, &["--format", "json", "--summary-jsonl", "s.jsonl"]].concat();
         let (code, mixed, err) = check("bins", &args);
         assert_eq!(code, 2, "{extra:?}: {err}");
-        // Exactly the report without the failing binaries (not printed: it is long).
+        // Exactly the report without the failing binaries (not printed: it is long), plus
+        // the list of those.
+        let mut mixed: Value = serde_json::from_str(&mixed).unwrap();
+        let failed = mixed.as_object_mut().unwrap().remove("failed").unwrap();
         assert!(
-            mixed == clean,
+            mixed == serde_json::from_str::<Value>(&clean).unwrap(),
             "{extra:?}: the good binaries are all checked, as without the failing ones"
         );
+        assert_failed(&failed);
         let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
         assert_eq!(errors.len(), 3, "{err}");
         assert!(
@@ -832,11 +848,189 @@ fn a_malformed_binary_does_not_stop_a_batch_check() {
         assert!(failed[0].1.contains("byte offset"), "{failed:?}");
         assert_eq!(lines.len(), good.len() + 2);
     }
-    // Human output on a single malformed file: still exit 2 with the error.
-    let (code, _, err) = check("bins/bad.wasm", &["--no-cache"]);
+    // Human output on a single malformed file: still exit 2 with the error, and the report
+    // says it was not checked.
+    let (code, out, err) = check("bins/bad.wasm", &["--no-cache"]);
     assert_eq!(code, 2);
     assert!(
         err.contains("bins/bad.wasm") && err.contains("byte offset"),
         "{err}"
+    );
+    assert!(
+        out.starts_with("bins/bad.wasm: not checked (policy deny.toml): ")
+            && out.contains("byte offset")
+            && out.ends_with("\n0 files checked: 0 errors, 0 warnings, 0 notes, 0 suppressed; 1 could not be checked\n"),
+        "{out}"
+    );
+    // The whole directory in text: every good binary's findings, then the two failures.
+    let (code, out, _) = check("bins", &["--cache-dir", "cache"]);
+    assert_eq!(code, 2);
+    let not_checked: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains(": not checked (policy deny.toml): "))
+        .collect();
+    assert_eq!(not_checked.len(), 2, "{out}");
+    assert!(
+        not_checked[0].starts_with("bins/bad.wasm: ")
+            && not_checked[1].starts_with("bins/text.wasm: ")
+    );
+    assert!(
+        out.ends_with(&format!("; 2 could not be checked\n")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("\n{} files checked: ", good.len())),
+        "{out}"
+    );
+
+    // SARIF: one error notification per failed binary, the run not successful; without
+    // them, no notification at all.
+    let (code, sarif, _) = check("bins", &["--cache-dir", "cache", "--format", "sarif"]);
+    assert_eq!(code, 2);
+    let sarif: Value = serde_json::from_str(&sarif).unwrap();
+    let inv = &sarif["runs"][0]["invocations"][0];
+    assert_eq!(inv["executionSuccessful"], false);
+    let notes: Vec<&str> = inv["toolExecutionNotifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            assert_eq!(n["level"], "error");
+            n["message"]["text"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert!(
+        notes[0].starts_with("bins/bad.wasm could not be checked")
+            && notes[0].contains("byte offset")
+    );
+    assert!(notes[1].starts_with("bins/text.wasm could not be checked"));
+    let ok_dir = dir.join("ok");
+    std::fs::create_dir_all(&ok_dir).unwrap();
+    std::fs::copy(&good[0], ok_dir.join("a.wasm")).unwrap();
+    let (_, sarif, _) = check("ok", &["--no-cache", "--format", "sarif"]);
+    let sarif: Value = serde_json::from_str(&sarif).unwrap();
+    assert!(sarif["runs"][0].get("invocations").is_none());
+
+    // Shards keep their failed binaries, and merge puts them back in place: byte for byte
+    // the unsharded reports, exit 2 as the unsharded run.
+    let (_, full_json, _) = check("bins", &["--cache-dir", "cache", "--format", "json"]);
+    let (_, full_sarif, _) = check("bins", &["--cache-dir", "cache", "--format", "sarif"]);
+    let (_, full_human, _) = check("bins", &["--cache-dir", "cache"]);
+    for i in 1..=2 {
+        let (code, _, err) = check(
+            "bins",
+            &[
+                "--cache-dir",
+                "cache",
+                "--shard",
+                &format!("{i}/2"),
+                "--format",
+                "json",
+                "-o",
+                &format!("s{i}.json"),
+            ],
+        );
+        assert_eq!(code, 2, "{err}");
+    }
+    let s1: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("s1.json")).unwrap()).unwrap();
+    let s2: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("s2.json")).unwrap()).unwrap();
+    // Between them, the shards hold both failures.
+    assert_eq!(
+        s1["failed"].as_array().unwrap().len() + s2["failed"].as_array().unwrap().len(),
+        2
+    );
+    for r in [&s1, &s2, &serde_json::from_str(&full_json).unwrap()] {
+        assert_fits_schema(r);
+    }
+    for (format, full) in [
+        ("json", &full_json),
+        ("sarif", &full_sarif),
+        ("human", &full_human),
+    ] {
+        let (code, merged, err) =
+            run_in(&dir, &["merge", "s2.json", "s1.json", "--format", format]);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("2 of"), "{err}");
+        assert!(
+            merged == *full,
+            "{format}: merged differs from the unsharded report"
+        );
+    }
+    // A shard whose failed positions do not match its list is refused.
+    let mut bad = s1.clone();
+    bad["shard"]["failed_positions"] = Value::from(Vec::<usize>::new());
+    std::fs::write(dir.join("bad.json"), bad.to_string()).unwrap();
+    let (code, _, err) = run_in(&dir, &["merge", "bad.json", "s2.json"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("positions for"), "{err}");
+}
+
+/// The keys of a report, of its `failed` entries, `shard`, `summary` and `files` are the ones
+/// `schemas/check-report.schema.json` describes: all its required ones, no other.
+fn assert_fits_schema(report: &Value) {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("schemas/check-report.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let check = |v: &Value, node: &Value, at: &str| {
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        let props: Vec<&str> = node["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        for k in &keys {
+            assert!(props.contains(k), "{at}: `{k}` is not in the schema");
+        }
+        for r in node["required"].as_array().unwrap() {
+            assert!(
+                keys.contains(&r.as_str().unwrap()),
+                "{at}: `{r}` is missing"
+            );
+        }
+    };
+    let top = &schema["properties"];
+    check(report, &schema, "report");
+    check(&report["summary"], &top["summary"], "summary");
+    if let Some(shard) = report.get("shard") {
+        check(shard, &top["shard"], "shard");
+    }
+    for f in report
+        .get("failed")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        check(f, &top["failed"]["items"], "failed[]");
+    }
+    for f in report["files"].as_array().unwrap() {
+        check(f, &top["files"]["items"], "files[]");
+    }
+}
+
+/// The `failed` list of a JSON report of `bins`: the two failing binaries, in walk order,
+/// with their policy and error.
+fn assert_failed(failed: &Value) {
+    let failed = failed.as_array().unwrap();
+    let names: Vec<&str> = failed
+        .iter()
+        .map(|f| f["artifact"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["bins/bad.wasm", "bins/text.wasm"]);
+    for f in failed {
+        assert_eq!(f["policy"], "deny.toml");
+        let keys: Vec<&String> = f.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["artifact", "error", "policy"]);
+    }
+    assert!(failed[0]["error"].as_str().unwrap().contains("byte offset"));
+    assert!(
+        failed[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not a WebAssembly binary")
     );
 }

@@ -33,7 +33,7 @@ use serde::Serialize;
 use serde_json::Value;
 use wasmgate_escape::sarif_text;
 
-use super::FileReport;
+use super::{Failed, FileReport};
 use crate::finding::{EntryRef, Finding, FingerprintVersion, Kind, Level, Suppression, thousands};
 use crate::rules::{self, Rule};
 

@@ -7,14 +7,28 @@ use super::*;
 
 /// SARIF 2.1.0: the whole rule catalogue as `reportingDescriptor`s, one result per finding
 /// within [`Limits::default`]. With a baseline, each result carries `baselineState` (`new`
-/// or `unchanged`). Serialize the log to write it; results are built as they are written.
-pub fn sarif<'a>(reports: &'a [FileReport], tool_version: &str, with_baseline: bool) -> Log<'a> {
-    sarif_within(reports, tool_version, with_baseline, Limits::default())
+/// or `unchanged`). Each binary that could not be checked is an error notification of the
+/// run, which is then not `executionSuccessful`. Serialize the log to write it; results are
+/// built as they are written.
+pub fn sarif<'a>(
+    reports: &'a [FileReport],
+    failed: &[Failed],
+    tool_version: &str,
+    with_baseline: bool,
+) -> Log<'a> {
+    sarif_within(
+        reports,
+        failed,
+        tool_version,
+        with_baseline,
+        Limits::default(),
+    )
 }
 
 /// [`sarif`] within other limits (tests use small ones).
 pub fn sarif_within<'a>(
     reports: &'a [FileReport],
+    failed: &[Failed],
     tool_version: &str,
     with_baseline: bool,
     limits: Limits,
@@ -71,14 +85,30 @@ pub fn sarif_within<'a>(
                 limits,
                 with_baseline,
             },
-            invocations: match notification(&omitted, limits) {
-                n if n.is_empty() => Vec::new(),
-                n => vec![Invocation {
-                    execution_successful: true,
-                    tool_execution_notifications: n,
-                }],
+            invocations: {
+                let mut n: Vec<Notification> = failed.iter().map(not_checked).collect();
+                n.extend(notification(&omitted, limits));
+                if n.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![Invocation {
+                        execution_successful: failed.is_empty(),
+                        tool_execution_notifications: n,
+                    }]
+                }
             },
         }],
+    }
+}
+
+/// The notification for a binary that could not be checked.
+fn not_checked(f: &Failed) -> Notification {
+    Notification {
+        level: "error",
+        message: Message::owned(format!(
+            "{} could not be checked (policy {}): {}",
+            f.artifact, f.policy, f.error
+        )),
     }
 }
 

@@ -54,7 +54,7 @@ fn limits_keep_the_most_severe_and_say_what_was_left_out() {
         results: 2,
         locations: 3,
     };
-    let log = serde_json::to_value(sarif_within(&reports, "0", false, limits)).unwrap();
+    let log = serde_json::to_value(sarif_within(&reports, &[], "0", false, limits)).unwrap();
     let run = &log["runs"][0];
     let kept: Vec<(&str, &str)> = run["results"]
         .as_array()
@@ -85,7 +85,37 @@ fn limits_keep_the_most_severe_and_say_what_was_left_out() {
     );
 
     // Within the limits: everything, and no invocation at all.
-    let log = serde_json::to_value(sarif(&reports, "0", false)).unwrap();
+    let log = serde_json::to_value(sarif(&reports, &[], "0", false)).unwrap();
     assert_eq!(log["runs"][0]["results"].as_array().unwrap().len(), 4);
     assert!(log["runs"][0].get("invocations").is_none());
+}
+
+/// A binary that could not be checked is an error notification (its untrusted name escaped)
+/// and the run is not successful; the results of the others are all there.
+#[test]
+fn binaries_not_checked_are_error_notifications() {
+    let reports = vec![FileReport {
+        artifact: "a.wasm".into(),
+        policy: "p.toml".into(),
+        findings: vec![finding(Level::Error, Kind::Fail, 1)],
+    }];
+    let failed = [Failed {
+        artifact: "bad\u{202e}[x](y).wasm".into(),
+        error: "malformed at byte offset 0x9".into(),
+        policy: "p.toml".into(),
+    }];
+    let log = serde_json::to_value(sarif(&reports, &failed, "0", false)).unwrap();
+    let run = &log["runs"][0];
+    assert_eq!(run["results"].as_array().unwrap().len(), 1);
+    let inv = &run["invocations"][0];
+    assert_eq!(inv["executionSuccessful"], false);
+    let notes = inv["toolExecutionNotifications"].as_array().unwrap();
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0]["level"], "error");
+    let text = notes[0]["message"]["text"].as_str().unwrap();
+    assert!(text.contains("could not be checked") && text.contains("byte offset 0x9"));
+    assert!(
+        !text.contains('\u{202e}') && !text.contains("[x]"),
+        "{text}"
+    );
 }
