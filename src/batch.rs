@@ -333,6 +333,41 @@ impl Shard {
     }
 }
 
+/// With `--shard`, keeps only the shard's binaries of the whole sorted, deduplicated list (so
+/// every shard agrees on it) and says which positions they held; `name` is a binary's name
+/// in reports.
+pub fn take_shard(
+    shard: Option<Shard>,
+    binaries: &mut Vec<PathBuf>,
+    name: impl Fn(&Path) -> String,
+    baseline: bool,
+) -> Option<wasmgate_policy::report::Shard> {
+    let shard = shard?;
+    let all: Vec<String> = binaries.iter().map(|b| name(b)).collect();
+    let positions: Vec<usize> = (0..binaries.len()).filter(|&i| shard.owns(i)).collect();
+    *binaries = positions.iter().map(|&i| binaries[i].clone()).collect();
+    Some(wasmgate_policy::report::Shard {
+        index: shard.index,
+        count: shard.count,
+        total: all.len(),
+        listing: listing_digest(&all),
+        positions,
+        failed_positions: Vec::new(),
+        baseline,
+    })
+}
+
+/// `--summary-jsonl`: one JSON object per line, written atomically.
+pub fn write_jsonl(path: &Path, lines: &[serde_json::Value]) -> Result<()> {
+    output::write_atomic_with(path, |w| {
+        for l in lines {
+            serde_json::to_writer(&mut *w, l)?;
+            writeln!(w)?;
+        }
+        Ok(())
+    })
+}
+
 /// A digest of the whole list of binaries (in order), so `merge` can tell shards of
 /// different listings apart.
 pub fn listing_digest(artifacts: &[String]) -> String {

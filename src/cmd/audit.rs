@@ -61,7 +61,9 @@ Batch mode (--output-dir DIR): FILE... may name directories, walked for `.wasm` 
 characters outside [A-Za-z0-9._-] as `_`) and `index.{md,html,json}` lists every binary with
 its verdict and a link to its report (--format picks the format, default md). Binaries are
 analysed in parallel (--jobs) and each report is cached like `check`'s findings (same cache
-directory, never with --scenario); a progress bar shows on a terminal only.
+directory, never with --scenario); a progress bar shows on a terminal only. --summary-jsonl F
+writes one JSON line per binary (artifact, policy, sha256, cached, verdict; or error), and
+--shard I/N audits only every Nth binary of the sorted list (one CI job of N), as `check`.
 
 A binary that cannot be read or parsed is listed in the report with the error (file and
 byte offset; its verdict counts as reject) and the others are still audited; the exit status
@@ -99,8 +101,8 @@ pub struct Opts {
     #[arg(long, value_name = "MS")]
     pub smt_timeout: Option<u64>,
     /// Batch mode: write one report per binary and an index (`index.md`, `.html` or `.json`)
-    /// into this directory; FILE may then name directories. `--jobs`, `--cache-dir` and
-    /// `--no-cache` apply in batch mode only.
+    /// into this directory; FILE may then name directories. `--jobs`, `--cache-dir`,
+    /// `--no-cache`, `--summary-jsonl` and `--shard` apply in batch mode only.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["output", "previous", "sbom"])]
     pub output_dir: Option<PathBuf>,
     #[command(flatten)]
@@ -148,6 +150,9 @@ fn load_policy(path: &Path) -> Result<ValidPolicy> {
 pub fn run(opts: Opts) -> Result<u8> {
     if opts.output_dir.is_some() {
         return batch(opts);
+    }
+    if opts.batch.shard.is_some() || opts.batch.summary_jsonl.is_some() {
+        bail!("--shard and --summary-jsonl need batch mode (--output-dir)");
     }
     if let Some(dir) = opts.files.iter().find(|f| f.is_dir()) {
         bail!(
@@ -507,6 +512,12 @@ fn batch(opts: Opts) -> Result<u8> {
     if binaries.is_empty() {
         bail!("no .wasm files found");
     }
+    batch::take_shard(
+        opts.batch.shard,
+        &mut binaries,
+        crate::cmd::check::display,
+        false,
+    );
     let project = match &opts.policy {
         Some(_) => None,
         None => {
@@ -559,14 +570,31 @@ fn batch(opts: Opts) -> Result<u8> {
     let mut taken = HashSet::new();
     let mut entries = Vec::new();
     let mut failed = Vec::new();
-    for (r, artifact) in results.into_iter().zip(artifacts) {
+    let mut lines = Vec::new();
+    for ((r, artifact), bin) in results.into_iter().zip(artifacts).zip(&binaries) {
+        let policy = job.assigned[bin]
+            .1
+            .as_deref()
+            .map(crate::cmd::check::display);
         let done = match r {
             Ok(d) => d,
             Err(e) => {
+                lines.push(serde_json::json!({
+                    "artifact": artifact,
+                    "policy": policy,
+                    "error": format!("{e:#}"),
+                }));
                 fail(&mut failed, artifact, &e);
                 continue;
             }
         };
+        lines.push(serde_json::json!({
+            "artifact": artifact,
+            "policy": policy,
+            "sha256": done.sha256,
+            "cached": done.cached,
+            "verdict": done.output.verdict,
+        }));
         let name = report_name(&artifact, ext, &mut taken);
         let report = done.output;
         entries.push(IndexEntry {
@@ -586,6 +614,9 @@ fn batch(opts: Opts) -> Result<u8> {
             }
             Ok(())
         })?;
+    }
+    if let Some(path) = &opts.batch.summary_jsonl {
+        batch::write_jsonl(path, &lines)?;
     }
     let index = Index::new(env!("CARGO_PKG_VERSION"), entries, failed);
     output::write_atomic_with(&out_dir.join(format!("index.{ext}")), |w| {

@@ -115,15 +115,9 @@ pub struct Opts {
     /// `timeout_ms`; default 2000). A timeout is `unknown`, never a pass.
     #[arg(long, value_name = "MS")]
     pub smt_timeout: Option<u64>,
+    // `--shard`: the shards' `--format json` reports merge with `wasmgate merge`.
     #[command(flatten)]
     pub batch: crate::cmd::BatchOpts,
-    /// Also write one JSON line per binary (counts, sha256, whether cached) to this file.
-    #[arg(long, value_name = "FILE")]
-    pub summary_jsonl: Option<PathBuf>,
-    /// Check only shard I of N of the sorted list of binaries (round robin); merge the
-    /// shards' `--format json` reports with `wasmgate merge`.
-    #[arg(long, value_name = "I/N")]
-    pub shard: Option<batch::Shard>,
 }
 
 pub fn run(opts: Opts) -> Result<u8> {
@@ -171,27 +165,12 @@ pub fn run(opts: Opts) -> Result<u8> {
                 .join(", ")
         );
     }
-    // Sharding picks from the whole sorted, deduplicated list, so every shard agrees on it.
-    let mut shard_meta = opts.shard.map(|shard| {
-        let all: Vec<String> = binaries.iter().map(|b| display(b)).collect();
-        let positions: Vec<usize> = (0..binaries.len()).filter(|&i| shard.owns(i)).collect();
-        report::Shard {
-            index: shard.index,
-            count: shard.count,
-            total: all.len(),
-            listing: batch::listing_digest(&all),
-            positions,
-            failed_positions: Vec::new(),
-            baseline: opts.baseline.is_some(),
-        }
-    });
-    if let Some(meta) = &shard_meta {
-        binaries = meta
-            .positions
-            .iter()
-            .map(|&i| binaries[i].clone())
-            .collect();
-    }
+    let mut shard_meta = batch::take_shard(
+        opts.batch.shard,
+        &mut binaries,
+        display,
+        opts.baseline.is_some(),
+    );
     let project = match &opts.policy {
         Some(_) => None,
         None => {
@@ -277,7 +256,7 @@ pub fn run(opts: Opts) -> Result<u8> {
                     error: format!("{e:#}"),
                     policy: display(policy_path),
                 };
-                if opts.summary_jsonl.is_some() {
+                if opts.batch.summary_jsonl.is_some() {
                     lines.push(serde_json::json!({
                         "artifact": f.artifact,
                         "policy": f.policy,
@@ -295,7 +274,7 @@ pub fn run(opts: Opts) -> Result<u8> {
             policy: display(policy_path),
             findings: done.output,
         };
-        if opts.summary_jsonl.is_some() {
+        if opts.batch.summary_jsonl.is_some() {
             lines.push(summary_line(&report, &done.sha256, done.cached));
         }
         reports.push(report);
@@ -303,14 +282,8 @@ pub fn run(opts: Opts) -> Result<u8> {
     if let Some(b) = &baseline {
         report::apply_baseline(&mut reports, b);
     }
-    if let Some(path) = &opts.summary_jsonl {
-        output::write_atomic_with(path, |w| {
-            for l in &lines {
-                serde_json::to_writer(&mut *w, l)?;
-                writeln!(w)?;
-            }
-            Ok(())
-        })?;
+    if let Some(path) = &opts.batch.summary_jsonl {
+        batch::write_jsonl(path, &lines)?;
     }
     if let Some(meta) = &mut shard_meta {
         (meta.positions, meta.failed_positions) = positions;

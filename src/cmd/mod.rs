@@ -44,6 +44,14 @@ pub struct BatchOpts {
     /// Analyse every binary, reading and writing no cache.
     #[arg(long, conflicts_with = "cache_dir")]
     pub no_cache: bool,
+    /// Also write one JSON line per binary (its result in short, sha256, whether cached) to
+    /// this file.
+    #[arg(long, value_name = "FILE")]
+    pub summary_jsonl: Option<std::path::PathBuf>,
+    /// Work through only shard I of N of the sorted list of binaries (round robin), e.g. one
+    /// job of a CI matrix.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::batch::Shard>,
 }
 
 impl BatchOpts {

@@ -874,10 +874,7 @@ fn a_malformed_binary_does_not_stop_a_batch_check() {
         not_checked[0].starts_with("bins/bad.wasm: ")
             && not_checked[1].starts_with("bins/text.wasm: ")
     );
-    assert!(
-        out.ends_with(&format!("; 2 could not be checked\n")),
-        "{out}"
-    );
+    assert!(out.ends_with("; 2 could not be checked\n"), "{out}");
     assert!(
         out.contains(&format!("\n{} files checked: ", good.len())),
         "{out}"
@@ -1033,4 +1030,113 @@ fn assert_failed(failed: &Value) {
             .unwrap()
             .contains("not a WebAssembly binary")
     );
+}
+
+/// `audit --output-dir` shards like `check`: shard 1/2 and 2/2 together audit exactly the
+/// binaries of the unsharded run, each once, with the same verdicts; `--summary-jsonl` gives
+/// one line per binary (a failed one with its error); both flags need batch mode.
+#[test]
+fn audit_shards_cover_the_unsharded_run_exactly() {
+    let dir = scratch("batch-audit-shards");
+    let bins = dir.join("bins");
+    std::fs::create_dir_all(bins.join("sub")).unwrap();
+    for (i, p) in crate::common::files_with_ext(&root().join("corpus/c"), "wasm")
+        .iter()
+        .enumerate()
+    {
+        let to = if i % 2 == 0 {
+            bins.join("sub")
+        } else {
+            bins.clone()
+        };
+        std::fs::copy(p, to.join(p.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(bins.join("bad.wasm"), TRUNCATED_WASM).unwrap();
+    std::fs::copy(root().join("bench/deny-all.toml"), dir.join("deny.toml")).unwrap();
+    let audit = |out: &str, extra: &[&str]| {
+        let args = [
+            &["audit", "bins", "-p", "deny.toml", "--now", "2026-06-01"][..],
+            &["--output-dir", out, "--format", "json", "--no-cache"],
+            extra,
+        ]
+        .concat();
+        run_in(&dir, &args).0
+    };
+    // Exit 2 where bad.wasm was audited, else 1 (deny-all rejects every binary).
+    let expect_code = |lines: &[(String, String)]| {
+        if lines.iter().any(|(a, _)| a == "bins/bad.wasm") {
+            2
+        } else {
+            1
+        }
+    };
+    // (artifact, verdict or error) per line.
+    let summary = |name: &str| -> Vec<(String, String)> {
+        jsonl(&dir.join(name))
+            .into_iter()
+            .map(|l| {
+                let key = match l.get("verdict") {
+                    Some(v) => v.as_str().unwrap().to_string(),
+                    None => format!("error: {}", l["error"].as_str().unwrap()),
+                };
+                (l["artifact"].as_str().unwrap().to_string(), key)
+            })
+            .collect()
+    };
+    let code = audit("all", &["--summary-jsonl", "all.jsonl"]);
+    let all = summary("all.jsonl");
+    assert_eq!(code, 2);
+    let n = crate::common::files_with_ext(&root().join("corpus/c"), "wasm").len();
+    assert_eq!(all.len(), n + 1);
+    assert!(
+        all.iter()
+            .any(|(a, v)| a == "bins/bad.wasm" && v.contains("byte offset")),
+        "{all:?}"
+    );
+    let mut parts = Vec::new();
+    for i in 1..=2 {
+        let (out, jl) = (format!("s{i}"), format!("s{i}.jsonl"));
+        let code = audit(
+            &out,
+            &["--shard", &format!("{i}/2"), "--summary-jsonl", &jl],
+        );
+        let lines = summary(&jl);
+        assert_eq!(code, expect_code(&lines), "{lines:?}");
+        // The shard's index lists the shard's audited binaries, no other.
+        let index: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join(&out).join("index.json")).unwrap(),
+        )
+        .unwrap();
+        let mut listed: Vec<&str> = index["binaries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(
+                index
+                    .get("failed")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten(),
+            )
+            .map(|b| b["artifact"].as_str().unwrap())
+            .collect();
+        listed.sort();
+        let mut mine: Vec<&str> = lines.iter().map(|(a, _)| a.as_str()).collect();
+        mine.sort();
+        assert_eq!(listed, mine);
+        assert!(!lines.is_empty() && lines.len() < all.len());
+        parts.extend(lines);
+    }
+    // Together: every binary once, with the unsharded verdict (or error).
+    parts.sort();
+    let mut all_sorted = all.clone();
+    all_sorted.sort();
+    assert_eq!(parts, all_sorted);
+    // Outside batch mode the flags are refused, not ignored.
+    for flag in [&["--shard", "1/2"][..], &["--summary-jsonl", "x.jsonl"]] {
+        let args = [&["audit", "bins/copy.wasm", "-p", "deny.toml"][..], flag].concat();
+        let (code, _, err) = run_in(&dir, &args);
+        assert_eq!(code, 2);
+        assert!(err.contains("need batch mode"), "{err}");
+    }
 }
