@@ -36,7 +36,7 @@ pub mod compact;
 const ENTRY_MAGIC: &str = "wasmgate-cache v2";
 
 /// Largest cache entry read or written (the compact findings of the largest corpus binary
-/// under a deny-all policy take 7 MB).
+/// under a deny-all policy take 5.7 MB).
 pub const MAX_ENTRY_BYTES: u64 = 1 << 26;
 
 /// One kind of per-binary work whose result can be cached.
