@@ -5,8 +5,8 @@
 
 use std::io::{self, Write};
 
-use serde::Serialize;
 use crate::{Failure, SCHEMA_VERSION, Verdict};
+use serde::Serialize;
 
 /// One binary's row.
 #[derive(Serialize, Debug, Clone, PartialEq, Eq)]

@@ -220,7 +220,13 @@ pub(crate) fn audit(m: &mut dyn Markup, audit: &Audit) -> io::Result<()> {
             .binaries
             .iter()
             .enumerate()
-            .map(|(i, b)| (m.anchor(&m.esc(&b.artifact), i), b.verdict, &*b.verdict_reason))
+            .map(|(i, b)| {
+                (
+                    m.anchor(&m.esc(&b.artifact), i),
+                    b.verdict,
+                    &*b.verdict_reason,
+                )
+            })
             .collect();
         summary_table(m, rows.into_iter(), &audit.failed)?;
     }
@@ -244,7 +250,13 @@ pub(crate) fn index(m: &mut dyn Markup, index: &Index) -> io::Result<()> {
     let rows: Vec<_> = index
         .binaries
         .iter()
-        .map(|b| (m.link(&m.esc(&b.artifact), &b.report), b.verdict, &*b.verdict_reason))
+        .map(|b| {
+            (
+                m.link(&m.esc(&b.artifact), &b.report),
+                b.verdict,
+                &*b.verdict_reason,
+            )
+        })
         .collect();
     summary_table(m, rows.into_iter(), &index.failed)?;
     let version = m.esc(&index.wasmgate_version);
@@ -258,7 +270,10 @@ pub(crate) fn index(m: &mut dyn Markup, index: &Index) -> io::Result<()> {
 fn binary(m: &mut dyn Markup, i: usize, b: &AuditReport) -> io::Result<()> {
     m.binary_heading(i, &m.esc(&b.artifact))?;
     m.verdict(b.verdict, &Why::Reason(&m.esc(&b.verdict_reason)))?;
-    let policy = b.policy.as_deref().map_or("none given".into(), |p| m.esc(p));
+    let policy = b
+        .policy
+        .as_deref()
+        .map_or("none given".into(), |p| m.esc(p));
     m.para(&format!("Policy: {policy}"))?;
     identity(m, b)?;
     dependencies(m, &b.dependencies)?;
@@ -453,7 +468,10 @@ fn finding(m: &mut dyn Markup, f: &FindingView) -> io::Result<()> {
     }
     line.push_str(&format!(": {}", m.esc(&f.message)));
     if let Some(s) = &f.suppressed {
-        line.push_str(&format!(" {}", m.style(Style::Em, &format!("Suppressed: {}.", m.esc(s)))));
+        line.push_str(&format!(
+            " {}",
+            m.style(Style::Em, &format!("Suppressed: {}.", m.esc(s)))
+        ));
     }
     let mut sub = Vec::new();
     if f.entry_point_count > 0 {

@@ -77,7 +77,9 @@ fn strings(v: &Value) -> BTreeSet<String> {
 /// The string field `field` of each object in the array `items`.
 fn field_set(items: &Value, field: &str) -> BTreeSet<String> {
     let items = items.as_array().unwrap().iter();
-    items.map(|x| x[field].as_str().unwrap().to_string()).collect()
+    items
+        .map(|x| x[field].as_str().unwrap().to_string())
+        .collect()
 }
 
 /// The facts of app.wat's header, read from the JSON report, in both directions.

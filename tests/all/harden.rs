@@ -62,7 +62,9 @@ fn assert_removed_functions(report: &Value, text: &str) {
         .iter()
         .map(|f| f.as_str().unwrap().to_string())
         .collect();
-    let want: BTreeSet<String> = header(text, "expect-removed-function").into_keys().collect();
+    let want: BTreeSet<String> = header(text, "expect-removed-function")
+        .into_keys()
+        .collect();
     assert_eq!(functions, want);
 }
 
@@ -843,8 +845,7 @@ fn segment_uses(wasm: &[u8], name: &str) -> Vec<(String, u32)> {
 
 #[test]
 fn unreferenced_passive_and_declared_element_segments_go_and_the_rest_stay() {
-    let text =
-        std::fs::read_to_string(root().join("corpus/fixtures/harden/elems.wat")).unwrap();
+    let text = std::fs::read_to_string(root().join("corpus/fixtures/harden/elems.wat")).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let (input, out, report) = harden_fixture(tmp.path(), "elems", &[]);
     let removed: BTreeSet<u64> = report["removed_element_segments"]
@@ -903,8 +904,7 @@ fn unreferenced_passive_and_declared_element_segments_go_and_the_rest_stay() {
 
 #[test]
 fn clock_time_get_is_guarded_to_the_allowed_clock_ids() {
-    let text =
-        std::fs::read_to_string(root().join("corpus/fixtures/harden/clock.wat")).unwrap();
+    let text = std::fs::read_to_string(root().join("corpus/fixtures/harden/clock.wat")).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let (input, out, report) = harden_fixture(tmp.path(), "clock", &[]);
     assert_eq!(report["removed_imports"], serde_json::json!([]));

@@ -379,7 +379,10 @@ fn compute_checksum() -> u32 {
 /// Runs `corpus/sandbox/NAME.wat` under the suite's policy, human output: (code, out, err).
 pub(super) fn run_suite_guest(name: &str) -> (i32, String, String) {
     let tmp = tempfile::tempdir().unwrap();
-    let wasm = compile(&root().join(format!("corpus/sandbox/{name}.wat")), tmp.path());
+    let wasm = compile(
+        &root().join(format!("corpus/sandbox/{name}.wat")),
+        tmp.path(),
+    );
     let policy = "corpus/sandbox/policy.toml";
     run(&["run", wasm.to_str().unwrap(), "--policy", policy])
 }
