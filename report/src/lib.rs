@@ -23,6 +23,7 @@ pub mod graph;
 mod html;
 mod index;
 mod markdown;
+mod render;
 mod sbom;
 
 pub use deps::{Crate, DepError, parse_dep_v0};
@@ -70,6 +71,16 @@ impl Verdict {
             Verdict::Accept => "accept",
             Verdict::Review => "review",
             Verdict::Reject => "reject",
+        }
+    }
+
+    /// The verdict of several binaries: the worst one, `review` when there are none, and
+    /// `reject` when some binary could not be analysed (it cannot be trusted).
+    pub fn overall(verdicts: impl Iterator<Item = Verdict>, any_failed: bool) -> Verdict {
+        if any_failed {
+            Verdict::Reject
+        } else {
+            verdicts.max().unwrap_or(Verdict::Review)
         }
     }
 }
@@ -408,15 +419,7 @@ impl Audit {
         binaries: Vec<AuditReport>,
         failed: Vec<Failure>,
     ) -> Self {
-        let verdict = if failed.is_empty() {
-            binaries
-                .iter()
-                .map(|b| b.verdict)
-                .max()
-                .unwrap_or(Verdict::Review)
-        } else {
-            Verdict::Reject
-        };
+        let verdict = Verdict::overall(binaries.iter().map(|b| b.verdict), !failed.is_empty());
         Audit {
             schema_version: SCHEMA_VERSION,
             wasmgate_version: wasmgate_version.to_string(),
@@ -434,7 +437,7 @@ impl Audit {
 
 /// The facts of one sandboxed run as list items, names escaped by `esc`: shared by the
 /// Markdown and HTML renderers so both say the same.
-pub(crate) fn dynamic_lines(r: &DynamicRun, esc: fn(&str) -> String) -> Vec<String> {
+pub(crate) fn dynamic_lines(r: &DynamicRun, esc: &dyn Fn(&str) -> String) -> Vec<String> {
     let none = || "none".to_string();
     let join = |v: &[String]| {
         if v.is_empty() {
@@ -896,4 +899,21 @@ pub(crate) fn clip(s: &str, max: usize) -> String {
     let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
     out.push('…');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Verdict::{self, Accept, Reject, Review};
+
+    #[test]
+    fn overall_verdict_is_the_worst_and_a_failure_rejects() {
+        let overall = |v: &[Verdict], failed| Verdict::overall(v.iter().copied(), failed);
+        assert_eq!(overall(&[Accept, Accept], false), Accept);
+        assert_eq!(overall(&[Accept, Review], false), Review);
+        assert_eq!(overall(&[Reject, Review, Accept], false), Reject);
+        // Nothing audited decides nothing: a person must look.
+        assert_eq!(overall(&[], false), Review);
+        assert_eq!(overall(&[Accept], true), Reject);
+        assert_eq!(overall(&[], true), Reject);
+    }
 }

@@ -24,7 +24,7 @@ use crate::output::Capture;
 use crate::preopen::Copies;
 use crate::recorder::{NetAttempt, Recorder, arg_value};
 use crate::run::{
-    Deadline, Grants, HarnessError, Limiter, Outcome, RunReport, ended, outcome_of, run_p1_entry,
+    Deadline, Ended, Grants, HarnessError, Limiter, Outcome, RunReport, ended, run_p1_entry,
 };
 use crate::virt::{Monotonic, SEED, VirtualTime, Wall, random_bytes};
 
@@ -239,28 +239,11 @@ pub fn run_component(
         }
         Some(Err(e)) => ended(&e),
     };
-    let (outcome, limit_hits) = outcome_of(&end, &hits, &stdout, &stderr);
-    let fuel_used = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
-    let (out, stdout_bytes) = stdout.take();
-    let (err, stderr_bytes) = stderr.take();
-    let (trace, network) = rec.finish();
-    // Close the guest's files before reading the copies back.
-    drop(store);
-    let preopens = copies.finish(&grants.preopens)?;
-    Ok(RunReport {
+    let ended = Ended {
         entries: vec![format!("{run_export}#run")],
         returned: Vec::new(),
-        outcome,
         end,
-        limit_hits,
-        stdout: out,
-        stdout_bytes,
-        stderr: err,
-        stderr_bytes,
-        fuel_used,
-        virtual_time_ns: time.peek(),
-        preopens,
-        network,
-        trace,
-    })
+    };
+    let seen = (&*hits, &stdout, &stderr, &time);
+    ended.report(store, |_| rec.finish(), seen, limits, copies, grants)
 }

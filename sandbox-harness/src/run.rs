@@ -15,6 +15,7 @@ use crate::invoke::Entry;
 use crate::limits::Limits;
 use crate::output::Capture;
 use crate::preopen::{Copies, PreopenGrant, PreopenReport};
+use crate::recorder::NetAttempt;
 use crate::trace::Trace;
 use crate::traced::Traced;
 use crate::virt::{Monotonic, SEED, VirtualTime, Wall, random_bytes};
@@ -324,30 +325,66 @@ pub fn run_p1_entry(
         }
         Some(Err(e)) => ended(&e),
     };
-    let (outcome, limit_hits) = outcome_of(&end, &hits, &stdout, &stderr);
-    let fuel_used = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
-    let (out, stdout_bytes) = stdout.take();
-    let (err, stderr_bytes) = stderr.take();
-    let trace = std::mem::take(&mut store.data_mut().wasi.trace);
-    // Close the guest's files before reading the copies back.
-    drop(store);
-    let preopens = copies.finish(&grants.preopens)?;
-    Ok(RunReport {
-        entries: crate::invoke::exports_called(&module, entry),
+    let entries = crate::invoke::exports_called(&module, entry);
+    let ended = Ended {
+        entries,
         returned,
-        outcome,
         end,
-        limit_hits,
-        stdout: out,
-        stdout_bytes,
-        stderr: err,
-        stderr_bytes,
-        fuel_used,
-        virtual_time_ns: time.peek(),
-        preopens,
-        network: Vec::new(),
-        trace,
-    })
+    };
+    // A core module has no sockets: no network attempts.
+    let trail = |h: &mut Host| (std::mem::take(&mut h.wasi.trace), Vec::new());
+    let seen = (&*hits, &stdout, &stderr, &time);
+    ended.report(store, trail, seen, limits, copies, grants)
+}
+
+/// How a run ended, before its report is gathered (the same for modules and components).
+pub(crate) struct Ended {
+    /// [`RunReport::entries`].
+    pub(crate) entries: Vec<String>,
+    /// [`RunReport::returned`].
+    pub(crate) returned: Vec<serde_json::Value>,
+    /// [`RunReport::end`].
+    pub(crate) end: Outcome,
+}
+
+impl Ended {
+    /// The report of the run: `seen` holds its limit hits, captured stdout and stderr and
+    /// its clock; `trail` takes the trace and network attempts out of the store, which is
+    /// then dropped, closing the guest's files before the read-write copies are read back.
+    pub(crate) fn report<T>(
+        self,
+        mut store: Store<T>,
+        trail: impl FnOnce(&mut T) -> (Trace, Vec<NetAttempt>),
+        seen: (&Mutex<Vec<LimitHit>>, &Capture, &Capture, &VirtualTime),
+        limits: &Limits,
+        copies: Copies,
+        grants: &Grants,
+    ) -> Result<RunReport, HarnessError> {
+        let (hits, stdout, stderr, time) = seen;
+        let (outcome, limit_hits) = outcome_of(&self.end, hits, stdout, stderr);
+        let fuel_used = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
+        let (out, stdout_bytes) = stdout.take();
+        let (err, stderr_bytes) = stderr.take();
+        let (trace, network) = trail(store.data_mut());
+        drop(store);
+        let preopens = copies.finish(&grants.preopens)?;
+        Ok(RunReport {
+            entries: self.entries,
+            returned: self.returned,
+            outcome,
+            end: self.end,
+            limit_hits,
+            stdout: out,
+            stdout_bytes,
+            stderr: err,
+            stderr_bytes,
+            fuel_used,
+            virtual_time_ns: time.peek(),
+            preopens,
+            network,
+            trace,
+        })
+    }
 }
 
 /// The wall-clock limit around one run: at the deadline an epoch tick stops Wasm code and a

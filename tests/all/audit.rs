@@ -74,6 +74,14 @@ fn strings(v: &Value) -> BTreeSet<String> {
         .collect()
 }
 
+/// The string field `field` of each object in the array `items`.
+fn field_set(items: &Value, field: &str) -> BTreeSet<String> {
+    let items = items.as_array().unwrap().iter();
+    items
+        .map(|x| x[field].as_str().unwrap().to_string())
+        .collect()
+}
+
 /// The facts of app.wat's header, read from the JSON report, in both directions.
 #[test]
 fn audit_json_states_the_fixture_facts() {
@@ -248,12 +256,7 @@ fn audit_json_states_the_fixture_facts() {
     );
     // The diff against app-old.wat, both directions.
     let d = &b["diff"];
-    let added: BTreeSet<String> = d["capabilities_added"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["capability"].as_str().unwrap().to_string())
-        .collect();
+    let added = field_set(&d["capabilities_added"], "capability");
     assert_eq!(
         added,
         set(&[
@@ -418,12 +421,7 @@ fn audit_sbom_has_the_cyclonedx_1_5_shape() {
             "stdio"
         ])
     );
-    let purls: BTreeSet<String> = c["components"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x["purl"].as_str().unwrap().to_string())
-        .collect();
+    let purls = field_set(&c["components"], "purl");
     assert_eq!(
         purls,
         set(&[
@@ -588,6 +586,20 @@ fn chromium() -> Option<PathBuf> {
         .find(|p| p.exists())
 }
 
+/// [`chromium`], or `None` after saying the test was skipped; a missing Chromium fails
+/// under `CI`, where `.ci/run` installs it.
+fn chromium_or_skip() -> Option<PathBuf> {
+    let browser = chromium();
+    if browser.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "chromium is not installed (apt-get install chromium; .ci/run does)"
+        );
+        eprintln!("skipped: chromium is not installed");
+    }
+    browser
+}
+
 /// Runs `cmd` with a time limit (a hung browser fails the test instead of hanging it).
 fn output_within(mut cmd: Command, limit: Duration) -> std::process::Output {
     let mut child = cmd
@@ -618,12 +630,7 @@ fn output_within(mut cmd: Command, limit: Duration) -> std::process::Output {
 /// boxes. Fails when Chromium is missing and `CI` is set; elsewhere says it was skipped.
 #[test]
 fn audit_html_loads_in_headless_chromium() {
-    let Some(browser) = chromium() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "chromium is not installed (apt-get install chromium; .ci/run does)"
-        );
-        eprintln!("skipped: chromium is not installed");
+    let Some(browser) = chromium_or_skip() else {
         return;
     };
     let dir = fixture_dir();
@@ -641,34 +648,7 @@ fn audit_html_loads_in_headless_chromium() {
         ],
     );
     assert_eq!(code, 1, "{err}");
-    let profile = tempfile::tempdir().unwrap();
-    let page = format!("file://{}", dir.path().join("report.html").display());
-    let mut cmd = Command::new(&browser);
-    cmd.args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--no-first-run",
-        "--enable-logging=stderr",
-        "--v=0",
-        &format!("--user-data-dir={}", profile.path().display()),
-        "--dump-dom",
-        &page,
-    ]);
-    let out = output_within(cmd, Duration::from_secs(120));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let console: Vec<&str> = stderr
-        .lines()
-        .filter(|l| l.contains("CONSOLE") || l.contains("Uncaught") || l.contains("Refused to"))
-        .collect();
-    assert!(
-        console.is_empty(),
-        "console messages:\n{}",
-        console.join("\n")
-    );
-    assert!(out.status.success(), "chromium failed: {stderr}");
-    let dom = String::from_utf8_lossy(&out.stdout);
+    let dom = chromium_dom(&browser, &dir.path().join("report.html"));
     let svg_at = dom.find("<svg").expect("the DOM holds the graph's SVG");
     let svg = &dom[svg_at..svg_at + dom[svg_at..].find("</svg>").expect("closed SVG")];
     assert_eq!(
@@ -680,6 +660,8 @@ fn audit_html_loads_in_headless_chromium() {
     // No element from a hostile name made it into the DOM.
     assert!(!dom.contains("<script"), "a script element in the DOM");
     // A screenshot renders (a PNG); docs/audit/regenerate.sh keeps it for the README.
+    let profile = tempfile::tempdir().unwrap();
+    let page = format!("file://{}", dir.path().join("report.html").display());
     let png = dir.path().join("report.png");
     let mut cmd = Command::new(&browser);
     cmd.args([
@@ -1066,18 +1048,8 @@ fn audit_scenario_fills_the_dynamic_section() {
     assert_eq!(dynamic["status"], "ran");
     assert_eq!(dynamic["scenario"], "copy.scenario.toml");
     let runs = dynamic["runs"].as_array().unwrap();
-    let got: Vec<(&str, &str, bool)> = runs
-        .iter()
-        .map(|r| {
-            (
-                r["name"].as_str().unwrap(),
-                r["outcome"].as_str().unwrap(),
-                r["matched"].as_bool().unwrap(),
-            )
-        })
-        .collect();
     assert_eq!(
-        got,
+        crate::common::run_outcomes(&dynamic["runs"]),
         [
             ("copies", "exit(0)", true),
             ("read-only-target", "exit(1)", true)
@@ -1396,12 +1368,7 @@ fn chromium_dom(browser: &Path, page: &Path) -> String {
 /// Chromium without errors, and hold what they were written with.
 #[test]
 fn audit_scenario_and_index_html_load_in_headless_chromium() {
-    let Some(browser) = chromium() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "chromium is not installed (apt-get install chromium; .ci/run does)"
-        );
-        eprintln!("skipped: chromium is not installed");
+    let Some(browser) = chromium_or_skip() else {
         return;
     };
     let dir = copy_scenario_dir();

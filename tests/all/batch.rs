@@ -63,6 +63,16 @@ fn counted(report: &Value) -> Vec<&Value> {
     v
 }
 
+/// `check` of `app.wasm` against `deny.toml`, one finding per entry point, uncached.
+const CHECK_APP_PER_ENTRY: [&str; 6] = [
+    "check",
+    "-p",
+    "deny.toml",
+    "--per-entry",
+    "--no-cache",
+    "app.wasm",
+];
+
 #[test]
 fn github_annotations_are_escaped_capped_per_level_and_listed_in_the_step_summary() {
     let dir = scratch("batch-github-hostile");
@@ -77,14 +87,7 @@ fn github_annotations_are_escaped_capped_per_level_and_listed_in_the_step_summar
     .unwrap();
     let summary = dir.join("summary.md");
     std::fs::write(&summary, "previous step\n").unwrap();
-    let args = [
-        "check",
-        "-p",
-        "deny.toml",
-        "--per-entry",
-        "--no-cache",
-        "app.wasm",
-    ];
+    let args = CHECK_APP_PER_ENTRY;
     let (code, json, err) = run_in(&dir, &[&args[..], &["--format", "json"]].concat());
     assert_eq!(code, 1, "{err}");
     let report: Value = serde_json::from_str(&json).unwrap();
@@ -269,14 +272,7 @@ fn mangled_names_are_readable_in_human_and_sarif_and_json_keeps_both() {
     let imports = imports("env", "x");
     std::fs::write(dir.join("app.wasm"), module(&imports, &names)).unwrap();
     std::fs::write(dir.join("deny.toml"), "[capabilities]\nallow = []\n").unwrap();
-    let base = [
-        "check",
-        "-p",
-        "deny.toml",
-        "--per-entry",
-        "--no-cache",
-        "app.wasm",
-    ];
+    let base = CHECK_APP_PER_ENTRY;
     let (code, json, err) = run_in(&dir, &[&base[..], &["--format", "json"]].concat());
     assert_eq!(code, 1, "{err}");
     let report: Value = serde_json::from_str(&json).unwrap();

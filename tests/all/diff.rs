@@ -499,20 +499,8 @@ fn scenario_replay_passes_when_every_outcome_is_the_expected_one() {
     ]);
     assert_eq!(code, 0, "{out}{err}");
     let v = json(&out, &err);
-    let got: Vec<(&str, &str, bool)> = v["runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r["name"].as_str().unwrap(),
-                r["outcome"].as_str().unwrap(),
-                r["matched"].as_bool().unwrap(),
-            )
-        })
-        .collect();
     assert_eq!(
-        got,
+        crate::common::run_outcomes(&v["runs"]),
         [
             ("copies", "exit(0)", true),
             ("read-only-target", "exit(1)", true)

@@ -81,6 +81,19 @@ fn capability_findings(v: &Value) -> Vec<(String, Vec<String>, bool)> {
         .collect()
 }
 
+/// Writes `wasm` as `dir/app.wasm` and checks it as [`check_json`] does.
+fn check_app(dir: &Path, wasm: &[u8], extra: &[&str]) -> (i32, Value) {
+    std::fs::write(dir.join("app.wasm"), wasm).unwrap();
+    check_json(dir, extra)
+}
+
+/// The finding on `random` reached from the exports `entries`, as [`capability_findings`]
+/// lists it.
+fn random_of(entries: &[&str], suppressed: bool) -> (String, Vec<String>, bool) {
+    let entries = entries.iter().map(|e| format!("export:{e}")).collect();
+    ("random".to_string(), entries, suppressed)
+}
+
 fn sarif_of(dir: &Path, wasm: &[u8], out: &str, extra: &[&str]) {
     std::fs::write(dir.join("app.wasm"), wasm).unwrap();
     let mut args = vec![
@@ -183,36 +196,20 @@ fn a_new_entry_point_reaching_a_baselined_subject_is_new() {
     sarif_of(&dir, &two, "two.sarif", &[]);
 
     // Same build: unchanged.
-    std::fs::write(dir.join("app.wasm"), &one).unwrap();
-    let (code, v) = check_json(&dir, &["--baseline", "one.sarif"]);
+    let (code, v) = check_app(&dir, &one, &["--baseline", "one.sarif"]);
     assert_eq!(code, 0, "{v:#}");
     // `b` now reaches `random` too: the finding is new, although its fingerprint is known.
-    std::fs::write(dir.join("app.wasm"), &two).unwrap();
-    let (code, v) = check_json(&dir, &["--baseline", "one.sarif"]);
+    let (code, v) = check_app(&dir, &two, &["--baseline", "one.sarif"]);
     assert_eq!(code, 1);
-    assert_eq!(
-        capability_findings(&v),
-        [(
-            "random".to_string(),
-            vec!["export:a".to_string(), "export:b".to_string()],
-            false
-        )]
-    );
+    assert_eq!(capability_findings(&v), [random_of(&["a", "b"], false)]);
     // Per entry point against the aggregated baseline: `a` is known, `b` is new.
     let (code, v) = check_json(&dir, &["--baseline", "one.sarif", "--per-entry"]);
     assert_eq!(code, 1);
     let mut got = capability_findings(&v);
     got.sort();
-    assert_eq!(
-        got,
-        [
-            ("random".to_string(), vec!["export:a".to_string()], true),
-            ("random".to_string(), vec!["export:b".to_string()], false),
-        ]
-    );
+    assert_eq!(got, [random_of(&["a"], true), random_of(&["b"], false)]);
     // Fewer entry points than the baseline: unchanged.
-    std::fs::write(dir.join("app.wasm"), &one).unwrap();
-    let (code, _) = check_json(&dir, &["--baseline", "two.sarif"]);
+    let (code, _) = check_app(&dir, &one, &["--baseline", "two.sarif"]);
     assert_eq!(code, 0);
 }
 
@@ -229,20 +226,11 @@ fn a_per_entry_baseline_is_compared_entry_by_entry() {
     assert!(text.contains("\"wasmgateFinding/v2\""));
     assert!(!text.contains("\"wasmgateFinding/v3\""));
 
-    std::fs::write(dir.join("app.wasm"), &one).unwrap();
-    let (code, v) = check_json(&dir, &["--baseline", "one.sarif"]);
+    let (code, v) = check_app(&dir, &one, &["--baseline", "one.sarif"]);
     assert_eq!(code, 0, "{v:#}");
-    std::fs::write(dir.join("app.wasm"), &two).unwrap();
-    let (code, v) = check_json(&dir, &["--baseline", "one.sarif"]);
+    let (code, v) = check_app(&dir, &two, &["--baseline", "one.sarif"]);
     assert_eq!(code, 1);
-    assert_eq!(
-        capability_findings(&v),
-        [(
-            "random".to_string(),
-            vec!["export:a".to_string(), "export:b".to_string()],
-            false
-        )]
-    );
+    assert_eq!(capability_findings(&v), [random_of(&["a", "b"], false)]);
 }
 
 /// A v3 baseline whose entry indices do not fit its table suppresses nothing (fail closed).

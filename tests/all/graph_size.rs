@@ -9,9 +9,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use wasm_encoder::{
-    CodeSection, ConstExpr, ElementSection, Elements, EntityType, ExportKind, ExportSection,
-    Function, FunctionSection, ImportSection, Module, RefType, TableSection, TableType,
-    TypeSection, ValType,
+    CodeSection, ElementSection, Elements, EntityType, ExportKind, ExportSection, Function,
+    FunctionSection, ImportSection, Module, TableSection, TypeSection, ValType,
 };
 use wasmgate_analyzer::Analysis;
 
@@ -57,27 +56,14 @@ fn identical_types(types: u32, funcs: u32, shape: Shape) -> Vec<u8> {
         code.function(&f);
     }
     let all: Vec<u32> = (0..funcs).collect();
-    let mut tables = TableSection::new();
-    let mut elems = ElementSection::new();
-    match shape {
-        Shape::CallIndirect => {
-            tables.table(TableType {
-                element_type: RefType::FUNCREF,
-                table64: false,
-                minimum: u64::from(funcs),
-                maximum: None,
-                shared: false,
-            });
-            elems.active(
-                Some(0),
-                &ConstExpr::i32_const(0),
-                Elements::Functions(Cow::Borrowed(&all)),
-            );
-        }
+    let (tables, elems) = match shape {
+        Shape::CallIndirect => crate::common::funcref_table(funcs, &all),
         Shape::CallRef => {
+            let mut elems = ElementSection::new();
             elems.declared(Elements::Functions(Cow::Borrowed(&all)));
+            (TableSection::new(), elems)
         }
-    }
+    };
     let mut exports = ExportSection::new();
     exports.export("main", ExportKind::Func, 0);
     let mut m = Module::new();
@@ -115,20 +101,7 @@ fn many_invokes(imports: u32, funcs: u32) -> Vec<u8> {
         code.function(&f);
     }
     let entries: Vec<u32> = (imports + 1..=imports + funcs).collect();
-    let mut tables = TableSection::new();
-    tables.table(TableType {
-        element_type: RefType::FUNCREF,
-        table64: false,
-        minimum: u64::from(funcs),
-        maximum: None,
-        shared: false,
-    });
-    let mut elems = ElementSection::new();
-    elems.active(
-        Some(0),
-        &ConstExpr::i32_const(0),
-        Elements::Functions(Cow::Borrowed(&entries)),
-    );
+    let (tables, elems) = crate::common::funcref_table(funcs, &entries);
     let mut exports = ExportSection::new();
     exports.export("main", ExportKind::Func, imports);
     exports.export("__indirect_function_table", ExportKind::Table, 0);

@@ -53,17 +53,35 @@ fn set(list: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// Compiles the fixture and hardens it with its policy; returns (output path, report).
-fn harden_fixture(dir: &Path, extra: &[&str]) -> (PathBuf, Value) {
+/// The report's `removed_functions` are exactly the fixture header's
+/// `expect-removed-function` lines.
+fn assert_removed_functions(report: &Value, text: &str) {
+    let functions: BTreeSet<String> = report["removed_functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap().to_string())
+        .collect();
+    let want: BTreeSet<String> = header(text, "expect-removed-function")
+        .into_keys()
+        .collect();
+    assert_eq!(functions, want);
+}
+
+/// Compiles fixture `NAME.wat` into `dir` and hardens it with `NAME.toml` (plus `extra`
+/// flags); returns (the compiled input, the output path, the JSON report).
+fn harden_fixture(dir: &Path, name: &str, extra: &[&str]) -> (Vec<u8>, PathBuf, Value) {
     let fx = root().join("corpus/fixtures/harden");
-    let wasm = dir.join("mixed.wasm");
-    std::fs::write(&wasm, wat::parse_file(fx.join("mixed.wat")).unwrap()).unwrap();
-    let out = dir.join("mixed.hardened.wasm");
+    let wasm = dir.join(format!("{name}.wasm"));
+    let input = wat::parse_file(fx.join(format!("{name}.wat"))).unwrap();
+    std::fs::write(&wasm, &input).unwrap();
+    let out = dir.join(format!("{name}.hardened.wasm"));
+    let policy = format!("corpus/fixtures/harden/{name}.toml");
     let mut args = vec![
         "harden",
         wasm.to_str().unwrap(),
         "--policy",
-        "corpus/fixtures/harden/mixed.toml",
+        &policy,
         "-o",
         out.to_str().unwrap(),
         "--format",
@@ -72,14 +90,14 @@ fn harden_fixture(dir: &Path, extra: &[&str]) -> (PathBuf, Value) {
     args.extend_from_slice(extra);
     let (code, stdout, stderr) = run(&args);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
-    (out, serde_json::from_str(&stdout).unwrap())
+    (input, out, serde_json::from_str(&stdout).unwrap())
 }
 
 #[test]
 fn harden_fixture_removes_guards_and_blanks_exactly_what_its_header_says() {
     let text = std::fs::read_to_string(root().join("corpus/fixtures/harden/mixed.wat")).unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    let (out, report) = harden_fixture(tmp.path(), &[]);
+    let (_, out, report) = harden_fixture(tmp.path(), "mixed", &[]);
 
     let removed: BTreeMap<String, String> = report["removed_imports"]
         .as_array()
@@ -108,18 +126,7 @@ fn harden_fixture_removes_guards_and_blanks_exactly_what_its_header_says() {
         })
         .collect();
     assert_eq!(guarded, header(&text, "expect-guarded"));
-    let functions: BTreeSet<String> = report["removed_functions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f.as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(
-        functions,
-        header(&text, "expect-removed-function")
-            .into_keys()
-            .collect::<BTreeSet<_>>()
-    );
+    assert_removed_functions(&report, &text);
     assert_eq!(report["emptied_data_segments"], serde_json::json!([0]));
     assert_eq!(report["not_enforced"], serde_json::json!([]));
 
@@ -164,7 +171,7 @@ fn forged_hardening_record_changes_nothing() {
 #[test]
 fn hardened_fixture_refuses_in_the_guest_and_never_reaches_the_host() {
     let tmp = tempfile::tempdir().unwrap();
-    let (out, _) = harden_fixture(tmp.path(), &[]);
+    let (_, out, _) = harden_fixture(tmp.path(), "mixed", &[]);
     let trace = tmp.path().join("trace.jsonl");
     let (code, stdout, stderr) = run(&[
         "run",
@@ -200,7 +207,7 @@ fn hardened_fixture_refuses_in_the_guest_and_never_reaches_the_host() {
     assert_eq!(v["stdout"], "hi\n");
 
     // --denied trap: the first refusal traps instead.
-    let (trap_out, _) = harden_fixture(tmp.path(), &["--denied", "trap"]);
+    let (_, trap_out, _) = harden_fixture(tmp.path(), "mixed", &["--denied", "trap"]);
     let (code, stdout, _) = run(&["run", trap_out.to_str().unwrap(), "--format", "json"]);
     let v: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(code, 1);
@@ -242,6 +249,58 @@ fn policy_minus(wasm: &Path, cap: Option<&str>, dest: &Path) -> String {
     pick
 }
 
+/// Writes `policy` plus the copier's sandbox grant (`in/` read-only, `out/` read-write, both
+/// next to `dest`) to `dest`, and creates `in/a.txt` and an empty `out/`.
+#[cfg(feature = "sandbox")]
+fn copy_sandbox(policy: &Path, dest: &Path) {
+    let mut text = std::fs::read_to_string(policy).unwrap();
+    text.push_str(
+        "\n[sandbox]\n[[sandbox.preopens]]\nhost = \"in\"\nguest = \"/in\"\nmode = \"ro\"\n\
+         [[sandbox.preopens]]\nhost = \"out\"\nguest = \"/out\"\nmode = \"rw\"\n",
+    );
+    std::fs::write(dest, text).unwrap();
+    let dir = dest.parent().unwrap();
+    std::fs::create_dir(dir.join("in")).unwrap();
+    std::fs::write(dir.join("in/a.txt"), "copied bytes\n").unwrap();
+    std::fs::create_dir(dir.join("out")).unwrap();
+}
+
+/// Runs a hardened copier `/in/a.txt /out/b.txt` under `policy` (see [`copy_sandbox`]),
+/// asserts it failed its write inside the guest (copy.c's own error path: fopen(DST) fails,
+/// it reports and returns 1) and returns the traced calls to `call`.
+#[cfg(feature = "sandbox")]
+fn run_copy_refusing_write(wasm: &Path, policy: &Path, call: &str) -> Vec<Value> {
+    let trace = policy.parent().unwrap().join("trace.jsonl");
+    let (code, stdout, _) = run(&[
+        "run",
+        wasm.to_str().unwrap(),
+        "--policy",
+        policy.to_str().unwrap(),
+        "--trace",
+        trace.to_str().unwrap(),
+        "--format",
+        "json",
+        "--",
+        "/in/a.txt",
+        "/out/b.txt",
+    ]);
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!((code, v["outcome"].as_str()), (1, Some("exit(1)")), "{v:#}");
+    assert!(
+        v["stderr"]
+            .as_str()
+            .unwrap()
+            .contains("copy: cannot create /out/b.txt: Capabilities insufficient"),
+        "{v:#}"
+    );
+    std::fs::read_to_string(&trace)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|c| c["call"] == call)
+        .collect()
+}
+
 #[cfg(feature = "sandbox")]
 #[test]
 fn hardened_copy_fails_its_write_inside_the_guest() {
@@ -249,15 +308,7 @@ fn hardened_copy_fails_its_write_inside_the_guest() {
     let copy = root().join("corpus/c/copy.wasm");
     let policy = tmp.path().join("copy.toml");
     assert_eq!(policy_minus(&copy, Some("fs.write"), &policy), "fs.write");
-    let mut text = std::fs::read_to_string(&policy).unwrap();
-    text.push_str(
-        "\n[sandbox]\n[[sandbox.preopens]]\nhost = \"in\"\nguest = \"/in\"\nmode = \"ro\"\n\
-         [[sandbox.preopens]]\nhost = \"out\"\nguest = \"/out\"\nmode = \"rw\"\n",
-    );
-    std::fs::write(&policy, text).unwrap();
-    std::fs::create_dir(tmp.path().join("in")).unwrap();
-    std::fs::write(tmp.path().join("in/a.txt"), "copied bytes\n").unwrap();
-    std::fs::create_dir(tmp.path().join("out")).unwrap();
+    copy_sandbox(&policy, &policy);
     let out = tmp.path().join("copy.hardened.wasm");
     let p = policy.to_str().unwrap();
     let (code, stdout, stderr) = run(&[
@@ -277,38 +328,9 @@ fn hardened_copy_fails_its_write_inside_the_guest() {
     let (code, stdout, _) = run(&["check", out.to_str().unwrap(), "--policy", p]);
     assert_eq!(code, 0, "{stdout}");
 
-    let trace = tmp.path().join("trace.jsonl");
-    let (code, stdout, _) = run(&[
-        "run",
-        out.to_str().unwrap(),
-        "--policy",
-        p,
-        "--trace",
-        trace.to_str().unwrap(),
-        "--format",
-        "json",
-        "--",
-        "/in/a.txt",
-        "/out/b.txt",
-    ]);
-    let v: Value = serde_json::from_str(&stdout).unwrap();
-    // copy.c's own error path: fopen(DST) fails, it reports and returns 1.
-    assert_eq!((code, v["outcome"].as_str()), (1, Some("exit(1)")), "{v:#}");
-    assert!(
-        v["stderr"]
-            .as_str()
-            .unwrap()
-            .contains("copy: cannot create /out/b.txt: Capabilities insufficient"),
-        "{v:#}"
-    );
     // No path_open reaching the host asks for writing, creation or truncation, or names b.txt.
     const WRITE: u64 = (1 << 0) | (1 << 4) | (1 << 6) | (1 << 8) | (1 << 22) | (1 << 23);
-    let opens: Vec<Value> = std::fs::read_to_string(&trace)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .filter(|c| c["call"] == "wasi_snapshot_preview1#path_open")
-        .collect();
+    let opens = run_copy_refusing_write(&out, &policy, "wasi_snapshot_preview1#path_open");
     assert_eq!(opens.len(), 1, "{opens:?}");
     let a = &opens[0]["args"];
     assert_eq!(a["path"], "a.txt");
@@ -625,45 +647,9 @@ fn copy_component_is_hardened_module_by_module_and_its_denied_imports_are_report
     {
         // It still runs, and fails its write inside the guest through module[0]'s guard:
         // copy.c's own error path, and no open-at reaching the host creates or writes.
-        let mut text = std::fs::read_to_string(root().join(policy)).unwrap();
-        text.push_str(
-            "\n[sandbox]\n[[sandbox.preopens]]\nhost = \"in\"\nguest = \"/in\"\nmode = \"ro\"\n\
-             [[sandbox.preopens]]\nhost = \"out\"\nguest = \"/out\"\nmode = \"rw\"\n",
-        );
         let p = tmp.path().join("p.toml");
-        std::fs::write(&p, text).unwrap();
-        std::fs::create_dir(tmp.path().join("in")).unwrap();
-        std::fs::write(tmp.path().join("in/a.txt"), "copied bytes\n").unwrap();
-        std::fs::create_dir(tmp.path().join("out")).unwrap();
-        let trace = tmp.path().join("trace.jsonl");
-        let (code, stdout, _) = run(&[
-            "run",
-            out.to_str().unwrap(),
-            "--policy",
-            p.to_str().unwrap(),
-            "--trace",
-            trace.to_str().unwrap(),
-            "--format",
-            "json",
-            "--",
-            "/in/a.txt",
-            "/out/b.txt",
-        ]);
-        let v: Value = serde_json::from_str(&stdout).unwrap();
-        assert_eq!((code, v["outcome"].as_str()), (1, Some("exit(1)")), "{v:#}");
-        assert!(
-            v["stderr"]
-                .as_str()
-                .unwrap()
-                .contains("copy: cannot create /out/b.txt: Capabilities insufficient"),
-            "{v:#}"
-        );
-        let opens: Vec<Value> = std::fs::read_to_string(&trace)
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str::<Value>(l).unwrap())
-            .filter(|c| c["call"] == OPEN_AT)
-            .collect();
+        copy_sandbox(&root().join(policy), &p);
+        let opens = run_copy_refusing_write(&out, &p, OPEN_AT);
         assert_eq!(opens.len(), 1, "{opens:?}");
         assert_eq!(opens[0]["args"]["path"], "a.txt");
         assert_eq!(opens[0]["args"]["flags"], "(READ)");
@@ -859,25 +845,9 @@ fn segment_uses(wasm: &[u8], name: &str) -> Vec<(String, u32)> {
 
 #[test]
 fn unreferenced_passive_and_declared_element_segments_go_and_the_rest_stay() {
-    let fx = root().join("corpus/fixtures/harden");
-    let text = std::fs::read_to_string(fx.join("elems.wat")).unwrap();
+    let text = std::fs::read_to_string(root().join("corpus/fixtures/harden/elems.wat")).unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    let wasm = tmp.path().join("elems.wasm");
-    let input = wat::parse_file(fx.join("elems.wat")).unwrap();
-    std::fs::write(&wasm, &input).unwrap();
-    let out = tmp.path().join("elems.hardened.wasm");
-    let (code, stdout, stderr) = run(&[
-        "harden",
-        wasm.to_str().unwrap(),
-        "--policy",
-        "corpus/fixtures/harden/elems.toml",
-        "-o",
-        out.to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
-    assert_eq!(code, 0, "{stdout}\n{stderr}");
-    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let (input, out, report) = harden_fixture(tmp.path(), "elems", &[]);
     let removed: BTreeSet<u64> = report["removed_element_segments"]
         .as_array()
         .unwrap()
@@ -889,18 +859,7 @@ fn unreferenced_passive_and_declared_element_segments_go_and_the_rest_stay() {
         .map(|k| k.parse().unwrap())
         .collect();
     assert_eq!(removed, want_removed);
-    let functions: BTreeSet<String> = report["removed_functions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f.as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(
-        functions,
-        header(&text, "expect-removed-function")
-            .into_keys()
-            .collect()
-    );
+    assert_removed_functions(&report, &text);
 
     // The input has the segments the header numbers; the output exactly the kept ones, in
     // order, with their functions.
@@ -945,25 +904,9 @@ fn unreferenced_passive_and_declared_element_segments_go_and_the_rest_stay() {
 
 #[test]
 fn clock_time_get_is_guarded_to_the_allowed_clock_ids() {
-    let fx = root().join("corpus/fixtures/harden");
-    let text = std::fs::read_to_string(fx.join("clock.wat")).unwrap();
+    let text = std::fs::read_to_string(root().join("corpus/fixtures/harden/clock.wat")).unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    let wasm = tmp.path().join("clock.wasm");
-    let input = wat::parse_file(fx.join("clock.wat")).unwrap();
-    std::fs::write(&wasm, &input).unwrap();
-    let out = tmp.path().join("clock.hardened.wasm");
-    let (code, stdout, stderr) = run(&[
-        "harden",
-        wasm.to_str().unwrap(),
-        "--policy",
-        "corpus/fixtures/harden/clock.toml",
-        "-o",
-        out.to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
-    assert_eq!(code, 0, "{stdout}\n{stderr}");
-    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let (input, out, report) = harden_fixture(tmp.path(), "clock", &[]);
     assert_eq!(report["removed_imports"], serde_json::json!([]));
     let guarded: BTreeMap<String, String> = report["guarded_imports"]
         .as_array()

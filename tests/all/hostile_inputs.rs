@@ -3,7 +3,7 @@
 //! shared with other jobs, the environment. Each test is named after what broke; anything
 //! that could hang runs the CLI under a timeout and fails on it.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -31,47 +31,12 @@ fn run_cmd_with(cmd: Command, timeout: Duration) -> Out {
     run_cmd_full(cmd, None, timeout)
 }
 
-fn run_cmd_full(mut cmd: Command, stdin: Option<Vec<u8>>, timeout: Duration) -> Out {
-    cmd.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    })
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn");
-    if let Some(bytes) = stdin {
-        let mut w = child.stdin.take().unwrap();
-        // The child may stop reading early (that is the point of some tests).
-        std::thread::spawn(move || {
-            let _ = w.write_all(&bytes);
-        });
-    }
-    let drain = |mut r: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut v = Vec::new();
-            let _ = r.read_to_end(&mut v);
-            v
-        })
-    };
-    let out = drain(Box::new(child.stdout.take().unwrap()));
-    let err = drain(Box::new(child.stderr.take().unwrap()));
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if start.elapsed() > timeout {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("timed out after {timeout:?}: {cmd:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+fn run_cmd_full(cmd: Command, stdin: Option<Vec<u8>>, timeout: Duration) -> Out {
+    let (code, stdout, stderr) = crate::common::output_bounded(cmd, stdin, timeout);
     Out {
-        code: status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.join().unwrap()).into_owned(),
-        stderr: String::from_utf8_lossy(&err.join().unwrap()).into_owned(),
+        code,
+        stdout,
+        stderr,
     }
 }
 

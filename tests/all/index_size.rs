@@ -4,13 +4,12 @@
 //! input byte, counted, not timed; a 60 s guard only detects hangs) and resolution must not
 //! overflow the stack.
 
-use std::borrow::Cow;
 use std::sync::mpsc;
 use std::time::Duration;
 
 use wasm_encoder::{
-    BlockType, CodeSection, ConstExpr, ElementSection, Elements, ExportKind, ExportSection,
-    Function, FunctionSection, Module, RefType, TableSection, TableType, TypeSection, ValType,
+    BlockType, CodeSection, ExportKind, ExportSection, Function, FunctionSection, Module,
+    TypeSection, ValType,
 };
 use wasmgate_analyzer::{Analysis, NodeKind};
 
@@ -105,21 +104,8 @@ fn module(funcs: u32, shape: Index) -> Vec<u8> {
         code.function(&f);
     }
     let all: Vec<u32> = (0..funcs).collect();
-    let mut tables = TableSection::new();
-    tables.table(TableType {
-        element_type: RefType::FUNCREF,
-        table64: false,
-        minimum: u64::from(funcs),
-        maximum: None,
-        shared: false,
-    });
-    let mut elems = ElementSection::new();
     // Only the first 16 slots: the chains' functions stay out of the table (and closed).
-    elems.active(
-        Some(0),
-        &ConstExpr::i32_const(0),
-        Elements::Functions(Cow::Borrowed(&all[..16.min(all.len())])),
-    );
+    let (tables, elems) = crate::common::funcref_table(funcs, &all[..16.min(all.len())]);
     let mut exports = ExportSection::new();
     exports.export("main", ExportKind::Func, 0);
     if matches!(shape, Index::ParamChain) {

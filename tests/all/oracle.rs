@@ -81,6 +81,12 @@ pub fn check(a: &Analysis) -> (Tally, Vec<String>) {
 
 /// Round-trips `a` through its JSON form first, so that the oracle reads what a tool would
 /// (the corpus test calls `check` on its one in-memory analysis of each large binary).
+/// Asserts that the oracle finds a problem mentioning `needle` in `a` (a broken analysis).
+fn assert_problem(a: &Analysis, needle: &str) {
+    let problems = check_json(a).1;
+    assert!(problems.iter().any(|p| p.contains(needle)), "{problems:?}");
+}
+
 pub fn check_json(a: &Analysis) -> (Tally, Vec<String>) {
     // Schema 2 is written without the (empty) per-entry `reaches`, as `inspect` writes it.
     let json = if a.schema_version == 2 {
@@ -486,22 +492,9 @@ pub fn assert_clean(what: &str, tally: Tally, problems: &[String]) {
     );
 }
 
-fn wat_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            wat_files(&p, out);
-        } else if p.extension().is_some_and(|x| x == "wat") {
-            out.push(p);
-        }
-    }
-}
-
 #[test]
 fn oracle_agrees_on_every_corpus_fixture() {
-    let mut files = Vec::new();
-    wat_files(&root().join("corpus/fixtures"), &mut files);
-    files.sort();
+    let files = crate::common::wat_files(&root().join("corpus/fixtures"));
     let (mut tally, mut problems, mut analysed) = (Tally::default(), Vec::new(), 0);
     for f in &files {
         let name = f.strip_prefix(root()).unwrap().display().to_string();
@@ -593,50 +586,28 @@ fn oracle_rejects_tampered_analyses() {
     let mut a = clean.clone();
     let i = entry(&mut a, "both");
     a.entry_points[i].reaches.pop();
-    let problems = check_json(&a).1;
-    assert!(
-        problems.iter().any(|p| p.contains("both: reaches lack")),
-        "{problems:?}"
-    );
+    assert_problem(&a, "both: reaches lack");
 
     let mut a = clean.clone();
     let i = entry(&mut a, "via_helper");
     let mut extra = a.entry_points[i].reaches[0].clone();
     extra.capability = "fs.write".into();
     a.entry_points[i].reaches.push(extra);
-    let problems = check_json(&a).1;
-    assert!(
-        problems
-            .iter()
-            .any(|p| p.contains("via_helper: reaches [\"fs.write\"], which nothing reached")),
-        "{problems:?}"
+    assert_problem(
+        &a,
+        "via_helper: reaches [\"fs.write\"], which nothing reached",
     );
     // The invented reach reuses a stdio-only path: its witness does not confer fs.write.
-    assert!(
-        problems.iter().any(|p| p.contains("confers nothing of it")),
-        "{problems:?}"
-    );
+    assert_problem(&a, "confers nothing of it");
 
     let mut a = clean.clone();
     let i = entry(&mut a, "via_helper");
     a.entry_points[i].reaches[0].path[0] = "write_file".into();
-    let problems = check_json(&a).1;
-    assert!(
-        problems
-            .iter()
-            .any(|p| p.contains("does not start at a root")),
-        "{problems:?}"
-    );
+    assert_problem(&a, "does not start at a root");
 
     let mut a = clean.clone();
     a.module.as_mut().unwrap().call_graph.sites.clear();
-    let problems = check_json(&a).1;
-    assert!(
-        problems
-            .iter()
-            .any(|p| p.contains("via_helper: reaches lack")),
-        "{problems:?}"
-    );
+    assert_problem(&a, "via_helper: reaches lack");
 }
 
 fn module_graph(a: &mut Analysis) -> &mut CallGraph {
@@ -663,13 +634,7 @@ fn oracle_rejects_tampered_descriptor_facts() {
         .unwrap()
         .carry
         .push("net.io".into());
-    let problems = check_json(&a).1;
-    assert!(
-        problems
-            .iter()
-            .any(|p| p.contains("the reachable producers allow")),
-        "{problems:?}"
-    );
+    assert_problem(&a, "the reachable producers allow");
 
     let mut a = clean.clone();
     let g = module_graph(&mut a);
@@ -681,13 +646,7 @@ fn oracle_rejects_tampered_descriptor_facts() {
     let site = g.sites.iter_mut().find(|s| s.to == write).unwrap();
     site.capabilities.push("fs.write".into());
     site.capabilities.sort();
-    let problems = check_json(&a).1;
-    assert!(
-        problems
-            .iter()
-            .any(|p| p.contains("which no descriptor carries")),
-        "{problems:?}"
-    );
+    assert_problem(&a, "which no descriptor carries");
 
     let mut a = clean.clone();
     let g = module_graph(&mut a);
@@ -697,11 +656,5 @@ fn oracle_rejects_tampered_descriptor_facts() {
         .find(|n| n.name == "wasi_snapshot_preview1#fd_read")
         .unwrap();
     read.capabilities.retain(|c| c != "fs.read");
-    let problems = check_json(&a).1;
-    assert!(
-        problems
-            .iter()
-            .any(|p| p.contains("import node wasi_snapshot_preview1#fd_read confers")),
-        "{problems:?}"
-    );
+    assert_problem(&a, "import node wasi_snapshot_preview1#fd_read confers");
 }

@@ -81,25 +81,20 @@ fn file_copier_against_stdio_only_policy_fails_with_witnessed_filesystem_finding
     insta::assert_snapshot!("check-json-copy-stdio-only", json);
 }
 
+/// Checks the copier against `stdio-only.toml` with the SARIF written to `out`.
+fn copy_sarif(out: &Path) -> (i32, String, String) {
+    let out = out.to_str().unwrap();
+    let args = [
+        "check", "--policy", STDIO_ONLY, COPY, "--now", NOW, "--format", "sarif", "-o", out,
+    ];
+    run(&args, None)
+}
+
 #[test]
 fn sarif_for_the_file_copier_passes_the_multitool_and_github_rules() {
     let dir = scratch("sarif-copy");
     let sarif = dir.join("copy.sarif");
-    let (code, out, err) = run(
-        &[
-            "check",
-            "--policy",
-            STDIO_ONLY,
-            COPY,
-            "--now",
-            NOW,
-            "--format",
-            "sarif",
-            "-o",
-            sarif.to_str().unwrap(),
-        ],
-        None,
-    );
+    let (code, out, err) = copy_sarif(&sarif);
     assert_eq!(code, 1, "{err}");
     assert!(out.is_empty(), "-o writes the file, not stdout");
     let text = std::fs::read_to_string(&sarif).unwrap();
@@ -357,21 +352,7 @@ fn extending_a_policy_cannot_widen_it_without_widen() {
 fn rerunning_with_the_previous_sarif_as_baseline_reports_nothing_new() {
     let dir = scratch("baseline");
     let old = dir.join("old.sarif");
-    let (code, _, _) = run(
-        &[
-            "check",
-            "--policy",
-            STDIO_ONLY,
-            COPY,
-            "--now",
-            NOW,
-            "--format",
-            "sarif",
-            "-o",
-            old.to_str().unwrap(),
-        ],
-        None,
-    );
+    let (code, _, _) = copy_sarif(&old);
     assert_eq!(code, 1);
     let (code, out, err) = run(
         &[

@@ -3,50 +3,16 @@
 //! outputs, and every policy of the repository compared with itself.
 
 use std::collections::BTreeSet;
-use std::io::Read;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::common::{root, wasmgate};
+use crate::common::root;
 
 /// A diff of small policies takes well under a second; this only catches a hang.
 const TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Runs `wasmgate ARGS` in the repository root, failing on [`TIMEOUT`].
 fn run(args: &[&str]) -> (i32, String, String) {
-    let mut cmd: Command = wasmgate();
-    cmd.args(args)
-        .current_dir(root())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn wasmgate");
-    let drain = |mut r: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut v = Vec::new();
-            let _ = r.read_to_end(&mut v);
-            String::from_utf8_lossy(&v).into_owned()
-        })
-    };
-    let out = drain(Box::new(child.stdout.take().unwrap()));
-    let err = drain(Box::new(child.stderr.take().unwrap()));
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if start.elapsed() > TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("timed out after {TIMEOUT:?}: wasmgate {args:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    (
-        status.code().unwrap_or(-1),
-        out.join().unwrap(),
-        err.join().unwrap(),
-    )
+    crate::common::run_bounded(args, &[], TIMEOUT)
 }
 
 fn header(text: &str, key: &str) -> Vec<String> {

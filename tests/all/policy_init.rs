@@ -163,22 +163,9 @@ pub fn roundtrip(a: &Analysis, max_listed: usize) -> Result<Trip, String> {
     Ok(trip)
 }
 
-fn wat_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            wat_files(&p, out);
-        } else if p.extension().is_some_and(|x| x == "wat") {
-            out.push(p);
-        }
-    }
-}
-
 #[test]
 fn fixtures_and_c_programs_round_trip_through_policy_init() {
-    let mut files = Vec::new();
-    wat_files(&root().join("corpus/fixtures"), &mut files);
-    files.sort();
+    let files = crate::common::wat_files(&root().join("corpus/fixtures"));
     let mut binaries: Vec<(String, Vec<u8>)> = files
         .iter()
         .filter_map(|f| {

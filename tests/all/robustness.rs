@@ -286,6 +286,13 @@ pub(crate) mod hostile {
         c
     }
 
+    /// `n` function bodies: function k calls function k+1, the last calls the import.
+    pub fn call_chain(n: u32) -> Vec<Vec<u8>> {
+        (1..=n)
+            .map(|k| body(&if k < n { call(k + 1) } else { call_import() }))
+            .collect()
+    }
+
     /// `(drop (call $random_get (i32.const 0) (i32.const 4)))`.
     pub fn call_import() -> Vec<u8> {
         vec![0x41, 0x00, 0x41, 0x04, 0x10, 0x00, 0x1a]
@@ -373,15 +380,7 @@ fn hostile_huge_type_section() {
 fn hostile_long_call_chain() {
     // func k calls func k+1; the last calls the import. The witness path is the whole chain.
     const N: u32 = 100_000;
-    let bodies: Vec<Vec<u8>> = (1..=N)
-        .map(|k| {
-            if k < N {
-                hostile::body(&hostile::call(k + 1))
-            } else {
-                hostile::body(&hostile::call_import())
-            }
-        })
-        .collect();
+    let bodies = hostile::call_chain(N);
     let wasm = hostile::module(&bodies, &[("head".into(), 1)], 0);
     let a = hostile::analyse("call-chain", wasm);
     assert_eq!(hostile::reach_len(&a, "head"), Some(N as usize + 1));
@@ -406,15 +405,7 @@ fn hostile_long_call_chain() {
 #[test]
 fn exported_call_chain_witness_paths_stay_linear() {
     const N: u32 = 4_000;
-    let bodies: Vec<Vec<u8>> = (1..=N)
-        .map(|k| {
-            if k < N {
-                hostile::body(&hostile::call(k + 1))
-            } else {
-                hostile::body(&hostile::call_import())
-            }
-        })
-        .collect();
+    let bodies = hostile::call_chain(N);
     let exports: Vec<(String, u32)> = (1..=N).map(|k| (format!("e{k}"), k)).collect();
     let wasm = hostile::module(&bodies, &exports, 0);
     match wasmgate_analyzer::analyze(&wasm) {

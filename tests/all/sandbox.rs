@@ -83,6 +83,16 @@ pub(super) fn json_run(wasm: &Path, extra: &[&str]) -> (i32, Value) {
     (code, v)
 }
 
+/// Runs a copier `/in/a.txt /out/b.txt` under `policy`, asserts it exits 1, and returns
+/// its denied calls (as [`denial_key`]s) and the JSON report.
+pub(super) fn copy_failing(wasm: &Path, policy: &Path) -> (Vec<String>, Value) {
+    let p = policy.to_str().unwrap();
+    let (code, v) = json_run(wasm, &["--policy", p, "--", "/in/a.txt", "/out/b.txt"]);
+    assert_eq!((code, v["outcome"].as_str()), (1, Some("exit(1)")), "{v:#}");
+    let denied = v["denied"].as_array().unwrap().iter().map(denial_key);
+    (denied.collect(), v)
+}
+
 #[test]
 fn escape_suite_is_contained_with_the_stated_outcomes() {
     let dir = root().join("corpus/sandbox");
@@ -323,23 +333,7 @@ fn crosscheck_holds_over_the_c_corpus() {
          [[sandbox.preopens]]\nhost = \"out\"\nguest = \"/out\"\nmode = \"ro\"\n",
     )
     .unwrap();
-    let (code, v) = json_run(
-        &root().join("corpus/c/copy.wasm"),
-        &[
-            "--policy",
-            ro.to_str().unwrap(),
-            "--",
-            "/in/a.txt",
-            "/out/b.txt",
-        ],
-    );
-    assert_eq!((code, v["outcome"].as_str()), (1, Some("exit(1)")), "{v:#}");
-    let denied: Vec<String> = v["denied"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(denial_key)
-        .collect();
+    let (denied, _) = copy_failing(&root().join("corpus/c/copy.wasm"), &ro);
     assert_eq!(denied, ["path_open b.txt"]);
 
     // compute.c exits with its sieve checksum (recomputed here); envprint prints no variable.
@@ -382,16 +376,20 @@ fn compute_checksum() -> u32 {
     (((s2 << 8) | s1) % 125) + 1
 }
 
+/// Runs `corpus/sandbox/NAME.wat` under the suite's policy, human output: (code, out, err).
+pub(super) fn run_suite_guest(name: &str) -> (i32, String, String) {
+    let tmp = tempfile::tempdir().unwrap();
+    let wasm = compile(
+        &root().join(format!("corpus/sandbox/{name}.wat")),
+        tmp.path(),
+    );
+    let policy = "corpus/sandbox/policy.toml";
+    run(&["run", wasm.to_str().unwrap(), "--policy", policy])
+}
+
 #[test]
 fn run_human_report_snapshot() {
-    let tmp = tempfile::tempdir().unwrap();
-    let wasm = compile(&root().join("corpus/sandbox/dotdot.wat"), tmp.path());
-    let (code, out, err) = run(&[
-        "run",
-        wasm.to_str().unwrap(),
-        "--policy",
-        "corpus/sandbox/policy.toml",
-    ]);
+    let (code, out, err) = run_suite_guest("dotdot");
     assert_eq!(code, 0, "{err}");
     insta::assert_snapshot!("run-human-dotdot", out);
 }

@@ -192,23 +192,7 @@ fn crosscheck_holds_over_the_c_components() {
             .replace("\"rw\"", "\"ro\""),
     )
     .unwrap();
-    let (code, v) = json_run(
-        &copy,
-        &[
-            "--policy",
-            ro.to_str().unwrap(),
-            "--",
-            "/in/a.txt",
-            "/out/b.txt",
-        ],
-    );
-    assert_eq!((code, v["outcome"].as_str()), (1, Some("exit(1)")), "{v:#}");
-    let denied: Vec<String> = v["denied"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(denial_key)
-        .collect();
+    let (denied, v) = crate::sandbox::copy_failing(&copy, &ro);
     assert_eq!(denied, ["[method]descriptor.open-at b.txt"]);
     assert!(v["crosscheck"]["missing"].as_array().unwrap().is_empty());
 
@@ -233,14 +217,7 @@ fn crosscheck_holds_over_the_c_components() {
 
 #[test]
 fn run_human_report_of_a_component_snapshot() {
-    let tmp = tempfile::tempdir().unwrap();
-    let wasm = compile(&root().join("corpus/sandbox/socket.wat"), tmp.path());
-    let (code, out, err) = run(&[
-        "run",
-        wasm.to_str().unwrap(),
-        "--policy",
-        "corpus/sandbox/policy.toml",
-    ]);
+    let (code, out, err) = crate::sandbox::run_suite_guest("socket");
     assert_eq!(code, 1, "{err}");
     insta::assert_snapshot!("run-human-socket-component", out);
 }
