@@ -240,7 +240,8 @@ pub(crate) fn sandbox_config(limits: &Limits) -> Config {
         .wasm_exceptions(true)
         // Same results on every host: no relaxed-SIMD or NaN-bit differences.
         .relaxed_simd_deterministic(true)
-        .cranelift_nan_canonicalization(true);
+        .cranelift_nan_canonicalization(true)
+        .cache(crate::compile_cache::wasmtime_cache());
     config
 }
 
@@ -254,8 +255,8 @@ pub fn run_p1_entry(
 ) -> Result<RunReport, HarnessError> {
     let setup = |e: wasmtime::Error| HarnessError::Setup(format!("{e:#}"));
     let engine = Engine::new(&sandbox_config(limits)).map_err(setup)?;
-    let module =
-        Module::new(&engine, bytes).map_err(|e| HarnessError::Compile(format!("{e:#}")))?;
+    let module = crate::compile_cache::compile(|| Module::new(&engine, bytes))
+        .map_err(|e| HarnessError::Compile(format!("{e:#}")))?;
     let params = crate::invoke::params(&module, entry)?;
 
     let scratch = tempfile::tempdir()
