@@ -72,8 +72,17 @@ fn active() -> std::sync::MutexGuard<'static, Option<Active>> {
 }
 
 /// Caches compiled code in `dir` (created with mode 0700 if missing) from now on, for the
-/// whole process. Refuses a directory every user may write.
+/// whole process. Refuses a directory every user may write; after an error nothing is
+/// cached.
 pub fn enable(dir: &Path) -> Result<(), CacheError> {
+    let r = try_enable(dir);
+    if r.is_err() {
+        disable();
+    }
+    r
+}
+
+fn try_enable(dir: &Path) -> Result<(), CacheError> {
     let io_err = |source| CacheError::Io {
         dir: dir.to_path_buf(),
         source,
@@ -286,7 +295,9 @@ mod tests {
     #[test]
     fn entry_names_are_wasmtime_hashes() {
         assert!(is_entry_name("AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde"));
-        assert!(!is_entry_name("AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abc.s"));
+        assert!(!is_entry_name(
+            "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abc.s"
+        ));
         assert!(!is_entry_name("short"));
         assert!(!is_sealed(b""));
         assert!(!is_sealed(b"\x28\xb5\x2f\xfd"));

@@ -9,11 +9,21 @@ use std::sync::Mutex;
 use wasmgate_sandbox_harness::compile_cache::{self, CacheError, Stats};
 use wasmgate_sandbox_harness::{Grants, Limits, Outcome, run_p1};
 
-/// The cache is process-wide: these tests take turns.
+/// The cache is process-wide: these tests take turns, each starting and ending with it off.
 static TURN: Mutex<()> = Mutex::new(());
 
-fn turn() -> std::sync::MutexGuard<'static, ()> {
-    TURN.lock().unwrap_or_else(|e| e.into_inner())
+struct Turn(#[allow(dead_code)] std::sync::MutexGuard<'static, ()>);
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        compile_cache::disable();
+    }
+}
+
+fn turn() -> Turn {
+    let t = Turn(TURN.lock().unwrap_or_else(|e| e.into_inner()));
+    compile_cache::disable();
+    t
 }
 
 /// Exits with 7 after writing "hi" (so a wrongly loaded entry would show in the output).
@@ -70,7 +80,10 @@ fn second_run_is_a_hit() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("compiled");
     compile_cache::enable(&dir).unwrap();
-    assert_eq!(fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+    assert_eq!(
+        fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
     run_guest();
     let first = compile_cache::stats();
     assert_eq!((first.hits, first.misses, first.sealed), (0, 1, 1));
@@ -107,7 +120,6 @@ fn corrupt_entry_is_replaced_and_the_run_succeeds() {
     assert_eq!((s.hits, s.misses, s.sealed), (0, 2, 2), "{s:?}");
     let entry = sealed_entry(tmp.path());
     assert_ne!(fs::read(&entry).unwrap(), bytes);
-    compile_cache::disable();
 }
 
 #[test]
@@ -123,23 +135,37 @@ fn unsealed_entry_is_deleted_before_use() {
 
     run_guest();
     let s = compile_cache::stats();
-    assert_eq!((s.hits, s.misses, s.discarded, s.sealed), (0, 2, 1, 2), "{s:?}");
+    assert_eq!(
+        (s.hits, s.misses, s.discarded, s.sealed),
+        (0, 2, 1, 2),
+        "{s:?}"
+    );
     sealed_entry(tmp.path());
-    compile_cache::disable();
 }
 
 #[test]
 fn world_writable_directory_is_refused() {
     let _t = turn();
     let tmp = tempfile::tempdir().unwrap();
-    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o777)).unwrap();
-    let err = compile_cache::enable(tmp.path()).unwrap_err();
-    assert!(matches!(err, CacheError::WorldWritable { mode: 0o777, .. }), "{err:?}");
+    let fine = tmp.path().join("fine");
+    compile_cache::enable(&fine).unwrap();
+    let open = tmp.path().join("open");
+    fs::create_dir(&open).unwrap();
+    fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).unwrap();
+    let err = compile_cache::enable(&open).unwrap_err();
+    assert!(
+        matches!(err, CacheError::WorldWritable { mode: 0o777, .. }),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("writable by every user"), "{err}");
+    // Refused: the cache that was on is off too.
     assert_eq!(compile_cache::directory(), None);
+    assert!(fs::read_dir(&open).unwrap().next().is_none());
     // Group-writable is the owner's choice: accepted.
-    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o770)).unwrap();
-    compile_cache::enable(tmp.path()).unwrap();
-    assert!(compile_cache::directory().is_some());
-    compile_cache::disable();
+    fs::set_permissions(&open, fs::Permissions::from_mode(0o770)).unwrap();
+    compile_cache::enable(&open).unwrap();
+    assert_eq!(
+        compile_cache::directory(),
+        Some(fs::canonicalize(&open).unwrap())
+    );
 }

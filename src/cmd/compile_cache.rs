@@ -25,8 +25,7 @@ impl CompileCacheOpts {
         }
         self.compile_cache_dir.clone().or_else(|| {
             // The batch results cache's sibling: $XDG_CACHE_HOME/wasmgate/compiled.
-            crate::batch::default_cache_dir()
-                .and_then(|d| d.parent().map(|w| w.join("compiled")))
+            crate::batch::default_cache_dir().and_then(|d| d.parent().map(|w| w.join("compiled")))
         })
     }
 

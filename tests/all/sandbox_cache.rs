@@ -83,7 +83,11 @@ fn run_reuses_a_sealed_entry_and_replaces_a_corrupt_one() {
     run_hi(&wasm, &flag);
     let now = sealed(&cache, 1).remove(0);
     assert_eq!(now, entry);
-    assert_ne!(std::fs::read(&now).unwrap(), bytes, "the corrupt entry was kept");
+    assert_ne!(
+        std::fs::read(&now).unwrap(),
+        bytes,
+        "the corrupt entry was kept"
+    );
 }
 
 #[test]
@@ -146,7 +150,11 @@ fn diff_audit_and_components_compile_through_the_cache() {
     sealed(&cache, 1);
 
     let scenario = d.join("hi.scenario.toml");
-    std::fs::write(&scenario, "[[run]]\nname = \"a\"\n\n[[run]]\nname = \"b\"\n").unwrap();
+    std::fs::write(
+        &scenario,
+        "[[run]]\nname = \"a\"\n\n[[run]]\nname = \"b\"\n",
+    )
+    .unwrap();
     let cache = d.join("audit");
     let (code, out, err) = run(&[
         "audit",
