@@ -60,6 +60,8 @@ pub enum Outcome {
     StackOverflow,
     /// More output than the limit was written (it was counted and cut).
     OutputLimit,
+    /// A Wasm exception no handler caught (a C++ `throw` with no `catch`), not a trap.
+    UncaughtException,
 }
 
 impl fmt::Display for Outcome {
@@ -73,6 +75,7 @@ impl fmt::Display for Outcome {
             Outcome::TableLimit => f.write_str("table-limit"),
             Outcome::StackOverflow => f.write_str("stack-overflow"),
             Outcome::OutputLimit => f.write_str("output-limit"),
+            Outcome::UncaughtException => f.write_str("uncaught-exception"),
         }
     }
 }
@@ -409,6 +412,9 @@ pub(crate) fn ended(e: &wasmtime::Error) -> Outcome {
     if let Some(exit) = e.downcast_ref::<I32Exit>() {
         return Outcome::Exit(exit.0);
     }
+    if e.is::<wasmtime::ThrownException>() {
+        return Outcome::UncaughtException;
+    }
     match e.downcast_ref::<Trap>() {
         Some(Trap::OutOfFuel) => Outcome::FuelExhausted,
         Some(Trap::Interrupt) => Outcome::Timeout,
@@ -488,7 +494,8 @@ mod tests {
             args: Vec::new(),
         };
         let run = run_p1_entry(&bytes, &Grants::default(), &limits, &entry).unwrap();
-        // An uncaught exception ends the run as a trap, not as a harness error.
-        assert!(matches!(run.outcome, Outcome::Trap(_)), "{:?}", run.outcome);
+        // An uncaught exception ends the run with its own outcome, not as a harness error.
+        assert_eq!(run.outcome, Outcome::UncaughtException);
+        assert_eq!(run.outcome.to_string(), "uncaught-exception");
     }
 }

@@ -56,7 +56,8 @@ memory, 100000 table elements, 512 KiB of Wasm stack, 10 s of wall-clock time, 1
 kept of stdout and of stderr (more is counted and cut, the guest is not stopped).
 
 Outcome: exit(N), trap: MESSAGE, fuel-exhausted, timeout, memory-limit, table-limit,
-stack-overflow or output-limit (the first limit the guest hit, else how it ended).
+stack-overflow, output-limit (the first limit the guest hit, else how it ended) or
+uncaught-exception (a Wasm exception no handler caught).
 After every run each import the guest called is checked against the imports the static
 analysis says the entry that ran (`_start`, or a component's `wasi:cli/run@0.2.N#run`)
 can reach; a miss is an analyzer soundness bug.
