@@ -175,7 +175,8 @@ fn parse(source: &Source, base: &Path, problems: &mut Vec<Diagnostic>) -> Vec<Ru
                             .label("not an outcome")
                             .note(
                                 "expected exit(N), trap, trap: MESSAGE, fuel-exhausted, timeout, \
-                                 memory-limit, table-limit, stack-overflow or output-limit",
+                                 memory-limit, table-limit, stack-overflow, output-limit or \
+                                 uncaught-exception",
                             ),
                     );
                     continue;
@@ -233,6 +234,7 @@ fn parse_expect(s: &str) -> Option<Expect> {
         "table-limit",
         "stack-overflow",
         "output-limit",
+        "uncaught-exception",
     ];
     if s == "trap" {
         return Some(Expect::AnyTrap);
@@ -335,6 +337,29 @@ mod tests {
         assert_eq!(runs[0].env, [("K".to_string(), "v".to_string())]);
         assert!(runs[0].inputs[0].writable);
         assert_eq!(runs[1].expect, Expect::AnyTrap);
+    }
+
+    #[test]
+    fn every_outcome_the_harness_prints_is_an_expectation() {
+        use Outcome as O;
+        for o in [
+            O::Exit(3),
+            O::Trap("x".into()),
+            O::FuelExhausted,
+            O::Timeout,
+            O::MemoryLimit,
+            O::TableLimit,
+            O::StackOverflow,
+            O::OutputLimit,
+            O::UncaughtException,
+        ] {
+            let want = Expect::Exactly(o.to_string());
+            assert_eq!(parse_expect(&o.to_string()), Some(want), "{o}");
+        }
+        assert_eq!(parse_expect("uncaught"), None);
+        // `trap` is any trap; an uncaught exception is not one.
+        assert!(Expect::AnyTrap.matches(&O::Trap("x".into())));
+        assert!(!Expect::AnyTrap.matches(&O::UncaughtException));
     }
 
     #[test]

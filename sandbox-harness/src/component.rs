@@ -116,8 +116,8 @@ pub fn run_component(
     let mut config = crate::run::sandbox_config(limits);
     config.wasm_component_model(true);
     let engine = Engine::new(&config).map_err(setup)?;
-    let component =
-        Component::new(&engine, bytes).map_err(|e| HarnessError::Compile(format!("{e:#}")))?;
+    let component = crate::compile_cache::compile(|| Component::new(&engine, bytes))
+        .map_err(|e| HarnessError::Compile(format!("{e:#}")))?;
     let ty = component.component_type();
     let run_export = ty
         .exports(&engine)

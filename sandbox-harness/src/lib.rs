@@ -8,6 +8,7 @@
 //! in a [`Trace`]. [`crosscheck`] compares the imports a run used with the analyzer's
 //! reachable set, so a run doubles as an oracle for the static analysis.
 
+pub mod compile_cache;
 pub mod component;
 pub mod crosscheck;
 pub mod invoke;

@@ -61,6 +61,8 @@ pub enum Outcome {
     StackOverflow,
     /// More output than the limit was written (it was counted and cut).
     OutputLimit,
+    /// A Wasm exception no handler caught (a C++ `throw` with no `catch`), not a trap.
+    UncaughtException,
 }
 
 impl fmt::Display for Outcome {
@@ -74,6 +76,7 @@ impl fmt::Display for Outcome {
             Outcome::TableLimit => f.write_str("table-limit"),
             Outcome::StackOverflow => f.write_str("stack-overflow"),
             Outcome::OutputLimit => f.write_str("output-limit"),
+            Outcome::UncaughtException => f.write_str("uncaught-exception"),
         }
     }
 }
@@ -241,7 +244,8 @@ pub(crate) fn sandbox_config(limits: &Limits) -> Config {
         .wasm_exceptions(true)
         // Same results on every host: no relaxed-SIMD or NaN-bit differences.
         .relaxed_simd_deterministic(true)
-        .cranelift_nan_canonicalization(true);
+        .cranelift_nan_canonicalization(true)
+        .cache(crate::compile_cache::wasmtime_cache());
     config
 }
 
@@ -255,8 +259,8 @@ pub fn run_p1_entry(
 ) -> Result<RunReport, HarnessError> {
     let setup = |e: wasmtime::Error| HarnessError::Setup(format!("{e:#}"));
     let engine = Engine::new(&sandbox_config(limits)).map_err(setup)?;
-    let module =
-        Module::new(&engine, bytes).map_err(|e| HarnessError::Compile(format!("{e:#}")))?;
+    let module = crate::compile_cache::compile(|| Module::new(&engine, bytes))
+        .map_err(|e| HarnessError::Compile(format!("{e:#}")))?;
     let params = crate::invoke::params(&module, entry)?;
 
     let scratch = tempfile::tempdir()
@@ -445,6 +449,9 @@ pub(crate) fn ended(e: &wasmtime::Error) -> Outcome {
     if let Some(exit) = e.downcast_ref::<I32Exit>() {
         return Outcome::Exit(exit.0);
     }
+    if e.is::<wasmtime::ThrownException>() {
+        return Outcome::UncaughtException;
+    }
     match e.downcast_ref::<Trap>() {
         Some(Trap::OutOfFuel) => Outcome::FuelExhausted,
         Some(Trap::Interrupt) => Outcome::Timeout,
@@ -524,7 +531,8 @@ mod tests {
             args: Vec::new(),
         };
         let run = run_p1_entry(&bytes, &Grants::default(), &limits, &entry).unwrap();
-        // An uncaught exception ends the run as a trap, not as a harness error.
-        assert!(matches!(run.outcome, Outcome::Trap(_)), "{:?}", run.outcome);
+        // An uncaught exception ends the run with its own outcome, not as a harness error.
+        assert_eq!(run.outcome, Outcome::UncaughtException);
+        assert_eq!(run.outcome.to_string(), "uncaught-exception");
     }
 }

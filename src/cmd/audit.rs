@@ -37,6 +37,7 @@ Examples:
   wasmgate audit a.wasm b.wasm --policy policy.toml --format json > audit.json
   wasmgate audit app.wasm --sbom cyclonedx -o app.cdx.json
   wasmgate audit copy.wasm --policy copy.toml --scenario copy.scenario.toml -o report.html
+  wasmgate audit copy.wasm --policy copy.toml --scenario copy.scenario.toml --no-compile-cache
   wasmgate audit registry/ --policy policy.toml --output-dir audit/ --format html -j 8
 
 The format comes from the -o extension (.md, .html, .json), else --format (default md on
@@ -111,6 +112,9 @@ pub struct Opts {
     /// --scenario`) and fill the report's dynamic section.
     #[arg(long, value_name = "S", conflicts_with = "sbom")]
     pub scenario: Option<PathBuf>,
+    /// With --scenario: where compiled guests are cached.
+    #[command(flatten)]
+    pub compile_cache: crate::cmd::compile_cache::CompileCacheOpts,
 }
 
 fn format_of(opts: &Opts) -> Result<Format> {
@@ -148,6 +152,10 @@ fn load_policy(path: &Path) -> Result<ValidPolicy> {
 }
 
 pub fn run(opts: Opts) -> Result<u8> {
+    #[cfg(feature = "sandbox")]
+    if opts.scenario.is_some() {
+        opts.compile_cache.apply()?;
+    }
     if opts.output_dir.is_some() {
         return batch(opts);
     }

@@ -44,6 +44,7 @@ Examples:
   wasmgate diff corpus/c/copy.wasm --policy in-ro.toml -- /in/a.txt /in/b.txt
   wasmgate diff corpus/c/copy.wasm --policy in-ro.toml --scenario copy.scenario.toml
   wasmgate diff old.wasm new.wasm --policy app.toml --scenario app.scenario.toml --format sarif -o diff.sarif
+  wasmgate diff old.wasm new.wasm --policy app.toml --compile-cache-dir /var/cache/wasmgate
 
 One FILE: the capability-minimal run (what the policy's [sandbox] grants) against a
 permissive run over the same copied inputs, where every directory is read-write. The
@@ -52,6 +53,7 @@ scenario gives) and no network.
 OLD NEW: both versions run the same scenario under the policy, and the static capability
 sets of `_start` (and the start function) are compared: capabilities and imports added or
 removed, each with a witness path.
+Compiled code is cached as for `wasmgate run` (see its --help).
 
 Compared per run: the outcome, stdout and stderr (the first differing byte, with context),
 the files created, changed or deleted in each read-write copy, the host-call trace (the
@@ -90,6 +92,8 @@ pub struct Opts {
     /// Arguments after the program name.
     #[arg(last = true)]
     pub args: Vec<String>,
+    #[command(flatten)]
+    pub compile_cache: crate::cmd::compile_cache::CompileCacheOpts,
 }
 
 /// What one side of a comparison did.
@@ -221,6 +225,7 @@ struct Planned {
 
 pub fn run(opts: Opts) -> Result<u8> {
     check_usage(&opts)?;
+    opts.compile_cache.apply()?;
     let left_path = &opts.files[0];
     let right_path = opts.files.get(1);
     let left_bytes = input::read(left_path)?;

@@ -4,6 +4,7 @@ use clap::{Args, ValueEnum};
 
 pub mod audit;
 pub mod check;
+pub mod compile_cache;
 #[cfg(feature = "sandbox")]
 pub mod diff;
 pub mod explain;

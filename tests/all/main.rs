@@ -27,6 +27,7 @@ mod policy_init;
 mod policy_rules;
 mod robustness;
 mod sandbox;
+mod sandbox_cache;
 mod sandbox_corpus;
 mod sandbox_p2;
 mod shared_reach;
