@@ -73,7 +73,7 @@ impl Cx<'_> {
         if self.options.per_entry {
             for (i, e) in a.entry_points.iter().enumerate() {
                 for &er in reaches.of_entry(i) {
-                    let cap = reaches.groups[er.group].capability;
+                    let cap = reaches.groups[er.group as usize].capability;
                     let Some((why, origin)) = decide_cap(cap) else {
                         continue;
                     };
@@ -195,7 +195,7 @@ impl Cx<'_> {
             for i in entries {
                 let e = &a.entry_points[i];
                 for &er in reaches.of_entry(i) {
-                    let cap = reaches.groups[er.group].capability;
+                    let cap = reaches.groups[er.group as usize].capability;
                     if restriction
                         .capabilities
                         .iter()

@@ -164,7 +164,7 @@ impl Cx<'_> {
             .filter(|(_, e)| e.kind == EntryKind::Start)
         {
             for &er in reaches.of_entry(i) {
-                let cap = reaches.groups[er.group].capability;
+                let cap = reaches.groups[er.group as usize].capability;
                 let r = reaches.witness(i, er);
                 self.push(Draft {
                     rule: id::START_FUNCTION_PERFORMS_IO,
