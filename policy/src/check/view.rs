@@ -141,6 +141,14 @@ impl<'a> Reaches<'a> {
         }
     }
 
+    /// The groups entry point `i` is in, in order (so by capability), found by a scan of
+    /// the groups rather than [`Self::of_entry`]'s index: for one entry point (the start
+    /// function) that index costs a witness length per (entry point, capability).
+    pub fn groups_of(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+        let i = i as u32;
+        (0..self.groups.len()).filter(move |&g| self.groups[g].entries.contains(&i))
+    }
+
     /// The length of entry point `i`'s own witness in group `g`.
     fn own_len(&self, i: usize, g: &ReachGroup<'a>) -> usize {
         if i == g.from {
@@ -171,11 +179,11 @@ impl<'a> Reaches<'a> {
         )
     }
 
-    /// Entry point `i`'s own witness for `r`: borrowed from the analysis where it is there,
+    /// Entry point `i`'s own witness in group `group`: borrowed from the analysis where it is there,
     /// else built by the analysis' reachability (a schema 2 analysis read back from JSON has
     /// none: then the group's witness, which starts at another entry point, stands in).
-    pub fn witness(&self, i: usize, r: EntryReach) -> Cow<'a, Reach> {
-        let g = &self.groups[r.group as usize];
+    pub fn witness(&self, i: usize, group: usize) -> Cow<'a, Reach> {
+        let g = &self.groups[group];
         if i == g.from {
             return Cow::Borrowed(g.witness);
         }
