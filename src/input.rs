@@ -20,7 +20,7 @@ const MAGIC: &[u8; 4] = b"\0asm";
 /// Reads `path`, or standard input when it is `-`.
 pub fn read(path: &Path) -> Result<Vec<u8>> {
     if path.as_os_str() == "-" {
-        read_binary(std::io::stdin().lock(), "standard input")
+        read_binary(std::io::stdin().lock(), "standard input", 0)
     } else {
         let file =
             files::open_regular(path).with_context(|| format!("reading {}", path.display()))?;
@@ -28,14 +28,15 @@ pub fn read(path: &Path) -> Result<Vec<u8>> {
         if len > MAX_BINARY_BYTES {
             bail!("{}: {}", path.display(), files::too_large(MAX_BINARY_BYTES));
         }
-        read_binary(file, &path.display().to_string())
+        read_binary(file, &path.display().to_string(), len)
     }
 }
 
 /// Reads the magic first (so `yes | wasmgate inspect -` stops at once), then the rest up to
-/// the cap.
-fn read_binary(mut r: impl Read, name: &str) -> Result<Vec<u8>> {
-    let mut buf = Vec::new();
+/// the cap. `len`: the expected size, so a large file is read into one buffer of its size
+/// (growing by doubling left up to a tenth of it unused for the whole run).
+fn read_binary(mut r: impl Read, name: &str, len: u64) -> Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(len.min(MAX_BINARY_BYTES) as usize);
     (&mut r)
         .take(MAGIC.len() as u64)
         .read_to_end(&mut buf)

@@ -1163,12 +1163,11 @@ impl Core {
         let n = self.shared.len();
         let mut f = CapField {
             dist: vec![INF; n],
-            next: vec![NONE; n],
-            site: vec![NONE; n],
-            site_offset: vec![0; n],
-            edge_offset: vec![0; n],
+            hop: vec![NONE; n],
+            offset: vec![0; n],
             jump: vec![NONE; n],
             end: vec![NONE; n],
+            via_site: vec![0; n.div_ceil(64)],
         };
         let mut queue = VecDeque::new();
         // Arriving at the node itself grants it (an import reached indirectly, the host).
@@ -1185,8 +1184,9 @@ impl Core {
             }
             if let Some(s) = sites.iter().find(|s| s.caps.contains(&c)) {
                 f.dist[node] = 1;
-                f.site[node] = s.import;
-                f.site_offset[node] = s.offset;
+                f.hop[node] = s.import;
+                f.offset[node] = s.offset;
+                f.via_site[node / 64] |= 1 << (node % 64);
                 queue.push_back(node as u32);
             }
         }
@@ -1197,8 +1197,8 @@ impl Core {
                 let pi = p as usize;
                 if f.dist[pi] == INF {
                     f.dist[pi] = f.dist[u as usize] + 1;
-                    f.next[pi] = u;
-                    f.edge_offset[pi] = offset;
+                    f.hop[pi] = u;
+                    f.offset[pi] = offset;
                     queue.push_back(p);
                 }
             }
@@ -1206,17 +1206,18 @@ impl Core {
         // Nodes come out in increasing distance, so each node's successor is settled first.
         for &u in &order {
             let ui = u as usize;
+            let next = f.next(ui);
             f.jump[ui] = match f.dist[ui].cmp(&WITNESS_TAIL) {
                 std::cmp::Ordering::Less => NONE,
                 std::cmp::Ordering::Equal => u,
-                std::cmp::Ordering::Greater => f.jump[f.next[ui] as usize],
+                std::cmp::Ordering::Greater => f.jump[next as usize],
             };
             f.end[ui] = if f.dist[ui] == 0 {
                 u
-            } else if f.next[ui] == NONE {
-                f.site[ui]
+            } else if next == NONE {
+                f.hop[ui]
             } else {
-                f.end[f.next[ui] as usize]
+                f.end[next as usize]
             };
         }
         f
@@ -1249,22 +1250,23 @@ impl Core {
                     elided,
                 });
             }
-            if f.next[ci] == NONE {
-                let site = f.site[ci] as usize;
+            let next = f.next(ci);
+            if next == NONE {
+                let site = f.hop[ci] as usize;
                 path.push(self.shared[site].clone());
                 return Some(Reach {
                     capability: self.cap_names[c].clone(),
                     import: self.shared[site].to_string(),
                     path,
-                    offset: Some(f.site_offset[ci]),
+                    offset: Some(f.offset[ci]),
                     length: None,
                     elided,
                 });
             }
-            if f.edge_offset[ci] != 0 {
-                offset = Some(f.edge_offset[ci]);
+            if f.offset[ci] != 0 {
+                offset = Some(f.offset[ci]);
             }
-            cur = f.next[ci];
+            cur = next;
         }
     }
 }
@@ -1282,21 +1284,38 @@ impl CapField {
             .min_by_key(|r| self.dist[*r as usize])
             .map(|r| (r, self.dist[r as usize]))
     }
+
+    /// The node after `node` on its witness path (`NONE` at a grant or a call site).
+    fn next(&self, node: usize) -> u32 {
+        if self.via_site[node / 64] & (1 << (node % 64)) != 0 {
+            NONE
+        } else {
+            self.hop[node]
+        }
+    }
+
+    /// The import (or conferring node) the witness path from `node` ends at.
+    pub fn end(&self, node: u32) -> u32 {
+        self.end[node as usize]
+    }
 }
 
-/// Distances and next hops towards one capability, for every node.
+/// Distances and next hops towards one capability, for every node: 24 bytes a node (one is
+/// alive per capability being searched, and a module may have millions of nodes).
 pub(crate) struct CapField {
     dist: Vec<u32>,
-    next: Vec<u32>,
-    /// For nodes at distance 1 through a call site: the import called and the call's offset.
-    site: Vec<u32>,
-    site_offset: Vec<u64>,
-    /// Offset of the instruction making the edge `node -> next[node]` (0 when not a call).
-    edge_offset: Vec<u64>,
+    /// The next node towards the capability, or for a node granting it through a call site
+    /// (see `via_site`) the import that site calls.
+    hop: Vec<u32>,
+    /// Offset of the instruction making the hop: the call site's, or the edge's (0 when the
+    /// edge is not a call).
+    offset: Vec<u64>,
     /// The node on this node's witness path at distance `WITNESS_TAIL`, when it is farther.
     jump: Vec<u32>,
     /// The import (or conferring node) this node's witness path ends at.
     end: Vec<u32>,
+    /// One bit a node: whether `hop` is a call site's import rather than a node.
+    via_site: Vec<u64>,
 }
 
 /// Witness paths longer than `WITNESS_HEAD + WITNESS_TAIL` nodes keep their first

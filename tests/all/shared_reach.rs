@@ -444,3 +444,60 @@ fn disagreements_in_memory(per: &Analysis, shared: &Analysis) -> Vec<String> {
     );
     out
 }
+
+/// The start function's findings on the shared form come from the groups it is in, each
+/// with its own witness (not the group's, which starts at the export nearer the import):
+/// exactly the start function's per-entry reaches, in both directions.
+#[test]
+fn start_function_findings_carry_its_own_witnesses_on_the_shared_form() {
+    let wasm = wat::parse_str(
+        r#"(module
+            (import "wasi_snapshot_preview1" "random_get" (func $rand (param i32 i32) (result i32)))
+            (import "wasi_snapshot_preview1" "clock_time_get" (func $clock (param i32 i64 i32) (result i32)))
+            (func $helper (drop (call $rand (i32.const 0) (i32.const 4))))
+            (func $init
+                (call $helper)
+                (drop (call $clock (i32.const 1) (i64.const 0) (i32.const 0))))
+            (func (export "roll") (drop (call $rand (i32.const 0) (i32.const 4))))
+            (start $init))"#,
+    )
+    .unwrap();
+    let (per, shared) = analyse_both("start", wasm.clone());
+    let start = per
+        .entry_points
+        .iter()
+        .find(|e| e.kind == wasmgate_analyzer::EntryKind::Start)
+        .unwrap();
+    let want: Vec<(String, Vec<String>)> = start
+        .reaches
+        .iter()
+        .map(|r| {
+            let path = r.path.iter().map(|n| n.to_string()).collect();
+            (r.capability.clone(), path)
+        })
+        .collect();
+    // The case that matters: `random`'s group witness starts at `roll`, not at the start.
+    assert_eq!(want.len(), 2, "{want:?}");
+    let random = want.iter().find(|(c, _)| c == "random").unwrap();
+    assert_eq!(random.1.len(), 3, "{random:?}");
+    let group = shared
+        .shared_reaches
+        .iter()
+        .find(|s| s.witness.capability == "random")
+        .unwrap();
+    assert_eq!(shared.entry_points[group.from as usize].name, "roll");
+
+    let policy = wasmgate_policy::load_str(std::path::Path::new("p.toml"), DENY_ALL).unwrap();
+    let today = wasmgate_policy::Date::parse("2026-12-02").unwrap();
+    let options = wasmgate_policy::Options::default();
+    let got: Vec<(String, Vec<String>)> =
+        wasmgate_policy::check_with(&policy, &shared, Some(&wasm), "a.wasm", today, options)
+            .into_iter()
+            .filter(|f| f.name == "start-function-performs-io")
+            .map(|f| {
+                let path = f.witness.iter().map(|n| n.to_string()).collect();
+                (f.subject, path)
+            })
+            .collect();
+    assert_eq!(got, want);
+}

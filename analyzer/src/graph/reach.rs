@@ -32,15 +32,7 @@ impl Closure {
     /// Ids of the capabilities reachable from any of `roots`, ascending.
     pub fn caps(&self, roots: &[u32]) -> Vec<u16> {
         let mut acc = vec![0u64; self.words];
-        for &r in roots {
-            let c = self.comp[r as usize] as usize;
-            for (a, b) in acc
-                .iter_mut()
-                .zip(&self.bits[c * self.words..][..self.words])
-            {
-                *a |= b;
-            }
-        }
+        self.union(roots, &mut acc);
         let mut out = Vec::new();
         for (w, &word) in acc.iter().enumerate() {
             let mut x = word;
@@ -50,6 +42,19 @@ impl Closure {
             }
         }
         out
+    }
+
+    /// Adds the capability bits reachable from any of `roots` to `acc` (`words` long).
+    fn union(&self, roots: &[u32], acc: &mut [u64]) {
+        for &r in roots {
+            let c = self.comp[r as usize] as usize;
+            for (a, b) in acc
+                .iter_mut()
+                .zip(&self.bits[c * self.words..][..self.words])
+            {
+                *a |= b;
+            }
+        }
     }
 }
 
@@ -198,6 +203,9 @@ impl Graph {
     /// import (the first in `entry_points` order among equals). Entry points come sorted as
     /// in [`Graph::entry_points`]; groups by capability, then import. Also returns each
     /// entry point's roots in that order, for [`crate::Reachability`].
+    ///
+    /// One capability at a time: its search lives only while its groups are made, so peak
+    /// memory holds one search per thread rather than one per capability.
     pub fn shared_reaches(&self) -> (Vec<EntryPoint>, Vec<SharedReach>, Vec<Vec<u32>>) {
         let mut order: Vec<usize> = (0..self.entries.len()).collect();
         order.sort_by(|&a, &b| {
@@ -205,79 +213,30 @@ impl Graph {
             (ea.1, &ea.0).cmp(&(eb.1, &eb.0))
         });
         let closure = self.closure();
-        let caps: Vec<Vec<u16>> = order
-            .par_iter()
-            .map(|&i| closure.caps(&self.entries[i].2))
-            .collect();
-        let fields = Fields::new(self);
-        fields.prefetch(caps.iter().flatten().copied());
-        // Per entry: (capability, node its witness ends at, length of that witness).
-        let hits: Vec<Vec<(u16, u32, u32)>> = order
-            .par_iter()
-            .zip(&caps)
-            .map(|(&i, caps)| {
-                let roots = &self.entries[i].2;
-                caps.iter()
-                    .filter_map(|&c| {
-                        let f = fields.get(c);
-                        let (best, d) = f.nearest(roots)?;
-                        Some((c, f.end[best as usize], d))
-                    })
-                    .collect()
-            })
-            .collect();
-        drop(caps);
-        let mut by_end: HashMap<(u16, u32), Group> = HashMap::new();
-        for (i, hs) in hits.iter().enumerate() {
-            let i = i as u32;
-            for &(c, end, d) in hs {
-                let g = by_end.entry((c, end)).or_insert(Group {
-                    entries: Vec::new(),
-                    best: (d, i),
-                });
-                g.entries.push(i);
-                g.best = g.best.min((d, i));
+        let words = closure.words;
+        // Capability bits of each entry point, `words` per entry, in `order`.
+        let mut bits = vec![0u64; order.len() * words];
+        for (acc, &i) in bits.chunks_mut(words).zip(&order) {
+            closure.union(&self.entries[i].2, acc);
+        }
+        drop(closure);
+        let mut any = vec![0u64; words];
+        for acc in bits.chunks(words) {
+            for (a, b) in any.iter_mut().zip(acc) {
+                *a |= b;
             }
         }
-        drop(hits);
-        // The same import id may be declared twice (two nodes, one name): one group.
-        let mut groups: BTreeMap<(&str, &str), Group> = BTreeMap::new();
-        for ((c, end), g) in by_end {
-            let key = (
-                self.core.cap_names[c as usize].as_str(),
-                self.nodes[end as usize].name.as_str(),
-            );
-            match groups.get_mut(&key) {
-                None => {
-                    groups.insert(key, g);
-                }
-                Some(into) => {
-                    into.entries.extend(g.entries);
-                    into.entries.sort_unstable();
-                    into.best = into.best.min(g.best);
-                }
-            }
-        }
-        let cap_id: HashMap<&str, u16> = self
-            .core
-            .cap_names
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.as_str(), i as u16))
+        let names = &self.core.cap_names;
+        let mut caps: Vec<u16> = (0..names.len() as u16)
+            .filter(|&c| any[c as usize / 64] & (1 << (c % 64)) != 0)
             .collect();
-        let groups: Vec<((&str, &str), Group)> = groups.into_iter().collect();
-        let shared: Vec<SharedReach> = groups
-            .into_par_iter()
-            .filter_map(|((cap, _), g)| {
-                let c = cap_id[cap];
-                let roots = &self.entries[order[g.best.1 as usize]].2;
-                let witness = self.core.witness(c as usize, fields.get(c), roots)?;
-                Some(SharedReach {
-                    entry_points: g.entries,
-                    from: g.best.1,
-                    witness,
-                })
-            })
+        caps.sort_by(|&a, &b| names[a as usize].cmp(&names[b as usize]));
+        let shared: Vec<SharedReach> = caps
+            .par_iter()
+            .map(|&c| self.capability_groups(c, &order, &bits, words))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .flatten()
             .collect();
         let entries = order
             .iter()
@@ -294,5 +253,60 @@ impl Graph {
             .collect();
         let roots = order.iter().map(|&i| self.entries[i].2.clone()).collect();
         (entries, shared, roots)
+    }
+
+    /// The groups of capability `c`, by import name: `bits` holds the capability bits of
+    /// the entry points in `order`, `words` each.
+    fn capability_groups(
+        &self,
+        c: u16,
+        order: &[usize],
+        bits: &[u64],
+        words: usize,
+    ) -> Vec<SharedReach> {
+        let f = self.core.cap_field(c);
+        let (word, bit) = (c as usize / 64, 1u64 << (c % 64));
+        let mut by_end: HashMap<u32, Group> = HashMap::new();
+        for (k, &i) in order.iter().enumerate() {
+            if bits[k * words + word] & bit == 0 {
+                continue;
+            }
+            let Some((best, d)) = f.nearest(&self.entries[i].2) else {
+                continue;
+            };
+            let k = k as u32;
+            let g = by_end.entry(f.end(best)).or_insert(Group {
+                entries: Vec::new(),
+                best: (d, k),
+            });
+            g.entries.push(k);
+            g.best = g.best.min((d, k));
+        }
+        // The same import id may be declared twice (two nodes, one name): one group.
+        let mut groups: BTreeMap<&str, Group> = BTreeMap::new();
+        for (end, g) in by_end {
+            match groups.get_mut(self.nodes[end as usize].name.as_str()) {
+                None => {
+                    groups.insert(self.nodes[end as usize].name.as_str(), g);
+                }
+                Some(into) => {
+                    into.entries.extend(g.entries);
+                    into.entries.sort_unstable();
+                    into.best = into.best.min(g.best);
+                }
+            }
+        }
+        groups
+            .into_values()
+            .filter_map(|g| {
+                let roots = &self.entries[order[g.best.1 as usize]].2;
+                let witness = self.core.witness(c as usize, &f, roots)?;
+                Some(SharedReach {
+                    entry_points: g.entries,
+                    from: g.best.1,
+                    witness,
+                })
+            })
+            .collect()
     }
 }

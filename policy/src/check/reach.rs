@@ -73,11 +73,11 @@ impl Cx<'_> {
         if self.options.per_entry {
             for (i, e) in a.entry_points.iter().enumerate() {
                 for &er in reaches.of_entry(i) {
-                    let cap = reaches.groups[er.group].capability;
+                    let cap = reaches.groups[er.group as usize].capability;
                     let Some((why, origin)) = decide_cap(cap) else {
                         continue;
                     };
-                    let r = reaches.witness(i, er);
+                    let r = reaches.witness(i, er.group as usize);
                     self.push(Draft {
                         rule: id::CAPABILITY_NOT_ALLOWED,
                         message: format!(
@@ -195,7 +195,7 @@ impl Cx<'_> {
             for i in entries {
                 let e = &a.entry_points[i];
                 for &er in reaches.of_entry(i) {
-                    let cap = reaches.groups[er.group].capability;
+                    let cap = reaches.groups[er.group as usize].capability;
                     if restriction
                         .capabilities
                         .iter()
@@ -205,7 +205,7 @@ impl Cx<'_> {
                     }
                     let origin = &restriction.export.at;
                     if self.options.per_entry {
-                        let r = reaches.witness(i, er);
+                        let r = reaches.witness(i, er.group as usize);
                         self.push(Draft {
                             rule: id::EXPORT_CAPABILITY_RESTRICTED,
                             message: format!(
@@ -244,7 +244,7 @@ impl Cx<'_> {
             g.entries.sort_unstable();
             g.entries.dedup();
             let e = &a.entry_points[g.best.0];
-            let r = reaches.witness(g.best.0, g.best.1);
+            let r = reaches.witness(g.best.0, g.best.1.group as usize);
             let message = if g.entries.len() == 1 {
                 format!(
                     "export {} reaches capability `{cap}` through `{}`, beyond its restriction to [{}]",

@@ -163,9 +163,9 @@ impl Cx<'_> {
             .enumerate()
             .filter(|(_, e)| e.kind == EntryKind::Start)
         {
-            for &er in reaches.of_entry(i) {
-                let cap = reaches.groups[er.group].capability;
-                let r = reaches.witness(i, er);
+            for g in reaches.groups_of(i) {
+                let cap = reaches.groups[g].capability;
+                let r = reaches.witness(i, g);
                 self.push(Draft {
                     rule: id::START_FUNCTION_PERFORMS_IO,
                     message: format!(

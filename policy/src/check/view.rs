@@ -29,8 +29,16 @@ pub(super) struct ReachGroup<'a> {
 /// One capability one entry point reaches: its group, and its own witness' length.
 #[derive(Clone, Copy)]
 pub(super) struct EntryReach {
-    pub group: usize,
-    pub len: usize,
+    pub group: u32,
+    pub len: u32,
+}
+
+/// Every entry point's reaches in two flat vectors (a vector per entry point costs more
+/// than its contents when 65,000 entry points reach a dozen capabilities each).
+struct ByEntry {
+    /// Entry point `i`'s reaches are `items[start[i]..start[i + 1]]`.
+    start: Vec<u32>,
+    items: Vec<EntryReach>,
 }
 
 pub(super) struct Reaches<'a> {
@@ -39,7 +47,7 @@ pub(super) struct Reaches<'a> {
     /// Sorted by capability, then import.
     pub groups: Vec<ReachGroup<'a>>,
     /// Per entry point, its reaches (by capability); built on first use.
-    by_entry: OnceCell<Vec<Vec<EntryReach>>>,
+    by_entry: OnceCell<ByEntry>,
 }
 
 impl<'a> Reaches<'a> {
@@ -102,21 +110,43 @@ impl<'a> Reaches<'a> {
     /// What entry point `i` reaches, one element per capability, by capability.
     pub fn of_entry(&self, i: usize) -> &[EntryReach] {
         let by_entry = self.by_entry.get_or_init(|| {
-            let mut out: Vec<Vec<EntryReach>> = vec![Vec::new(); self.a.entry_points.len()];
-            for (gi, g) in self.groups.iter().enumerate() {
-                for &e in g.entries.iter() {
-                    let Some(list) = out.get_mut(e as usize) else {
-                        continue;
-                    };
-                    list.push(EntryReach {
-                        group: gi,
-                        len: self.own_len(e as usize, g),
-                    });
+            let n = self.a.entry_points.len();
+            let mut start = vec![0u32; n + 1];
+            for g in &self.groups {
+                for &e in g.entries.iter().filter(|&&e| (e as usize) < n) {
+                    start[e as usize + 1] += 1;
                 }
             }
-            out
+            for i in 0..n {
+                start[i + 1] += start[i];
+            }
+            // Groups in order, so each entry point's reaches come by capability.
+            let mut fill: Vec<u32> = start[..n].to_vec();
+            let mut items = vec![EntryReach { group: 0, len: 0 }; start[n] as usize];
+            for (gi, g) in self.groups.iter().enumerate() {
+                for &e in g.entries.iter().filter(|&&e| (e as usize) < n) {
+                    let slot = &mut fill[e as usize];
+                    items[*slot as usize] = EntryReach {
+                        group: gi as u32,
+                        len: self.own_len(e as usize, g) as u32,
+                    };
+                    *slot += 1;
+                }
+            }
+            ByEntry { start, items }
         });
-        by_entry.get(i).map_or(&[], Vec::as_slice)
+        match (by_entry.start.get(i), by_entry.start.get(i + 1)) {
+            (Some(&a), Some(&b)) => &by_entry.items[a as usize..b as usize],
+            _ => &[],
+        }
+    }
+
+    /// The groups entry point `i` is in, in order (so by capability), found by a scan of
+    /// the groups rather than [`Self::of_entry`]'s index: for one entry point (the start
+    /// function) that index costs a witness length per (entry point, capability).
+    pub fn groups_of(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+        let i = i as u32;
+        (0..self.groups.len()).filter(move |&g| self.groups[g].entries.contains(&i))
     }
 
     /// The length of entry point `i`'s own witness in group `g`.
@@ -141,14 +171,19 @@ impl<'a> Reaches<'a> {
     /// The rank of entry point `i`'s own witness for `r`.
     pub fn rank(&self, i: usize, r: EntryReach) -> (usize, &'a str, EntryKind, &'a str) {
         let e = &self.a.entry_points[i];
-        (r.len, self.groups[r.group].import, e.kind, e.name.as_str())
+        (
+            r.len as usize,
+            self.groups[r.group as usize].import,
+            e.kind,
+            e.name.as_str(),
+        )
     }
 
-    /// Entry point `i`'s own witness for `r`: borrowed from the analysis where it is there,
+    /// Entry point `i`'s own witness in group `group`: borrowed from the analysis where it is there,
     /// else built by the analysis' reachability (a schema 2 analysis read back from JSON has
     /// none: then the group's witness, which starts at another entry point, stands in).
-    pub fn witness(&self, i: usize, r: EntryReach) -> Cow<'a, Reach> {
-        let g = &self.groups[r.group];
+    pub fn witness(&self, i: usize, group: usize) -> Cow<'a, Reach> {
+        let g = &self.groups[group];
         if i == g.from {
             return Cow::Borrowed(g.witness);
         }
