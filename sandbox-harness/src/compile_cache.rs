@@ -215,21 +215,10 @@ pub fn is_sealed(bytes: &[u8]) -> bool {
 
 /// Reads only the frame header. `None` when the file vanished (a concurrent run).
 fn is_sealed_file(path: &Path) -> Option<bool> {
-    let mut head = [0u8; 5];
-    let mut f = fs::File::open(path).ok()?;
-    let n = read_up_to(&mut f, &mut head).ok()?;
-    Some(is_sealed(&head[..n]))
-}
-
-fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..])? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    Ok(n)
+    let mut head = Vec::with_capacity(5);
+    let f = fs::File::open(path).ok()?;
+    f.take(5).read_to_end(&mut head).ok()?;
+    Some(is_sealed(&head))
 }
 
 /// `data` compressed into one zstd frame with a content checksum.

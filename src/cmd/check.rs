@@ -257,11 +257,8 @@ pub fn run(opts: Opts) -> Result<u8> {
                     policy: display(policy_path),
                 };
                 if opts.batch.summary_jsonl.is_some() {
-                    lines.push(serde_json::json!({
-                        "artifact": f.artifact,
-                        "policy": f.policy,
-                        "error": f.error,
-                    }));
+                    // The same three keys (artifact, error, policy) as the report's `failed`.
+                    lines.push(serde_json::to_value(&f)?);
                 }
                 failed.push(f);
                 positions.1.push(position);

@@ -23,7 +23,9 @@ use wasmgate_sandbox_harness::{
     Entry, FileChange, Grants, HostCall, Limits, LimitsOverride, RunReport, run as run_guest,
 };
 
-use super::run::{change_line, grants, load_policy, load_scenario, soundness, with_run};
+use super::run::{
+    analyze_apart, change_line, grants, load_policy, load_scenario, soundness, with_run,
+};
 use crate::{exit, input, output, scenario};
 
 /// Bytes of context shown on each side of the first differing byte of stdout/stderr.
@@ -229,13 +231,12 @@ pub fn run(opts: Opts) -> Result<u8> {
     let left_path = &opts.files[0];
     let right_path = opts.files.get(1);
     let left_bytes = input::read(left_path)?;
-    let left_analysis = wasmgate_analyzer::analyze(&left_bytes)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", left_path.display()))?;
+    let left_analysis =
+        analyze_apart(&left_bytes).map_err(|e| anyhow::anyhow!("{}: {e}", left_path.display()))?;
     let right = match right_path {
         Some(p) => {
             let b = input::read(p)?;
-            let a = wasmgate_analyzer::analyze(&b)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+            let a = analyze_apart(&b).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
             Some((b, a))
         }
         None => None,

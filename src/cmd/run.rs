@@ -207,7 +207,7 @@ pub fn run(opts: Opts) -> Result<u8> {
     })
 }
 
-/// Analyses `bytes` on a thread pool of its own, gone before the guest runs: idle workers of
+/// Analyses `bytes` on a thread pool of its own, gone before a guest runs (`run`, `diff`): idle workers of
 /// the global pool keep yielding the CPU for a while after a job, and on a busy machine each
 /// yield costs the guest's thread a time slice (the run took 2x its CPU time in wall time).
 pub(crate) fn analyze_apart(bytes: &[u8]) -> Result<Analysis, wasmgate_analyzer::Error> {
